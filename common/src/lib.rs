@@ -1,0 +1,17 @@
+//! Shared vocabulary of the dfs daemons and clients.
+//!
+//! Everything that crosses a process boundary is defined here once: ids, the typed metad RPC
+//! requests and answers, the chunkd HTTP conventions, the cluster-secret request signature, and
+//! the small HTTP plumbing every daemon uses.
+
+pub mod auth;
+pub mod checksum;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod path;
+pub mod wire;
+
+pub use error::{ErrorCode, RpcError};
+pub use ids::{ChunkId, InodeId, NodeId, SessionId};

@@ -1,0 +1,396 @@
+//! The typed requests and answers of metad's RPC (`POST /rpc/<method>`, JSON bodies) and the
+//! conventions of chunkd's HTTP interface.
+//!
+//! Each request type implements [`Rpc`], which names its method and its answer type, so a call
+//! site reads `metad.call(&StatReq { .. })` and gets a `StatResp` back.
+
+use crate::{ChunkId, InodeId, NodeId, SessionId};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// A metad RPC: its method name (the URL is `/rpc/<METHOD>`) and its answer.
+pub trait Rpc: Serialize + DeserializeOwned {
+    /// The method name.
+    const METHOD: &'static str;
+    /// The answer type.
+    type Response: Serialize + DeserializeOwned;
+}
+
+macro_rules! rpc {
+    ($req:ty, $method:literal, $resp:ty) => {
+        impl Rpc for $req {
+            const METHOD: &'static str = $method;
+            type Response = $resp;
+        }
+    };
+}
+
+/// An empty answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Empty {}
+
+// ---------------------------------------------------------------------------------------------
+// Nodes
+
+/// Life cycle of a chunkd as metad sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NodeState {
+    /// Heartbeating; receives new chunks.
+    Active,
+    /// Missed heartbeats for longer than the dead timeout; its chunks are being re-replicated.
+    Dead,
+}
+
+/// A chunkd as listed by `status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// The node's id.
+    pub id: NodeId,
+    /// `host:port` of its chunk service.
+    pub addr: String,
+    /// Bytes of disk the node may use.
+    pub capacity: u64,
+    /// Bytes of disk in use.
+    pub used: u64,
+    /// Active or dead.
+    pub state: NodeState,
+    /// Milliseconds since the last heartbeat metad received (since metad started if none).
+    pub last_heartbeat_ms_ago: u64,
+    /// How many chunk replicas metad believes the node holds.
+    pub chunks: u64,
+}
+
+/// A chunkd announces itself (at start, and whenever metad does not know it).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RegisterReq {
+    /// The id kept in the chunkd's data folder; `None` on its very first start.
+    pub node_id: Option<NodeId>,
+    /// `host:port` where its chunk service listens.
+    pub addr: String,
+    /// Bytes of disk the node may use.
+    pub capacity: u64,
+    /// Bytes in use.
+    pub used: u64,
+    /// Every chunk the node holds, so metad can reconcile after an absence.
+    pub chunks: Vec<ChunkId>,
+}
+
+/// The answer to [`RegisterReq`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RegisterResp {
+    /// The node's id (new if it had none).
+    pub node_id: NodeId,
+    /// How often to heartbeat.
+    pub heartbeat_interval_ms: u64,
+    /// Chunks metad does not reference: the node deletes them.
+    pub delete: Vec<ChunkId>,
+}
+rpc!(RegisterReq, "register", RegisterResp);
+
+/// A chunkd's periodic sign of life.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HeartbeatReq {
+    /// The node's id.
+    pub node_id: NodeId,
+    /// `host:port` of its chunk service (it may have moved).
+    pub addr: String,
+    /// Bytes of disk the node may use.
+    pub capacity: u64,
+    /// Bytes in use.
+    pub used: u64,
+}
+
+/// The answer to [`HeartbeatReq`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HeartbeatResp {
+    /// `false` when metad does not know the node (its state was lost): register again.
+    pub known: bool,
+}
+rpc!(HeartbeatReq, "heartbeat", HeartbeatResp);
+
+/// A chunkd found a replica that fails its checksum and quarantined it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReportBadChunkReq {
+    /// The reporting node.
+    pub node_id: NodeId,
+    /// The corrupt chunk.
+    pub chunk_id: ChunkId,
+}
+rpc!(ReportBadChunkReq, "report_bad_chunk", Empty);
+
+/// Cluster overview for `dfs status`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct StatusReq {}
+
+/// The answer to [`StatusReq`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StatusResp {
+    /// Every registered chunkd.
+    pub nodes: Vec<NodeInfo>,
+    /// The replication factor.
+    pub replication: u32,
+    /// Chunks in the cluster.
+    pub chunks: u64,
+    /// Chunks with fewer live replicas than the replication factor.
+    pub under_replicated: u64,
+    /// Chunks waiting in the repair queue.
+    pub repair_queue: u64,
+    /// Chunks waiting in the garbage-collection queue.
+    pub gc_queue: u64,
+}
+rpc!(StatusReq, "status", StatusResp);
+
+// ---------------------------------------------------------------------------------------------
+// Namespace
+
+/// File or directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EntryKind {
+    /// A regular file (an S3 object).
+    File,
+    /// A directory (a bucket at the top level, a prefix below).
+    Dir,
+}
+
+/// One namespace entry as seen by clients.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The entry's name in its parent, in key form: a directory's name ends in `/`.
+    /// The root's name is `/`.
+    pub name: String,
+    /// File or directory.
+    pub kind: EntryKind,
+    /// Its inode.
+    pub inode: InodeId,
+    /// Bytes of data (0 for directories).
+    pub size: u64,
+    /// Last modification, milliseconds since the Unix epoch.
+    pub mtime_ms: u64,
+    /// The S3 ETag (quoted hex MD5, or multipart form); empty for directories.
+    pub etag: String,
+    /// Content type given at write time.
+    pub content_type: Option<String>,
+    /// User metadata and stored headers, as given at write time.
+    #[serde(default)]
+    pub meta: Vec<(String, String)>,
+    /// Directories: created explicitly (mkdir, S3 `x/` marker) rather than implied by a child.
+    pub explicit: bool,
+    /// Files: how many chunks hold the data.
+    pub chunk_count: u64,
+}
+
+/// Where one replica of a chunk lives.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replica {
+    /// The chunkd.
+    pub node: NodeId,
+    /// Its `host:port`.
+    pub addr: String,
+    /// Whether metad currently considers it alive.
+    pub live: bool,
+}
+
+/// One chunk of a file, in file order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkInfo {
+    /// The chunk.
+    pub id: ChunkId,
+    /// Offset of its first byte in the file.
+    pub offset: u64,
+    /// Its length in bytes.
+    pub len: u64,
+    /// CRC32C of its bytes.
+    pub crc32c: u32,
+    /// Its replicas, live ones first.
+    pub replicas: Vec<Replica>,
+}
+
+/// Look up one path.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StatReq {
+    /// Absolute path.
+    pub path: String,
+    /// Also return the chunk list with replica locations (files only).
+    pub with_chunks: bool,
+}
+
+/// The answer to [`StatReq`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StatResp {
+    /// The entry.
+    pub entry: Entry,
+    /// Its chunks, when asked for and the entry is a file.
+    pub chunks: Vec<ChunkInfo>,
+}
+rpc!(StatReq, "stat", StatResp);
+
+/// Create a directory.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MkdirReq {
+    /// Absolute path of the new directory.
+    pub path: String,
+    /// Create missing parents too (explicitly), and succeed if it already exists as a directory.
+    pub parents: bool,
+}
+rpc!(MkdirReq, "mkdir", Entry);
+
+/// List a directory, one page at a time, in key order.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ListReq {
+    /// Absolute path of the directory.
+    pub path: String,
+    /// Only entries whose key-form name sorts strictly after this.
+    pub start_after: Option<String>,
+    /// At most this many entries (metad caps it at 1000).
+    pub limit: u32,
+}
+
+/// The answer to [`ListReq`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ListResp {
+    /// Entries in key order.
+    pub entries: Vec<Entry>,
+    /// Whether more entries follow the last one returned.
+    pub truncated: bool,
+}
+rpc!(ListReq, "list", ListResp);
+
+/// Start writing a file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OpenReq {
+    /// Absolute path the file will have once committed.
+    pub path: String,
+}
+
+/// The answer to [`OpenReq`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OpenResp {
+    /// The write session.
+    pub session: SessionId,
+    /// Bytes per chunk to cut the data into.
+    pub chunk_size: u64,
+    /// Replicas to write of each chunk.
+    pub replication: u32,
+}
+rpc!(OpenReq, "open", OpenResp);
+
+/// Reserve a new chunk id and choose its replicas.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AllocChunkReq {
+    /// The write session.
+    pub session: SessionId,
+    /// Nodes not to use (they just failed).
+    pub exclude: Vec<NodeId>,
+}
+
+/// The answer to [`AllocChunkReq`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AllocChunkResp {
+    /// The new chunk id.
+    pub chunk_id: ChunkId,
+    /// Where to write it: `replication` distinct live nodes.
+    pub replicas: Vec<Replica>,
+}
+rpc!(AllocChunkReq, "alloc_chunk", AllocChunkResp);
+
+/// Choose one more node for a chunk whose replica write failed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReplaceReplicaReq {
+    /// The write session.
+    pub session: SessionId,
+    /// The chunk.
+    pub chunk_id: ChunkId,
+    /// Nodes not to use: those holding it already and those that failed.
+    pub exclude: Vec<NodeId>,
+}
+rpc!(ReplaceReplicaReq, "replace_replica", Replica);
+
+/// A chunk as written by the client, for [`CommitReq`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrittenChunk {
+    /// The chunk.
+    pub id: ChunkId,
+    /// Its length.
+    pub len: u64,
+    /// CRC32C of its bytes, as every replica acknowledged it.
+    pub crc32c: u32,
+    /// The nodes that acknowledged a synced copy.
+    pub replicas: Vec<NodeId>,
+}
+
+/// Make a written file visible, atomically replacing any file at its path.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CommitReq {
+    /// The write session (it knows the path).
+    pub session: SessionId,
+    /// Total size; must equal the sum of the chunk lengths.
+    pub size: u64,
+    /// The S3 ETag (quoted hex MD5 of the data).
+    pub etag: String,
+    /// Content type to store.
+    pub content_type: Option<String>,
+    /// User metadata and stored headers.
+    #[serde(default)]
+    pub meta: Vec<(String, String)>,
+    /// The chunks in file order.
+    pub chunks: Vec<WrittenChunk>,
+}
+rpc!(CommitReq, "commit", Entry);
+
+/// Give up a write session; its chunks are collected.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AbortReq {
+    /// The write session.
+    pub session: SessionId,
+}
+rpc!(AbortReq, "abort", Empty);
+
+/// Delete a file or a directory.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DeleteReq {
+    /// Absolute path.
+    pub path: String,
+    /// Delete a non-empty directory with everything below it.
+    pub recursive: bool,
+}
+rpc!(DeleteReq, "delete", Empty);
+
+/// Rename a file or a whole directory, atomically.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RenameReq {
+    /// Current absolute path.
+    pub src: String,
+    /// New absolute path. An existing file there is replaced; an existing directory is an error.
+    pub dst: String,
+}
+rpc!(RenameReq, "rename", Empty);
+
+/// Copy a file; the copy shares the source's chunks (no data moves).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CopyReq {
+    /// Source file.
+    pub src: String,
+    /// Destination path; an existing file there is replaced.
+    pub dst: String,
+}
+rpc!(CopyReq, "copy", Entry);
+
+// ---------------------------------------------------------------------------------------------
+// chunkd HTTP interface (not RPC-typed: bodies are raw chunk bytes)
+
+/// `PUT /chunk/<id>`: body is the chunk; `x-dfs-content: crc32c=<hex>` gives its checksum.
+/// `GET /chunk/<id>` with optional `Range: bytes=A-B`; `DELETE /chunk/<id>`.
+pub const CHUNK_PATH_PREFIX: &str = "/chunk/";
+/// `POST /replicate/<id>?to=<host:port>`: copy a held chunk to another chunkd (metad's order).
+pub const REPLICATE_PATH_PREFIX: &str = "/replicate/";
+/// `GET /chunks`: the ids of every chunk held, as a JSON array of [`ChunkId`].
+pub const LIST_CHUNKS_PATH: &str = "/chunks";
+
+/// chunkd's answer to a successful chunk PUT.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ChunkPutResp {
+    /// Bytes stored.
+    pub len: u64,
+    /// CRC32C of the stored bytes.
+    pub crc32c: u32,
+}
