@@ -1,1 +1,143 @@
-fn main() {}
+//! The `chunkd` binary: reads the config, applies flags, runs the daemon until Ctrl-C or SIGTERM.
+
+use clap::Parser;
+use dfs_chunkd::Config;
+use dfs_common::config::{init_logging, load_toml, parse_size};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// dfs chunk daemon: stores checksummed chunks on local disk and serves them to the cluster.
+#[derive(Parser, Debug)]
+#[command(
+    name = "chunkd",
+    version,
+    after_help = "The cluster secret comes from the DFS_SECRET environment variable, or from the \
+                  file given by --secret-file (or `secret_file` in the config file).\n\
+                  Log verbosity follows RUST_LOG (default: info)."
+)]
+struct Args {
+    /// TOML config file (same field names as the flags, with `_`: data_dir, scrub_interval_secs,
+    /// ...). Flags override its values.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on, host:port (port 0 picks a free one) [default: 127.0.0.1:7800].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Address given to metad, where clients and other chunkds reach this one
+    /// [default: the bound address].
+    #[arg(long, value_name = "ADDR")]
+    advertise: Option<String>,
+    /// Data folder; created if missing, must be empty or a chunkd folder [default: chunkd-data].
+    #[arg(long = "data", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// metad's host:port [default: 127.0.0.1:7700].
+    #[arg(long, value_name = "ADDR")]
+    metad: Option<String>,
+    /// File holding the cluster secret.
+    #[arg(long, value_name = "FILE")]
+    secret_file: Option<PathBuf>,
+    /// Bytes offered to the cluster, like 500G or 2T [default: size of the data filesystem].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    capacity: Option<u64>,
+    /// Seconds over which the background scrub verifies every chunk once; 0 disables it
+    /// [default: 86400].
+    #[arg(long, value_name = "N")]
+    scrub_interval_secs: Option<u64>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logging();
+    let config = match build_config(args) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("chunkd: {}", one_line(&e));
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("chunkd: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chunkd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The config file's values with the flags and `DFS_SECRET` on top.
+fn build_config(args: Args) -> Result<Config, String> {
+    let mut config: Config = load_toml(args.config.as_deref())?;
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(advertise) = args.advertise {
+        config.advertise = Some(advertise);
+    }
+    if let Some(dir) = args.data_dir {
+        config.data_dir = dir;
+    }
+    if let Some(metad) = args.metad {
+        config.metad = metad;
+    }
+    if let Some(file) = args.secret_file {
+        // A file named on the command line beats a secret written in the config file.
+        config.secret_file = Some(file);
+        config.secret = None;
+    }
+    if let Some(capacity) = args.capacity {
+        config.capacity = Some(capacity);
+    }
+    if let Some(secs) = args.scrub_interval_secs {
+        config.scrub_interval_secs = secs;
+    }
+    if let Ok(secret) = std::env::var("DFS_SECRET") {
+        if !secret.trim().is_empty() {
+            config.secret = Some(secret);
+        }
+    }
+    Ok(config)
+}
+
+/// Folds a multi-line message (a TOML error shows the offending line) into its first and last
+/// lines, so that a bad config is reported on one line.
+fn one_line(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    match lines.as_slice() {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [first, .., last] => format!("{first}: {last}"),
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    let daemon = dfs_chunkd::start(config).await?;
+    wait_for_signal().await?;
+    tracing::info!("stopping");
+    daemon.stop().await;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}

@@ -178,11 +178,33 @@ impl InternalClient {
         content: &str,
         body: Body,
     ) -> Result<Response<Incoming>, RpcError> {
+        self.send_with_headers(
+            method,
+            addr,
+            path_and_query,
+            content,
+            http::HeaderMap::new(),
+            body,
+        )
+        .await
+    }
+
+    /// Like [`send`](Self::send), with extra request headers such as `Range` for a chunk read.
+    /// The extra headers are not covered by the signature: they must not carry authority.
+    pub async fn send_with_headers(
+        &self,
+        method: Method,
+        addr: &str,
+        path_and_query: &str,
+        content: &str,
+        headers: http::HeaderMap,
+        body: Body,
+    ) -> Result<Response<Incoming>, RpcError> {
         let time = auth::unix_now();
         let signature = self
             .secret
             .sign(method.as_str(), path_and_query, time, content);
-        let req = Request::builder()
+        let mut req = Request::builder()
             .method(method)
             .uri(format!("http://{addr}{path_and_query}"))
             .header(auth::TIME_HEADER, time)
@@ -190,6 +212,7 @@ impl InternalClient {
             .header(auth::SIGNATURE_HEADER, signature)
             .body(body)
             .map_err(|e| RpcError::invalid(format!("cannot build request to {addr}: {e}")))?;
+        req.headers_mut().extend(headers);
         self.http
             .request(req)
             .await

@@ -1,0 +1,163 @@
+//! Registration with metad and the periodic heartbeat.
+//!
+//! At start, and whenever metad forgets the node (`known = false`) or stops answering, chunkd
+//! registers with its full chunk list, so metad can reconcile what it holds. metad may be down
+//! for a while: registration retries with backoff, and failures are logged about once per
+//! [`LOG_EVERY`] rather than on every attempt.
+
+use crate::{sleep_or_stop, Node};
+use dfs_common::wire::{HeartbeatReq, RegisterReq};
+use dfs_common::{ChunkId, RpcError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// First retry delay after a failed registration.
+const MIN_BACKOFF: Duration = Duration::from_millis(200);
+/// Longest retry delay.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Repeated failures are logged at most this often.
+const LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// Runs until the daemon stops.
+pub async fn run(node: Arc<Node>, initial_interval: Duration, mut stop: watch::Receiver<bool>) {
+    let mut interval = initial_interval;
+    let mut registered = false;
+    let mut backoff = MIN_BACKOFF;
+    let mut limiter = LogLimiter::default();
+    loop {
+        if !registered {
+            match register(&node).await {
+                Ok(metad_interval) => {
+                    registered = true;
+                    backoff = MIN_BACKOFF;
+                    limiter = LogLimiter::default();
+                    // metad decides the pace; the bounds only guard against a nonsense value.
+                    interval =
+                        metad_interval.clamp(Duration::from_millis(10), Duration::from_secs(60));
+                }
+                Err(e) => {
+                    if limiter.should_log() {
+                        tracing::warn!(
+                            "cannot register with metad at {}: {e} (retrying)",
+                            node.metad
+                        );
+                    }
+                    if sleep_or_stop(backoff, &mut stop).await {
+                        return;
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+            }
+        }
+        if sleep_or_stop(interval, &mut stop).await {
+            return;
+        }
+        match heartbeat(&node).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(
+                    "metad at {} does not know this node; registering again",
+                    node.metad
+                );
+                registered = false;
+            }
+            Err(e) => {
+                if limiter.should_log() {
+                    tracing::warn!(
+                        "heartbeat to metad at {} failed: {e}; registering again",
+                        node.metad
+                    );
+                }
+                registered = false;
+            }
+        }
+    }
+}
+
+/// Registers once; returns the heartbeat interval metad asks for.
+async fn register(node: &Arc<Node>) -> Result<Duration, RpcError> {
+    let old_id = node.node_id();
+    let req = RegisterReq {
+        node_id: old_id,
+        addr: node.advertise.clone(),
+        capacity: node.capacity,
+        used: node.store.used(),
+        chunks: node.store.list(),
+    };
+    let resp = node.client.call(&node.metad, &req).await?;
+    if old_id != Some(resp.node_id) {
+        if let Some(old) = old_id {
+            tracing::warn!("metad gave this node id {} (it had {old})", resp.node_id);
+        }
+        // On disk before it is used: a node that restarts must come back under the same id.
+        let store_node = Arc::clone(node);
+        let new_id = resp.node_id;
+        tokio::task::spawn_blocking(move || store_node.store.set_node_id(new_id))
+            .await
+            .map_err(|e| RpcError::internal(format!("saving the node id failed: {e}")))?
+            .map_err(|e| e.to_rpc())?;
+    }
+    *node.node_id.lock().unwrap_or_else(|e| e.into_inner()) = Some(resp.node_id);
+    tracing::info!(
+        "registered with metad at {} as node {} ({} chunks, {} for deletion)",
+        node.metad,
+        resp.node_id,
+        req.chunks.len(),
+        resp.delete.len()
+    );
+    if !resp.delete.is_empty() {
+        delete_orphans(node, resp.delete).await;
+    }
+    Ok(Duration::from_millis(resp.heartbeat_interval_ms))
+}
+
+/// Deletes the chunks metad does not reference.
+async fn delete_orphans(node: &Arc<Node>, ids: Vec<ChunkId>) {
+    let store_node = Arc::clone(node);
+    let result = tokio::task::spawn_blocking(move || {
+        for id in ids {
+            if let Err(e) = store_node.store.delete(id) {
+                tracing::warn!("cannot delete unreferenced chunk {id}: {e}");
+            }
+        }
+    })
+    .await;
+    if let Err(e) = result {
+        tracing::warn!("deleting unreferenced chunks failed: {e}");
+    }
+}
+
+/// One heartbeat; `Ok(false)` when metad does not know the node.
+async fn heartbeat(node: &Arc<Node>) -> Result<bool, RpcError> {
+    let Some(node_id) = node.node_id() else {
+        return Ok(false);
+    };
+    let req = HeartbeatReq {
+        node_id,
+        addr: node.advertise.clone(),
+        capacity: node.capacity,
+        used: node.store.used(),
+    };
+    Ok(node.client.call(&node.metad, &req).await?.known)
+}
+
+/// Lets a repeated failure through to the log at most once per [`LOG_EVERY`].
+#[derive(Default)]
+struct LogLimiter {
+    last: Option<Instant>,
+}
+
+impl LogLimiter {
+    fn should_log(&mut self) -> bool {
+        let now = Instant::now();
+        match self.last {
+            Some(last) if now.duration_since(last) < LOG_EVERY => false,
+            _ => {
+                self.last = Some(now);
+                true
+            }
+        }
+    }
+}

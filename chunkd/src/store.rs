@@ -1,0 +1,554 @@
+//! Chunk files on local disk: crash-safe writes, checksummed reads, quarantine.
+//!
+//! Layout of the data folder:
+//! ```text
+//! chunkd.marker                  written at first start; without it a non-empty folder is refused
+//! node_id                        the NodeId metad gave at first registration
+//! chunks/<first 2 hex>/<16 hex>  one file per chunk (see format.rs)
+//! tmp/                           chunks being written; cleared at start
+//! quarantine/                    chunks that failed a checksum, kept for inspection
+//! ```
+//! Chunk ids reach this module only as [`ChunkId`] (parsed by `ChunkId::parse_hex`), and every
+//! path is built from their 16-hex-digit form, so no request can name a file outside the folder.
+//!
+//! All functions here do blocking I/O: call them from `spawn_blocking`.
+
+use crate::format::{self, Header, HEADER_LEN, MAX_CHUNK_LEN};
+use crate::layout::{check_marker, sync_dir, write_durable, RemoveOnDrop};
+use bytes::Bytes;
+use dfs_common::checksum::{crc32c, crc32c_append, crc_to_hex, BLOCK_SIZE};
+use dfs_common::{ChunkId, ErrorCode, NodeId, RpcError};
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+/// Largest block size a chunk file may declare; bounds the memory of one block read.
+const MAX_BLOCK_SIZE: u32 = 16 << 20;
+
+/// What can go wrong with the local chunk store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The chunk is not held here.
+    #[error("chunk {0} is not stored on this node")]
+    NotFound(ChunkId),
+    /// The stored copy failed a check; it must be quarantined.
+    #[error("chunk {id} is corrupt: {reason}")]
+    Corrupt {
+        /// The chunk.
+        id: ChunkId,
+        /// What failed.
+        reason: String,
+    },
+    /// The data received does not have the CRC the writer announced.
+    #[error("chunk {id}: received data has CRC32C {actual}, the request announced {expected}")]
+    ChecksumMismatch {
+        /// The chunk.
+        id: ChunkId,
+        /// CRC announced in `x-dfs-content` (hex).
+        expected: String,
+        /// CRC of the bytes received (hex).
+        actual: String,
+    },
+    /// The request body was cut short or longer than its announced length.
+    #[error("chunk {id}: request body does not match its announced length ({expected} bytes announced, {got} received)")]
+    LengthMismatch {
+        /// The chunk.
+        id: ChunkId,
+        /// Announced length.
+        expected: u64,
+        /// Bytes received.
+        got: u64,
+    },
+    /// A chunk with this id is already stored with other content (chunks are immutable).
+    #[error("chunk {0} is already stored with different content")]
+    Conflict(ChunkId),
+    /// The announced length exceeds what a chunk may hold.
+    #[error("chunk {id}: {len} bytes is more than the maximum chunk size {MAX_CHUNK_LEN}")]
+    TooLarge {
+        /// The chunk.
+        id: ChunkId,
+        /// Announced length.
+        len: u64,
+    },
+    /// A local I/O failure.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done, naming the path.
+        context: String,
+        /// The cause.
+        source: io::Error,
+    },
+    /// The data folder is not usable (missing marker, unknown version, bad node_id file).
+    #[error("{0}")]
+    Layout(String),
+}
+
+impl StoreError {
+    /// The error as it goes on the wire.
+    pub fn to_rpc(&self) -> RpcError {
+        let code = match self {
+            StoreError::NotFound(_) => ErrorCode::NotFound,
+            StoreError::Corrupt { .. } => ErrorCode::Corrupt,
+            StoreError::ChecksumMismatch { .. } => ErrorCode::ChecksumMismatch,
+            StoreError::LengthMismatch { .. } | StoreError::TooLarge { .. } => {
+                ErrorCode::InvalidArgument
+            }
+            StoreError::Conflict(_) => ErrorCode::Conflict,
+            StoreError::Io { source, .. }
+                if source.raw_os_error() == Some(rustix::io::Errno::NOSPC.raw_os_error()) =>
+            {
+                // A full disk is this node's condition, not a bug: the writer picks another node.
+                ErrorCode::Unavailable
+            }
+            StoreError::Io { .. } | StoreError::Layout(_) => ErrorCode::Internal,
+        };
+        RpcError::new(code, self.to_string())
+    }
+}
+
+/// Builds an [`StoreError::Io`] naming the path.
+pub(crate) fn io_err(what: &str, path: &Path) -> impl FnOnce(io::Error) -> StoreError {
+    let context = format!("cannot {what} {}", path.display());
+    move |source| StoreError::Io { context, source }
+}
+
+/// One piece of a chunk body on its way from the network to the writer thread.
+#[derive(Debug)]
+pub enum Piece {
+    /// More bytes.
+    Data(Bytes),
+    /// The body ended normally. A channel closed without `End` means the upload was aborted.
+    End,
+}
+
+/// Result of a successful put.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// The chunk was written.
+    Stored,
+    /// The same chunk (same length and CRC) was already stored; nothing changed.
+    AlreadyHeld,
+}
+
+/// Held chunks and the bytes their files use.
+#[derive(Default)]
+struct Index {
+    files: HashMap<ChunkId, u64>,
+    used: u64,
+}
+
+/// The chunk store of one data folder.
+pub struct Store {
+    root: PathBuf,
+    chunks: PathBuf,
+    tmp: PathBuf,
+    quarantine: PathBuf,
+    index: Mutex<Index>,
+}
+
+impl Store {
+    /// Opens (or initialises) the data folder: checks the marker, clears `tmp/`, indexes chunks.
+    pub fn open(root: &Path) -> Result<Store, StoreError> {
+        fs::create_dir_all(root).map_err(io_err("create data folder", root))?;
+        check_marker(root)?;
+        let store = Store {
+            root: root.to_owned(),
+            chunks: root.join("chunks"),
+            tmp: root.join("tmp"),
+            quarantine: root.join("quarantine"),
+            index: Mutex::new(Index::default()),
+        };
+        for dir in [&store.chunks, &store.tmp, &store.quarantine] {
+            fs::create_dir_all(dir).map_err(io_err("create folder", dir))?;
+        }
+        // Whatever is in tmp/ was being written when the process stopped: never acknowledged.
+        let leftovers = fs::read_dir(&store.tmp).map_err(io_err("list", &store.tmp))?;
+        for entry in leftovers.flatten() {
+            let path = entry.path();
+            let removed = if path.is_dir() {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+            removed.map_err(io_err("remove leftover temporary file", &path))?;
+        }
+        let index = store.scan()?;
+        *store.lock() = index;
+        Ok(store)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Index> {
+        // The index stays consistent even if a thread panicked while holding the lock: every
+        // update is a single insert/remove plus the matching `used` change.
+        self.index.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reads `chunks/` into an index.
+    fn scan(&self) -> Result<Index, StoreError> {
+        let mut index = Index::default();
+        let prefixes = fs::read_dir(&self.chunks).map_err(io_err("list", &self.chunks))?;
+        for prefix in prefixes {
+            let prefix = prefix.map_err(io_err("list", &self.chunks))?;
+            let prefix_path = prefix.path();
+            let prefix_name = prefix.file_name().to_string_lossy().into_owned();
+            if !prefix_path.is_dir() {
+                tracing::warn!("ignoring unexpected file {}", prefix_path.display());
+                continue;
+            }
+            let files = fs::read_dir(&prefix_path).map_err(io_err("list", &prefix_path))?;
+            for file in files {
+                let file = file.map_err(io_err("list", &prefix_path))?;
+                let name = file.file_name().to_string_lossy().into_owned();
+                let id = ChunkId::parse_hex(&name)
+                    .filter(|id| id.to_string() == name && name[..2] == prefix_name);
+                let Some(id) = id else {
+                    tracing::warn!("ignoring unexpected file {}", file.path().display());
+                    continue;
+                };
+                let len = file.metadata().map_err(io_err("stat", &file.path()))?.len();
+                index.files.insert(id, len);
+                index.used += len;
+            }
+        }
+        Ok(index)
+    }
+
+    /// Path of a chunk's file. The id's fixed 16-hex form cannot contain `/` or `..`.
+    fn chunk_path(&self, id: ChunkId) -> PathBuf {
+        let name = id.to_string();
+        self.chunks.join(&name[..2]).join(name)
+    }
+
+    /// Ids of every chunk held, sorted.
+    pub fn list(&self) -> Vec<ChunkId> {
+        let mut ids: Vec<ChunkId> = self.lock().files.keys().copied().collect();
+        ids.sort();
+        ids
+    }
+
+    /// Bytes used by chunk files.
+    pub fn used(&self) -> u64 {
+        self.lock().used
+    }
+
+    /// Whether the chunk is held.
+    pub fn contains(&self, id: ChunkId) -> bool {
+        self.lock().files.contains_key(&id)
+    }
+
+    /// Writes a chunk from the pieces `next_piece` yields, durably, and checks it has
+    /// `expected_len` bytes and CRC `expected_crc`. Nothing is visible under the chunk's name
+    /// unless all of that holds.
+    pub fn write_chunk(
+        &self,
+        id: ChunkId,
+        expected_len: u64,
+        expected_crc: u32,
+        mut next_piece: impl FnMut() -> Option<Piece>,
+    ) -> Result<(PutOutcome, Header), StoreError> {
+        if expected_len > MAX_CHUNK_LEN {
+            return Err(StoreError::TooLarge {
+                id,
+                len: expected_len,
+            });
+        }
+        let tmp_path = self
+            .tmp
+            .join(format!("{id}.{:016x}.part", rand::random::<u64>()));
+        let guard = RemoveOnDrop(Some(tmp_path.clone()));
+        let mut file = File::create(&tmp_path).map_err(io_err("create", &tmp_path))?;
+        let write_err = io_err("write", &tmp_path);
+        // The real header goes in last: a file with a valid header is a complete file.
+        let result = (|| {
+            file.write_all(&[0u8; HEADER_LEN as usize])?;
+            let mut block = Vec::with_capacity(BLOCK_SIZE);
+            let mut table = Vec::new();
+            let mut whole = crc32c(&[]);
+            let mut got = 0u64;
+            let mut ended = false;
+            while let Some(piece) = next_piece() {
+                let mut data = match piece {
+                    Piece::Data(data) => data,
+                    Piece::End => {
+                        ended = true;
+                        break;
+                    }
+                };
+                got += data.len() as u64;
+                if got > expected_len {
+                    break;
+                }
+                whole = crc32c_append(whole, &data);
+                while !data.is_empty() {
+                    let take = (BLOCK_SIZE - block.len()).min(data.len());
+                    block.extend_from_slice(&data.split_to(take));
+                    if block.len() == BLOCK_SIZE {
+                        table.push(crc32c(&block));
+                        file.write_all(&block)?;
+                        block.clear();
+                    }
+                }
+            }
+            if !block.is_empty() {
+                table.push(crc32c(&block));
+                file.write_all(&block)?;
+            }
+            Ok::<_, io::Error>((ended, got, whole, table))
+        })();
+        let (ended, got, whole, table) = result.map_err(write_err)?;
+        if !ended || got != expected_len {
+            return Err(StoreError::LengthMismatch {
+                id,
+                expected: expected_len,
+                got,
+            });
+        }
+        if whole != expected_crc {
+            return Err(StoreError::ChecksumMismatch {
+                id,
+                expected: crc_to_hex(expected_crc),
+                actual: crc_to_hex(whole),
+            });
+        }
+        let header = Header {
+            data_len: got,
+            block_size: BLOCK_SIZE as u32,
+            crc32c: whole,
+        };
+        file.write_all(&format::encode_table(&table))
+            .and_then(|()| file.write_all_at(&header.encode(), 0))
+            .map_err(io_err("write", &tmp_path))?;
+        // The data must be on disk before the rename makes it visible under its name: otherwise
+        // a crash could leave a complete-looking name over missing blocks.
+        file.sync_all().map_err(io_err("sync", &tmp_path))?;
+        drop(file);
+        let target = self.chunk_path(id);
+        let prefix_dir = target.parent().unwrap_or(&self.chunks).to_owned();
+        let new_prefix = match fs::create_dir(&prefix_dir) {
+            Ok(()) => true,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
+            Err(e) => return Err(io_err("create folder", &prefix_dir)(e)),
+        };
+        if new_prefix {
+            sync_dir(&self.chunks)?;
+        }
+        {
+            let mut index = self.lock();
+            if index.files.contains_key(&id) {
+                match read_header(&target) {
+                    Ok(old) if old.data_len == header.data_len && old.crc32c == header.crc32c => {
+                        return Ok((PutOutcome::AlreadyHeld, header));
+                    }
+                    Ok(_) => return Err(StoreError::Conflict(id)),
+                    // A damaged old copy is replaced by the good one just received.
+                    Err(reason) => {
+                        tracing::warn!("replacing damaged copy of chunk {id}: {reason}")
+                    }
+                }
+            }
+            fs::rename(&tmp_path, &target).map_err(io_err("rename into place", &target))?;
+            let len = header.file_len();
+            if let Some(old) = index.files.insert(id, len) {
+                index.used = index.used.saturating_sub(old);
+            }
+            index.used += len;
+        }
+        guard.disarm();
+        // The rename is durable only once the directory entry is: the caller acknowledges the
+        // chunk as stored after this returns, so a power loss must not undo it.
+        sync_dir(&prefix_dir)?;
+        Ok((PutOutcome::Stored, header))
+    }
+
+    /// Opens a chunk for reading and checks its header, size and block table.
+    pub fn open_chunk(&self, id: ChunkId) -> Result<ChunkReader, StoreError> {
+        let path = self.chunk_path(id);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::NotFound(id)),
+            Err(e) => return Err(io_err("open", &path)(e)),
+        };
+        let corrupt = |reason: String| StoreError::Corrupt { id, reason };
+        let mut head = [0u8; HEADER_LEN as usize];
+        read_exact_at(&file, &mut head, 0, &path)?.map_err(&corrupt)?;
+        let header = Header::decode(&head).map_err(&corrupt)?;
+        if header.block_size > MAX_BLOCK_SIZE {
+            return Err(corrupt(format!(
+                "block size {} is too large",
+                header.block_size
+            )));
+        }
+        let actual = file.metadata().map_err(io_err("stat", &path))?.len();
+        if actual != header.file_len() {
+            return Err(corrupt(format!(
+                "file is {actual} bytes, its header implies {}",
+                header.file_len()
+            )));
+        }
+        let table_len = 4 * header.block_count();
+        // Bounded by MAX_CHUNK_LEN / block size * 4, checked by `Header::decode`.
+        let mut table = vec![0u8; table_len as usize];
+        read_exact_at(&file, &mut table, HEADER_LEN + header.data_len, &path)?.map_err(&corrupt)?;
+        Ok(ChunkReader {
+            id,
+            path,
+            file,
+            header,
+            table: format::decode_table(&table),
+        })
+    }
+
+    /// Reads a whole chunk and checks every block CRC and the whole-data CRC (for scrub).
+    pub fn verify_chunk(&self, id: ChunkId) -> Result<(), StoreError> {
+        let reader = self.open_chunk(id)?;
+        let mut whole = crc32c(&[]);
+        for index in 0..reader.header.block_count() {
+            let block = reader.read_block(index)?;
+            whole = crc32c_append(whole, &block);
+        }
+        if whole != reader.header.crc32c {
+            return Err(StoreError::Corrupt {
+                id,
+                reason: format!(
+                    "data has CRC32C {}, the header says {}",
+                    crc_to_hex(whole),
+                    crc_to_hex(reader.header.crc32c)
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Removes a chunk; `false` if it was not held.
+    pub fn delete(&self, id: ChunkId) -> Result<bool, StoreError> {
+        let path = self.chunk_path(id);
+        let mut index = self.lock();
+        let removed = match fs::remove_file(&path) {
+            Ok(()) => true,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+            Err(e) => return Err(io_err("remove", &path)(e)),
+        };
+        if let Some(len) = index.files.remove(&id) {
+            index.used = index.used.saturating_sub(len);
+        }
+        Ok(removed)
+    }
+
+    /// Moves a corrupt chunk out of `chunks/` into `quarantine/`, so it is never served again
+    /// but stays available for inspection.
+    pub fn quarantine(&self, id: ChunkId) -> Result<PathBuf, StoreError> {
+        let path = self.chunk_path(id);
+        let target = self
+            .quarantine
+            .join(format!("{id}.{}", dfs_common::auth::unix_now_ms()));
+        let mut index = self.lock();
+        match fs::rename(&path, &target) {
+            Ok(()) => {}
+            // Already quarantined by a concurrent reader, or deleted: nothing left to move.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err("move to quarantine", &path)(e)),
+        }
+        if let Some(len) = index.files.remove(&id) {
+            index.used = index.used.saturating_sub(len);
+        }
+        Ok(target)
+    }
+
+    /// The node id kept in the folder, if metad gave one already.
+    pub fn node_id(&self) -> Result<Option<NodeId>, StoreError> {
+        let path = self.root.join("node_id");
+        match fs::read_to_string(&path) {
+            Ok(text) => text.trim().parse().map(|n| Some(NodeId(n))).map_err(|_| {
+                StoreError::Layout(format!(
+                    "{} does not hold a node id ({:?}); restore it or remove it to register as a new node",
+                    path.display(),
+                    text.trim()
+                ))
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err("read", &path)(e)),
+        }
+    }
+
+    /// Records the node id durably.
+    pub fn set_node_id(&self, id: NodeId) -> Result<(), StoreError> {
+        write_durable(&self.root, "node_id", format!("{}\n", id.0).as_bytes())
+    }
+}
+
+/// A chunk opened for reading, its header and block table checked.
+pub struct ChunkReader {
+    id: ChunkId,
+    path: PathBuf,
+    file: File,
+    header: Header,
+    table: Vec<u32>,
+}
+
+impl ChunkReader {
+    /// The chunk's header.
+    pub fn header(&self) -> Header {
+        self.header
+    }
+
+    /// Reads block `index` and verifies its CRC before returning it.
+    pub fn read_block(&self, index: u64) -> Result<Vec<u8>, StoreError> {
+        let (offset, len) = self.header.block_span(index);
+        let expected = usize::try_from(index)
+            .ok()
+            .and_then(|i| self.table.get(i).copied())
+            .ok_or_else(|| StoreError::Corrupt {
+                id: self.id,
+                reason: format!("block {index} is beyond the block table"),
+            })?;
+        let mut buf = vec![0u8; len];
+        read_exact_at(&self.file, &mut buf, offset, &self.path)?.map_err(|reason| {
+            StoreError::Corrupt {
+                id: self.id,
+                reason,
+            }
+        })?;
+        let actual = crc32c(&buf);
+        if actual != expected {
+            return Err(StoreError::Corrupt {
+                id: self.id,
+                reason: format!(
+                    "block {index} has CRC32C {}, expected {}",
+                    crc_to_hex(actual),
+                    crc_to_hex(expected)
+                ),
+            });
+        }
+        Ok(buf)
+    }
+}
+
+/// Reads exactly `buf.len()` bytes at `offset`; a short file is `Ok(Err(reason))` (corruption),
+/// other failures are I/O errors.
+fn read_exact_at(
+    file: &File,
+    buf: &mut [u8],
+    offset: u64,
+    path: &Path,
+) -> Result<Result<(), String>, StoreError> {
+    match file.read_exact_at(buf, offset) {
+        Ok(()) => Ok(Ok(())),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(Err(format!(
+            "file ends before byte {}",
+            offset + buf.len() as u64
+        ))),
+        Err(e) => Err(io_err("read", path)(e)),
+    }
+}
+
+/// Reads and checks the header of the chunk file at `path`.
+fn read_header(path: &Path) -> Result<Header, String> {
+    let file = File::open(path).map_err(|e| e.to_string())?;
+    let mut head = [0u8; HEADER_LEN as usize];
+    file.read_exact_at(&mut head, 0)
+        .map_err(|e| e.to_string())?;
+    Header::decode(&head)
+}
