@@ -1,1 +1,320 @@
-//! placeholder
+//! metad, the dfs metadata daemon: the namespace (buckets, directories, files), chunk
+//! placement, the chunkd registry, and the background repair and garbage collection, all on one
+//! RocksDB.
+//!
+//! [`start`] runs it inside the caller's tokio runtime (the `metad` binary, `dfs dev` and the
+//! tests all use it); [`Daemon::stop`] shuts it down cleanly.
+
+mod nodes;
+mod ns;
+mod placement;
+mod server;
+mod store;
+mod workers;
+
+use dfs_common::auth::ClusterSecret;
+use dfs_common::RpcError;
+use serde::{Deserialize, Deserializer};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// metad's configuration: a TOML file, overridden by command-line flags. Every field has a
+/// default.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address of the RPC server, `host:port` (port 0 picks a free port).
+    pub listen: String,
+    /// Folder of the RocksDB database (created if missing).
+    pub data_dir: PathBuf,
+    /// File holding the cluster secret shared by every daemon (at least 16 characters).
+    pub secret_file: Option<PathBuf>,
+    /// The cluster secret itself; takes precedence over `secret_file`. Prefer a file or the
+    /// `DFS_SECRET` environment variable over writing it into a config file.
+    pub secret: Option<String>,
+    /// Replicas of each chunk, on distinct chunkds.
+    pub replication: u32,
+    /// Bytes per chunk that writers cut files into; an integer or a size such as `"8M"`.
+    #[serde(deserialize_with = "size_from_int_or_text")]
+    pub chunk_size: u64,
+    /// How often chunkds send a heartbeat, in milliseconds (told to them at registration).
+    pub heartbeat_interval_ms: u64,
+    /// A chunkd silent for this long (milliseconds) is declared dead and its chunks are
+    /// re-replicated.
+    pub dead_timeout_ms: u64,
+    /// Open write sessions older than this (seconds) are abandoned: they are removed and their
+    /// chunks collected.
+    pub session_timeout_secs: u64,
+    /// Chunks of writes that were never committed (aborted, expired, or left over by a failed
+    /// replica) are deleted this many seconds after the write ended, so that a chunk write still
+    /// in flight cannot recreate a chunk after its deletion.
+    pub orphan_grace_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:7700".into(),
+            data_dir: PathBuf::from("metad-data"),
+            secret_file: None,
+            secret: None,
+            replication: 2,
+            chunk_size: 8 << 20,
+            heartbeat_interval_ms: 1000,
+            dead_timeout_ms: 10_000,
+            session_timeout_secs: 86_400,
+            orphan_grace_secs: 3600,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret.
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("secret_file", &self.secret_file)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("replication", &self.replication)
+            .field("chunk_size", &self.chunk_size)
+            .field("heartbeat_interval_ms", &self.heartbeat_interval_ms)
+            .field("dead_timeout_ms", &self.dead_timeout_ms)
+            .field("session_timeout_secs", &self.session_timeout_secs)
+            .field("orphan_grace_secs", &self.orphan_grace_secs)
+            .finish()
+    }
+}
+
+fn size_from_int_or_text<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Int(u64),
+        Text(String),
+    }
+    match Size::deserialize(d)? {
+        Size::Int(n) => Ok(n),
+        Size::Text(text) => dfs_common::config::parse_size(&text).map_err(serde::de::Error::custom),
+    }
+}
+
+/// Largest chunk size accepted: chunks are held in memory by writers and copied whole.
+const MAX_CHUNK_SIZE: u64 = 1 << 30;
+
+impl Config {
+    /// Checks the values and loads the cluster secret.
+    fn check(&self) -> Result<ClusterSecret, Error> {
+        let bad = |m: String| Err(Error::Config(m));
+        if self.replication == 0 {
+            return bad("replication must be at least 1".into());
+        }
+        if self.chunk_size == 0 || self.chunk_size > MAX_CHUNK_SIZE {
+            return bad(format!(
+                "chunk_size must be between 1 byte and 1G, not {}",
+                self.chunk_size
+            ));
+        }
+        if self.heartbeat_interval_ms == 0 {
+            return bad("heartbeat_interval_ms must be positive".into());
+        }
+        if self.dead_timeout_ms <= self.heartbeat_interval_ms {
+            return bad(format!(
+                "dead_timeout_ms ({}) must be longer than heartbeat_interval_ms ({})",
+                self.dead_timeout_ms, self.heartbeat_interval_ms
+            ));
+        }
+        if self.session_timeout_secs == 0 {
+            return bad("session_timeout_secs must be positive".into());
+        }
+        match (&self.secret, &self.secret_file) {
+            (Some(text), _) => ClusterSecret::new(text).map_err(Error::Secret),
+            (None, Some(file)) => ClusterSecret::from_file(file).map_err(Error::Secret),
+            (None, None) => Err(Error::Secret(
+                "no cluster secret given: set secret_file in the config file, pass \
+                 --secret-file FILE, or set the DFS_SECRET environment variable"
+                    .into(),
+            )),
+        }
+    }
+}
+
+/// Why metad could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A configuration value is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The cluster secret is missing or unusable (the message says which).
+    #[error("{0}")]
+    Secret(String),
+    /// The database could not be opened or loaded.
+    #[error("cannot open the database in {path}: {message}")]
+    Store {
+        /// The data folder.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address from the configuration.
+        addr: String,
+        /// The system's reason.
+        source: std::io::Error,
+    },
+}
+
+/// A running metad.
+pub struct Daemon {
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    server: JoinHandle<()>,
+    workers: Vec<JoinHandle<()>>,
+    app: Arc<server::App>,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon").field("addr", &self.addr).finish()
+    }
+}
+
+/// Opens the database, binds the RPC server and starts the background workers.
+pub async fn start(config: Config) -> Result<Daemon, Error> {
+    let secret = config.check()?;
+    let data_dir = config.data_dir.clone();
+    let store_error = |message: String| Error::Store {
+        path: config.data_dir.clone(),
+        message,
+    };
+    let (store, nodes, sessions) = blocking(move || {
+        std::fs::create_dir_all(&data_dir)
+            .map_err(|e| RpcError::internal(format!("cannot create the folder: {e}")))?;
+        let store = store::Store::open(&data_dir)?;
+        let nodes = nodes::Nodes::load(&store)?;
+        let sessions = ns::Sessions::load(&store)?;
+        Ok((Arc::new(store), Arc::new(nodes), Arc::new(sessions)))
+    })
+    .await
+    .map_err(|e| store_error(e.message))?;
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|source| Error::Listen {
+            addr: config.listen.clone(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| Error::Listen {
+        addr: config.listen.clone(),
+        source,
+    })?;
+    let settings = ns::NsSettings {
+        replication: config.replication,
+        chunk_size: config.chunk_size,
+        orphan_grace_ms: config.orphan_grace_secs.saturating_mul(1000),
+    };
+    let ns = Arc::new(ns::Namespace::new(
+        store.clone(),
+        nodes.clone(),
+        sessions.clone(),
+        settings,
+    ));
+    let app = Arc::new(server::App {
+        secret: secret.clone(),
+        store: store.clone(),
+        nodes: nodes.clone(),
+        ns: ns.clone(),
+        replication: config.replication,
+        heartbeat_interval_ms: config.heartbeat_interval_ms,
+    });
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let weak = Arc::downgrade(&app);
+    let mut server_rx = shutdown_rx.clone();
+    let server = tokio::spawn(dfs_common::http::serve(
+        listener,
+        move |req| server::handle(weak.clone(), req),
+        async move {
+            let _ = server_rx.wait_for(|stop| *stop).await;
+        },
+    ));
+    let ctx = workers::Ctx {
+        store,
+        nodes,
+        sessions,
+        ns,
+        client: dfs_common::http::InternalClient::new(secret),
+        replication: config.replication,
+        heartbeat_interval: Duration::from_millis(config.heartbeat_interval_ms),
+        dead_timeout: Duration::from_millis(config.dead_timeout_ms),
+        session_timeout: Duration::from_secs(config.session_timeout_secs),
+    };
+    let workers = workers::spawn_all(&ctx, &shutdown_rx);
+    tracing::info!("metad listening on {addr}");
+    Ok(Daemon {
+        addr,
+        shutdown,
+        server,
+        workers,
+        app,
+    })
+}
+
+impl Daemon {
+    /// The address the RPC server is bound to.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting requests, stops the workers, waits briefly for requests in progress,
+    /// then flushes and closes the database.
+    pub async fn stop(self) {
+        let Daemon {
+            shutdown,
+            server,
+            workers,
+            app,
+            ..
+        } = self;
+        let _ = shutdown.send(true);
+        let _ = server.await;
+        for worker in workers {
+            let _ = worker.await;
+        }
+        let store = app.store.clone();
+        drop(app);
+        // Requests and cancelled worker steps still running hold the store; give them a moment
+        // so that the database is closed (its lock released) when this returns.
+        for _ in 0..500 {
+            if Arc::strong_count(&store) == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if Arc::strong_count(&store) > 1 {
+            tracing::warn!("work still running at shutdown; the database closes when it ends");
+        }
+        let _ = blocking(move || {
+            if let Err(e) = store.flush() {
+                tracing::warn!("flushing the database at shutdown: {e}");
+            }
+            drop(store);
+            Ok(())
+        })
+        .await;
+        tracing::info!("metad stopped");
+    }
+}
+
+/// Runs blocking work (RocksDB calls) off the async runtime.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, RpcError> + Send + 'static,
+) -> Result<T, RpcError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| RpcError::internal(format!("blocking task failed: {e}")))?
+}

@@ -1,1 +1,154 @@
-fn main() {}
+//! The `metad` binary: configuration from a TOML file and flags, then [`dfs_metad::start`]
+//! until Ctrl-C or SIGTERM.
+
+use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// dfs metadata daemon: namespace, chunk placement, repair and garbage collection.
+#[derive(Parser, Debug)]
+#[command(
+    name = "metad",
+    version,
+    after_help = "Environment:\n  DFS_SECRET  the cluster secret (instead of a secret file)\n  \
+                  RUST_LOG    log filter, e.g. debug or dfs_metad=debug [default: info]"
+)]
+struct Args {
+    /// TOML configuration file (fields: listen, data_dir, secret_file, replication, chunk_size,
+    /// heartbeat_interval_ms, dead_timeout_ms, session_timeout_secs, orphan_grace_secs).
+    /// The flags below override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to serve RPCs on, host:port; port 0 picks a free port [default: 127.0.0.1:7700].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Folder of the metadata database [default: metad-data].
+    #[arg(long = "data", value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// File holding the cluster secret. Overrides DFS_SECRET and the config file.
+    #[arg(long, value_name = "FILE")]
+    secret_file: Option<PathBuf>,
+    /// Replicas per chunk, each on a different chunkd [default: 2].
+    #[arg(long, value_name = "N")]
+    replication: Option<u32>,
+    /// Chunk size, in bytes or like 8M, 64K [default: 8M].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    chunk_size: Option<u64>,
+    /// Heartbeat interval told to chunkds, in milliseconds [default: 1000].
+    #[arg(long, value_name = "N")]
+    heartbeat_interval_ms: Option<u64>,
+    /// Silence after which a chunkd is declared dead and its chunks re-replicated, in
+    /// milliseconds [default: 10000].
+    #[arg(long, value_name = "N")]
+    dead_timeout_ms: Option<u64>,
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    dfs_common::config::parse_size(text)
+}
+
+/// The configuration: file, then the `DFS_SECRET` environment variable, then flags.
+fn config(args: Args) -> Result<dfs_metad::Config, String> {
+    let mut config: dfs_metad::Config = dfs_common::config::load_toml(args.config.as_deref())?;
+    if let Ok(secret) = std::env::var("DFS_SECRET") {
+        config.secret = Some(secret);
+    }
+    if let Some(file) = args.secret_file {
+        config.secret_file = Some(file);
+        config.secret = None;
+    }
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(data) = args.data {
+        config.data_dir = data;
+    }
+    if let Some(n) = args.replication {
+        config.replication = n;
+    }
+    if let Some(size) = args.chunk_size {
+        config.chunk_size = size;
+    }
+    if let Some(ms) = args.heartbeat_interval_ms {
+        config.heartbeat_interval_ms = ms;
+    }
+    if let Some(ms) = args.dead_timeout_ms {
+        config.dead_timeout_ms = ms;
+    }
+    Ok(config)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    dfs_common::config::init_logging();
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let line = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!("metad: {}", line.trim_start_matches("error: "));
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = match config(args) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("metad: {}", one_line(&e));
+            return ExitCode::FAILURE;
+        }
+    };
+    let daemon = match dfs_metad::start(config).await {
+        Ok(daemon) => daemon,
+        Err(e) => {
+            eprintln!("metad: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    wait_for_signal().await;
+    tracing::info!("metad shutting down");
+    daemon.stop().await;
+    ExitCode::SUCCESS
+}
+
+/// Folds a multi-line message (TOML errors draw the offending line) into its first and last
+/// lines, which carry the position and the reason.
+fn one_line(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    match lines.as_slice() {
+        [] => String::new(),
+        [only] => (*only).to_owned(),
+        [first, .., last] => format!("{first}: {last}"),
+    }
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+async fn wait_for_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => Some(term),
+        Err(e) => {
+            tracing::warn!("cannot watch SIGTERM ({e}); stop with Ctrl-C");
+            None
+        }
+    };
+    let terminated = async {
+        match term.as_mut() {
+            Some(term) => {
+                term.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminated => {}
+    }
+}

@@ -1,0 +1,356 @@
+//! The chunkd registry: registration with chunk reconciliation, heartbeats, death, bad-replica
+//! reports and the cluster status.
+//!
+//! Liveness lives in memory (a heartbeat per node per second must not cost a disk write); node
+//! records and state changes are persisted. Lock order: the store's write lock (a `Txn`) before
+//! the registry's lock, never the reverse, and memory is updated while both are held so that the
+//! table and the registry never disagree.
+
+use crate::ns::Sessions;
+use crate::placement::Candidate;
+use crate::store::queue::{self, Queue};
+use crate::store::values::{ChunkLoc, Node, NodeState as StoredState, Present};
+use crate::store::{keys, Cf, IdKind, Reader, Store};
+use dfs_common::auth::unix_now_ms;
+use dfs_common::wire::{
+    HeartbeatReq, HeartbeatResp, NodeInfo, NodeState, RegisterReq, Replica, ReportBadChunkReq,
+    StatusResp,
+};
+use dfs_common::{ChunkId, NodeId, RpcError};
+use std::collections::{HashMap, HashSet};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
+
+struct Known {
+    record: Node,
+    last_seen: Instant,
+}
+
+/// The registered chunkds.
+pub struct Nodes {
+    map: RwLock<HashMap<NodeId, Known>>,
+}
+
+impl Nodes {
+    /// Loads the registered nodes. Each gets a fresh grace period: metad was not listening to
+    /// heartbeats while it was down.
+    pub fn load(store: &Store) -> Result<Nodes, RpcError> {
+        let now = Instant::now();
+        let mut map = HashMap::new();
+        store
+            .view()
+            .scan_raw(Cf::Node, &[], None, &mut |key, value| {
+                use crate::store::values::Value;
+                match (keys::parse_node(key), Node::decode(value)) {
+                    (Some(id), Ok(record)) => {
+                        map.insert(
+                            id,
+                            Known {
+                                record,
+                                last_seen: now,
+                            },
+                        );
+                    }
+                    (_, Err(e)) => tracing::error!("skipping node {key:02x?}: {e}"),
+                    (None, _) => tracing::error!("skipping malformed node key {key:02x?}"),
+                }
+                Ok(true)
+            })?;
+        Ok(Nodes {
+            map: RwLock::new(map),
+        })
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<NodeId, Known>> {
+        self.map.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<NodeId, Known>> {
+        self.map.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every node as a placement candidate.
+    pub fn candidates(&self) -> Vec<Candidate> {
+        self.read()
+            .iter()
+            .map(|(id, n)| Candidate {
+                id: *id,
+                live: n.record.state == StoredState::Active,
+                capacity: n.record.capacity,
+                used: n.record.used,
+            })
+            .collect()
+    }
+
+    /// Whether the node is registered and active.
+    pub fn is_live(&self, id: NodeId) -> bool {
+        self.read()
+            .get(&id)
+            .is_some_and(|n| n.record.state == StoredState::Active)
+    }
+
+    /// How many of `nodes` are live.
+    pub fn live_count(&self, nodes: &[NodeId]) -> usize {
+        let map = self.read();
+        nodes
+            .iter()
+            .filter(|id| {
+                map.get(id)
+                    .is_some_and(|n| n.record.state == StoredState::Active)
+            })
+            .count()
+    }
+
+    /// A node as a replica location (unknown nodes have no address and are not live).
+    pub fn replica(&self, id: NodeId) -> Replica {
+        match self.read().get(&id) {
+            Some(n) => Replica {
+                node: id,
+                addr: n.record.addr.clone(),
+                live: n.record.state == StoredState::Active,
+            },
+            None => Replica {
+                node: id,
+                addr: String::new(),
+                live: false,
+            },
+        }
+    }
+
+    /// Records a heartbeat. A dead or unknown node is told to register again, which reconciles
+    /// what it holds with what metad decided while it was away.
+    pub fn heartbeat(&self, req: &HeartbeatReq) -> HeartbeatResp {
+        let mut map = self.write();
+        match map.get_mut(&req.node_id) {
+            Some(n) if n.record.state == StoredState::Active => {
+                n.last_seen = Instant::now();
+                n.record.addr.clone_from(&req.addr);
+                n.record.capacity = req.capacity;
+                n.record.used = req.used;
+                HeartbeatResp { known: true }
+            }
+            _ => HeartbeatResp { known: false },
+        }
+    }
+
+    /// Registers a node and reconciles its chunk list. Returns its id and the chunks it must
+    /// delete.
+    pub fn register(
+        &self,
+        store: &Store,
+        sessions: &Sessions,
+        replication: u32,
+        req: RegisterReq,
+    ) -> Result<(NodeId, Vec<ChunkId>), RpcError> {
+        if req.addr.trim().is_empty() {
+            return Err(RpcError::invalid("register: the node address is empty"));
+        }
+        let id = match req.node_id {
+            Some(id) => {
+                // An id this database may not know (state lost): never hand it out again.
+                store.reserve_id(IdKind::Node, id.0)?;
+                id
+            }
+            None => NodeId(store.next_id(IdKind::Node)?),
+        };
+        let writing = sessions.allocated_chunks();
+        let factor = replication as usize;
+        let now_ms = unix_now_ms();
+        let mut txn = store.begin();
+        let reported: HashSet<ChunkId> = req.chunks.iter().copied().collect();
+        let mut reported_sorted: Vec<ChunkId> = reported.iter().copied().collect();
+        reported_sorted.sort();
+        let mut delete = Vec::new();
+        let (mut kept, mut readded) = (0u64, 0u64);
+        for chunk in reported_sorted {
+            match txn.get::<ChunkLoc>(Cf::ChunkLoc, &keys::chunk_loc(chunk))? {
+                Some(loc) if loc.replicas.contains(&id) => kept += 1,
+                Some(mut loc) if loc.refcount > 0 && self.live_count(&loc.replicas) < factor => {
+                    // A copy came back while the chunk is short of replicas: use it again.
+                    loc.replicas.push(id);
+                    txn.put(Cf::ChunkLoc, &keys::chunk_loc(chunk), &loc)?;
+                    txn.put(Cf::NodeChunk, &keys::node_chunk(id, chunk), &Present)?;
+                    readded += 1;
+                }
+                Some(_) => delete.push(chunk),
+                None if writing.contains(&chunk) => kept += 1,
+                None => delete.push(chunk),
+            }
+        }
+        // Chunks we believed the node held but it no longer has: lost copies.
+        let mut lost = Vec::new();
+        txn.scan_raw(
+            Cf::NodeChunk,
+            &keys::node_chunk_prefix(id),
+            None,
+            &mut |key, _| {
+                if let Some((_, chunk)) = keys::parse_node_chunk(key) {
+                    if !reported.contains(&chunk) {
+                        lost.push(chunk);
+                    }
+                }
+                Ok(true)
+            },
+        )?;
+        for chunk in &lost {
+            txn.delete(Cf::NodeChunk, &keys::node_chunk(id, *chunk));
+            if let Some(mut loc) = txn.get::<ChunkLoc>(Cf::ChunkLoc, &keys::chunk_loc(*chunk))? {
+                loc.replicas.retain(|n| *n != id);
+                txn.put(Cf::ChunkLoc, &keys::chunk_loc(*chunk), &loc)?;
+                if loc.refcount > 0 {
+                    let reason = format!("node {id} lost its copy");
+                    queue::push(&mut txn, Queue::Repair, now_ms, *chunk, &[], &reason)?;
+                }
+            }
+        }
+        let record = Node {
+            addr: req.addr.clone(),
+            capacity: req.capacity,
+            used: req.used,
+            state: StoredState::Active,
+        };
+        txn.put(Cf::Node, &keys::node(id), &record)?;
+        let mut map = self.write();
+        txn.commit(true)?;
+        map.insert(
+            id,
+            Known {
+                record,
+                last_seen: Instant::now(),
+            },
+        );
+        tracing::info!(
+            "node {id} registered at {}: {kept} chunks kept, {readded} re-added, {} to delete, {} lost",
+            req.addr,
+            delete.len(),
+            lost.len()
+        );
+        Ok((id, delete))
+    }
+
+    /// Nodes that are active but silent for longer than `timeout`.
+    pub fn silent(&self, timeout: Duration) -> Vec<NodeId> {
+        self.read()
+            .iter()
+            .filter(|(_, n)| {
+                n.record.state == StoredState::Active && n.last_seen.elapsed() >= timeout
+            })
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Marks a silent node dead and queues every chunk it held for repair, in one batch.
+    /// Returns `false` when the node spoke again meanwhile.
+    pub fn mark_dead(
+        &self,
+        store: &Store,
+        id: NodeId,
+        timeout: Duration,
+    ) -> Result<bool, RpcError> {
+        let mut txn = store.begin();
+        let mut chunks = Vec::new();
+        txn.scan_raw(
+            Cf::NodeChunk,
+            &keys::node_chunk_prefix(id),
+            None,
+            &mut |key, _| {
+                chunks.extend(keys::parse_node_chunk(key).map(|(_, c)| c));
+                Ok(true)
+            },
+        )?;
+        let now_ms = unix_now_ms();
+        let reason = format!("node {id} dead");
+        for chunk in &chunks {
+            queue::push(&mut txn, Queue::Repair, now_ms, *chunk, &[], &reason)?;
+        }
+        let mut map = self.write();
+        let Some(known) = map.get_mut(&id) else {
+            return Ok(false);
+        };
+        if known.record.state != StoredState::Active || known.last_seen.elapsed() < timeout {
+            return Ok(false);
+        }
+        let mut record = known.record.clone();
+        record.state = StoredState::Dead;
+        txn.put(Cf::Node, &keys::node(id), &record)?;
+        txn.commit(true)?;
+        known.record = record;
+        tracing::warn!(
+            "node {id} at {} is dead (no heartbeat for {:?}); {} chunks queued for repair",
+            known.record.addr,
+            known.last_seen.elapsed(),
+            chunks.len()
+        );
+        Ok(true)
+    }
+
+    /// A node found a corrupt copy: forget it and re-replicate the chunk.
+    pub fn report_bad_chunk(&self, store: &Store, req: &ReportBadChunkReq) -> Result<(), RpcError> {
+        let (node, chunk) = (req.node_id, req.chunk_id);
+        let mut txn = store.begin();
+        txn.delete(Cf::NodeChunk, &keys::node_chunk(node, chunk));
+        if let Some(mut loc) = txn.get::<ChunkLoc>(Cf::ChunkLoc, &keys::chunk_loc(chunk))? {
+            loc.replicas.retain(|n| *n != node);
+            txn.put(Cf::ChunkLoc, &keys::chunk_loc(chunk), &loc)?;
+            if loc.refcount > 0 {
+                let reason = format!("corrupt copy on node {node}");
+                queue::push(&mut txn, Queue::Repair, unix_now_ms(), chunk, &[], &reason)?;
+            }
+        }
+        txn.commit(true)?;
+        tracing::warn!("node {node} reported a corrupt copy of chunk {chunk}; repair queued");
+        Ok(())
+    }
+
+    /// The cluster overview. Walks the chunk tables: meant for operators, not hot paths.
+    pub fn status(&self, store: &Store, replication: u32) -> Result<StatusResp, RpcError> {
+        let view = store.view();
+        let mut per_node: HashMap<NodeId, u64> = HashMap::new();
+        view.scan_raw(Cf::NodeChunk, &[], None, &mut |key, _| {
+            if let Some((node, _)) = keys::parse_node_chunk(key) {
+                *per_node.entry(node).or_default() += 1;
+            }
+            Ok(true)
+        })?;
+        let (mut chunks, mut under_replicated) = (0u64, 0u64);
+        view.scan_raw(Cf::ChunkLoc, &[], None, &mut |_, value| {
+            use crate::store::values::Value;
+            match ChunkLoc::decode(value) {
+                Ok(loc) if loc.refcount > 0 => {
+                    chunks += 1;
+                    if self.live_count(&loc.replicas) < replication as usize {
+                        under_replicated += 1;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!("status: {e}"),
+            }
+            Ok(true)
+        })?;
+        let mut nodes: Vec<NodeInfo> = self
+            .read()
+            .iter()
+            .map(|(id, n)| NodeInfo {
+                id: *id,
+                addr: n.record.addr.clone(),
+                capacity: n.record.capacity,
+                used: n.record.used,
+                state: match n.record.state {
+                    StoredState::Active => NodeState::Active,
+                    StoredState::Dead => NodeState::Dead,
+                },
+                last_heartbeat_ms_ago: n.last_seen.elapsed().as_millis() as u64,
+                chunks: per_node.get(id).copied().unwrap_or(0),
+            })
+            .collect();
+        nodes.sort_by_key(|n| n.id);
+        Ok(StatusResp {
+            nodes,
+            replication,
+            chunks,
+            under_replicated,
+            repair_queue: queue::len(&view, Queue::Repair)?,
+            gc_queue: queue::len(&view, Queue::Gc)?,
+        })
+    }
+}

@@ -1,0 +1,349 @@
+//! The namespace: buckets, directories and files over the `dentry`, `chunks` and `chunk_loc`
+//! tables, plus the write sessions that produce files.
+//!
+//! Every mutation is one [`Txn`]: it reads, checks, stages its writes and commits them as one
+//! synced batch, so a reader sees the namespace before or after a change, never in between.
+//! Buckets are top-level directories; they are created and removed explicitly only. Directories
+//! created on the way by a file (implicit ones) disappear in the same batch that removes their
+//! last entry, so empty prefixes never linger (S3 has no directories).
+
+mod delete;
+mod lookup;
+mod rename;
+mod session;
+mod write;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod walk_tests;
+
+pub use session::Sessions;
+
+use crate::nodes::Nodes;
+use crate::store::queue::{self, Queue};
+use crate::store::values::{dentry_kind, ChunkLoc, Dentry, Dir, File, FileChunk};
+use crate::store::{keys, Cf, IdKind, Reader, Store, StoreError, Txn};
+use dfs_common::path::DfsPath;
+use dfs_common::wire::{Entry, EntryKind};
+use dfs_common::{ChunkId, ErrorCode, InodeId, NodeId, RpcError};
+use std::sync::Arc;
+
+/// The namespace settings taken from the daemon's configuration.
+#[derive(Clone, Debug)]
+pub struct NsSettings {
+    /// Replicas per chunk.
+    pub replication: u32,
+    /// Bytes per chunk, told to writers.
+    pub chunk_size: u64,
+    /// Delay before chunks of uncommitted writes are deleted.
+    pub orphan_grace_ms: u64,
+}
+
+/// The namespace service.
+pub struct Namespace {
+    store: Arc<Store>,
+    nodes: Arc<Nodes>,
+    sessions: Arc<Sessions>,
+    settings: NsSettings,
+}
+
+impl Namespace {
+    /// A namespace over `store`.
+    pub fn new(
+        store: Arc<Store>,
+        nodes: Arc<Nodes>,
+        sessions: Arc<Sessions>,
+        settings: NsSettings,
+    ) -> Self {
+        Namespace {
+            store,
+            nodes,
+            sessions,
+            settings,
+        }
+    }
+
+    /// The open write sessions.
+    pub fn sessions(&self) -> &Arc<Sessions> {
+        &self.sessions
+    }
+
+    fn new_inode(&self) -> Result<InodeId, StoreError> {
+        Ok(InodeId(self.store.next_id(IdKind::Inode)?))
+    }
+}
+
+/// A directory met while walking a path: where its entry is and what it says.
+#[derive(Clone, Debug)]
+struct DirStep {
+    /// The directory holding the entry.
+    parent: InodeId,
+    /// The entry's key-form name (ends in `/`).
+    key_name: String,
+    /// The directory itself.
+    dir: Dir,
+}
+
+/// Walks `components` from the root, each one a directory. `what` names the full path for
+/// error messages.
+fn walk_dirs(
+    r: &impl Reader,
+    components: &[String],
+    what: &DfsPath,
+) -> Result<Vec<DirStep>, RpcError> {
+    let mut steps: Vec<DirStep> = Vec::with_capacity(components.len());
+    let mut parent = InodeId::ROOT;
+    for (i, name) in components.iter().enumerate() {
+        let key_name = keys::entry_name(name, true);
+        match get_dentry(r, parent, &key_name)? {
+            Some(Dentry::Dir(dir)) => {
+                let inode = dir.inode;
+                steps.push(DirStep {
+                    parent,
+                    key_name,
+                    dir,
+                });
+                parent = inode;
+            }
+            _ => {
+                let missing = DfsPath {
+                    components: components[..=i].to_vec(),
+                    trailing_slash: true,
+                };
+                let message = if i == 0 {
+                    format!("no such bucket {name:?} (in {what})")
+                } else {
+                    format!("no such directory {missing} (in {what})")
+                };
+                return Err(RpcError::not_found(message));
+            }
+        }
+    }
+    Ok(steps)
+}
+
+/// The inode of the last directory of a walk (the root for an empty one).
+fn last_inode(steps: &[DirStep]) -> InodeId {
+    steps.last().map_or(InodeId::ROOT, |s| s.dir.inode)
+}
+
+/// The entry stored under `parent` ‖ `key_name`, checked against the name's form.
+fn get_dentry(
+    r: &impl Reader,
+    parent: InodeId,
+    key_name: &str,
+) -> Result<Option<Dentry>, StoreError> {
+    let found = r.get::<Dentry>(Cf::Dentry, &keys::dentry(parent, key_name))?;
+    match &found {
+        Some(d) if dentry_kind(d) != key_name.ends_with('/') => Err(StoreError::Corrupt(format!(
+            "entry {key_name:?} in directory {parent} has the wrong kind"
+        ))),
+        _ => Ok(found),
+    }
+}
+
+/// Finds `name` in `parent`: the file `name` and, failing that, the directory `name/`. With
+/// `dir_only` (the path ended in `/`), only the directory.
+fn find_entry(
+    r: &impl Reader,
+    parent: InodeId,
+    name: &str,
+    dir_only: bool,
+) -> Result<Option<(String, Dentry)>, StoreError> {
+    if !dir_only {
+        if let Some(file) = get_dentry(r, parent, name)? {
+            return Ok(Some((name.to_owned(), file)));
+        }
+    }
+    let key_name = keys::entry_name(name, true);
+    Ok(get_dentry(r, parent, &key_name)?.map(|d| (key_name, d)))
+}
+
+/// The bucket of a path, which must exist.
+fn bucket(r: &impl Reader, path: &DfsPath) -> Result<Dir, RpcError> {
+    let name = path.components.first().map_or("", String::as_str);
+    match get_dentry(r, InodeId::ROOT, &keys::entry_name(name, true))? {
+        Some(Dentry::Dir(dir)) => Ok(dir),
+        _ => Err(RpcError::not_found(format!(
+            "no such bucket {name:?} (in {path})"
+        ))),
+    }
+}
+
+/// Checks that a path can name a file: inside a bucket and not ending in `/`.
+fn check_file_path(path: &DfsPath) -> Result<(), RpcError> {
+    if path.trailing_slash {
+        return Err(RpcError::invalid(format!(
+            "{path} ends in / and names a directory, not a file"
+        )));
+    }
+    if path.components.len() < 2 {
+        return Err(RpcError::invalid(format!(
+            "files must be inside a bucket: {path}"
+        )));
+    }
+    Ok(())
+}
+
+/// Parses a path given by a client.
+fn parse(text: &str) -> Result<DfsPath, RpcError> {
+    DfsPath::parse(text)
+}
+
+/// Creates the missing directories of `components` below `parent` as implicit directories and
+/// returns the inode of the last one.
+fn ensure_dirs(
+    ns: &Namespace,
+    txn: &mut Txn<'_>,
+    mut parent: InodeId,
+    components: &[String],
+    now_ms: u64,
+) -> Result<InodeId, RpcError> {
+    for name in components {
+        let key_name = keys::entry_name(name, true);
+        parent = match get_dentry(txn, parent, &key_name)? {
+            Some(Dentry::Dir(dir)) => dir.inode,
+            Some(Dentry::File(_)) => unreachable_kind(&key_name)?,
+            None => {
+                let dir = Dir {
+                    inode: ns.new_inode()?,
+                    mtime_ms: now_ms,
+                    explicit: false,
+                };
+                txn.put(
+                    Cf::Dentry,
+                    &keys::dentry(parent, &key_name),
+                    &Dentry::Dir(dir.clone()),
+                )?;
+                dir.inode
+            }
+        };
+    }
+    Ok(parent)
+}
+
+fn unreachable_kind<T>(key_name: &str) -> Result<T, RpcError> {
+    Err(RpcError::internal(format!(
+        "directory entry {key_name:?} holds a file"
+    )))
+}
+
+/// Removes the implicit directories of `steps` (deepest first, never the bucket at index 0)
+/// that the transaction left empty.
+fn remove_empty_implicit(txn: &mut Txn<'_>, steps: &[DirStep]) -> Result<(), StoreError> {
+    for step in steps.iter().skip(1).rev() {
+        if step.dir.explicit
+            || txn.any_with_prefix(Cf::Dentry, &keys::dentry_prefix(step.dir.inode))?
+        {
+            break;
+        }
+        txn.delete(Cf::Dentry, &keys::dentry(step.parent, &step.key_name));
+    }
+    Ok(())
+}
+
+/// The chunk rows of a file, in order.
+fn file_chunks(r: &impl Reader, inode: InodeId) -> Result<Vec<FileChunk>, StoreError> {
+    let mut rows = Vec::new();
+    r.scan_raw(
+        Cf::Chunks,
+        &keys::file_chunk_prefix(inode),
+        None,
+        &mut |_, value| {
+            use crate::store::values::Value;
+            rows.push(FileChunk::decode(value)?);
+            Ok(true)
+        },
+    )?;
+    Ok(rows)
+}
+
+/// Removes a file's chunk rows and drops its references; chunks no file uses any more go to
+/// the GC queue, in the same transaction.
+fn release_file(txn: &mut Txn<'_>, file: &File, path: &DfsPath) -> Result<(), StoreError> {
+    let rows = file_chunks(txn, file.inode)?;
+    for (index, row) in rows.iter().enumerate() {
+        txn.delete(Cf::Chunks, &keys::file_chunk(file.inode, index as u64));
+        let key = keys::chunk_loc(row.chunk);
+        let Some(mut loc) = txn.get::<ChunkLoc>(Cf::ChunkLoc, &key)? else {
+            tracing::error!("chunk {} of {path} has no location record", row.chunk);
+            continue;
+        };
+        loc.refcount = loc.refcount.saturating_sub(1);
+        if loc.refcount == 0 {
+            let reason = format!("released by {path}");
+            queue::push(txn, Queue::Gc, now_ms(), row.chunk, &loc.replicas, &reason)?;
+        }
+        txn.put(Cf::ChunkLoc, &key, &loc)?;
+    }
+    Ok(())
+}
+
+/// Queues chunks of an uncommitted write for deletion after the grace period.
+fn collect_uncommitted(
+    ns: &Namespace,
+    txn: &mut Txn<'_>,
+    chunks: &[(ChunkId, Vec<NodeId>)],
+    reason: &str,
+) -> Result<(), StoreError> {
+    let due = now_ms().saturating_add(ns.settings.orphan_grace_ms);
+    for (chunk, nodes) in chunks {
+        queue::push(txn, Queue::Gc, due, *chunk, nodes, reason)?;
+    }
+    Ok(())
+}
+
+/// The entry clients see for a stored one.
+fn to_entry(key_name: &str, dentry: &Dentry) -> Entry {
+    match dentry {
+        Dentry::Dir(dir) => Entry {
+            name: key_name.to_owned(),
+            kind: EntryKind::Dir,
+            inode: dir.inode,
+            size: 0,
+            mtime_ms: dir.mtime_ms,
+            etag: String::new(),
+            content_type: None,
+            meta: Vec::new(),
+            explicit: dir.explicit,
+            chunk_count: 0,
+        },
+        Dentry::File(file) => Entry {
+            name: key_name.to_owned(),
+            kind: EntryKind::File,
+            inode: file.inode,
+            size: file.size,
+            mtime_ms: file.mtime_ms,
+            etag: file.etag.clone(),
+            content_type: file.content_type.clone(),
+            meta: file.meta.clone(),
+            explicit: false,
+            chunk_count: file.chunk_count,
+        },
+    }
+}
+
+/// The root directory's entry.
+fn root_entry() -> Entry {
+    to_entry(
+        "/",
+        &Dentry::Dir(Dir {
+            inode: InodeId::ROOT,
+            mtime_ms: 0,
+            explicit: true,
+        }),
+    )
+}
+
+fn now_ms() -> u64 {
+    dfs_common::auth::unix_now_ms()
+}
+
+fn already_exists(path: &DfsPath) -> RpcError {
+    RpcError::new(ErrorCode::AlreadyExists, format!("{path} already exists"))
+}
+
+fn no_such_entry(path: &DfsPath) -> RpcError {
+    RpcError::not_found(format!("no such file or directory: {path}"))
+}

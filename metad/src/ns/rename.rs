@@ -1,0 +1,74 @@
+//! `rename`: a file, or a whole directory, moved atomically.
+//!
+//! A directory's children are keyed by its inode, so moving the directory's own entry moves
+//! the whole subtree at once: S3 sees every key below it change in one step.
+
+use super::{
+    already_exists, find_entry, get_dentry, last_inode, no_such_entry, parse, release_file,
+    remove_empty_implicit, unreachable_kind, walk_dirs, Namespace,
+};
+use crate::store::keys;
+use crate::store::values::Dentry;
+use crate::store::Cf;
+use dfs_common::wire::RenameReq;
+use dfs_common::{InodeId, RpcError};
+
+impl Namespace {
+    /// Renames `src` to `dst` in one batch.
+    pub fn rename(&self, req: &RenameReq) -> Result<(), RpcError> {
+        let src = parse(&req.src)?;
+        let dst = parse(&req.dst)?;
+        let (Some(src_name), Some(dst_name)) = (src.name(), dst.name()) else {
+            return Err(RpcError::invalid(format!(
+                "cannot rename {src} to {dst}: the root cannot be renamed or replaced"
+            )));
+        };
+        let mut txn = self.store.begin();
+        let src_steps = walk_dirs(&txn, src.parent_components(), &src)?;
+        let src_parent = last_inode(&src_steps);
+        let (src_key, dentry) = find_entry(&txn, src_parent, src_name, src.trailing_slash)?
+            .ok_or_else(|| no_such_entry(&src))?;
+        let dst_steps = walk_dirs(&txn, dst.parent_components(), &dst)?;
+        let dst_parent = last_inode(&dst_steps);
+        let dst_key = match &dentry {
+            Dentry::File(_) => {
+                super::check_file_path(&dst)?;
+                dst_name.to_owned()
+            }
+            Dentry::Dir(_) => keys::entry_name(dst_name, true),
+        };
+        if (src_parent, src_key.as_str()) == (dst_parent, dst_key.as_str()) {
+            return Ok(());
+        }
+        let dentry = match dentry {
+            Dentry::File(file) => {
+                match get_dentry(&txn, dst_parent, &dst_key)? {
+                    Some(Dentry::File(old)) => release_file(&mut txn, &old, &dst)?,
+                    Some(Dentry::Dir(_)) => return unreachable_kind(&dst_key),
+                    None => {}
+                }
+                Dentry::File(file)
+            }
+            Dentry::Dir(mut dir) => {
+                if get_dentry(&txn, dst_parent, &dst_key)?.is_some() {
+                    return Err(already_exists(&dst));
+                }
+                if dst_steps.iter().any(|s| s.dir.inode == dir.inode) {
+                    return Err(RpcError::invalid(format!(
+                        "cannot move directory {src} into itself ({dst})"
+                    )));
+                }
+                if dst_parent == InodeId::ROOT {
+                    // A top-level directory is a bucket, and buckets are always explicit.
+                    dir.explicit = true;
+                }
+                Dentry::Dir(dir)
+            }
+        };
+        txn.delete(Cf::Dentry, &keys::dentry(src_parent, &src_key));
+        txn.put(Cf::Dentry, &keys::dentry(dst_parent, &dst_key), &dentry)?;
+        remove_empty_implicit(&mut txn, &src_steps)?;
+        txn.commit(true)?;
+        Ok(())
+    }
+}

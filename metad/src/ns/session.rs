@@ -1,0 +1,209 @@
+//! Open write sessions: in memory for speed, mirrored (unsynced) in the `session` table so
+//! that a restart still knows which chunks are being written and can collect them later.
+//!
+//! A session being committed, aborted or reaped is marked `closing` first: allocations into it
+//! are refused from then on, so no chunk can be added to a session after its final state was
+//! read (such a chunk would be neither committed nor collected).
+
+use crate::store::keys;
+use crate::store::values::{Session, SessionChunk};
+use crate::store::{Cf, IdKind, Reader, Store};
+use dfs_common::{ChunkId, ErrorCode, NodeId, RpcError, SessionId};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
+
+struct OpenSession {
+    record: Session,
+    closing: bool,
+}
+
+/// The open write sessions.
+pub struct Sessions {
+    map: Mutex<HashMap<SessionId, OpenSession>>,
+}
+
+impl Sessions {
+    /// Loads the sessions a previous run left open.
+    pub fn load(store: &Store) -> Result<Sessions, RpcError> {
+        let mut map = HashMap::new();
+        store
+            .view()
+            .scan_raw(Cf::Session, &[], None, &mut |key, value| {
+                match (
+                    keys::parse_session(key),
+                    crate::store::values::Value::decode(value),
+                ) {
+                    (Some(id), Ok(record)) => {
+                        map.insert(
+                            id,
+                            OpenSession {
+                                record,
+                                closing: false,
+                            },
+                        );
+                    }
+                    (_, Err(e)) => tracing::error!("skipping session {key:02x?}: {e}"),
+                    (None, _) => tracing::error!("skipping malformed session key {key:02x?}"),
+                }
+                Ok(true)
+            })?;
+        Ok(Sessions {
+            map: Mutex::new(map),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<SessionId, OpenSession>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Opens a session for `path`.
+    pub fn open(&self, store: &Store, path: String, now_ms: u64) -> Result<SessionId, RpcError> {
+        let id = SessionId(store.next_id(IdKind::Session)?);
+        let record = Session {
+            path,
+            created_ms: now_ms,
+            chunks: Vec::new(),
+        };
+        let mut map = self.lock();
+        store.put_unsynced(Cf::Session, &keys::session(id), &record)?;
+        map.insert(
+            id,
+            OpenSession {
+                record,
+                closing: false,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Runs `change` on an open session that is not closing, then persists it.
+    fn update<T>(
+        &self,
+        store: &Store,
+        id: SessionId,
+        change: impl FnOnce(&mut Session) -> Result<T, RpcError>,
+    ) -> Result<T, RpcError> {
+        let mut map = self.lock();
+        let open = map.get_mut(&id).ok_or_else(|| no_session(id))?;
+        if open.closing {
+            return Err(closing(id));
+        }
+        let out = change(&mut open.record)?;
+        store.put_unsynced(Cf::Session, &keys::session(id), &open.record)?;
+        Ok(out)
+    }
+
+    /// Records a newly allocated chunk.
+    pub fn add_chunk(
+        &self,
+        store: &Store,
+        id: SessionId,
+        chunk: ChunkId,
+        nodes: Vec<NodeId>,
+    ) -> Result<(), RpcError> {
+        self.update(store, id, |s| {
+            s.chunks.push(SessionChunk { id: chunk, nodes });
+            Ok(())
+        })
+    }
+
+    /// The nodes already chosen for `chunk` of session `id`.
+    pub fn chunk_nodes(&self, id: SessionId, chunk: ChunkId) -> Result<Vec<NodeId>, RpcError> {
+        let map = self.lock();
+        let open = map.get(&id).ok_or_else(|| no_session(id))?;
+        open.record
+            .chunks
+            .iter()
+            .find(|c| c.id == chunk)
+            .map(|c| c.nodes.clone())
+            .ok_or_else(|| foreign_chunk(id, chunk))
+    }
+
+    /// Records a replacement node for `chunk`.
+    pub fn add_replica(
+        &self,
+        store: &Store,
+        id: SessionId,
+        chunk: ChunkId,
+        node: NodeId,
+    ) -> Result<(), RpcError> {
+        self.update(store, id, |s| {
+            let entry = s
+                .chunks
+                .iter_mut()
+                .find(|c| c.id == chunk)
+                .ok_or_else(|| foreign_chunk(id, chunk))?;
+            if !entry.nodes.contains(&node) {
+                entry.nodes.push(node);
+            }
+            Ok(())
+        })
+    }
+
+    /// Marks a session closing and returns its state. The caller ends with
+    /// [`finish_close`](Self::finish_close) or [`cancel_close`](Self::cancel_close).
+    pub fn begin_close(&self, id: SessionId) -> Result<Session, RpcError> {
+        let mut map = self.lock();
+        let open = map.get_mut(&id).ok_or_else(|| no_session(id))?;
+        if open.closing {
+            return Err(closing(id));
+        }
+        open.closing = true;
+        Ok(open.record.clone())
+    }
+
+    /// The session is gone (its row was deleted by the closing batch).
+    pub fn finish_close(&self, id: SessionId) {
+        self.lock().remove(&id);
+    }
+
+    /// Closing failed: the session stays open.
+    pub fn cancel_close(&self, id: SessionId) {
+        if let Some(open) = self.lock().get_mut(&id) {
+            open.closing = false;
+        }
+    }
+
+    /// Every chunk allocated in an open session (they may be on chunkds without `chunk_loc`).
+    pub fn allocated_chunks(&self) -> HashSet<ChunkId> {
+        self.lock()
+            .values()
+            .flat_map(|s| s.record.chunks.iter().map(|c| c.id))
+            .collect()
+    }
+
+    /// Whether `chunk` was allocated in an open session.
+    pub fn has_chunk(&self, chunk: ChunkId) -> bool {
+        self.lock()
+            .values()
+            .any(|s| s.record.chunks.iter().any(|c| c.id == chunk))
+    }
+
+    /// Sessions opened before `before_ms` that are not being closed.
+    pub fn expired(&self, before_ms: u64) -> Vec<SessionId> {
+        self.lock()
+            .iter()
+            .filter(|(_, s)| !s.closing && s.record.created_ms < before_ms)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+}
+
+fn no_session(id: SessionId) -> RpcError {
+    RpcError::not_found(format!(
+        "no open write session {id} (it was committed, aborted or expired)"
+    ))
+}
+
+fn closing(id: SessionId) -> RpcError {
+    RpcError::new(
+        ErrorCode::Conflict,
+        format!("write session {id} is being committed or aborted"),
+    )
+}
+
+fn foreign_chunk(id: SessionId, chunk: ChunkId) -> RpcError {
+    RpcError::invalid(format!(
+        "chunk {chunk} was not allocated in write session {id}"
+    ))
+}

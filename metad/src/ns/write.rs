@@ -1,0 +1,387 @@
+//! Creating things: `mkdir`, the write session (`open`, `alloc_chunk`, `replace_replica`,
+//! `commit`, `abort`), and `copy`.
+
+use super::{
+    already_exists, bucket, check_file_path, collect_uncommitted, ensure_dirs, file_chunks,
+    find_entry, get_dentry, last_inode, no_such_entry, now_ms, parse, release_file, root_entry,
+    to_entry, unreachable_kind, walk_dirs, Namespace,
+};
+use crate::placement;
+use crate::store::queue::{self, Queue};
+use crate::store::values::{ChunkLoc, Dentry, Dir, File, FileChunk, Present, Session};
+use crate::store::{keys, Cf, IdKind, Reader};
+use dfs_common::path::DfsPath;
+use dfs_common::wire::{
+    AbortReq, AllocChunkReq, AllocChunkResp, CommitReq, CopyReq, Entry, MkdirReq, OpenReq,
+    OpenResp, ReplaceReplicaReq, Replica, WrittenChunk,
+};
+use dfs_common::{ChunkId, ErrorCode, NodeId, RpcError};
+use std::collections::{HashMap, HashSet};
+
+impl Namespace {
+    /// Creates a directory (a bucket at the top level), explicitly.
+    pub fn mkdir(&self, req: &MkdirReq) -> Result<Entry, RpcError> {
+        let path = parse(&req.path)?;
+        if path.is_root() {
+            return if req.parents {
+                Ok(root_entry())
+            } else {
+                Err(already_exists(&path))
+            };
+        }
+        let now = now_ms();
+        let mut txn = self.store.begin();
+        let mut parent = dfs_common::InodeId::ROOT;
+        let last = path.components.len() - 1;
+        for (i, name) in path.components.iter().enumerate() {
+            let key_name = keys::entry_name(name, true);
+            let key = keys::dentry(parent, &key_name);
+            match get_dentry(&txn, parent, &key_name)? {
+                Some(Dentry::Dir(mut dir)) if i == last => {
+                    if dir.explicit {
+                        return if req.parents {
+                            Ok(to_entry(&key_name, &Dentry::Dir(dir)))
+                        } else {
+                            Err(already_exists(&path))
+                        };
+                    }
+                    // An implicit directory becomes explicit: it now outlives its children.
+                    dir.explicit = true;
+                    dir.mtime_ms = now;
+                    let dentry = Dentry::Dir(dir);
+                    txn.put(Cf::Dentry, &key, &dentry)?;
+                    txn.commit(true)?;
+                    return Ok(to_entry(&key_name, &dentry));
+                }
+                Some(Dentry::Dir(dir)) => parent = dir.inode,
+                Some(Dentry::File(_)) => return unreachable_kind(&key_name),
+                None if i < last && !req.parents => {
+                    let missing = DfsPath {
+                        components: path.components[..=i].to_vec(),
+                        trailing_slash: true,
+                    };
+                    return Err(RpcError::not_found(format!(
+                        "cannot create {path}: {missing} does not exist"
+                    )));
+                }
+                None => {
+                    let dentry = Dentry::Dir(Dir {
+                        inode: self.new_inode()?,
+                        mtime_ms: now,
+                        explicit: true,
+                    });
+                    txn.put(Cf::Dentry, &key, &dentry)?;
+                    if i == last {
+                        txn.commit(true)?;
+                        return Ok(to_entry(&key_name, &dentry));
+                    }
+                    if let Dentry::Dir(dir) = dentry {
+                        parent = dir.inode;
+                    }
+                }
+            }
+        }
+        Err(RpcError::internal(format!("mkdir {path}: empty walk")))
+    }
+
+    /// Starts writing a file.
+    pub fn open(&self, req: &OpenReq) -> Result<OpenResp, RpcError> {
+        let path = parse(&req.path)?;
+        check_file_path(&path)?;
+        bucket(&self.store.view(), &path)?;
+        let session = self
+            .sessions
+            .open(&self.store, path.to_string(), now_ms())?;
+        Ok(OpenResp {
+            session,
+            chunk_size: self.settings.chunk_size,
+            replication: self.settings.replication,
+        })
+    }
+
+    /// A new chunk id and the nodes to write it to.
+    pub fn alloc_chunk(&self, req: &AllocChunkReq) -> Result<AllocChunkResp, RpcError> {
+        let nodes = self.place(self.settings.replication as usize, &req.exclude)?;
+        let chunk_id = ChunkId(self.store.next_id(IdKind::Chunk)?);
+        self.sessions
+            .add_chunk(&self.store, req.session, chunk_id, nodes.clone())?;
+        Ok(AllocChunkResp {
+            chunk_id,
+            replicas: nodes.into_iter().map(|n| self.nodes.replica(n)).collect(),
+        })
+    }
+
+    /// One more node for a chunk whose replica write failed.
+    pub fn replace_replica(&self, req: &ReplaceReplicaReq) -> Result<Replica, RpcError> {
+        // Every node already chosen for the chunk holds it or failed it: never choose it again.
+        let mut exclude = self.sessions.chunk_nodes(req.session, req.chunk_id)?;
+        exclude.extend_from_slice(&req.exclude);
+        let node = self
+            .place(1, &exclude)?
+            .first()
+            .copied()
+            .ok_or_else(|| RpcError::internal("placement returned no node"))?;
+        self.sessions
+            .add_replica(&self.store, req.session, req.chunk_id, node)?;
+        Ok(self.nodes.replica(node))
+    }
+
+    fn place(&self, count: usize, exclude: &[NodeId]) -> Result<Vec<NodeId>, RpcError> {
+        let candidates = self.nodes.candidates();
+        placement::choose(
+            &candidates,
+            count,
+            exclude,
+            self.settings.chunk_size,
+            &mut rand::thread_rng(),
+        )
+        .map_err(|e| RpcError::new(ErrorCode::NotEnoughNodes, e.to_string()))
+    }
+
+    /// Makes a written file visible, replacing any file at its path, in one synced batch.
+    pub fn commit(&self, req: &CommitReq) -> Result<Entry, RpcError> {
+        let session = self.sessions.begin_close(req.session)?;
+        match self.commit_session(&session, req) {
+            Ok(entry) => {
+                self.sessions.finish_close(req.session);
+                Ok(entry)
+            }
+            Err(e) => {
+                self.sessions.cancel_close(req.session);
+                Err(e)
+            }
+        }
+    }
+
+    fn commit_session(&self, session: &Session, req: &CommitReq) -> Result<Entry, RpcError> {
+        let path = parse(&session.path)?;
+        check_file_path(&path)?;
+        let chunks = self.check_written(session, req, &path)?;
+        let now = now_ms();
+        let mut txn = self.store.begin();
+        let bucket = bucket(&txn, &path)?;
+        let parent_names = path.parent_components().get(1..).unwrap_or(&[]);
+        let parent = super::ensure_dirs(self, &mut txn, bucket.inode, parent_names, now)?;
+        let name = path.name().unwrap_or_default();
+        match get_dentry(&txn, parent, name)? {
+            Some(Dentry::File(old)) => release_file(&mut txn, &old, &path)?,
+            Some(Dentry::Dir(_)) => return unreachable_kind(name),
+            None => {}
+        }
+        let file = File {
+            inode: self.new_inode()?,
+            size: req.size,
+            etag: req.etag.clone(),
+            mtime_ms: now,
+            content_type: req.content_type.clone(),
+            meta: req.meta.clone(),
+            chunk_count: chunks.len() as u64,
+        };
+        let dentry = Dentry::File(file.clone());
+        txn.put(Cf::Dentry, &keys::dentry(parent, name), &dentry)?;
+        let factor = self.settings.replication as usize;
+        for (index, (chunk, replicas)) in chunks.iter().enumerate() {
+            let row = FileChunk {
+                chunk: chunk.id,
+                len: chunk.len,
+                crc32c: chunk.crc32c,
+            };
+            txn.put(
+                Cf::Chunks,
+                &keys::file_chunk(file.inode, index as u64),
+                &row,
+            )?;
+            let loc = ChunkLoc {
+                replicas: replicas.clone(),
+                len: chunk.len,
+                crc32c: chunk.crc32c,
+                refcount: 1,
+            };
+            txn.put(Cf::ChunkLoc, &keys::chunk_loc(chunk.id), &loc)?;
+            for node in replicas {
+                txn.put(Cf::NodeChunk, &keys::node_chunk(*node, chunk.id), &Present)?;
+            }
+            // A replica's node may have died since it acknowledged: its death did not see
+            // this chunk, so queue the repair here.
+            if self.nodes.live_count(replicas) < factor {
+                let reason = format!("committed under-replicated by {path}");
+                queue::push(&mut txn, Queue::Repair, now, chunk.id, &[], &reason)?;
+            }
+        }
+        txn.delete(Cf::Session, &keys::session(req.session));
+        // Chunks allocated but not committed, and nodes chosen but not acknowledged (failed
+        // writes may have left a copy there).
+        let used: HashMap<ChunkId, &Vec<NodeId>> = chunks.iter().map(|(c, r)| (c.id, r)).collect();
+        let leftovers: Vec<(ChunkId, Vec<NodeId>)> = session
+            .chunks
+            .iter()
+            .filter_map(|c| {
+                let nodes: Vec<NodeId> = match used.get(&c.id) {
+                    None => c.nodes.clone(),
+                    Some(acked) => c
+                        .nodes
+                        .iter()
+                        .filter(|n| !acked.contains(n))
+                        .copied()
+                        .collect(),
+                };
+                (!nodes.is_empty()).then_some((c.id, nodes))
+            })
+            .collect();
+        let reason = format!("not committed in {path}");
+        collect_uncommitted(self, &mut txn, &leftovers, &reason)?;
+        txn.commit(true)?;
+        Ok(to_entry(name, &dentry))
+    }
+
+    /// Checks a commit's chunk list against its session. Returns each chunk with its distinct
+    /// acknowledged replicas.
+    fn check_written<'r>(
+        &self,
+        session: &Session,
+        req: &'r CommitReq,
+        path: &DfsPath,
+    ) -> Result<Vec<(&'r WrittenChunk, Vec<NodeId>)>, RpcError> {
+        let allocated: HashMap<ChunkId, &Vec<NodeId>> =
+            session.chunks.iter().map(|c| (c.id, &c.nodes)).collect();
+        let mut seen = HashSet::new();
+        let mut total = 0u64;
+        let mut out = Vec::with_capacity(req.chunks.len());
+        for chunk in &req.chunks {
+            let nodes = allocated.get(&chunk.id).ok_or_else(|| {
+                RpcError::invalid(format!(
+                    "commit {path}: chunk {} was not allocated in session {}",
+                    chunk.id, req.session
+                ))
+            })?;
+            if !seen.insert(chunk.id) {
+                return Err(RpcError::invalid(format!(
+                    "commit {path}: chunk {} is listed twice",
+                    chunk.id
+                )));
+            }
+            total = total.checked_add(chunk.len).ok_or_else(|| {
+                RpcError::invalid(format!("commit {path}: chunk lengths overflow"))
+            })?;
+            let mut replicas: Vec<NodeId> = Vec::new();
+            for node in &chunk.replicas {
+                if !nodes.contains(node) {
+                    return Err(RpcError::invalid(format!(
+                        "commit {path}: node {node} was never chosen for chunk {}",
+                        chunk.id
+                    )));
+                }
+                if !replicas.contains(node) {
+                    replicas.push(*node);
+                }
+            }
+            if replicas.len() < self.settings.replication as usize {
+                return Err(RpcError::invalid(format!(
+                    "commit {path}: chunk {} has {} distinct replicas, {} needed",
+                    chunk.id,
+                    replicas.len(),
+                    self.settings.replication
+                )));
+            }
+            out.push((chunk, replicas));
+        }
+        if total != req.size {
+            return Err(RpcError::invalid(format!(
+                "commit {path}: size {} differs from the sum of chunk lengths {total}",
+                req.size
+            )));
+        }
+        Ok(out)
+    }
+
+    /// Gives up a write session; its chunks are collected after the grace period.
+    pub fn abort(&self, req: &AbortReq) -> Result<(), RpcError> {
+        let session = self.sessions.begin_close(req.session)?;
+        let result = self.drop_session(req.session, &session, "aborted");
+        match &result {
+            Ok(()) => self.sessions.finish_close(req.session),
+            Err(_) => self.sessions.cancel_close(req.session),
+        }
+        result
+    }
+
+    /// Removes a session's row and queues its chunks for GC, in one batch.
+    pub(crate) fn drop_session(
+        &self,
+        id: dfs_common::SessionId,
+        session: &Session,
+        why: &str,
+    ) -> Result<(), RpcError> {
+        let mut txn = self.store.begin();
+        txn.delete(Cf::Session, &keys::session(id));
+        let chunks: Vec<(ChunkId, Vec<NodeId>)> = session
+            .chunks
+            .iter()
+            .map(|c| (c.id, c.nodes.clone()))
+            .collect();
+        let reason = format!("write of {} {why}", session.path);
+        collect_uncommitted(self, &mut txn, &chunks, &reason)?;
+        txn.commit(true)?;
+        Ok(())
+    }
+
+    /// Copies a file by sharing its chunks.
+    pub fn copy(&self, req: &CopyReq) -> Result<Entry, RpcError> {
+        let src = parse(&req.src)?;
+        let dst = parse(&req.dst)?;
+        check_file_path(&dst)?;
+        let now = now_ms();
+        let mut txn = self.store.begin();
+        let src_name = src.name().ok_or_else(|| is_a_directory(&src))?;
+        let steps = walk_dirs(&txn, src.parent_components(), &src)?;
+        let file = match find_entry(&txn, last_inode(&steps), src_name, src.trailing_slash)? {
+            Some((_, Dentry::File(file))) => file,
+            Some((_, Dentry::Dir(_))) => return Err(is_a_directory(&src)),
+            None => return Err(no_such_entry(&src)),
+        };
+        let rows = file_chunks(&txn, file.inode)?;
+        // Take the new references before releasing the old file at dst: when src == dst the
+        // chunks must never reach a refcount of 0.
+        for row in &rows {
+            let key = keys::chunk_loc(row.chunk);
+            let mut loc = txn.get::<ChunkLoc>(Cf::ChunkLoc, &key)?.ok_or_else(|| {
+                RpcError::internal(format!(
+                    "chunk {} of {src} has no location record",
+                    row.chunk
+                ))
+            })?;
+            loc.refcount = loc.refcount.saturating_add(1);
+            txn.put(Cf::ChunkLoc, &key, &loc)?;
+        }
+        let bucket = bucket(&txn, &dst)?;
+        let parent = ensure_dirs(
+            self,
+            &mut txn,
+            bucket.inode,
+            dst.parent_components().get(1..).unwrap_or(&[]),
+            now,
+        )?;
+        let name = dst.name().unwrap_or_default();
+        match get_dentry(&txn, parent, name)? {
+            Some(Dentry::File(old)) => release_file(&mut txn, &old, &dst)?,
+            Some(Dentry::Dir(_)) => return unreachable_kind(name),
+            None => {}
+        }
+        let copy = File {
+            inode: self.new_inode()?,
+            mtime_ms: now,
+            ..file
+        };
+        for (index, row) in rows.iter().enumerate() {
+            txn.put(Cf::Chunks, &keys::file_chunk(copy.inode, index as u64), row)?;
+        }
+        let dentry = Dentry::File(copy);
+        txn.put(Cf::Dentry, &keys::dentry(parent, name), &dentry)?;
+        txn.commit(true)?;
+        Ok(to_entry(name, &dentry))
+    }
+}
+
+fn is_a_directory(path: &DfsPath) -> RpcError {
+    RpcError::new(ErrorCode::IsADirectory, format!("{path} is a directory"))
+}

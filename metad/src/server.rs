@@ -1,0 +1,183 @@
+//! The RPC server: authentication and dispatch only. Every operation lives in `ns` or `nodes`.
+//!
+//! `POST /rpc/<method>` with a JSON body. A request must carry a valid cluster signature and
+//! its signed content descriptor must be the SHA-256 of the body actually received (otherwise a
+//! captured signature could be replayed with another body). `GET /health/live|ready` needs no
+//! signature.
+
+use crate::nodes::Nodes;
+use crate::ns::Namespace;
+use crate::store::Store;
+use dfs_common::auth::{self, ClusterSecret};
+use dfs_common::http::{self as dhttp, Body};
+use dfs_common::wire::*;
+use dfs_common::{ErrorCode, RpcError};
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use std::sync::{Arc, Weak};
+
+/// What request handling needs.
+pub(crate) struct App {
+    /// Verifies request signatures.
+    pub secret: ClusterSecret,
+    /// The database.
+    pub store: Arc<Store>,
+    /// The chunkd registry.
+    pub nodes: Arc<Nodes>,
+    /// The namespace.
+    pub ns: Arc<Namespace>,
+    /// Replicas per chunk.
+    pub replication: u32,
+    /// Told to chunkds at registration.
+    pub heartbeat_interval_ms: u64,
+}
+
+/// Answers one request. The server holds the application weakly: after shutdown, lingering
+/// keep-alive connections get `Unavailable` and cannot keep the database open.
+pub(crate) async fn handle(app: Weak<App>, req: Request<Incoming>) -> Response<Body> {
+    if req.method() == Method::GET {
+        if let Some(resp) = dhttp::health_response(req.uri().path()) {
+            return resp;
+        }
+    }
+    let Some(app) = app.upgrade() else {
+        return dhttp::error_response(&RpcError::unavailable("metad is shutting down"));
+    };
+    let path = req.uri().path().to_owned();
+    match rpc(app, req).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            if e.code == ErrorCode::Internal {
+                tracing::error!("{path}: {e}");
+            } else {
+                tracing::debug!("{path}: {:?}: {e}", e.code);
+            }
+            dhttp::error_response(&e)
+        }
+    }
+}
+
+async fn rpc(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, RpcError> {
+    let Some(method) = req.uri().path().strip_prefix("/rpc/").map(str::to_owned) else {
+        return Err(RpcError::not_found(format!(
+            "no such endpoint: {}",
+            req.uri().path()
+        )));
+    };
+    dhttp::check_signature(&app.secret, &req)?;
+    if req.method() != Method::POST {
+        return Err(RpcError::invalid(format!(
+            "RPC {method} must be called with POST, not {}",
+            req.method()
+        )));
+    }
+    let content = req
+        .headers()
+        .get(auth::CONTENT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = dhttp::read_body(req.into_body(), dhttp::MAX_RPC_BODY).await?;
+    if !auth::constant_time_eq(content.as_bytes(), auth::sha256_content(&body).as_bytes()) {
+        return Err(RpcError::new(
+            ErrorCode::Unauthorized,
+            "request body does not match its signed digest",
+        ));
+    }
+    dispatch(app, &method, &body).await
+}
+
+async fn dispatch(app: Arc<App>, method: &str, body: &[u8]) -> Result<Response<Body>, RpcError> {
+    match method {
+        RegisterReq::METHOD => {
+            call(app, body, |app, req: RegisterReq| {
+                let (node_id, delete) =
+                    app.nodes
+                        .register(&app.store, app.ns.sessions(), app.replication, req)?;
+                Ok(RegisterResp {
+                    node_id,
+                    heartbeat_interval_ms: app.heartbeat_interval_ms,
+                    delete,
+                })
+            })
+            .await
+        }
+        HeartbeatReq::METHOD => {
+            // In memory only: no need for a blocking thread.
+            let req: HeartbeatReq = dhttp::decode_json(body)?;
+            Ok(ok(&app.nodes.heartbeat(&req)))
+        }
+        ReportBadChunkReq::METHOD => {
+            call(app, body, |app, req: ReportBadChunkReq| {
+                app.nodes
+                    .report_bad_chunk(&app.store, &req)
+                    .map(|()| Empty {})
+            })
+            .await
+        }
+        StatusReq::METHOD => {
+            call(app, body, |app, _: StatusReq| {
+                app.nodes.status(&app.store, app.replication)
+            })
+            .await
+        }
+        StatReq::METHOD => call(app, body, |app, req: StatReq| app.ns.stat(&req)).await,
+        MkdirReq::METHOD => call(app, body, |app, req: MkdirReq| app.ns.mkdir(&req)).await,
+        ListReq::METHOD => call(app, body, |app, req: ListReq| app.ns.list(&req)).await,
+        OpenReq::METHOD => call(app, body, |app, req: OpenReq| app.ns.open(&req)).await,
+        AllocChunkReq::METHOD => {
+            call(app, body, |app, req: AllocChunkReq| {
+                app.ns.alloc_chunk(&req)
+            })
+            .await
+        }
+        ReplaceReplicaReq::METHOD => {
+            call(app, body, |app, req: ReplaceReplicaReq| {
+                app.ns.replace_replica(&req)
+            })
+            .await
+        }
+        CommitReq::METHOD => call(app, body, |app, req: CommitReq| app.ns.commit(&req)).await,
+        AbortReq::METHOD => {
+            call(app, body, |app, req: AbortReq| {
+                app.ns.abort(&req).map(|()| Empty {})
+            })
+            .await
+        }
+        DeleteReq::METHOD => {
+            call(app, body, |app, req: DeleteReq| {
+                app.ns.delete(&req).map(|()| Empty {})
+            })
+            .await
+        }
+        RenameReq::METHOD => {
+            call(app, body, |app, req: RenameReq| {
+                app.ns.rename(&req).map(|()| Empty {})
+            })
+            .await
+        }
+        CopyReq::METHOD => call(app, body, |app, req: CopyReq| app.ns.copy(&req)).await,
+        _ => Err(RpcError::not_found(format!(
+            "unknown RPC method {method:?}"
+        ))),
+    }
+}
+
+/// Decodes the request and runs `op` on a blocking thread (RocksDB calls block).
+async fn call<R>(
+    app: Arc<App>,
+    body: &[u8],
+    op: fn(&App, R) -> Result<R::Response, RpcError>,
+) -> Result<Response<Body>, RpcError>
+where
+    R: Rpc + Send + 'static,
+    R::Response: Send + 'static,
+{
+    let req: R = dhttp::decode_json(body)?;
+    let resp = crate::blocking(move || op(&app, req)).await?;
+    Ok(ok(&resp))
+}
+
+fn ok<T: serde::Serialize>(value: &T) -> Response<Body> {
+    dhttp::json_response(StatusCode::OK, value)
+}

@@ -1,0 +1,106 @@
+//! Background workers: dead-node detection, re-replication, garbage collection and the
+//! session reaper. All share one shape: a [`Worker`] does one step of work at a time and
+//! [`spawn`] runs it in a loop until shutdown, pausing when the step says there is nothing to do.
+//! Their work lives in persistent queues, so cancelling a step at shutdown loses nothing.
+
+mod dead;
+mod gc;
+mod reaper;
+mod repair;
+
+pub(crate) use crate::blocking;
+
+use crate::nodes::Nodes;
+use crate::ns::{Namespace, Sessions};
+use crate::store::Store;
+use dfs_common::http::InternalClient;
+use dfs_common::RpcError;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// What a step found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// There may be more work right away.
+    Busy,
+    /// Nothing more to do now: wait for the worker's period.
+    Idle,
+}
+
+/// A background loop body.
+pub trait Worker: Send + 'static {
+    /// Name for logs.
+    const NAME: &'static str;
+
+    /// Pause after an idle step or an error.
+    fn period(&self) -> Duration;
+
+    /// Does one step of work.
+    fn step(&mut self) -> impl Future<Output = Result<Step, RpcError>> + Send;
+}
+
+/// What the workers share.
+#[derive(Clone)]
+pub struct Ctx {
+    /// The database.
+    pub store: Arc<Store>,
+    /// The chunkd registry.
+    pub nodes: Arc<Nodes>,
+    /// Open write sessions.
+    pub sessions: Arc<Sessions>,
+    /// The namespace (for the reaper).
+    pub ns: Arc<Namespace>,
+    /// Signed client towards chunkds.
+    pub client: InternalClient,
+    /// Replicas per chunk.
+    pub replication: u32,
+    /// How often chunkds heartbeat.
+    pub heartbeat_interval: Duration,
+    /// Silence after which a chunkd is dead.
+    pub dead_timeout: Duration,
+    /// Age after which an open write session is reaped.
+    pub session_timeout: Duration,
+}
+
+/// Starts every worker; they stop when `shutdown` turns true.
+pub fn spawn_all(ctx: &Ctx, shutdown: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    vec![
+        spawn(dead::DeadDetector::new(ctx.clone()), shutdown.clone()),
+        spawn(repair::Repairer::new(ctx.clone()), shutdown.clone()),
+        spawn(gc::Collector::new(ctx.clone()), shutdown.clone()),
+        spawn(reaper::Reaper::new(ctx.clone()), shutdown.clone()),
+    ]
+}
+
+/// Runs `worker` until `shutdown` turns true (or its sender is gone). A step in progress at
+/// shutdown is dropped: queue items are only removed once their work is done.
+pub fn spawn<W: Worker>(mut worker: W, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        tracing::debug!("worker {} started", W::NAME);
+        while !*shutdown.borrow() {
+            let result = tokio::select! {
+                _ = shutdown.changed() => break,
+                result = worker.step() => result,
+            };
+            let pause = match result {
+                Ok(Step::Busy) => {
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+                Ok(Step::Idle) => worker.period(),
+                Err(e) => {
+                    tracing::warn!("worker {}: {e}", W::NAME);
+                    worker.period()
+                }
+            };
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+        tracing::debug!("worker {} stopped", W::NAME);
+    })
+}

@@ -1,0 +1,55 @@
+//! The session reaper: write sessions open for longer than the session timeout were abandoned
+//! (a crashed client); their chunks are collected.
+
+use super::{blocking, Ctx, Step, Worker};
+use dfs_common::auth::unix_now_ms;
+use dfs_common::RpcError;
+use std::time::Duration;
+
+/// Looks for expired sessions about once a minute.
+pub struct Reaper {
+    ctx: Ctx,
+}
+
+impl Reaper {
+    /// A reaper over the shared context.
+    pub fn new(ctx: Ctx) -> Self {
+        Reaper { ctx }
+    }
+}
+
+impl Worker for Reaper {
+    const NAME: &'static str = "session-reaper";
+
+    fn period(&self) -> Duration {
+        (self.ctx.session_timeout / 10).clamp(Duration::from_secs(1), Duration::from_secs(60))
+    }
+
+    async fn step(&mut self) -> Result<Step, RpcError> {
+        let timeout_ms = self.ctx.session_timeout.as_millis() as u64;
+        let before = unix_now_ms().saturating_sub(timeout_ms);
+        for id in self.ctx.sessions.expired(before) {
+            let Ok(session) = self.ctx.sessions.begin_close(id) else {
+                continue; // committed or aborted meanwhile
+            };
+            let ns = self.ctx.ns.clone();
+            let record = session.clone();
+            let result = blocking(move || ns.drop_session(id, &record, "expired")).await;
+            match result {
+                Ok(()) => {
+                    self.ctx.sessions.finish_close(id);
+                    tracing::info!(
+                        "reaped write session {id} of {} ({} chunks to collect)",
+                        session.path,
+                        session.chunks.len()
+                    );
+                }
+                Err(e) => {
+                    self.ctx.sessions.cancel_close(id);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Step::Idle)
+    }
+}

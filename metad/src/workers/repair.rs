@@ -1,0 +1,248 @@
+//! Re-replication: brings chunks back to the replication factor by ordering a live holder to
+//! copy them to a new node (`POST /replicate/<id>?to=<addr>` on the holder).
+//!
+//! Decisions are taken from the chunk's current record, re-read under the write lock before
+//! anything is recorded, so a file deleted or a node returning meanwhile is never undone.
+//! Dead replicas stay listed until the chunk has enough live ones again: a dead node may come
+//! back, and until then it is the only other place the data might be.
+
+use super::{blocking, Ctx, Step, Worker};
+use crate::placement;
+use crate::store::queue::{self, Queue, Work};
+use crate::store::values::{ChunkLoc, Present};
+use crate::store::{keys, Cf, Reader, StoreError, Txn};
+use dfs_common::auth::{unix_now_ms, NO_CONTENT};
+use dfs_common::wire::REPLICATE_PATH_PREFIX;
+use dfs_common::{ChunkId, NodeId, RpcError};
+use http::Method;
+use rand::seq::SliceRandom;
+use std::collections::HashSet;
+use std::time::Duration;
+use tokio::task::JoinSet;
+
+/// Chunks repaired at the same time.
+const CONCURRENCY: usize = 4;
+/// How long one copy may take (a chunk is a few MiB).
+const COPY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The repair worker.
+pub struct Repairer {
+    ctx: Ctx,
+}
+
+impl Repairer {
+    /// A repairer over the shared context.
+    pub fn new(ctx: Ctx) -> Self {
+        Repairer { ctx }
+    }
+}
+
+/// How the repair of one chunk ended.
+enum Outcome {
+    /// Enough live replicas (or nothing left to repair): the item is done.
+    Done,
+    /// Try again later.
+    Retry,
+}
+
+impl Worker for Repairer {
+    const NAME: &'static str = "repair";
+
+    fn period(&self) -> Duration {
+        self.ctx.heartbeat_interval.max(Duration::from_millis(100))
+    }
+
+    async fn step(&mut self) -> Result<Step, RpcError> {
+        let store = self.ctx.store.clone();
+        let due = blocking(move || {
+            Ok(queue::due(
+                &store.view(),
+                Queue::Repair,
+                unix_now_ms(),
+                CONCURRENCY * 4,
+            )?)
+        })
+        .await?;
+        if due.is_empty() {
+            return Ok(Step::Idle);
+        }
+        // One item per chunk at a time: two concurrent repairs of a chunk would over-replicate.
+        let mut chunks = HashSet::new();
+        let batch: Vec<Work> = due
+            .into_iter()
+            .filter(|w| chunks.insert(w.chunk))
+            .take(CONCURRENCY)
+            .collect();
+        let mut tasks = JoinSet::new();
+        let mut failed = false;
+        for work in batch {
+            let ctx = self.ctx.clone();
+            tasks.spawn(async move {
+                let outcome = repair(&ctx, work.chunk).await;
+                let ctx2 = ctx.clone();
+                blocking(move || finish(&ctx2, &work, outcome)).await
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!("repair: {e}");
+                    failed = true;
+                }
+                Err(e) => {
+                    tracing::error!("repair task failed: {e}");
+                    failed = true;
+                }
+            }
+        }
+        // After a failure to record an outcome, pause rather than spin on the same items.
+        Ok(if failed { Step::Idle } else { Step::Busy })
+    }
+}
+
+/// Copies `chunk` until it has enough live replicas.
+async fn repair(ctx: &Ctx, chunk: ChunkId) -> Outcome {
+    let factor = ctx.replication as usize;
+    // Bounded: each round adds a replica or gives up.
+    for _ in 0..=factor {
+        let store = ctx.store.clone();
+        let loc = blocking(move || {
+            Ok(store
+                .view()
+                .get::<ChunkLoc>(Cf::ChunkLoc, &keys::chunk_loc(chunk))?)
+        })
+        .await;
+        let loc = match loc {
+            Ok(Some(loc)) if loc.refcount > 0 => loc,
+            Ok(_) => return Outcome::Done,
+            Err(e) => {
+                tracing::warn!("repair of chunk {chunk}: {e}");
+                return Outcome::Retry;
+            }
+        };
+        let live: Vec<NodeId> = loc
+            .replicas
+            .iter()
+            .filter(|n| ctx.nodes.is_live(**n))
+            .copied()
+            .collect();
+        if live.len() >= factor {
+            return Outcome::Done;
+        }
+        let Some(source) = live.choose(&mut rand::thread_rng()).copied() else {
+            tracing::error!(
+                "chunk {chunk} has no live replica (holders: {:?}): its data is unavailable until one returns",
+                loc.replicas
+            );
+            return Outcome::Retry;
+        };
+        let target = match placement::choose(
+            &ctx.nodes.candidates(),
+            1,
+            &loc.replicas,
+            loc.len,
+            &mut rand::thread_rng(),
+        ) {
+            Ok(nodes) if !nodes.is_empty() => nodes[0],
+            Ok(_) => return Outcome::Retry,
+            Err(e) => {
+                tracing::warn!("cannot repair chunk {chunk}: {e}");
+                return Outcome::Retry;
+            }
+        };
+        if let Err(e) = copy(ctx, chunk, source, target).await {
+            tracing::warn!("repair of chunk {chunk} from node {source} to node {target}: {e}");
+            return Outcome::Retry;
+        }
+        let ctx2 = ctx.clone();
+        if let Err(e) = blocking(move || add_replica(&ctx2, chunk, target)).await {
+            tracing::warn!("repair of chunk {chunk}: {e}");
+            return Outcome::Retry;
+        }
+        tracing::info!("chunk {chunk} copied from node {source} to node {target}");
+    }
+    Outcome::Retry
+}
+
+/// Orders `source` to copy `chunk` to `target`.
+async fn copy(ctx: &Ctx, chunk: ChunkId, source: NodeId, target: NodeId) -> Result<(), RpcError> {
+    let from = ctx.nodes.replica(source).addr;
+    let to = ctx.nodes.replica(target).addr;
+    let path = format!("{REPLICATE_PATH_PREFIX}{chunk}?to={to}");
+    let request = ctx.client.send_ok(
+        Method::POST,
+        &from,
+        &path,
+        NO_CONTENT,
+        dfs_common::http::empty(),
+    );
+    match tokio::time::timeout(COPY_TIMEOUT, request).await {
+        Ok(result) => result.map(|_| ()),
+        Err(_) => Err(RpcError::unavailable(format!(
+            "node {source} at {from} did not copy within {} s",
+            COPY_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// Records a new copy on `target`.
+fn add_replica(ctx: &Ctx, chunk: ChunkId, target: NodeId) -> Result<(), RpcError> {
+    let mut txn = ctx.store.begin();
+    let key = keys::chunk_loc(chunk);
+    match txn.get::<ChunkLoc>(Cf::ChunkLoc, &key)? {
+        Some(mut loc) if loc.refcount > 0 => {
+            if !loc.replicas.contains(&target) {
+                loc.replicas.push(target);
+            }
+            txn.put(Cf::ChunkLoc, &key, &loc)?;
+            txn.put(Cf::NodeChunk, &keys::node_chunk(target, chunk), &Present)?;
+            prune_dead(ctx, &mut txn, chunk)?;
+        }
+        // The file went away while we copied: the new copy is garbage.
+        _ => queue::push(
+            &mut txn,
+            Queue::Gc,
+            unix_now_ms(),
+            chunk,
+            &[target],
+            "copied while released",
+        )?,
+    }
+    txn.commit(true)?;
+    Ok(())
+}
+
+/// Once a chunk has enough live replicas, forgets its dead ones.
+fn prune_dead(ctx: &Ctx, txn: &mut Txn<'_>, chunk: ChunkId) -> Result<(), StoreError> {
+    let key = keys::chunk_loc(chunk);
+    let Some(mut loc) = txn.get::<ChunkLoc>(Cf::ChunkLoc, &key)? else {
+        return Ok(());
+    };
+    let (live, dead): (Vec<NodeId>, Vec<NodeId>) =
+        loc.replicas.iter().partition(|n| ctx.nodes.is_live(**n));
+    if live.len() < ctx.replication as usize || dead.is_empty() {
+        return Ok(());
+    }
+    for node in &dead {
+        txn.delete(Cf::NodeChunk, &keys::node_chunk(*node, chunk));
+    }
+    loc.replicas = live;
+    txn.put(Cf::ChunkLoc, &key, &loc)
+}
+
+/// Removes a finished item (pruning dead replicas) or reschedules it with backoff.
+fn finish(ctx: &Ctx, work: &Work, outcome: Outcome) -> Result<(), RpcError> {
+    let mut txn = ctx.store.begin();
+    match outcome {
+        Outcome::Done => {
+            queue::remove(&mut txn, Queue::Repair, work);
+            prune_dead(ctx, &mut txn, work.chunk)?;
+        }
+        Outcome::Retry => {
+            queue::retry_later(&mut txn, Queue::Repair, work, Vec::new(), unix_now_ms())?;
+        }
+    }
+    txn.commit(true)?;
+    Ok(())
+}
