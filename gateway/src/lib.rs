@@ -1,1 +1,3 @@
-//! placeholder
+//! The dfs S3 gateway.
+
+pub mod auth;
