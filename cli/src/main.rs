@@ -1,1 +1,7 @@
-fn main() {}
+//! `dfs`: parses the command line and hands it to the library.
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    dfs_cli::run(dfs_cli::args::Cli::parse())
+}

@@ -1,1 +1,266 @@
-//! placeholder
+//! The dfs client library: talks to metad (namespace RPCs) and to the chunkds (chunk data).
+//!
+//! [`DfsClient`] is the one entry point, used by the `dfs` CLI and the S3 gateway. Writes go
+//! through a [`FileWriter`] (cut into chunks, each sent to all its replicas in parallel, a
+//! bounded number in flight, committed atomically at the end); reads through a
+//! [`FileReader`] (a range streamed chunk by chunk from a live replica, failing over to the
+//! next, with a small prefetch).
+
+mod chunker;
+mod etag;
+mod read;
+mod upload;
+mod write;
+
+pub use chunker::chunk_count;
+pub use etag::{etag_of, format_etag};
+pub use read::{plan_range, FileReader, Piece};
+pub use write::{CreateOptions, FileWriter, FinishOptions};
+
+use dfs_common::auth::ClusterSecret;
+use dfs_common::http::InternalClient;
+use dfs_common::wire::{
+    CopyReq, DeleteReq, Entry, EntryKind, ListReq, ListResp, MkdirReq, OpenReq, RenameReq, Rpc,
+    StatReq, StatResp, StatusReq, StatusResp,
+};
+use dfs_common::{ErrorCode, RpcError};
+use std::sync::Arc;
+
+/// Largest page metad returns for one `list` call.
+pub const MAX_LIST_PAGE: u32 = 1000;
+
+/// A handle on a dfs cluster. Cheap to clone: clones share one connection pool.
+#[derive(Clone, Debug)]
+pub struct DfsClient {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    http: InternalClient,
+    metad: String,
+}
+
+impl DfsClient {
+    /// A client of the cluster whose metad listens at `metad_addr` (`host:port`), signing its
+    /// requests with `secret`. Connects lazily: nothing is sent before the first call.
+    pub fn new(metad_addr: impl Into<String>, secret: ClusterSecret) -> Self {
+        DfsClient {
+            inner: Arc::new(Inner {
+                http: InternalClient::new(secret),
+                metad: metad_addr.into(),
+            }),
+        }
+    }
+
+    /// metad's `host:port`.
+    pub fn metad_addr(&self) -> &str {
+        &self.inner.metad
+    }
+
+    /// The signed HTTP client, shared with the chunk pipelines.
+    pub(crate) fn http(&self) -> &InternalClient {
+        &self.inner.http
+    }
+
+    /// Calls a metad RPC. A transport failure names metad, so that a person reading
+    /// "cannot reach metad at ..." knows which daemon is missing.
+    pub(crate) async fn call<R: Rpc>(&self, req: &R) -> Result<R::Response, RpcError> {
+        let addr = &self.inner.metad;
+        self.inner
+            .http
+            .call(addr, req)
+            .await
+            .map_err(|err| name_metad(err, addr))
+    }
+
+    /// The entry at `path` (file or directory).
+    pub async fn stat(&self, path: &str) -> Result<Entry, RpcError> {
+        let resp = self
+            .call(&StatReq {
+                path: path.to_owned(),
+                with_chunks: false,
+            })
+            .await?;
+        Ok(resp.entry)
+    }
+
+    /// The entry at `path` and, for a file, its chunks with their replicas.
+    pub async fn stat_chunks(&self, path: &str) -> Result<StatResp, RpcError> {
+        self.call(&StatReq {
+            path: path.to_owned(),
+            with_chunks: true,
+        })
+        .await
+    }
+
+    /// One page of the directory at `path`: at most `limit` entries (metad caps it at
+    /// [`MAX_LIST_PAGE`]) whose names sort after `start_after`, in key order.
+    pub async fn list(
+        &self,
+        path: &str,
+        start_after: Option<String>,
+        limit: u32,
+    ) -> Result<ListResp, RpcError> {
+        self.call(&ListReq {
+            path: path.to_owned(),
+            start_after,
+            limit,
+        })
+        .await
+    }
+
+    /// Every entry of the directory at `path`, paging through as needed. Holds the whole
+    /// listing in memory: prefer [`list`](Self::list) for directories that may be huge.
+    pub async fn list_all(&self, path: &str) -> Result<Vec<Entry>, RpcError> {
+        let mut all = Vec::new();
+        let mut start_after = None;
+        loop {
+            let page = self.list(path, start_after, MAX_LIST_PAGE).await?;
+            let last = page.entries.last().map(|e| e.name.clone());
+            all.extend(page.entries);
+            match last {
+                Some(name) if page.truncated => start_after = Some(name),
+                // An empty page that claims more would loop forever: stop there.
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    /// Creates the directory `path`; with `parents`, creates missing parents too and succeeds
+    /// when it already exists as a directory.
+    pub async fn mkdir(&self, path: &str, parents: bool) -> Result<Entry, RpcError> {
+        self.call(&MkdirReq {
+            path: path.to_owned(),
+            parents,
+        })
+        .await
+    }
+
+    /// Deletes a file, or a directory (with everything below it when `recursive`).
+    pub async fn delete(&self, path: &str, recursive: bool) -> Result<(), RpcError> {
+        self.call(&DeleteReq {
+            path: path.to_owned(),
+            recursive,
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Renames a file or a whole directory atomically; a file at `dst` is replaced.
+    pub async fn rename(&self, src: &str, dst: &str) -> Result<(), RpcError> {
+        self.call(&RenameReq {
+            src: src.to_owned(),
+            dst: dst.to_owned(),
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Copies a file; the copy shares the source's chunks, so no data moves.
+    pub async fn copy(&self, src: &str, dst: &str) -> Result<Entry, RpcError> {
+        self.call(&CopyReq {
+            src: src.to_owned(),
+            dst: dst.to_owned(),
+        })
+        .await
+    }
+
+    /// The cluster overview: nodes, replication, chunk and queue counts.
+    pub async fn status(&self) -> Result<StatusResp, RpcError> {
+        self.call(&StatusReq {}).await
+    }
+
+    /// Starts writing the file `path`. Nothing is visible until [`FileWriter::finish`].
+    pub async fn create(&self, path: &str, opts: CreateOptions) -> Result<FileWriter, RpcError> {
+        let open = self
+            .call(&OpenReq {
+                path: path.to_owned(),
+            })
+            .await?;
+        if open.chunk_size == 0 {
+            let _ = self
+                .call(&dfs_common::wire::AbortReq {
+                    session: open.session,
+                })
+                .await;
+            return Err(RpcError::internal(format!(
+                "metad answered a chunk size of 0 for {path}"
+            )));
+        }
+        Ok(FileWriter::new(
+            self.clone(),
+            path.to_owned(),
+            open.session,
+            open.chunk_size,
+            opts,
+        ))
+    }
+
+    /// Opens the file `path` for reading: fetches its entry and chunk map once.
+    pub async fn open(&self, path: &str) -> Result<FileReader, RpcError> {
+        let stat = self.stat_chunks(path).await?;
+        if stat.entry.kind == EntryKind::Dir {
+            return Err(RpcError::new(
+                ErrorCode::IsADirectory,
+                format!("{path} is a directory"),
+            ));
+        }
+        Ok(FileReader::new(
+            self.clone(),
+            path.to_owned(),
+            stat.entry,
+            stat.chunks,
+        ))
+    }
+}
+
+/// Rewrites the transport error "cannot reach ADDR: why" into "cannot reach metad at ADDR:
+/// why"; any other error is returned as it is.
+fn name_metad(err: RpcError, addr: &str) -> RpcError {
+    let prefix = format!("cannot reach {addr}");
+    match err.message.strip_prefix(&prefix) {
+        Some(rest) if err.code == ErrorCode::Unavailable => {
+            RpcError::unavailable(format!("cannot reach metad at {addr}{rest}"))
+        }
+        _ => err,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret() -> ClusterSecret {
+        ClusterSecret::new("0123456789abcdef0123").unwrap()
+    }
+
+    #[test]
+    fn transport_errors_name_metad() {
+        let err = RpcError::unavailable("cannot reach 127.0.0.1:7700: connection refused");
+        assert_eq!(
+            name_metad(err, "127.0.0.1:7700").message,
+            "cannot reach metad at 127.0.0.1:7700: connection refused"
+        );
+        let other = RpcError::not_found("no such file or directory: /b/x");
+        assert_eq!(name_metad(other.clone(), "127.0.0.1:7700"), other);
+    }
+
+    #[tokio::test]
+    async fn unreachable_metad_is_a_clear_unavailable_error() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let client = DfsClient::new(addr.clone(), secret());
+        let err = client.stat("/b").await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::Unavailable);
+        assert!(
+            err.message
+                .starts_with(&format!("cannot reach metad at {addr}")),
+            "{}",
+            err.message
+        );
+    }
+}

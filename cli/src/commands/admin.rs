@@ -1,0 +1,143 @@
+//! Cluster administration: status.
+
+use super::emit;
+use crate::output::{format_size, format_table, Align};
+use crate::{CliError, Context};
+use dfs_common::wire::{NodeState, StatusResp};
+
+/// `status`: the chunkds as metad sees them, then replication and queue counts.
+pub async fn status(ctx: &mut Context) -> Result<(), CliError> {
+    let client = ctx.client()?;
+    let status = client.status().await?;
+    emit(&format_status(&status))
+}
+
+/// The text of `status`.
+pub fn format_status(status: &StatusResp) -> String {
+    let mut nodes: Vec<_> = status.nodes.iter().collect();
+    nodes.sort_by_key(|n| n.id);
+    let rows: Vec<Vec<String>> = nodes
+        .iter()
+        .map(|n| {
+            let state = match n.state {
+                NodeState::Active => "alive",
+                NodeState::Dead => "dead",
+            };
+            vec![
+                n.id.to_string(),
+                n.addr.clone(),
+                state.to_owned(),
+                format_size(n.capacity),
+                format_size(n.used),
+                n.chunks.to_string(),
+                format_heartbeat(n.last_heartbeat_ms_ago),
+            ]
+        })
+        .collect();
+    let mut text = if rows.is_empty() {
+        "no chunkd has registered\n".to_owned()
+    } else {
+        format_table(
+            &[
+                "NODE",
+                "ADDRESS",
+                "STATE",
+                "CAPACITY",
+                "USED",
+                "CHUNKS",
+                "LAST HEARTBEAT",
+            ],
+            &[
+                Align::Right,
+                Align::Left,
+                Align::Left,
+                Align::Right,
+                Align::Right,
+                Align::Right,
+                Align::Right,
+            ],
+            &rows,
+        )
+    };
+    let alive = status
+        .nodes
+        .iter()
+        .filter(|n| n.state == NodeState::Active)
+        .count();
+    text.push_str(&format!(
+        "\nchunkds:            {alive} alive, {} dead\n",
+        status.nodes.len() - alive
+    ));
+    text.push_str(&format!("replication factor: {}\n", status.replication));
+    text.push_str(&format!(
+        "chunks:             {} total, {} under-replicated\n",
+        status.chunks, status.under_replicated
+    ));
+    text.push_str(&format!(
+        "queues:             repair {}, gc {}\n",
+        status.repair_queue, status.gc_queue
+    ));
+    text
+}
+
+/// `0.2 s ago`, `3 min ago`, `2.0 h ago`.
+fn format_heartbeat(ms: u64) -> String {
+    if ms < 60_000 {
+        format!("{:.1} s ago", ms as f64 / 1000.0)
+    } else if ms < 3_600_000 {
+        format!("{} min ago", ms / 60_000)
+    } else {
+        format!("{:.1} h ago", ms as f64 / 3_600_000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dfs_common::wire::NodeInfo;
+    use dfs_common::NodeId;
+
+    fn node(id: u64, state: NodeState) -> NodeInfo {
+        NodeInfo {
+            id: NodeId(id),
+            addr: format!("127.0.0.1:{}", 7800 + id),
+            capacity: 64 << 30,
+            used: 3 << 20,
+            state,
+            last_heartbeat_ms_ago: 250,
+            chunks: 12,
+        }
+    }
+
+    #[test]
+    fn status_table() {
+        let status = StatusResp {
+            nodes: vec![node(2, NodeState::Dead), node(1, NodeState::Active)],
+            replication: 2,
+            chunks: 12,
+            under_replicated: 3,
+            repair_queue: 3,
+            gc_queue: 0,
+        };
+        let text = format_status(&status);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("NODE  ADDRESS"), "{text}");
+        assert!(lines[1].contains("127.0.0.1:7801  alive"), "{text}");
+        assert!(lines[2].contains("127.0.0.1:7802  dead"), "{text}");
+        assert!(
+            lines[1].contains("64.0 GiB") && lines[1].contains("3.0 MiB"),
+            "{text}"
+        );
+        assert!(text.contains("1 alive, 1 dead"), "{text}");
+        assert!(text.contains("replication factor: 2"), "{text}");
+        assert!(text.contains("12 total, 3 under-replicated"), "{text}");
+        assert!(text.contains("repair 3, gc 0"), "{text}");
+    }
+
+    #[test]
+    fn heartbeats() {
+        assert_eq!(format_heartbeat(200), "0.2 s ago");
+        assert_eq!(format_heartbeat(125_000), "2 min ago");
+        assert_eq!(format_heartbeat(7_200_000), "2.0 h ago");
+    }
+}

@@ -1,0 +1,57 @@
+//! The commands, one file per family: `files` (put, get, cp), `ns` (ls, mkdir, rm, mv, stat,
+//! show), `admin` (status). The one-shot command line and the shell both come through
+//! [`run`].
+
+pub mod admin;
+pub mod files;
+pub mod ns;
+
+use crate::args::Command;
+use crate::{CliError, Context};
+use std::future::Future;
+use std::io::Write;
+
+/// Runs one command. Ctrl-C stops it with [`CliError::Interrupted`].
+pub async fn run(ctx: &mut Context, command: Command) -> Result<(), CliError> {
+    match command {
+        // `put` watches Ctrl-C itself, so that it can abort its write session before it returns.
+        Command::Put { local, remote } => files::put(ctx, &local, &remote).await,
+        Command::Get { remote, local } => interruptible(files::get(ctx, &remote, &local)).await,
+        Command::Cp { src, dst } => interruptible(files::cp(ctx, &src, &dst)).await,
+        Command::Ls { long, path } => interruptible(ns::ls(ctx, path.as_deref(), long)).await,
+        Command::Mkdir { parents, path } => interruptible(ns::mkdir(ctx, &path, parents)).await,
+        Command::Rm { recursive, path } => interruptible(ns::rm(ctx, &path, recursive)).await,
+        Command::Mv { src, dst } => interruptible(ns::mv(ctx, &src, &dst)).await,
+        Command::Stat { path } => interruptible(ns::stat(ctx, &path)).await,
+        Command::Show { path } => interruptible(ns::show(ctx, path.as_deref())).await,
+        Command::Status => interruptible(admin::status(ctx)).await,
+        Command::Shell | Command::Dev(_) => Err(CliError::Usage(format!(
+            "`{}` cannot run inside the shell",
+            command.name()
+        ))),
+    }
+}
+
+/// Runs `work` until it ends or Ctrl-C is pressed.
+async fn interruptible(work: impl Future<Output = Result<(), CliError>>) -> Result<(), CliError> {
+    tokio::select! {
+        result = work => result,
+        () = interrupted() => Err(CliError::Interrupted),
+    }
+}
+
+/// Completes when Ctrl-C is pressed (never, if the signal cannot be watched).
+pub async fn interrupted() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Writes `text` to standard output. A closed pipe is an error the caller stops on (and
+/// [`crate::report`] keeps quiet about), never a panic as with `print!`.
+pub fn emit(text: &str) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(CliError::io("cannot write to standard output"))
+}

@@ -1,0 +1,173 @@
+//! The shell's `help` and `help CMD`: usage, what it does and an example for every command.
+
+/// Help for one shell command.
+#[derive(Debug, Clone, Copy)]
+pub struct HelpEntry {
+    /// The command's name.
+    pub name: &'static str,
+    /// Its synopsis.
+    pub usage: &'static str,
+    /// What it does, in a line.
+    pub summary: &'static str,
+    /// A typical use.
+    pub example: &'static str,
+}
+
+/// Every command the shell knows, in the order `help` lists them.
+pub const COMMANDS: &[HelpEntry] = &[
+    HelpEntry {
+        name: "put",
+        usage: "put LOCAL REMOTE",
+        summary:
+            "upload a local file; REMOTE ending in / or naming a directory: into it, same name",
+        example: "put holiday.jpg /photos/2024/",
+    },
+    HelpEntry {
+        name: "get",
+        usage: "get REMOTE LOCAL",
+        summary: "download a file; LOCAL a directory: into it, same name; - for standard output",
+        example: "get /photos/2024/holiday.jpg .",
+    },
+    HelpEntry {
+        name: "ls",
+        usage: "ls [-l] [PATH]",
+        summary: "list a directory (directories end in /); -l adds type, size and mtime",
+        example: "ls -l /photos",
+    },
+    HelpEntry {
+        name: "mkdir",
+        usage: "mkdir [-p] PATH",
+        summary:
+            "create a directory (a bucket at the top level); -p: parents too, no error if it exists",
+        example: "mkdir -p /photos/2024",
+    },
+    HelpEntry {
+        name: "rm",
+        usage: "rm [-r] PATH",
+        summary: "remove a file or an empty directory; -r: a directory with everything below it",
+        example: "rm -r /photos/old",
+    },
+    HelpEntry {
+        name: "mv",
+        usage: "mv SRC DST",
+        summary: "rename or move (DST an existing directory: into it); atomic, no data moves",
+        example: "mv /photos/2024 /photos/archive",
+    },
+    HelpEntry {
+        name: "cp",
+        usage: "cp SRC DST",
+        summary: "copy a file inside the cluster; the copy shares the chunks, no data moves",
+        example: "cp /photos/a.jpg /photos/best.jpg",
+    },
+    HelpEntry {
+        name: "stat",
+        usage: "stat PATH",
+        summary: "details of an entry: size, mtime, ETag, chunks and where their replicas live",
+        example: "stat /photos/best.jpg",
+    },
+    HelpEntry {
+        name: "show",
+        usage: "show [PATH]  |  show CMD ARGS...",
+        summary:
+            "print the tree below PATH; or run CMD, then print the tree of the current directory",
+        example: "show mkdir /photos/2025",
+    },
+    HelpEntry {
+        name: "status",
+        usage: "status",
+        summary: "the cluster: chunkds alive or dead, space, replication, repair and GC queues",
+        example: "status",
+    },
+    HelpEntry {
+        name: "cd",
+        usage: "cd [PATH]",
+        summary: "change the current directory (no PATH: /)",
+        example: "cd /photos/2024",
+    },
+    HelpEntry {
+        name: "pwd",
+        usage: "pwd",
+        summary: "print the current directory",
+        example: "pwd",
+    },
+    HelpEntry {
+        name: "help",
+        usage: "help [CMD]",
+        summary: "list the commands, or show the usage of one with an example",
+        example: "help put",
+    },
+    HelpEntry {
+        name: "exit",
+        usage: "exit",
+        summary: "leave the shell (also quit, or Ctrl-D)",
+        example: "exit",
+    },
+    HelpEntry {
+        name: "quit",
+        usage: "quit",
+        summary: "leave the shell (also exit, or Ctrl-D)",
+        example: "quit",
+    },
+];
+
+/// The help entry of `name`.
+pub fn find(name: &str) -> Option<&'static HelpEntry> {
+    COMMANDS.iter().find(|entry| entry.name == name)
+}
+
+/// The text of `help`: every command with its synopsis and summary.
+pub fn overview() -> String {
+    let width = COMMANDS.iter().map(|e| e.usage.len()).max().unwrap_or(0);
+    let mut text = String::from("commands (paths are relative to the current directory):\n");
+    for entry in COMMANDS {
+        text.push_str(&format!("  {:<width$}  {}\n", entry.usage, entry.summary));
+    }
+    text.push_str(
+        "quoting: \"double quotes\", 'single quotes' and \\ escapes; # starts a comment\n",
+    );
+    text
+}
+
+/// The text of `help CMD`.
+pub fn command_help(name: &str) -> Option<String> {
+    find(name).map(|entry| {
+        format!(
+            "usage: {}\n  {}\nexample: {}\n",
+            entry.usage, entry.summary, entry.example
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::ShellLine;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_command_has_help() {
+        let builtins = ["cd", "pwd", "help", "exit", "quit"];
+        let clap_commands: Vec<String> = ShellLine::command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_owned())
+            // Not available inside the shell.
+            .filter(|name| name != "shell" && name != "dev")
+            .collect();
+        assert!(clap_commands.len() >= 10);
+        let overview = overview();
+        for name in clap_commands.iter().map(String::as_str).chain(builtins) {
+            let entry = find(name).unwrap_or_else(|| panic!("no help for {name}"));
+            assert!(entry.usage.starts_with(name), "{name}: {}", entry.usage);
+            assert!(entry.example.starts_with(name), "{name}: {}", entry.example);
+            assert!(overview.contains(entry.usage), "help lists {name}");
+        }
+    }
+
+    #[test]
+    fn help_of_one_command() {
+        let text = command_help("mkdir").unwrap();
+        assert!(text.starts_with("usage: mkdir [-p] PATH\n"), "{text}");
+        assert!(text.contains("example: mkdir -p"), "{text}");
+        assert!(command_help("nope").is_none());
+    }
+}

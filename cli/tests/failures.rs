@@ -1,0 +1,149 @@
+//! Crashes: a chunkd killed with SIGKILL, metad killed with SIGKILL, too few chunkds left.
+
+use dfs_common::wire::NodeState;
+use dfs_testkit::{test_bytes, Cluster, ClusterOptions};
+use std::time::Duration;
+
+const MIB: usize = 1 << 20;
+
+fn options() -> ClusterOptions {
+    ClusterOptions {
+        chunk_size: MIB as u64,
+        ..ClusterOptions::default()
+    }
+}
+
+/// Puts `count` files of a few chunks each under /b and returns their contents.
+fn put_files(cluster: &Cluster, count: usize) -> Vec<(String, Vec<u8>)> {
+    cluster.dfs_ok(&["mkdir", "-p", "/b"]);
+    (0..count)
+        .map(|index| {
+            let data = test_bytes(3 * MIB + index * 1000, index as u64 + 100);
+            let local = cluster.dir().join(format!("in-{index}"));
+            std::fs::write(&local, &data).unwrap();
+            let remote = format!("/b/f{index}");
+            cluster.dfs_ok(&["put", local.to_str().unwrap(), &remote]);
+            (remote, data)
+        })
+        .collect()
+}
+
+fn assert_reads_back(cluster: &Cluster, files: &[(String, Vec<u8>)]) {
+    for (remote, data) in files {
+        let out = cluster.dir().join("read-back");
+        cluster.dfs_ok(&["get", remote, out.to_str().unwrap()]);
+        assert!(
+            std::fs::read(&out).unwrap() == *data,
+            "{remote} reads back changed"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_a_chunkd_loses_nothing_and_replicas_are_restored() {
+    let mut cluster = Cluster::start(options()).await.unwrap();
+    let files = put_files(&cluster, 8);
+    let killed_addr = cluster.chunkd_addr(0).to_owned();
+    cluster.kill_chunkd(0);
+
+    // At once, before metad noticed: reads fail over to the other replica.
+    assert_reads_back(&cluster, &files);
+
+    let client = cluster.client();
+    cluster
+        .wait_for(
+            "metad to declare the chunkd dead and restore 2 live replicas",
+            Duration::from_secs(60),
+            || async {
+                match client.status().await {
+                    Ok(s) => {
+                        s.under_replicated == 0
+                            && s.repair_queue == 0
+                            && s.nodes
+                                .iter()
+                                .any(|n| n.addr == killed_addr && n.state == NodeState::Dead)
+                    }
+                    Err(_) => false,
+                }
+            },
+        )
+        .await
+        .unwrap();
+    for (remote, _) in &files {
+        let stat = client.stat_chunks(remote).await.unwrap();
+        for chunk in &stat.chunks {
+            let live: Vec<_> = chunk.replicas.iter().filter(|r| r.live).collect();
+            assert_eq!(
+                live.len(),
+                2,
+                "chunk {} of {remote}: {:?}",
+                chunk.id,
+                chunk.replicas
+            );
+            assert!(live.iter().all(|r| r.addr != killed_addr));
+        }
+    }
+    let status = cluster.dfs_ok(&["status"]);
+    assert!(
+        status.contains("dead"),
+        "dfs status shows the dead node:\n{status}"
+    );
+    assert_reads_back(&cluster, &files);
+
+    // The node comes back: metad reconciles what it holds and nothing breaks.
+    cluster.restart_chunkd(0).unwrap();
+    cluster
+        .wait_for(
+            "the chunkd to come back",
+            Duration::from_secs(30),
+            || async { cluster.live_nodes().await.map(|n| n == 3).unwrap_or(false) },
+        )
+        .await
+        .unwrap();
+    assert_reads_back(&cluster, &files);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_survive_a_metad_kill() {
+    let mut cluster = Cluster::start(options()).await.unwrap();
+    let files = put_files(&cluster, 5);
+    cluster.dfs_ok(&["rm", "/b/f4"]);
+    cluster.dfs_ok(&["mkdir", "/b/kept"]);
+    cluster.dfs_ok(&["mv", "/b/f3", "/b/kept/f3"]);
+    cluster.kill_metad();
+    cluster.restart_metad().await.unwrap();
+
+    assert_reads_back(&cluster, &files[..3]);
+    let out = cluster.dir().join("moved");
+    cluster.dfs_ok(&["get", "/b/kept/f3", out.to_str().unwrap()]);
+    assert!(std::fs::read(&out).unwrap() == files[3].1);
+    let err = cluster.dfs_err(&["stat", "/b/f4"]);
+    assert!(err.contains("no such file"), "{err}");
+    // And the restarted metad takes new writes.
+    let more = put_files(&cluster, 1);
+    assert_reads_back(&cluster, &more);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writing_with_fewer_live_chunkds_than_the_factor_fails_clearly() {
+    let mut cluster = Cluster::start(options()).await.unwrap();
+    cluster.dfs_ok(&["mkdir", "/b"]);
+    cluster.kill_chunkd(0);
+    cluster.kill_chunkd(1);
+    cluster
+        .wait_for(
+            "two chunkds declared dead",
+            Duration::from_secs(30),
+            || async { cluster.live_nodes().await.map(|n| n == 1).unwrap_or(false) },
+        )
+        .await
+        .unwrap();
+    let local = cluster.dir().join("x");
+    std::fs::write(&local, b"data").unwrap();
+    let err = cluster.dfs_err(&["put", local.to_str().unwrap(), "/b/x"]);
+    assert!(err.contains("not enough live chunkds"), "{err}");
+    assert_eq!(
+        cluster.client().stat("/b/x").await.unwrap_err().code,
+        dfs_common::ErrorCode::NotFound
+    );
+}

@@ -1,0 +1,72 @@
+//! Files of every boundary size round trip through the `dfs` CLI against a real cluster.
+
+use dfs_testkit::{test_bytes, Cluster, ClusterOptions};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_of_boundary_sizes_round_trip_byte_for_byte() {
+    let cluster = Cluster::start(ClusterOptions::default()).await.unwrap();
+    let chunk = cluster.options().chunk_size as usize;
+    cluster.dfs_ok(&["mkdir", "/b"]);
+    let sizes = [0, 1, chunk - 1, chunk, chunk + 1, 100 << 20];
+    for (index, size) in sizes.into_iter().enumerate() {
+        let data = test_bytes(size, index as u64);
+        let local = cluster.dir().join(format!("in-{index}"));
+        std::fs::write(&local, &data).unwrap();
+        let remote = format!("/b/file-{index}");
+        cluster.dfs_ok(&["put", local.to_str().unwrap(), &remote]);
+
+        let back = cluster.dir().join(format!("out-{index}"));
+        cluster.dfs_ok(&["get", &remote, back.to_str().unwrap()]);
+        let read = std::fs::read(&back).unwrap();
+        assert_eq!(read.len(), size, "size of {remote}");
+        assert!(read == data, "content of {remote} differs");
+
+        let entry = cluster.client().stat(&remote).await.unwrap();
+        assert_eq!(entry.size, size as u64);
+        assert_eq!(
+            entry.chunk_count,
+            size.div_ceil(chunk) as u64,
+            "chunks of {remote}"
+        );
+        let md5 = format!("\"{}\"", md5_hex(&data));
+        assert_eq!(entry.etag, md5, "ETag of {remote}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranged_reads_through_the_client_library() {
+    use futures_util::StreamExt;
+    let options = ClusterOptions {
+        chunk_size: 1 << 20,
+        ..ClusterOptions::default()
+    };
+    let cluster = Cluster::start(options).await.unwrap();
+    let client = cluster.client();
+    client.mkdir("/r", false).await.unwrap();
+    let data = test_bytes(3 * (1 << 20) + 12_345, 7);
+    let local = cluster.dir().join("ranged");
+    std::fs::write(&local, &data).unwrap();
+    cluster.dfs_ok(&["put", local.to_str().unwrap(), "/r/file"]);
+
+    let reader = client.open("/r/file").await.unwrap();
+    let cases = [
+        (0, 1),
+        (0, data.len()),
+        (1 << 20, 2 << 20),
+        ((1 << 20) - 5, (1 << 20) + 5),
+        (data.len() - 1, data.len()),
+    ];
+    for (start, end) in cases {
+        let mut got = Vec::new();
+        let mut stream = Box::pin(reader.stream(start as u64, end as u64));
+        while let Some(piece) = stream.next().await {
+            got.extend_from_slice(&piece.unwrap());
+        }
+        assert!(got == data[start..end], "range {start}..{end}");
+    }
+}
+
+fn md5_hex(data: &[u8]) -> String {
+    use md5::Digest;
+    hex::encode(md5::Md5::digest(data))
+}

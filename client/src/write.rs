@@ -1,0 +1,286 @@
+//! The write pipeline: a [`FileWriter`] cuts what it is given into chunks, uploads a bounded
+//! number of them at once, each to all its replicas in parallel, and commits the file at metad
+//! when finished. Nothing is visible to readers before the commit.
+
+use crate::chunker::Chunker;
+use crate::etag::Md5Task;
+use crate::upload::{upload_chunk, SessionCtx};
+use crate::DfsClient;
+use bytes::Bytes;
+use dfs_common::wire::{AbortReq, CommitReq, Entry, WrittenChunk};
+use dfs_common::{RpcError, SessionId};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+
+/// How a file is written.
+#[derive(Clone, Debug)]
+pub struct CreateOptions {
+    /// Compute the ETag (quoted hex MD5) of the data as it is written, on a thread of its own.
+    /// The gateway, which computes the MD5 itself while checking the request, turns this off
+    /// and passes its ETag to [`FileWriter::finish`]. Default: on.
+    pub compute_etag: bool,
+    /// How many chunks may be uploading at once; memory use is about this many chunks.
+    /// Default: 4.
+    pub max_chunks_in_flight: usize,
+}
+
+impl Default for CreateOptions {
+    fn default() -> Self {
+        CreateOptions {
+            compute_etag: true,
+            max_chunks_in_flight: 4,
+        }
+    }
+}
+
+/// What is stored with the file at commit.
+#[derive(Clone, Debug, Default)]
+pub struct FinishOptions {
+    /// The ETag to store when the writer did not compute one (`compute_etag` off); ignored
+    /// otherwise. `None` stores an empty ETag.
+    pub etag: Option<String>,
+    /// Content type to store.
+    pub content_type: Option<String>,
+    /// User metadata and stored headers.
+    pub meta: Vec<(String, String)>,
+}
+
+/// A file being written. Call [`finish`](Self::finish) to commit it or
+/// [`abort`](Self::abort) to give it up; dropping it without either aborts the session in
+/// the background (best effort; metad's reaper collects what is left in any case).
+#[derive(Debug)]
+pub struct FileWriter {
+    ctx: Arc<SessionCtx>,
+    chunk_size: u64,
+    chunker: Chunker,
+    md5: Option<Md5Task>,
+    /// One permit per chunk allowed in flight; closed by the first upload that fails, which
+    /// wakes a writer waiting for room.
+    window: Arc<Semaphore>,
+    /// The upload of each chunk, in file order.
+    uploads: Vec<JoinHandle<Result<WrittenChunk, RpcError>>>,
+    /// The first upload failure, set by the upload task.
+    failure: Arc<Mutex<Option<RpcError>>>,
+    /// Set once the session was aborted after an error: every later call returns it.
+    failed: Option<RpcError>,
+    written: u64,
+    /// Committed or aborted: nothing left to clean up on drop.
+    done: bool,
+}
+
+impl FileWriter {
+    pub(crate) fn new(
+        client: DfsClient,
+        path: String,
+        session: SessionId,
+        chunk_size: u64,
+        opts: CreateOptions,
+    ) -> Self {
+        let in_flight = opts.max_chunks_in_flight.max(1);
+        // Two chunks of look-ahead keep the hasher busy; more would only hold memory.
+        let md5 = opts.compute_etag.then(|| Md5Task::start(in_flight.min(2)));
+        FileWriter {
+            ctx: Arc::new(SessionCtx {
+                client,
+                session,
+                path,
+                bad_nodes: Mutex::default(),
+            }),
+            chunk_size,
+            chunker: Chunker::new(usize::try_from(chunk_size).unwrap_or(usize::MAX)),
+            md5,
+            window: Arc::new(Semaphore::new(in_flight)),
+            uploads: Vec::new(),
+            failure: Arc::default(),
+            failed: None,
+            written: 0,
+            done: false,
+        }
+    }
+
+    /// Appends `data` (any size). Returns once the data is buffered or on its way; waits while
+    /// `max_chunks_in_flight` chunks are uploading. On error the session is aborted and every
+    /// later call fails with the same error.
+    pub async fn write(&mut self, data: Bytes) -> Result<(), RpcError> {
+        if let Some(err) = &self.failed {
+            return Err(err.clone());
+        }
+        self.written += data.len() as u64;
+        for chunk in self.chunker.push(data) {
+            if let Err(err) = self.submit(chunk).await {
+                return Err(self.fail(err).await);
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes accepted by [`write`](Self::write) so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// The chunk size of this file: writes of whole chunks avoid a copy.
+    pub fn chunk_size(&self) -> u64 {
+        self.chunk_size
+    }
+
+    /// The path the file will have once committed.
+    pub fn path(&self) -> &str {
+        &self.ctx.path
+    }
+
+    /// Uploads the last chunk, waits for every chunk, and commits the file atomically
+    /// (replacing any file at its path). On error the session is aborted.
+    pub async fn finish(mut self, opts: FinishOptions) -> Result<Entry, RpcError> {
+        match self.finish_inner(opts).await {
+            Ok(entry) => {
+                self.done = true;
+                Ok(entry)
+            }
+            Err(err) => Err(self.fail(err).await),
+        }
+    }
+
+    /// Gives the file up: stops the uploads and aborts the session at metad.
+    pub async fn abort(mut self) {
+        if !self.done {
+            self.abort_session().await;
+        }
+    }
+
+    async fn finish_inner(&mut self, opts: FinishOptions) -> Result<Entry, RpcError> {
+        if let Some(err) = &self.failed {
+            return Err(err.clone());
+        }
+        if let Some(last) = self.chunker.finish() {
+            self.submit(last).await?;
+        }
+        let etag = match self.md5.take() {
+            Some(task) => task.finish().await?,
+            None => opts.etag.unwrap_or_default(),
+        };
+        let mut chunks = Vec::with_capacity(self.uploads.len());
+        for upload in std::mem::take(&mut self.uploads) {
+            let chunk = upload.await.map_err(|e| {
+                RpcError::internal(format!(
+                    "the upload of a chunk of {} failed: {e}",
+                    self.ctx.path
+                ))
+            })??;
+            chunks.push(chunk);
+        }
+        let total: u64 = chunks.iter().map(|c| c.len).sum();
+        if total != self.written {
+            return Err(RpcError::internal(format!(
+                "{}: chunks hold {total} bytes but {} were written",
+                self.ctx.path, self.written
+            )));
+        }
+        self.ctx
+            .client
+            .call(&CommitReq {
+                session: self.ctx.session,
+                size: self.written,
+                etag,
+                content_type: opts.content_type,
+                meta: opts.meta,
+                chunks,
+            })
+            .await
+    }
+
+    /// Feeds the hasher and starts the upload of one chunk once the window has room.
+    async fn submit(&mut self, chunk: Bytes) -> Result<(), RpcError> {
+        if let Some(err) = self.first_failure() {
+            return Err(err);
+        }
+        if let Some(md5) = &self.md5 {
+            md5.feed(chunk.clone()).await?;
+        }
+        let permit = match self.window.clone().acquire_owned().await {
+            Ok(permit) => permit,
+            // Closed by a failed upload, which left its error.
+            Err(_) => {
+                return Err(self.first_failure().unwrap_or_else(|| {
+                    RpcError::internal(format!("a chunk upload of {} failed", self.ctx.path))
+                }))
+            }
+        };
+        let index = self.uploads.len() as u64;
+        let ctx = self.ctx.clone();
+        let failure = self.failure.clone();
+        let window = self.window.clone();
+        self.uploads.push(tokio::spawn(async move {
+            let result = upload_chunk(ctx, index, chunk).await;
+            drop(permit);
+            if let Err(err) = &result {
+                if let Ok(mut slot) = failure.lock() {
+                    slot.get_or_insert_with(|| err.clone());
+                }
+                window.close();
+            }
+            result
+        }));
+        Ok(())
+    }
+
+    fn first_failure(&self) -> Option<RpcError> {
+        match self.failure.lock() {
+            Ok(slot) => slot.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Aborts the session after `err` and remembers it for later calls.
+    async fn fail(&mut self, err: RpcError) -> RpcError {
+        if !self.done {
+            self.abort_session().await;
+        }
+        self.failed = Some(err.clone());
+        err
+    }
+
+    async fn abort_session(&mut self) {
+        self.done = true;
+        for upload in &self.uploads {
+            upload.abort();
+        }
+        self.uploads.clear();
+        self.md5 = None;
+        let req = AbortReq {
+            session: self.ctx.session,
+        };
+        if let Err(e) = self.ctx.client.call(&req).await {
+            // The reaper collects sessions nobody aborted; this only makes it sooner.
+            tracing::debug!(
+                "cannot abort write session {} of {}: {e}",
+                self.ctx.session,
+                self.ctx.path
+            );
+        }
+    }
+}
+
+impl Drop for FileWriter {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        for upload in &self.uploads {
+            upload.abort();
+        }
+        // Outside a runtime nothing can be sent; the reaper will collect the session.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let client = self.ctx.client.clone();
+            let req = AbortReq {
+                session: self.ctx.session,
+            };
+            runtime.spawn(async move {
+                if let Err(e) = client.call(&req).await {
+                    tracing::debug!("cannot abort dropped write session {}: {e}", req.session);
+                }
+            });
+        }
+    }
+}
