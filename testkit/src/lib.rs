@@ -52,13 +52,21 @@ struct Daemon {
 
 impl Daemon {
     fn spawn(binary: &Path, args: Vec<String>, log: PathBuf) -> Result<Daemon> {
-        let mut daemon = Daemon { child: None, args, binary: binary.to_owned(), log };
+        let mut daemon = Daemon {
+            child: None,
+            args,
+            binary: binary.to_owned(),
+            log,
+        };
         daemon.respawn()?;
         Ok(daemon)
     }
 
     fn respawn(&mut self) -> Result<()> {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)?;
         let child = Command::new(&self.binary)
             .args(&self.args)
             .env("RUST_LOG", "info")
@@ -158,16 +166,25 @@ impl Cluster {
         }
         let expected = cluster.options.chunkds;
         cluster
-            .wait_for("every chunkd to register", Duration::from_secs(30), || async {
-                cluster.live_nodes().await.map(|n| n == expected).unwrap_or(false)
-            })
+            .wait_for(
+                "every chunkd to register",
+                Duration::from_secs(30),
+                || async {
+                    cluster
+                        .live_nodes()
+                        .await
+                        .map(|n| n == expected)
+                        .unwrap_or(false)
+                },
+            )
             .await?;
         Ok(cluster)
     }
 
     /// A client library handle on the cluster.
     pub fn client(&self) -> DfsClient {
-        let secret = ClusterSecret::from_file(&self.secret_file).expect("the harness wrote the secret");
+        let secret =
+            ClusterSecret::from_file(&self.secret_file).expect("the harness wrote the secret");
         DfsClient::new(self.metad_addr.clone(), secret)
     }
 
@@ -227,16 +244,27 @@ impl Cluster {
     pub async fn restart_metad(&mut self) -> Result<()> {
         self.metad.respawn()?;
         let expected = self.chunkds.iter().filter(|d| d.is_running()).count();
-        self.wait_for("metad to come back with its chunkds", Duration::from_secs(30), || async {
-            self.live_nodes().await.map(|n| n >= expected).unwrap_or(false)
-        })
+        self.wait_for(
+            "metad to come back with its chunkds",
+            Duration::from_secs(30),
+            || async {
+                self.live_nodes()
+                    .await
+                    .map(|n| n >= expected)
+                    .unwrap_or(false)
+            },
+        )
         .await
     }
 
     /// Number of chunkds metad reports alive.
     pub async fn live_nodes(&self) -> Result<usize> {
         let status = self.client().status().await?;
-        Ok(status.nodes.iter().filter(|n| n.state == NodeState::Active).count())
+        Ok(status
+            .nodes
+            .iter()
+            .filter(|n| n.state == NodeState::Active)
+            .count())
     }
 
     /// Polls `condition` every 100 ms until it holds; fails after `timeout` with the logs' tail.
@@ -251,7 +279,10 @@ impl Cluster {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                bail!("timed out after {timeout:?} waiting for {what}\n{}", self.log_tails());
+                bail!(
+                    "timed out after {timeout:?} waiting for {what}\n{}",
+                    self.log_tails()
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -260,7 +291,9 @@ impl Cluster {
     /// The last lines of every daemon's log, for failure messages.
     pub fn log_tails(&self) -> String {
         let mut text = String::new();
-        let logs = std::iter::once(&self.metad).chain(&self.chunkds).map(|d| &d.log);
+        let logs = std::iter::once(&self.metad)
+            .chain(&self.chunkds)
+            .map(|d| &d.log);
         for log in logs {
             let content = std::fs::read_to_string(log).unwrap_or_default();
             let lines: Vec<&str> = content.lines().collect();
@@ -348,12 +381,21 @@ impl Cluster {
     pub fn run_dfs_with_input(&self, args: &[&str], input: Option<&str>) -> Output {
         use std::io::Write;
         let mut command = self.dfs();
-        command.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
-        command.stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() });
+        command
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command.stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
         let mut child = command.spawn().expect("the dfs binary starts");
         if let Some(text) = input {
             let mut stdin = child.stdin.take().expect("stdin is piped");
-            stdin.write_all(text.as_bytes()).expect("write to dfs stdin");
+            stdin
+                .write_all(text.as_bytes())
+                .expect("write to dfs stdin");
         }
         let out = child.wait_with_output().expect("dfs runs to the end");
         Output {
@@ -366,14 +408,22 @@ impl Cluster {
     /// Runs `dfs ARGS...`, panics with its output unless it succeeds, and returns its stdout.
     pub fn dfs_ok(&self, args: &[&str]) -> String {
         let out = self.run_dfs(args);
-        assert!(out.success, "dfs {args:?} failed:\n{}{}", out.stdout, out.stderr);
+        assert!(
+            out.success,
+            "dfs {args:?} failed:\n{}{}",
+            out.stdout, out.stderr
+        );
         out.stdout
     }
 
     /// Runs `dfs ARGS...`, panics unless it fails, and returns its stderr.
     pub fn dfs_err(&self, args: &[&str]) -> String {
         let out = self.run_dfs(args);
-        assert!(!out.success, "dfs {args:?} should have failed:\n{}{}", out.stdout, out.stderr);
+        assert!(
+            !out.success,
+            "dfs {args:?} should have failed:\n{}{}",
+            out.stdout, out.stderr
+        );
         out.stderr
     }
 }

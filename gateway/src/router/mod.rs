@@ -1,0 +1,543 @@
+//! Routing: (method, host, path, query, headers) to the bucket, the key and the S3 operation.
+//!
+//! A plain `match` on the method with the bucket, the key and the subresource present: no
+//! macro DSL. Both addressing styles are understood: path style (`/bucket/key`) and virtual-host
+//! style (`bucket.<root domain>/key`). The key is percent-decoded from the raw path exactly once
+//! and never normalised: `a//b`, `./`, `../` and a decoded `%2F` stay as given, and `+` in a path
+//! is a literal plus. See [`query`] for how query strings are decoded.
+
+pub mod query;
+
+pub use query::{parse_copy_source, validate_bucket_name, CopySource, Query};
+
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+use http::{HeaderMap, Method};
+use percent_encoding::percent_decode_str;
+
+/// Longest key S3 accepts, in bytes of UTF-8.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// The header that makes a PUT a copy.
+pub const COPY_SOURCE_HEADER: &str = "x-amz-copy-source";
+
+/// One S3 operation, with what the router already parsed for it. Listing and conditional
+/// parameters stay in the [`Query`] and headers for the handler to read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `GET /`.
+    ListBuckets,
+    /// `PUT /bucket`.
+    CreateBucket,
+    /// `HEAD /bucket`.
+    HeadBucket,
+    /// `DELETE /bucket`.
+    DeleteBucket,
+    /// `GET /bucket?location`.
+    GetBucketLocation,
+    /// `GET /bucket?versioning`.
+    GetBucketVersioning,
+    /// `GET /bucket?acl`.
+    GetBucketAcl,
+    /// `GET /bucket` (ListObjects V1).
+    ListObjects,
+    /// `GET /bucket?list-type=2`.
+    ListObjectsV2,
+    /// `GET /bucket?uploads`.
+    ListMultipartUploads,
+    /// `POST /bucket?delete`.
+    DeleteObjects,
+    /// A bucket configuration dfs does not keep (lifecycle, cors, policy...): the handler answers
+    /// the "no such configuration" error or an empty document for GET, and `NotImplemented`
+    /// for changes.
+    BucketSubresource {
+        /// Which configuration.
+        config: BucketConfig,
+        /// GET, PUT or DELETE.
+        method: Method,
+    },
+    /// `GET /bucket/key`.
+    GetObject,
+    /// `HEAD /bucket/key`.
+    HeadObject,
+    /// `PUT /bucket/key`.
+    PutObject,
+    /// `PUT /bucket/key` with `x-amz-copy-source`.
+    CopyObject {
+        /// The object to copy.
+        source: CopySource,
+    },
+    /// `DELETE /bucket/key`.
+    DeleteObject,
+    /// `POST /bucket/key?uploads`.
+    CreateMultipartUpload,
+    /// `PUT /bucket/key?partNumber=N&uploadId=U`.
+    UploadPart {
+        /// The upload.
+        upload_id: String,
+        /// 1..=10000.
+        part_number: u32,
+    },
+    /// `PUT /bucket/key?partNumber=N&uploadId=U` with `x-amz-copy-source`.
+    UploadPartCopy {
+        /// The upload.
+        upload_id: String,
+        /// 1..=10000.
+        part_number: u32,
+        /// The object to copy from (a range may come in `x-amz-copy-source-range`).
+        source: CopySource,
+    },
+    /// `POST /bucket/key?uploadId=U`.
+    CompleteMultipartUpload {
+        /// The upload.
+        upload_id: String,
+    },
+    /// `DELETE /bucket/key?uploadId=U`.
+    AbortMultipartUpload {
+        /// The upload.
+        upload_id: String,
+    },
+    /// `GET /bucket/key?uploadId=U`.
+    ListParts {
+        /// The upload.
+        upload_id: String,
+    },
+    /// `GET /bucket/key?acl`.
+    GetObjectAcl,
+    /// A valid S3 operation dfs does not implement (object tagging, retention, restore...):
+    /// the handler answers 501 `NotImplemented` naming it.
+    NotImplemented {
+        /// The operation's AWS name.
+        operation: &'static str,
+    },
+}
+
+impl Endpoint {
+    /// The operation's AWS name (a bucket subresource's query name, such as `lifecycle`), for
+    /// logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Endpoint::ListBuckets => "ListBuckets",
+            Endpoint::CreateBucket => "CreateBucket",
+            Endpoint::HeadBucket => "HeadBucket",
+            Endpoint::DeleteBucket => "DeleteBucket",
+            Endpoint::GetBucketLocation => "GetBucketLocation",
+            Endpoint::GetBucketVersioning => "GetBucketVersioning",
+            Endpoint::GetBucketAcl => "GetBucketAcl",
+            Endpoint::ListObjects => "ListObjects",
+            Endpoint::ListObjectsV2 => "ListObjectsV2",
+            Endpoint::ListMultipartUploads => "ListMultipartUploads",
+            Endpoint::DeleteObjects => "DeleteObjects",
+            Endpoint::BucketSubresource { config, .. } => config.query_name(),
+            Endpoint::GetObject => "GetObject",
+            Endpoint::HeadObject => "HeadObject",
+            Endpoint::PutObject => "PutObject",
+            Endpoint::CopyObject { .. } => "CopyObject",
+            Endpoint::DeleteObject => "DeleteObject",
+            Endpoint::CreateMultipartUpload => "CreateMultipartUpload",
+            Endpoint::UploadPart { .. } => "UploadPart",
+            Endpoint::UploadPartCopy { .. } => "UploadPartCopy",
+            Endpoint::CompleteMultipartUpload { .. } => "CompleteMultipartUpload",
+            Endpoint::AbortMultipartUpload { .. } => "AbortMultipartUpload",
+            Endpoint::ListParts { .. } => "ListParts",
+            Endpoint::GetObjectAcl => "GetObjectAcl",
+            Endpoint::NotImplemented { operation } => operation,
+        }
+    }
+}
+
+/// A bucket configuration subresource that dfs does not keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BucketConfig {
+    /// `?accelerate`.
+    Accelerate,
+    /// `?acl` (PUT; GET is [`Endpoint::GetBucketAcl`]).
+    Acl,
+    /// `?analytics`.
+    Analytics,
+    /// `?cors`.
+    Cors,
+    /// `?encryption`.
+    Encryption,
+    /// `?intelligent-tiering`.
+    IntelligentTiering,
+    /// `?inventory`.
+    Inventory,
+    /// `?lifecycle`.
+    Lifecycle,
+    /// `?logging`.
+    Logging,
+    /// `?metrics`.
+    Metrics,
+    /// `?notification`.
+    Notification,
+    /// `?object-lock`.
+    ObjectLock,
+    /// `?ownershipControls`.
+    OwnershipControls,
+    /// `?policy`.
+    Policy,
+    /// `?policyStatus`.
+    PolicyStatus,
+    /// `?publicAccessBlock`.
+    PublicAccessBlock,
+    /// `?replication`.
+    Replication,
+    /// `?requestPayment`.
+    RequestPayment,
+    /// `?tagging`.
+    Tagging,
+    /// `?versioning` (PUT; GET is [`Endpoint::GetBucketVersioning`]).
+    Versioning,
+    /// `?versions` (ListObjectVersions).
+    Versions,
+    /// `?website`.
+    Website,
+}
+
+impl BucketConfig {
+    /// Every configuration, in the order the router looks for them.
+    pub const ALL: [BucketConfig; 22] = [
+        BucketConfig::Accelerate,
+        BucketConfig::Acl,
+        BucketConfig::Analytics,
+        BucketConfig::Cors,
+        BucketConfig::Encryption,
+        BucketConfig::IntelligentTiering,
+        BucketConfig::Inventory,
+        BucketConfig::Lifecycle,
+        BucketConfig::Logging,
+        BucketConfig::Metrics,
+        BucketConfig::Notification,
+        BucketConfig::ObjectLock,
+        BucketConfig::OwnershipControls,
+        BucketConfig::Policy,
+        BucketConfig::PolicyStatus,
+        BucketConfig::PublicAccessBlock,
+        BucketConfig::Replication,
+        BucketConfig::RequestPayment,
+        BucketConfig::Tagging,
+        BucketConfig::Versioning,
+        BucketConfig::Versions,
+        BucketConfig::Website,
+    ];
+
+    /// The query parameter that names it.
+    pub fn query_name(self) -> &'static str {
+        match self {
+            BucketConfig::Accelerate => "accelerate",
+            BucketConfig::Acl => "acl",
+            BucketConfig::Analytics => "analytics",
+            BucketConfig::Cors => "cors",
+            BucketConfig::Encryption => "encryption",
+            BucketConfig::IntelligentTiering => "intelligent-tiering",
+            BucketConfig::Inventory => "inventory",
+            BucketConfig::Lifecycle => "lifecycle",
+            BucketConfig::Logging => "logging",
+            BucketConfig::Metrics => "metrics",
+            BucketConfig::Notification => "notification",
+            BucketConfig::ObjectLock => "object-lock",
+            BucketConfig::OwnershipControls => "ownershipControls",
+            BucketConfig::Policy => "policy",
+            BucketConfig::PolicyStatus => "policyStatus",
+            BucketConfig::PublicAccessBlock => "publicAccessBlock",
+            BucketConfig::Replication => "replication",
+            BucketConfig::RequestPayment => "requestPayment",
+            BucketConfig::Tagging => "tagging",
+            BucketConfig::Versioning => "versioning",
+            BucketConfig::Versions => "versions",
+            BucketConfig::Website => "website",
+        }
+    }
+
+    /// The error S3 answers a GET of this configuration with when the bucket has none; `None`
+    /// for those where S3 answers an empty or default document instead (logging, notification,
+    /// accelerate, request payment, versions...).
+    pub fn missing_code(self) -> Option<S3ErrorCode> {
+        match self {
+            BucketConfig::Cors => Some(S3ErrorCode::NoSuchCORSConfiguration),
+            BucketConfig::Lifecycle => Some(S3ErrorCode::NoSuchLifecycleConfiguration),
+            BucketConfig::Policy | BucketConfig::PolicyStatus => {
+                Some(S3ErrorCode::NoSuchBucketPolicy)
+            }
+            BucketConfig::Tagging => Some(S3ErrorCode::NoSuchTagSet),
+            BucketConfig::Website => Some(S3ErrorCode::NoSuchWebsiteConfiguration),
+            BucketConfig::Encryption => {
+                Some(S3ErrorCode::ServerSideEncryptionConfigurationNotFoundError)
+            }
+            BucketConfig::OwnershipControls => Some(S3ErrorCode::OwnershipControlsNotFoundError),
+            BucketConfig::ObjectLock => Some(S3ErrorCode::ObjectLockConfigurationNotFoundError),
+            BucketConfig::Replication => Some(S3ErrorCode::ReplicationConfigurationNotFoundError),
+            BucketConfig::PublicAccessBlock => {
+                Some(S3ErrorCode::NoSuchPublicAccessBlockConfiguration)
+            }
+            _ => None,
+        }
+    }
+
+    /// The first configuration named in the query.
+    fn find(query: &Query) -> Option<BucketConfig> {
+        BucketConfig::ALL
+            .into_iter()
+            .find(|c| query.has(c.query_name()))
+    }
+}
+
+/// Routes one request. `path` is the raw (still percent-encoded) path of the request line and
+/// `query` its raw query string; `host` is the `Host` header; `root_domain` (such as
+/// `s3.example.com`) enables virtual-host style for `BUCKET.s3.example.com`.
+///
+/// Returns the bucket, the key and the operation.
+pub fn route(
+    method: &Method,
+    host: Option<&str>,
+    path: &str,
+    query: &str,
+    headers: &HeaderMap,
+    root_domain: Option<&str>,
+) -> S3Result<(Option<String>, Option<String>, Endpoint)> {
+    let Some(raw_rest) = path.strip_prefix('/') else {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidURI,
+            format!("The request path {path:?} does not start with /."),
+        ));
+    };
+    let (bucket, raw_key) = match virtual_host_bucket(host, root_domain) {
+        Some(bucket) => (Some(bucket), raw_rest),
+        None if raw_rest.is_empty() => (None, ""),
+        None => {
+            let (raw_bucket, raw_key) = raw_rest.split_once('/').unwrap_or((raw_rest, ""));
+            (Some(decode_path(raw_bucket)?), raw_key)
+        }
+    };
+    let key = if raw_key.is_empty() {
+        None
+    } else {
+        Some(decode_path(raw_key)?)
+    };
+    let query = Query::parse(query)?;
+    let endpoint = match (&bucket, &key) {
+        (None, _) => service_endpoint(method)?,
+        (Some(bucket), None) => {
+            validate_bucket_name(bucket)?;
+            bucket_endpoint(method, &query)?
+        }
+        (Some(bucket), Some(key)) => {
+            validate_bucket_name(bucket)?;
+            if key.len() > MAX_KEY_BYTES {
+                return Err(S3Error::new(
+                    S3ErrorCode::KeyTooLongError,
+                    format!(
+                        "Your key is too long: {} bytes, at most {MAX_KEY_BYTES}.",
+                        key.len()
+                    ),
+                ));
+            }
+            object_endpoint(method, &query, headers)?
+        }
+    };
+    Ok((bucket, key, endpoint))
+}
+
+/// The bucket named by the host in virtual-host style, if `host` is `BUCKET.<root_domain>`
+/// (port ignored, case-insensitive as DNS is). Any other host means path style.
+fn virtual_host_bucket(host: Option<&str>, root_domain: Option<&str>) -> Option<String> {
+    let host = strip_port(host?).to_ascii_lowercase();
+    let root = strip_port(root_domain?.trim_start_matches('.')).to_ascii_lowercase();
+    if root.is_empty() {
+        return None;
+    }
+    let bucket = host.strip_suffix(&root)?.strip_suffix('.')?;
+    (!bucket.is_empty()).then(|| bucket.to_owned())
+}
+
+/// `host:port` to `host`; IPv6 literals (`[::1]:9000`) are returned whole (never a bucket).
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host;
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+/// Percent-decodes a path segment once; `+` stays a plus. Invalid UTF-8 is `InvalidURI`.
+fn decode_path(raw: &str) -> S3Result<String> {
+    percent_decode_str(raw)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| {
+            S3Error::new(
+                S3ErrorCode::InvalidURI,
+                format!("The path {raw:?} does not decode to UTF-8."),
+            )
+        })
+}
+
+fn method_not_allowed(method: &Method, what: &str) -> S3Error {
+    S3Error::new(
+        S3ErrorCode::MethodNotAllowed,
+        format!("The specified method {method} is not allowed against this {what}."),
+    )
+}
+
+fn service_endpoint(method: &Method) -> S3Result<Endpoint> {
+    match *method {
+        Method::GET => Ok(Endpoint::ListBuckets),
+        _ => Err(method_not_allowed(method, "service")),
+    }
+}
+
+fn bucket_endpoint(method: &Method, q: &Query) -> S3Result<Endpoint> {
+    let config = BucketConfig::find(q);
+    let endpoint = match *method {
+        Method::HEAD => Endpoint::HeadBucket,
+        Method::GET if q.has("location") => Endpoint::GetBucketLocation,
+        Method::GET if q.has("uploads") => Endpoint::ListMultipartUploads,
+        Method::GET => match config {
+            Some(BucketConfig::Versioning) => Endpoint::GetBucketVersioning,
+            Some(BucketConfig::Acl) => Endpoint::GetBucketAcl,
+            Some(config) => Endpoint::BucketSubresource {
+                config,
+                method: Method::GET,
+            },
+            None => match q.get("list-type") {
+                None => Endpoint::ListObjects,
+                Some("2") => Endpoint::ListObjectsV2,
+                Some(other) => {
+                    return Err(S3Error::invalid_argument(format!(
+                        "Invalid list-type {other:?}: only 2 is supported."
+                    )))
+                }
+            },
+        },
+        Method::PUT | Method::DELETE if q.has("location") || q.has("uploads") => {
+            return Err(method_not_allowed(method, "bucket subresource"));
+        }
+        Method::PUT | Method::DELETE => match config {
+            Some(config) => Endpoint::BucketSubresource {
+                config,
+                method: method.clone(),
+            },
+            None if *method == Method::PUT => Endpoint::CreateBucket,
+            None => Endpoint::DeleteBucket,
+        },
+        Method::POST if q.has("delete") => Endpoint::DeleteObjects,
+        // A browser-form upload (multipart/form-data to the bucket).
+        Method::POST if config.is_none() && q.pairs().is_empty() => Endpoint::NotImplemented {
+            operation: "PostObject",
+        },
+        _ => return Err(method_not_allowed(method, "bucket")),
+    };
+    Ok(endpoint)
+}
+
+/// Object subresources dfs does not implement, by method: (query name, AWS operation).
+const UNSUPPORTED_OBJECT_GET: [(&str, &str); 5] = [
+    ("tagging", "GetObjectTagging"),
+    ("retention", "GetObjectRetention"),
+    ("legal-hold", "GetObjectLegalHold"),
+    ("torrent", "GetObjectTorrent"),
+    ("attributes", "GetObjectAttributes"),
+];
+const UNSUPPORTED_OBJECT_PUT: [(&str, &str); 4] = [
+    ("acl", "PutObjectAcl"),
+    ("tagging", "PutObjectTagging"),
+    ("retention", "PutObjectRetention"),
+    ("legal-hold", "PutObjectLegalHold"),
+];
+const UNSUPPORTED_OBJECT_POST: [(&str, &str); 2] = [
+    ("restore", "RestoreObject"),
+    ("select", "SelectObjectContent"),
+];
+
+fn unsupported(q: &Query, table: &[(&str, &'static str)]) -> Option<Endpoint> {
+    table
+        .iter()
+        .find(|(name, _)| q.has(name))
+        .map(|&(_, operation)| Endpoint::NotImplemented { operation })
+}
+
+fn object_endpoint(method: &Method, q: &Query, headers: &HeaderMap) -> S3Result<Endpoint> {
+    let upload_id = q.get("uploadId").map(str::to_owned);
+    let endpoint = match *method {
+        Method::HEAD => Endpoint::HeadObject,
+        Method::GET => match upload_id {
+            Some(upload_id) => Endpoint::ListParts { upload_id },
+            None if q.has("acl") => Endpoint::GetObjectAcl,
+            None => unsupported(q, &UNSUPPORTED_OBJECT_GET).unwrap_or(Endpoint::GetObject),
+        },
+        Method::PUT => {
+            let source = copy_source(headers)?;
+            match (upload_id, q.get("partNumber")) {
+                (Some(upload_id), Some(number)) => {
+                    let part_number = parse_part_number(number)?;
+                    match source {
+                        Some(source) => Endpoint::UploadPartCopy {
+                            upload_id,
+                            part_number,
+                            source,
+                        },
+                        None => Endpoint::UploadPart {
+                            upload_id,
+                            part_number,
+                        },
+                    }
+                }
+                (Some(_), None) | (None, Some(_)) => {
+                    return Err(S3Error::invalid_argument(
+                        "An upload part needs both uploadId and partNumber.",
+                    ))
+                }
+                (None, None) => match unsupported(q, &UNSUPPORTED_OBJECT_PUT) {
+                    Some(endpoint) => endpoint,
+                    None => match source {
+                        Some(source) => Endpoint::CopyObject { source },
+                        None => Endpoint::PutObject,
+                    },
+                },
+            }
+        }
+        Method::DELETE => match upload_id {
+            Some(upload_id) => Endpoint::AbortMultipartUpload { upload_id },
+            None if q.has("tagging") => Endpoint::NotImplemented {
+                operation: "DeleteObjectTagging",
+            },
+            None => Endpoint::DeleteObject,
+        },
+        Method::POST => match upload_id {
+            Some(upload_id) => Endpoint::CompleteMultipartUpload { upload_id },
+            None if q.has("uploads") => Endpoint::CreateMultipartUpload,
+            None => match unsupported(q, &UNSUPPORTED_OBJECT_POST) {
+                Some(endpoint) => endpoint,
+                None => return Err(method_not_allowed(method, "object")),
+            },
+        },
+        _ => return Err(method_not_allowed(method, "object")),
+    };
+    Ok(endpoint)
+}
+
+/// The parsed `x-amz-copy-source`, if the request has one.
+fn copy_source(headers: &HeaderMap) -> S3Result<Option<CopySource>> {
+    let Some(value) = headers.get(COPY_SOURCE_HEADER) else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| S3Error::invalid_argument("x-amz-copy-source must be URL-encoded ASCII."))?;
+    parse_copy_source(text).map(Some)
+}
+
+fn parse_part_number(text: &str) -> S3Result<u32> {
+    match text.parse::<u32>() {
+        Ok(n) if (1..=crate::xml::MAX_PART_NUMBER).contains(&n) => Ok(n),
+        _ => Err(S3Error::invalid_argument(format!(
+            "Part number must be an integer between 1 and {}, inclusive (got {text:?}).",
+            crate::xml::MAX_PART_NUMBER
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests;
