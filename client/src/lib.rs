@@ -63,9 +63,9 @@ impl DfsClient {
         &self.inner.http
     }
 
-    /// Calls a metad RPC. A transport failure names metad, so that a person reading
-    /// "cannot reach metad at ..." knows which daemon is missing.
-    pub(crate) async fn call<R: Rpc>(&self, req: &R) -> Result<R::Response, RpcError> {
+    /// Calls any metad RPC (see `dfs_common::wire`). A transport failure names metad, so that
+    /// a person reading "cannot reach metad at ..." knows which daemon is missing.
+    pub async fn call<R: Rpc>(&self, req: &R) -> Result<R::Response, RpcError> {
         let addr = &self.inner.metad;
         self.inner
             .http
