@@ -133,6 +133,7 @@ impl DfsClient {
         self.call(&MkdirReq {
             path: path.to_owned(),
             parents,
+            object: None,
         })
         .await
     }
@@ -142,6 +143,7 @@ impl DfsClient {
         self.call(&DeleteReq {
             path: path.to_owned(),
             recursive,
+            object: false,
         })
         .await
         .map(|_| ())
@@ -162,6 +164,10 @@ impl DfsClient {
         self.call(&CopyReq {
             src: src.to_owned(),
             dst: dst.to_owned(),
+            replace_meta: None,
+            if_match: None,
+            if_none_match: false,
+            src_if_match: None,
         })
         .await
     }

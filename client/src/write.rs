@@ -44,6 +44,10 @@ pub struct FinishOptions {
     pub content_type: Option<String>,
     /// User metadata and stored headers.
     pub meta: Vec<(String, String)>,
+    /// Commit only if no file exists at the path (S3 `If-None-Match: *`), checked atomically.
+    pub if_none_match: bool,
+    /// Commit only if the existing file has this ETag (S3 `If-Match`), checked atomically.
+    pub if_match: Option<String>,
 }
 
 /// A file being written. Call [`finish`](Self::finish) to commit it or
@@ -186,6 +190,8 @@ impl FileWriter {
                 content_type: opts.content_type,
                 meta: opts.meta,
                 chunks,
+                if_none_match: opts.if_none_match,
+                if_match: opts.if_match,
             })
             .await
     }

@@ -504,6 +504,7 @@ async fn the_given_etag_is_stored_when_the_writer_does_not_hash() {
             etag: Some("\"abc-2\"".into()),
             content_type: Some("text/plain".into()),
             meta: vec![("x-amz-meta-a".into(), "1".into())],
+            ..FinishOptions::default()
         })
         .await
         .unwrap();

@@ -25,6 +25,10 @@ macro_rules! rpc {
     };
 }
 
+// The S3-facing RPCs (buckets, access keys, listings), re-exported here.
+mod s3;
+pub use s3::*;
+
 /// An empty answer.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Empty {}
@@ -166,7 +170,9 @@ pub struct Entry {
     pub size: u64,
     /// Last modification, milliseconds since the Unix epoch.
     pub mtime_ms: u64,
-    /// The S3 ETag (quoted hex MD5, or multipart form); empty for directories.
+    /// The S3 ETag (quoted hex MD5, or multipart form). Directories: for an explicit directory
+    /// below a bucket (the S3 object `x/`) the ETag of its payload, or [`EMPTY_ETAG`] when it was
+    /// made without one (`mkdir`); empty for buckets, the root and implicit directories.
     pub etag: String,
     /// Content type given at write time.
     pub content_type: Option<String>,
@@ -231,8 +237,30 @@ pub struct MkdirReq {
     pub path: String,
     /// Create missing parents too (explicitly), and succeed if it already exists as a directory.
     pub parents: bool,
+    /// Make the directory the S3 object `x/` (S3 `PUT x/` with an empty body) with this payload.
+    /// Then the path must be below a bucket, missing parents are created implicitly (as a
+    /// commit does, whatever `parents` says), and an existing directory is not an error: it
+    /// becomes explicit and its payload is replaced.
+    #[serde(default)]
+    pub object: Option<DirObject>,
 }
 rpc!(MkdirReq, "mkdir", Entry);
+
+/// The ETag of an empty object (quoted hex MD5 of nothing): what an explicit directory made
+/// without a payload shows as the object `x/`.
+pub const EMPTY_ETAG: &str = "\"d41d8cd98f00b204e9800998ecf8427e\"";
+
+/// The S3 view of an explicit directory `x/`: the object stored by `PUT x/` with an empty body.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirObject {
+    /// Its ETag (the MD5 of nothing, [`EMPTY_ETAG`], for a plain empty PUT).
+    pub etag: String,
+    /// Content type given at write time.
+    pub content_type: Option<String>,
+    /// User metadata and stored headers, as given at write time.
+    #[serde(default)]
+    pub meta: Vec<(String, String)>,
+}
 
 /// List a directory, one page at a time, in key order.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -334,6 +362,16 @@ pub struct CommitReq {
     pub meta: Vec<(String, String)>,
     /// The chunks in file order.
     pub chunks: Vec<WrittenChunk>,
+    /// Fail with `PreconditionFailed` if a file exists at the path at commit time (S3
+    /// `If-None-Match: *`). Checked atomically with the commit.
+    #[serde(default)]
+    pub if_none_match: bool,
+    /// Fail with `PreconditionFailed` unless a file exists at the path and its ETag matches (S3
+    /// `If-Match`): `*` matches any file; otherwise a comma-separated list of ETags, compared
+    /// without their double quotes. Checked atomically with the commit. When a precondition
+    /// fails the session stays open (as after any failed commit): abort it.
+    #[serde(default)]
+    pub if_match: Option<String>,
 }
 rpc!(CommitReq, "commit", Entry);
 
@@ -352,6 +390,14 @@ pub struct DeleteReq {
     pub path: String,
     /// Delete a non-empty directory with everything below it.
     pub recursive: bool,
+    /// S3 DeleteObject semantics: a path without a trailing `/` names only the file (never the
+    /// directory of that name); a path ending in `/` names the object `x/` of an explicit
+    /// directory: if the directory still has children only its payload goes (it becomes
+    /// implicit), otherwise it is removed with the implicit parents it leaves empty. A missing
+    /// object (no such file, or a directory that is not explicit) is `NotFound`, like a missing
+    /// file, for the gateway to map to 204. `recursive` is ignored.
+    #[serde(default)]
+    pub object: bool,
 }
 rpc!(DeleteReq, "delete", Empty);
 
@@ -370,10 +416,35 @@ rpc!(RenameReq, "rename", Empty);
 pub struct CopyReq {
     /// Source file.
     pub src: String,
-    /// Destination path; an existing file there is replaced.
+    /// Destination path; an existing file there is replaced. When it is the source itself, the
+    /// file keeps its chunks and only its metadata (with `replace_meta`) and mtime change.
     pub dst: String,
+    /// Give the copy this content type and user metadata instead of the source's (S3
+    /// `x-amz-metadata-directive: REPLACE`).
+    #[serde(default)]
+    pub replace_meta: Option<ReplaceMeta>,
+    /// Like [`CommitReq::if_match`], for the file at `dst`.
+    #[serde(default)]
+    pub if_match: Option<String>,
+    /// Like [`CommitReq::if_none_match`], for the file at `dst`.
+    #[serde(default)]
+    pub if_none_match: bool,
+    /// Fail with `PreconditionFailed` unless the source's ETag matches (same syntax as
+    /// [`CommitReq::if_match`]; S3 `x-amz-copy-source-if-match`), checked atomically.
+    #[serde(default)]
+    pub src_if_match: Option<String>,
 }
 rpc!(CopyReq, "copy", Entry);
+
+/// New metadata for a copy.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplaceMeta {
+    /// Content type of the copy.
+    pub content_type: Option<String>,
+    /// User metadata and stored headers of the copy.
+    #[serde(default)]
+    pub meta: Vec<(String, String)>,
+}
 
 // ---------------------------------------------------------------------------------------------
 // chunkd HTTP interface (not RPC-typed: bodies are raw chunk bytes)
@@ -393,4 +464,31 @@ pub struct ChunkPutResp {
     pub len: u64,
     /// CRC32C of the stored bytes.
     pub crc32c: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Requests from callers that predate a field still decode, with the field's default.
+    #[test]
+    fn older_requests_still_decode() {
+        let mkdir: MkdirReq = serde_json::from_str(r#"{"path":"/b/x","parents":true}"#).unwrap();
+        assert_eq!(mkdir.object, None);
+        let delete: DeleteReq =
+            serde_json::from_str(r#"{"path":"/b/x","recursive":false}"#).unwrap();
+        assert!(!delete.object);
+        let copy: CopyReq = serde_json::from_str(r#"{"src":"/b/x","dst":"/b/y"}"#).unwrap();
+        assert!(copy.replace_meta.is_none() && copy.if_match.is_none() && !copy.if_none_match);
+        let commit: CommitReq = serde_json::from_str(
+            r#"{"session":1,"size":0,"etag":"","content_type":null,"chunks":[]}"#,
+        )
+        .unwrap();
+        assert!(!commit.if_none_match && commit.if_match.is_none());
+        let list: ListObjectsReq = serde_json::from_str(
+            r#"{"bucket":"b","delimiter":null,"start_after":null,"max_keys":5}"#,
+        )
+        .unwrap();
+        assert_eq!(list.prefix, "");
+    }
 }

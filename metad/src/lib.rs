@@ -1,10 +1,11 @@
-//! metad, the dfs metadata daemon: the namespace (buckets, directories, files), chunk
-//! placement, the chunkd registry, and the background repair and garbage collection, all on one
-//! RocksDB.
+//! metad, the dfs metadata daemon: the namespace (buckets, directories, files), S3 access keys
+//! and listings, chunk placement, the chunkd registry, and the background repair and garbage
+//! collection, all on one RocksDB.
 //!
 //! [`start`] runs it inside the caller's tokio runtime (the `metad` binary, `dfs dev` and the
 //! tests all use it); [`Daemon::stop`] shuts it down cleanly.
 
+mod access;
 mod nodes;
 mod ns;
 mod placement;
@@ -224,8 +225,10 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
         sessions.clone(),
         settings,
     ));
+    let access = Arc::new(access::AccessKeys::new(store.clone(), secret.clone()));
     let app = Arc::new(server::App {
         secret: secret.clone(),
+        access,
         store: store.clone(),
         nodes: nodes.clone(),
         ns: ns.clone(),

@@ -1,10 +1,12 @@
-//! The RPC server: authentication and dispatch only. Every operation lives in `ns` or `nodes`.
+//! The RPC server: authentication and dispatch only. Every operation lives in `ns`, `access` or
+//! `nodes`.
 //!
 //! `POST /rpc/<method>` with a JSON body. A request must carry a valid cluster signature and
 //! its signed content descriptor must be the SHA-256 of the body actually received (otherwise a
 //! captured signature could be replayed with another body). `GET /health/live|ready` needs no
 //! signature.
 
+use crate::access::AccessKeys;
 use crate::nodes::Nodes;
 use crate::ns::Namespace;
 use crate::store::Store;
@@ -20,6 +22,8 @@ use std::sync::{Arc, Weak};
 pub(crate) struct App {
     /// Verifies request signatures.
     pub secret: ClusterSecret,
+    /// S3 access keys and grants.
+    pub access: Arc<AccessKeys>,
     /// The database.
     pub store: Arc<Store>,
     /// The chunkd registry.
@@ -157,6 +161,47 @@ async fn dispatch(app: Arc<App>, method: &str, body: &[u8]) -> Result<Response<B
             .await
         }
         CopyReq::METHOD => call(app, body, |app, req: CopyReq| app.ns.copy(&req)).await,
+        CreateBucketReq::METHOD => {
+            call(app, body, |app, req: CreateBucketReq| {
+                app.ns.create_bucket(&req)
+            })
+            .await
+        }
+        ListBucketsReq::METHOD => {
+            call(app, body, |app, req: ListBucketsReq| {
+                app.ns.list_buckets(&req)
+            })
+            .await
+        }
+        DeleteBucketReq::METHOD => {
+            call(app, body, |app, req: DeleteBucketReq| {
+                app.ns.delete_bucket(&req).map(|()| Empty {})
+            })
+            .await
+        }
+        ListObjectsReq::METHOD => {
+            call(app, body, |app, req: ListObjectsReq| {
+                app.ns.list_objects(&req)
+            })
+            .await
+        }
+        KeyCreateReq::METHOD => {
+            call(app, body, |app, req: KeyCreateReq| app.access.create(&req)).await
+        }
+        KeyListReq::METHOD => call(app, body, |app, req: KeyListReq| app.access.list(&req)).await,
+        KeyGetReq::METHOD => call(app, body, |app, req: KeyGetReq| app.access.get(&req)).await,
+        KeyDeleteReq::METHOD => {
+            call(app, body, |app, req: KeyDeleteReq| {
+                app.access.delete(&req).map(|()| Empty {})
+            })
+            .await
+        }
+        BucketAllowReq::METHOD => {
+            call(app, body, |app, req: BucketAllowReq| app.access.allow(&req)).await
+        }
+        BucketDenyReq::METHOD => {
+            call(app, body, |app, req: BucketDenyReq| app.access.deny(&req)).await
+        }
         _ => Err(RpcError::not_found(format!(
             "unknown RPC method {method:?}"
         ))),

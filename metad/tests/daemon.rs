@@ -113,6 +113,7 @@ async fn state_survives_a_restart() {
         &MkdirReq {
             path: "/b/x".into(),
             parents: true,
+            object: None,
         },
     )
     .await
@@ -249,6 +250,7 @@ async fn dead_node_is_repaired_and_deleted_chunks_are_collected() {
         &MkdirReq {
             path: "/b".into(),
             parents: false,
+            object: None,
         },
     )
     .await
@@ -284,6 +286,8 @@ async fn dead_node_is_repaired_and_deleted_chunks_are_collected() {
             crc32c: 7,
             replicas: holders.clone(),
         }],
+        if_none_match: false,
+        if_match: None,
     };
     call(&daemon, &commit).await.unwrap();
 
@@ -333,6 +337,7 @@ async fn dead_node_is_repaired_and_deleted_chunks_are_collected() {
         &DeleteReq {
             path: "/b/f".into(),
             recursive: false,
+            object: false,
         },
     )
     .await

@@ -18,6 +18,9 @@ impl Namespace {
         let Some(name) = path.name() else {
             return Err(RpcError::invalid("the root directory cannot be deleted"));
         };
+        if req.object {
+            return self.delete_object(&path);
+        }
         let mut txn = self.store.begin();
         let steps = walk_dirs(&txn, path.parent_components(), &path)?;
         let parent = last_inode(&steps);
@@ -35,6 +38,10 @@ impl Namespace {
                         ));
                     }
                     delete_tree(&mut txn, dir.inode, &path)?;
+                }
+                if parent == InodeId::ROOT {
+                    // A bucket goes: so do the grants on its name.
+                    crate::access::drop_bucket_grants(&mut txn, name)?;
                 }
             }
         }

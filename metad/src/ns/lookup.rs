@@ -25,14 +25,15 @@ impl Namespace {
         };
         let view = self.store.view();
         let steps = walk_dirs(&view, path.parent_components(), &path)?;
-        let (key_name, dentry) = find_entry(&view, last_inode(&steps), name, path.trailing_slash)?
+        let parent = last_inode(&steps);
+        let (key_name, dentry) = find_entry(&view, parent, name, path.trailing_slash)?
             .ok_or_else(|| no_such_entry(&path))?;
         let chunks = match &dentry {
             Dentry::File(file) if req.with_chunks => self.chunk_infos(&view, file)?,
             _ => Vec::new(),
         };
         Ok(StatResp {
-            entry: to_entry(&key_name, &dentry),
+            entry: to_entry(parent, &key_name, &dentry),
             chunks,
         })
     }
@@ -98,7 +99,7 @@ impl Namespace {
             }
             use crate::store::values::Value;
             match (keys::parse_dentry(key), Dentry::decode(value)) {
-                (Some((_, name)), Ok(dentry)) => entries.push(to_entry(&name, &dentry)),
+                (Some((_, name)), Ok(dentry)) => entries.push(to_entry(dir, &name, &dentry)),
                 (_, Err(e)) => tracing::error!("list {path}: skipping entry {key:02x?}: {e}"),
                 (None, _) => tracing::error!("list {path}: skipping malformed key {key:02x?}"),
             }

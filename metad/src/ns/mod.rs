@@ -7,12 +7,19 @@
 //! created on the way by a file (implicit ones) disappear in the same batch that removes their
 //! last entry, so empty prefixes never linger (S3 has no directories).
 
+mod bucket;
 mod delete;
+mod list_objects;
 mod lookup;
+mod object;
 mod rename;
 mod session;
 mod write;
 
+#[cfg(test)]
+mod list_objects_tests;
+#[cfg(test)]
+mod s3_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -22,10 +29,10 @@ pub use session::Sessions;
 
 use crate::nodes::Nodes;
 use crate::store::queue::{self, Queue};
-use crate::store::values::{dentry_kind, ChunkLoc, Dentry, Dir, File, FileChunk};
+use crate::store::values::{dentry_kind, ChunkLoc, Dentry, Dir, DirObject, File, FileChunk};
 use crate::store::{keys, Cf, IdKind, Reader, Store, StoreError, Txn};
 use dfs_common::path::DfsPath;
-use dfs_common::wire::{Entry, EntryKind};
+use dfs_common::wire::{Entry, EntryKind, EMPTY_ETAG};
 use dfs_common::{ChunkId, ErrorCode, InodeId, NodeId, RpcError};
 use std::sync::Arc;
 
@@ -210,6 +217,8 @@ fn ensure_dirs(
                     inode: ns.new_inode()?,
                     mtime_ms: now_ms,
                     explicit: false,
+                    object: None,
+                    bucket: None,
                 };
                 txn.put(
                     Cf::Dentry,
@@ -294,21 +303,25 @@ fn collect_uncommitted(
     Ok(())
 }
 
-/// The entry clients see for a stored one.
-fn to_entry(key_name: &str, dentry: &Dentry) -> Entry {
+/// The entry clients see for a stored one in directory `parent`.
+fn to_entry(parent: InodeId, key_name: &str, dentry: &Dentry) -> Entry {
     match dentry {
-        Dentry::Dir(dir) => Entry {
-            name: key_name.to_owned(),
-            kind: EntryKind::Dir,
-            inode: dir.inode,
-            size: 0,
-            mtime_ms: dir.mtime_ms,
-            etag: String::new(),
-            content_type: None,
-            meta: Vec::new(),
-            explicit: dir.explicit,
-            chunk_count: 0,
-        },
+        Dentry::Dir(dir) => {
+            let object = dir_object(parent, dir);
+            let object = object.as_deref();
+            Entry {
+                name: key_name.to_owned(),
+                kind: EntryKind::Dir,
+                inode: dir.inode,
+                size: 0,
+                mtime_ms: dir.mtime_ms,
+                etag: object.map(|o| o.etag.clone()).unwrap_or_default(),
+                content_type: object.and_then(|o| o.content_type.clone()),
+                meta: object.map(|o| o.meta.clone()).unwrap_or_default(),
+                explicit: dir.explicit,
+                chunk_count: 0,
+            }
+        }
         Dentry::File(file) => Entry {
             name: key_name.to_owned(),
             kind: EntryKind::File,
@@ -324,16 +337,69 @@ fn to_entry(key_name: &str, dentry: &Dentry) -> Entry {
     }
 }
 
+/// The payload of the S3 object `x/` that directory `dir` (in `parent`) is, if it is one:
+/// explicit directories below a bucket are objects; one made without a payload (mkdir) shows
+/// the ETag of nothing. Buckets, the root and implicit directories are not objects.
+fn dir_object(parent: InodeId, dir: &Dir) -> Option<std::borrow::Cow<'_, DirObject>> {
+    use std::borrow::Cow;
+    if !dir.explicit || parent == InodeId::ROOT || dir.inode == InodeId::ROOT {
+        return None;
+    }
+    Some(match &dir.object {
+        Some(object) => Cow::Borrowed(object),
+        None => Cow::Owned(DirObject {
+            etag: EMPTY_ETAG.to_owned(),
+            content_type: None,
+            meta: Vec::new(),
+        }),
+    })
+}
+
 /// The root directory's entry.
 fn root_entry() -> Entry {
     to_entry(
+        InodeId::ROOT,
         "/",
         &Dentry::Dir(Dir {
             inode: InodeId::ROOT,
             mtime_ms: 0,
             explicit: true,
+            object: None,
+            bucket: None,
         }),
     )
+}
+
+/// Whether a stored ETag satisfies an S3 `If-Match` value: `*`, or a comma-separated list of
+/// ETags compared without their double quotes (a weak `W/` prefix is ignored).
+fn etag_matches(stored: &str, wanted: &str) -> bool {
+    let bare = |e: &str| {
+        let e = e.trim();
+        let e = e.strip_prefix("W/").unwrap_or(e);
+        e.trim_matches('"').to_owned()
+    };
+    let stored = bare(stored);
+    wanted
+        .split(',')
+        .any(|w| w.trim() == "*" || bare(w) == stored)
+}
+
+/// Checks the S3 write preconditions against the file currently at `path` (if any).
+fn check_preconditions(
+    existing: Option<&File>,
+    if_match: Option<&str>,
+    if_none_match: bool,
+    path: &DfsPath,
+) -> Result<(), RpcError> {
+    let failed = |why: String| Err(RpcError::new(ErrorCode::PreconditionFailed, why));
+    match (existing, if_match) {
+        (Some(_), _) if if_none_match => failed(format!("{path} already exists (If-None-Match)")),
+        (None, Some(want)) => failed(format!("{path} does not exist (If-Match {want})")),
+        (Some(file), Some(want)) if !etag_matches(&file.etag, want) => {
+            failed(format!("{path} has ETag {} (If-Match {want})", file.etag))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn now_ms() -> u64 {

@@ -8,7 +8,7 @@ use super::{
     remove_empty_implicit, unreachable_kind, walk_dirs, Namespace,
 };
 use crate::store::keys;
-use crate::store::values::Dentry;
+use crate::store::values::{BucketRecord, Dentry};
 use crate::store::Cf;
 use dfs_common::wire::RenameReq;
 use dfs_common::{InodeId, RpcError};
@@ -58,9 +58,28 @@ impl Namespace {
                         "cannot move directory {src} into itself ({dst})"
                     )));
                 }
-                if dst_parent == InodeId::ROOT {
-                    // A top-level directory is a bucket, and buckets are always explicit.
-                    dir.explicit = true;
+                match (src_parent == InodeId::ROOT, dst_parent == InodeId::ROOT) {
+                    // A bucket renamed: its record and its grants follow it.
+                    (true, true) => {
+                        crate::access::rename_bucket_grants(&mut txn, src_name, Some(dst_name))?
+                    }
+                    // A directory becomes a bucket: buckets are explicit, have a record and are
+                    // not objects; grants left on the name by an older bucket do not apply.
+                    (false, true) => {
+                        dir.explicit = true;
+                        dir.object = None;
+                        dir.bucket = Some(BucketRecord {
+                            created_ms: super::now_ms(),
+                            owner: None,
+                        });
+                        crate::access::drop_bucket_grants(&mut txn, dst_name)?;
+                    }
+                    // A bucket becomes a directory (an explicit one: the object `x/`).
+                    (true, false) => {
+                        dir.bucket = None;
+                        crate::access::drop_bucket_grants(&mut txn, src_name)?;
+                    }
+                    (false, false) => {}
                 }
                 Dentry::Dir(dir)
             }

@@ -11,11 +11,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    store: Arc<Store>,
-    nodes: Arc<Nodes>,
-    ns: Namespace,
+pub(super) struct Fixture {
+    pub(super) _dir: tempfile::TempDir,
+    pub(super) store: Arc<Store>,
+    pub(super) nodes: Arc<Nodes>,
+    pub(super) ns: Namespace,
 }
 
 pub(super) fn open_at(dir: &Path) -> (Arc<Store>, Arc<Nodes>, Namespace) {
@@ -32,7 +32,7 @@ pub(super) fn open_at(dir: &Path) -> (Arc<Store>, Arc<Nodes>, Namespace) {
 }
 
 /// A namespace with three registered nodes and a bucket `/b`.
-fn fixture() -> Fixture {
+pub(super) fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let (store, nodes, ns) = open_at(dir.path());
     for port in 1..=3 {
@@ -47,7 +47,7 @@ fn fixture() -> Fixture {
     }
 }
 
-fn register(
+pub(super) fn register(
     store: &Store,
     nodes: &Nodes,
     ns: &Namespace,
@@ -69,6 +69,7 @@ pub(super) fn mkdir(ns: &Namespace, path: &str, parents: bool) -> Result<Entry, 
     ns.mkdir(&MkdirReq {
         path: path.into(),
         parents,
+        object: None,
     })
 }
 
@@ -95,17 +96,19 @@ pub(super) fn put(ns: &Namespace, path: &str, chunks: usize) -> Result<Entry, Rp
         content_type: None,
         meta: vec![],
         chunks: written,
+        if_none_match: false,
+        if_match: None,
     })
 }
 
-fn stat(ns: &Namespace, path: &str) -> Result<StatResp, RpcError> {
+pub(super) fn stat(ns: &Namespace, path: &str) -> Result<StatResp, RpcError> {
     ns.stat(&StatReq {
         path: path.into(),
         with_chunks: true,
     })
 }
 
-fn names(ns: &Namespace, path: &str) -> Vec<String> {
+pub(super) fn names(ns: &Namespace, path: &str) -> Vec<String> {
     let resp = ns
         .list(&ListReq {
             path: path.into(),
@@ -116,11 +119,11 @@ fn names(ns: &Namespace, path: &str) -> Vec<String> {
     resp.entries.into_iter().map(|e| e.name).collect()
 }
 
-fn code<T: std::fmt::Debug>(result: Result<T, RpcError>) -> ErrorCode {
+pub(super) fn code<T: std::fmt::Debug>(result: Result<T, RpcError>) -> ErrorCode {
     result.unwrap_err().code
 }
 
-fn chunk_ids(ns: &Namespace, path: &str) -> Vec<ChunkId> {
+pub(super) fn chunk_ids(ns: &Namespace, path: &str) -> Vec<ChunkId> {
     stat(ns, path)
         .unwrap()
         .chunks
@@ -129,14 +132,14 @@ fn chunk_ids(ns: &Namespace, path: &str) -> Vec<ChunkId> {
         .collect()
 }
 
-fn loc(store: &Store, chunk: ChunkId) -> Option<ChunkLoc> {
+pub(super) fn loc(store: &Store, chunk: ChunkId) -> Option<ChunkLoc> {
     store
         .view()
         .get::<ChunkLoc>(Cf::ChunkLoc, &keys::chunk_loc(chunk))
         .unwrap()
 }
 
-fn queued(store: &Store, which: Queue) -> Vec<ChunkId> {
+pub(super) fn queued(store: &Store, which: Queue) -> Vec<ChunkId> {
     let mut out: Vec<ChunkId> = queue::due(&store.view(), which, u64::MAX, usize::MAX)
         .unwrap()
         .into_iter()
@@ -164,6 +167,7 @@ fn mkdir_with_and_without_parents() {
     f.ns.delete(&DeleteReq {
         path: "/b/i/f".into(),
         recursive: false,
+        object: false,
     })
     .unwrap();
     assert!(stat(&f.ns, "/b/i/").unwrap().entry.explicit);
@@ -239,6 +243,8 @@ fn commit_checks_the_session() {
                 crc32c: 1,
                 replicas,
             }],
+            if_none_match: false,
+            if_match: None,
         })
     };
     assert_eq!(
@@ -316,6 +322,7 @@ fn delete_removes_empty_implicit_parents_only() {
         f.ns.delete(&DeleteReq {
             path: p.into(),
             recursive: false,
+            object: false,
         })
     };
     del("/b/i/j/f").unwrap();
@@ -345,6 +352,7 @@ fn not_empty_not_a_directory_and_the_root() {
         f.ns.delete(&DeleteReq {
             path: p.into(),
             recursive,
+            object: false,
         })
     };
     assert_eq!(code(del("/b/d", false)), ErrorCode::NotEmpty);
@@ -382,6 +390,7 @@ fn file_and_directory_of_the_same_name_coexist() {
     f.ns.delete(&DeleteReq {
         path: "/b/a".into(),
         recursive: false,
+        object: false,
     })
     .unwrap();
     assert_eq!(stat(&f.ns, "/b/a").unwrap().entry.kind, EntryKind::Dir);
@@ -442,6 +451,10 @@ fn copy_shares_chunks() {
         f.ns.copy(&CopyReq {
             src: src.into(),
             dst: dst.into(),
+            replace_meta: None,
+            if_match: None,
+            if_none_match: false,
+            src_if_match: None,
         })
     };
     let entry = copy("/b/f", "/b/g/h").unwrap();
@@ -459,6 +472,7 @@ fn copy_shares_chunks() {
         f.ns.delete(&DeleteReq {
             path: p.into(),
             recursive: false,
+            object: false,
         })
     };
     del("/b/f").unwrap();

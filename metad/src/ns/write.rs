@@ -2,13 +2,15 @@
 //! `commit`, `abort`), and `copy`.
 
 use super::{
-    already_exists, bucket, check_file_path, collect_uncommitted, ensure_dirs, file_chunks,
-    find_entry, get_dentry, last_inode, no_such_entry, now_ms, parse, release_file, root_entry,
-    to_entry, unreachable_kind, walk_dirs, Namespace,
+    already_exists, bucket, check_file_path, check_preconditions, collect_uncommitted, ensure_dirs,
+    file_chunks, find_entry, get_dentry, last_inode, no_such_entry, now_ms, parse, release_file,
+    root_entry, to_entry, unreachable_kind, walk_dirs, Namespace,
 };
 use crate::placement;
 use crate::store::queue::{self, Queue};
-use crate::store::values::{ChunkLoc, Dentry, Dir, File, FileChunk, Present, Session};
+use crate::store::values::{
+    BucketRecord, ChunkLoc, Dentry, Dir, File, FileChunk, Present, Session,
+};
 use crate::store::{keys, Cf, IdKind, Reader};
 use dfs_common::path::DfsPath;
 use dfs_common::wire::{
@@ -29,6 +31,9 @@ impl Namespace {
                 Err(already_exists(&path))
             };
         }
+        if let Some(object) = &req.object {
+            return self.mkdir_object(&path, object);
+        }
         let now = now_ms();
         let mut txn = self.store.begin();
         let mut parent = dfs_common::InodeId::ROOT;
@@ -40,7 +45,7 @@ impl Namespace {
                 Some(Dentry::Dir(mut dir)) if i == last => {
                     if dir.explicit {
                         return if req.parents {
-                            Ok(to_entry(&key_name, &Dentry::Dir(dir)))
+                            Ok(to_entry(parent, &key_name, &Dentry::Dir(dir)))
                         } else {
                             Err(already_exists(&path))
                         };
@@ -51,7 +56,7 @@ impl Namespace {
                     let dentry = Dentry::Dir(dir);
                     txn.put(Cf::Dentry, &key, &dentry)?;
                     txn.commit(true)?;
-                    return Ok(to_entry(&key_name, &dentry));
+                    return Ok(to_entry(parent, &key_name, &dentry));
                 }
                 Some(Dentry::Dir(dir)) => parent = dir.inode,
                 Some(Dentry::File(_)) => return unreachable_kind(&key_name),
@@ -69,11 +74,17 @@ impl Namespace {
                         inode: self.new_inode()?,
                         mtime_ms: now,
                         explicit: true,
+                        object: None,
+                        // A top-level directory is a bucket.
+                        bucket: (i == 0).then_some(BucketRecord {
+                            created_ms: now,
+                            owner: None,
+                        }),
                     });
                     txn.put(Cf::Dentry, &key, &dentry)?;
                     if i == last {
                         txn.commit(true)?;
-                        return Ok(to_entry(&key_name, &dentry));
+                        return Ok(to_entry(parent, &key_name, &dentry));
                     }
                     if let Dentry::Dir(dir) = dentry {
                         parent = dir.inode;
@@ -163,10 +174,19 @@ impl Namespace {
         let parent_names = path.parent_components().get(1..).unwrap_or(&[]);
         let parent = super::ensure_dirs(self, &mut txn, bucket.inode, parent_names, now)?;
         let name = path.name().unwrap_or_default();
-        match get_dentry(&txn, parent, name)? {
-            Some(Dentry::File(old)) => release_file(&mut txn, &old, &path)?,
+        let old = match get_dentry(&txn, parent, name)? {
+            Some(Dentry::File(old)) => Some(old),
             Some(Dentry::Dir(_)) => return unreachable_kind(name),
-            None => {}
+            None => None,
+        };
+        check_preconditions(
+            old.as_ref(),
+            req.if_match.as_deref(),
+            req.if_none_match,
+            &path,
+        )?;
+        if let Some(old) = &old {
+            release_file(&mut txn, old, &path)?;
         }
         let file = File {
             inode: self.new_inode()?,
@@ -231,7 +251,7 @@ impl Namespace {
         let reason = format!("not committed in {path}");
         collect_uncommitted(self, &mut txn, &leftovers, &reason)?;
         txn.commit(true)?;
-        Ok(to_entry(name, &dentry))
+        Ok(to_entry(parent, name, &dentry))
     }
 
     /// Checks a commit's chunk list against its session. Returns each chunk with its distinct
@@ -325,7 +345,9 @@ impl Namespace {
         Ok(())
     }
 
-    /// Copies a file by sharing its chunks.
+    /// Copies a file by sharing its chunks, optionally with new metadata and under S3
+    /// preconditions, in one synced batch. A copy onto itself keeps the file's inode and chunks
+    /// and only refreshes its metadata and mtime.
     pub fn copy(&self, req: &CopyReq) -> Result<Entry, RpcError> {
         let src = parse(&req.src)?;
         let dst = parse(&req.dst)?;
@@ -334,14 +356,56 @@ impl Namespace {
         let mut txn = self.store.begin();
         let src_name = src.name().ok_or_else(|| is_a_directory(&src))?;
         let steps = walk_dirs(&txn, src.parent_components(), &src)?;
-        let file = match find_entry(&txn, last_inode(&steps), src_name, src.trailing_slash)? {
-            Some((_, Dentry::File(file))) => file,
+        let src_parent = last_inode(&steps);
+        let (src_key, file) = match find_entry(&txn, src_parent, src_name, src.trailing_slash)? {
+            Some((key, Dentry::File(file))) => (key, file),
             Some((_, Dentry::Dir(_))) => return Err(is_a_directory(&src)),
             None => return Err(no_such_entry(&src)),
         };
+        if let Some(want) = &req.src_if_match {
+            if !super::etag_matches(&file.etag, want) {
+                return Err(RpcError::new(
+                    ErrorCode::PreconditionFailed,
+                    format!("{src} has ETag {} (copy source If-Match {want})", file.etag),
+                ));
+            }
+        }
+        let bucket = bucket(&txn, &dst)?;
+        let parent = ensure_dirs(
+            self,
+            &mut txn,
+            bucket.inode,
+            dst.parent_components().get(1..).unwrap_or(&[]),
+            now,
+        )?;
+        let name = dst.name().unwrap_or_default();
+        let old = match get_dentry(&txn, parent, name)? {
+            Some(Dentry::File(old)) => Some(old),
+            Some(Dentry::Dir(_)) => return unreachable_kind(name),
+            None => None,
+        };
+        check_preconditions(
+            old.as_ref(),
+            req.if_match.as_deref(),
+            req.if_none_match,
+            &dst,
+        )?;
+        let (content_type, meta) = match &req.replace_meta {
+            Some(new) => (new.content_type.clone(), new.meta.clone()),
+            None => (file.content_type.clone(), file.meta.clone()),
+        };
+        if (src_parent, src_key.as_str()) == (parent, name) {
+            let dentry = Dentry::File(File {
+                mtime_ms: now,
+                content_type,
+                meta,
+                ..file
+            });
+            txn.put(Cf::Dentry, &keys::dentry(parent, name), &dentry)?;
+            txn.commit(true)?;
+            return Ok(to_entry(parent, name, &dentry));
+        }
         let rows = file_chunks(&txn, file.inode)?;
-        // Take the new references before releasing the old file at dst: when src == dst the
-        // chunks must never reach a refcount of 0.
         for row in &rows {
             let key = keys::chunk_loc(row.chunk);
             let mut loc = txn.get::<ChunkLoc>(Cf::ChunkLoc, &key)?.ok_or_else(|| {
@@ -353,23 +417,14 @@ impl Namespace {
             loc.refcount = loc.refcount.saturating_add(1);
             txn.put(Cf::ChunkLoc, &key, &loc)?;
         }
-        let bucket = bucket(&txn, &dst)?;
-        let parent = ensure_dirs(
-            self,
-            &mut txn,
-            bucket.inode,
-            dst.parent_components().get(1..).unwrap_or(&[]),
-            now,
-        )?;
-        let name = dst.name().unwrap_or_default();
-        match get_dentry(&txn, parent, name)? {
-            Some(Dentry::File(old)) => release_file(&mut txn, &old, &dst)?,
-            Some(Dentry::Dir(_)) => return unreachable_kind(name),
-            None => {}
+        if let Some(old) = &old {
+            release_file(&mut txn, old, &dst)?;
         }
         let copy = File {
             inode: self.new_inode()?,
             mtime_ms: now,
+            content_type,
+            meta,
             ..file
         };
         for (index, row) in rows.iter().enumerate() {
@@ -378,7 +433,7 @@ impl Namespace {
         let dentry = Dentry::File(copy);
         txn.put(Cf::Dentry, &keys::dentry(parent, name), &dentry)?;
         txn.commit(true)?;
-        Ok(to_entry(name, &dentry))
+        Ok(to_entry(parent, name, &dentry))
     }
 }
 

@@ -106,6 +106,16 @@ pub fn parse_session(key: &[u8]) -> Option<SessionId> {
     (key.len() == 8).then(|| SessionId::from_be_slice(key))?
 }
 
+/// `access_key` key: the key id's bytes.
+pub fn access_key(key_id: &str) -> Vec<u8> {
+    key_id.as_bytes().to_vec()
+}
+
+/// Reads an `access_key` key.
+pub fn parse_access_key(key: &[u8]) -> Option<String> {
+    std::str::from_utf8(key).ok().map(str::to_owned)
+}
+
 /// `gc_queue` / `repair_queue` key: due time in Unix milliseconds ‖ chunk id, so that a scan
 /// from the start yields the work that is due first.
 pub fn queue(due_ms: u64, chunk: ChunkId) -> [u8; 16] {

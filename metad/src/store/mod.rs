@@ -21,8 +21,10 @@ use std::path::Path;
 use std::sync::Mutex;
 use values::{Schema, Value};
 
-/// The schema version this build writes.
-const SCHEMA_VERSION: u32 = 1;
+/// The schema version this build writes. Version 2 changed the directory entry and added the
+/// `access_key` table; a version 1 database is upgraded in place by rewriting the marker (old
+/// values decode forward when read, and the new column family is created at open).
+const SCHEMA_VERSION: u32 = 2;
 
 /// The tables, one RocksDB column family each (see DESIGN.md §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -45,11 +47,13 @@ pub enum Cf {
     GcQueue,
     /// Chunks to re-replicate: due ‖ chunk.
     RepairQueue,
+    /// S3 access keys: key id.
+    AccessKey,
 }
 
 impl Cf {
     /// Every column family.
-    pub const ALL: [Cf; 9] = [
+    pub const ALL: [Cf; 10] = [
         Cf::Meta,
         Cf::Dentry,
         Cf::Chunks,
@@ -59,6 +63,7 @@ impl Cf {
         Cf::Session,
         Cf::GcQueue,
         Cf::RepairQueue,
+        Cf::AccessKey,
     ];
 
     /// The column family's name in RocksDB.
@@ -73,6 +78,7 @@ impl Cf {
             Cf::Session => "session",
             Cf::GcQueue => "gc_queue",
             Cf::RepairQueue => "repair_queue",
+            Cf::AccessKey => "access_key",
         }
     }
 }
@@ -144,22 +150,28 @@ impl Store {
     fn check_schema(&self) -> Result<(), StoreError> {
         match self.view().get::<Schema>(Cf::Meta, keys::meta::SCHEMA)? {
             Some(schema) if schema.version == SCHEMA_VERSION => Ok(()),
+            Some(schema) if schema.version == 1 => {
+                tracing::info!("upgrading the database from schema version 1 to {SCHEMA_VERSION}");
+                self.write_schema()
+            }
             Some(schema) => Err(StoreError::Corrupt(format!(
                 "database schema version {} is not supported by this metad (it knows {SCHEMA_VERSION})",
                 schema.version
             ))),
-            None => {
-                let mut txn = self.begin();
-                txn.put(
-                    Cf::Meta,
-                    keys::meta::SCHEMA,
-                    &Schema {
-                        version: SCHEMA_VERSION,
-                    },
-                )?;
-                txn.commit(true)
-            }
+            None => self.write_schema(),
         }
+    }
+
+    fn write_schema(&self) -> Result<(), StoreError> {
+        let mut txn = self.begin();
+        txn.put(
+            Cf::Meta,
+            keys::meta::SCHEMA,
+            &Schema {
+                version: SCHEMA_VERSION,
+            },
+        )?;
+        txn.commit(true)
     }
 
     fn cf(&self, cf: Cf) -> Result<&ColumnFamily, StoreError> {
@@ -367,6 +379,33 @@ mod tests {
         drop(txn); // never committed: nothing happened
         assert_eq!(keys_of(&store.view(), b"p", None), [b"p1", b"p3", b"p5"]);
         assert_eq!(keys_of(&store.view(), b"p", Some(b"p3")), [b"p5"]);
+    }
+
+    #[test]
+    fn schema_1_databases_are_upgraded_and_newer_ones_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let mut txn = store.begin();
+            txn.put(Cf::Meta, keys::meta::SCHEMA, &Schema { version: 1 })
+                .unwrap();
+            txn.commit(true).unwrap();
+        }
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let schema: Schema = store
+                .view()
+                .get(Cf::Meta, keys::meta::SCHEMA)
+                .unwrap()
+                .unwrap();
+            assert_eq!(schema.version, SCHEMA_VERSION);
+            let mut txn = store.begin();
+            txn.put(Cf::Meta, keys::meta::SCHEMA, &Schema { version: 99 })
+                .unwrap();
+            txn.commit(true).unwrap();
+        }
+        let err = Store::open(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("schema version 99"), "{err}");
     }
 
     #[test]

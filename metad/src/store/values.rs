@@ -1,14 +1,23 @@
 //! The values metad stores, with their on-disk versions.
 //!
 //! Every value is one version byte followed by the bincode encoding of a struct frozen for that
-//! version (module [`v1`]). A later schema adds a `v2` module and a new match arm in `decode`
-//! that converts old bytes forward, so values written by an older metad always decode. A version
-//! this build does not know is a clear error, never a misread.
+//! version (modules [`v1`] and [`v2`]). When a type changes, the new shape goes into a new
+//! module and `decode` gains an arm converting the old bytes forward, so values written by an
+//! older metad always decode. A version this build does not know is a clear error, never a
+//! misread.
+//!
+//! Version 2 changed the directory entry (a directory gained the payload of the S3 object `x/`
+//! and a bucket record) and added the access key; every other type is still written as
+//! version 1.
 
 use super::StoreError;
 use bincode::Options;
 
-pub use v1::*;
+pub use v1::{
+    ChunkLoc, Counter, File, FileChunk, Node, NodeState, Present, QueueItem, Schema, Session,
+    SessionChunk,
+};
+pub use v2::{AccessKey, BucketRecord, Dentry, Dir, DirObject, Grant};
 
 /// Largest value we encode or decode; a corrupt length prefix must not allocate gigabytes.
 const MAX_VALUE_BYTES: u64 = 256 * 1024 * 1024;
@@ -28,7 +37,7 @@ pub trait Value: Sized {
     fn decode(bytes: &[u8]) -> Result<Self, StoreError>;
 }
 
-/// Values of schema version 1. Frozen: never change these types, add a `v2` instead.
+/// Values of schema version 1. Frozen: never change these types, add to a later version instead.
 pub mod v1 {
     use dfs_common::{ChunkId, InodeId, NodeId};
     use serde::{Deserialize, Serialize};
@@ -169,34 +178,157 @@ pub mod v1 {
     }
 }
 
+/// Values of schema version 2 that differ from version 1, or are new. Frozen likewise.
+pub mod v2 {
+    use super::v1;
+    use dfs_common::InodeId;
+    use serde::{Deserialize, Serialize};
+
+    /// A directory entry.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub enum Dentry {
+        /// A directory (its key-form name ends in `/`).
+        Dir(Dir),
+        /// A file (unchanged since version 1).
+        File(v1::File),
+    }
+
+    /// A directory.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Dir {
+        /// Its inode: the parent id of its children's keys.
+        pub inode: InodeId,
+        /// Creation or last change of its own entry (and of its payload), Unix milliseconds.
+        pub mtime_ms: u64,
+        /// Created on purpose (mkdir, bucket, S3 `x/`) rather than implied by a child; implicit
+        /// directories disappear with their last child. Below a bucket an explicit directory
+        /// is the S3 object `x/`.
+        pub explicit: bool,
+        /// The payload of the object `x/` as given by S3 `PUT x/`; `None` for a plain mkdir
+        /// (the object then shows the ETag of nothing) and for implicit directories.
+        pub object: Option<DirObject>,
+        /// Top-level directories made by this version: the bucket record.
+        pub bucket: Option<BucketRecord>,
+    }
+
+    /// The payload of an explicit directory's object `x/`.
+    #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct DirObject {
+        /// The ETag.
+        pub etag: String,
+        /// Content type given at write time.
+        pub content_type: Option<String>,
+        /// User metadata and stored headers.
+        pub meta: Vec<(String, String)>,
+    }
+
+    /// What a top-level directory knows as a bucket.
+    #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct BucketRecord {
+        /// Creation time, Unix milliseconds.
+        pub created_ms: u64,
+        /// The access key that created it.
+        pub owner: Option<String>,
+    }
+
+    /// An S3 access key (`access_key` table, keyed by the key id).
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct AccessKey {
+        /// A name for people.
+        pub name: String,
+        /// Creation time, Unix milliseconds.
+        pub created_ms: u64,
+        /// The secret, encrypted with a keystream derived from the cluster secret (see
+        /// `access::seal`).
+        pub sealed_secret: Vec<u8>,
+        /// HMAC of the key id and `sealed_secret` under the cluster secret.
+        pub tag: Vec<u8>,
+        /// Rights on buckets, by bucket name.
+        pub grants: Vec<Grant>,
+    }
+
+    /// An access key's rights on one bucket.
+    #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Grant {
+        /// The bucket's name.
+        pub bucket: String,
+        /// May list and read.
+        pub read: bool,
+        /// May write and delete.
+        pub write: bool,
+        /// May administer the bucket.
+        pub owner: bool,
+    }
+
+    impl From<v1::Dentry> for Dentry {
+        fn from(old: v1::Dentry) -> Dentry {
+            match old {
+                v1::Dentry::Dir(dir) => Dentry::Dir(Dir {
+                    inode: dir.inode,
+                    mtime_ms: dir.mtime_ms,
+                    explicit: dir.explicit,
+                    object: None,
+                    bucket: None,
+                }),
+                v1::Dentry::File(file) => Dentry::File(file),
+            }
+        }
+    }
+}
+
 /// Whether a directory entry is a directory (its key-form name must then end in `/`).
 pub fn dentry_kind(dentry: &Dentry) -> bool {
     matches!(dentry, Dentry::Dir(_))
 }
 
+/// The version byte followed by the encoding of `value`.
+fn encode_as<T: serde::Serialize>(
+    version: u8,
+    value: &T,
+    what: &str,
+) -> Result<Vec<u8>, StoreError> {
+    let mut bytes = vec![version];
+    codec()
+        .serialize_into(&mut bytes, value)
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode {what}: {e}")))?;
+    Ok(bytes)
+}
+
+/// Decodes the bytes after the version byte as `T`.
+fn decode_as<T: serde::de::DeserializeOwned>(
+    rest: &[u8],
+    version: u8,
+    what: &str,
+) -> Result<T, StoreError> {
+    codec().deserialize(rest).map_err(|e| {
+        StoreError::Corrupt(format!("undecodable {what} value (version {version}): {e}"))
+    })
+}
+
+/// The error for a version byte this build does not know, or no bytes at all.
+fn bad_version(version: Option<u8>, what: &str) -> StoreError {
+    match version {
+        Some(version) => StoreError::Corrupt(format!(
+            "{what} value has unknown version {version} (written by a newer metad?)"
+        )),
+        None => StoreError::Corrupt(format!("empty {what} value")),
+    }
+}
+
+/// Types with a single version so far.
 macro_rules! versioned {
-    ($($ty:ident => $what:literal),* $(,)?) => {$(
+    ($($ty:ident => $what:literal, $version:literal);* $(;)?) => {$(
         impl Value for $ty {
             const WHAT: &'static str = $what;
 
             fn encode(&self) -> Result<Vec<u8>, StoreError> {
-                let mut bytes = vec![1u8];
-                codec()
-                    .serialize_into(&mut bytes, self)
-                    .map_err(|e| StoreError::Corrupt(format!("cannot encode {}: {e}", Self::WHAT)))?;
-                Ok(bytes)
+                encode_as($version, self, Self::WHAT)
             }
 
             fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
                 match bytes.split_first() {
-                    Some((1, rest)) => codec().deserialize(rest).map_err(|e| {
-                        StoreError::Corrupt(format!("undecodable {} value (version 1): {e}", Self::WHAT))
-                    }),
-                    Some((version, _)) => Err(StoreError::Corrupt(format!(
-                        "{} value has unknown version {version} (written by a newer metad?)",
-                        Self::WHAT
-                    ))),
-                    None => Err(StoreError::Corrupt(format!("empty {} value", Self::WHAT))),
+                    Some(($version, rest)) => decode_as(rest, $version, Self::WHAT),
+                    other => Err(bad_version(other.map(|(v, _)| *v), Self::WHAT)),
                 }
             }
         }
@@ -204,16 +336,32 @@ macro_rules! versioned {
 }
 
 versioned!(
-    Dentry => "directory entry",
-    FileChunk => "file chunk",
-    ChunkLoc => "chunk location",
-    Node => "node",
-    Session => "session",
-    QueueItem => "queue item",
-    Counter => "counter",
-    Schema => "schema",
-    Present => "marker",
+    FileChunk => "file chunk", 1;
+    ChunkLoc => "chunk location", 1;
+    Node => "node", 1;
+    Session => "session", 1;
+    QueueItem => "queue item", 1;
+    Counter => "counter", 1;
+    Schema => "schema", 1;
+    Present => "marker", 1;
+    AccessKey => "access key", 2;
 );
+
+impl Value for Dentry {
+    const WHAT: &'static str = "directory entry";
+
+    fn encode(&self) -> Result<Vec<u8>, StoreError> {
+        encode_as(2, self, Self::WHAT)
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        match bytes.split_first() {
+            Some((1, rest)) => decode_as::<v1::Dentry>(rest, 1, Self::WHAT).map(Dentry::from),
+            Some((2, rest)) => decode_as(rest, 2, Self::WHAT),
+            other => Err(bad_version(other.map(|(v, _)| *v), Self::WHAT)),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -232,8 +380,36 @@ mod tests {
             chunk_count: 1,
         });
         let bytes = value.encode().unwrap();
-        assert_eq!(bytes[0], 1);
+        assert_eq!(bytes[0], 2);
         assert_eq!(Dentry::decode(&bytes).unwrap(), value);
+        let dir = Dentry::Dir(Dir {
+            inode: InodeId(8),
+            mtime_ms: 1,
+            explicit: true,
+            object: Some(DirObject {
+                etag: "\"e\"".into(),
+                content_type: Some("x/y".into()),
+                meta: vec![("a".into(), "b".into())],
+            }),
+            bucket: Some(BucketRecord {
+                created_ms: 4,
+                owner: Some("DFSKEY".into()),
+            }),
+        });
+        assert_eq!(Dentry::decode(&dir.encode().unwrap()).unwrap(), dir);
+        let key = AccessKey {
+            name: "n".into(),
+            created_ms: 3,
+            sealed_secret: vec![1, 2],
+            tag: vec![3],
+            grants: vec![Grant {
+                bucket: "b".into(),
+                read: true,
+                write: false,
+                owner: true,
+            }],
+        };
+        assert_eq!(AccessKey::decode(&key.encode().unwrap()).unwrap(), key);
         let loc = ChunkLoc {
             replicas: vec![NodeId(1), NodeId(2)],
             len: 5,
@@ -250,11 +426,46 @@ mod tests {
     }
 
     #[test]
+    fn version_1_directory_entries_still_decode() {
+        let old_dir = v1::Dentry::Dir(v1::Dir {
+            inode: InodeId(9),
+            mtime_ms: 5,
+            explicit: true,
+        });
+        let bytes = encode_as(1, &old_dir, "test").unwrap();
+        assert_eq!(
+            Dentry::decode(&bytes).unwrap(),
+            Dentry::Dir(Dir {
+                inode: InodeId(9),
+                mtime_ms: 5,
+                explicit: true,
+                object: None,
+                bucket: None,
+            })
+        );
+        let file = v1::File {
+            inode: InodeId(10),
+            size: 1,
+            etag: "\"x\"".into(),
+            mtime_ms: 2,
+            content_type: None,
+            meta: vec![],
+            chunk_count: 1,
+        };
+        let bytes = encode_as(1, &v1::Dentry::File(file.clone()), "test").unwrap();
+        assert_eq!(Dentry::decode(&bytes).unwrap(), Dentry::File(file));
+        // Version 1 of a type born in version 2 does not exist.
+        assert!(AccessKey::decode(&[1, 0]).is_err());
+    }
+
+    #[test]
     fn unknown_version_and_garbage_are_clear_errors() {
         let err = Counter::decode(&[9, 1, 2]).unwrap_err().to_string();
         assert!(err.contains("unknown version 9"), "{err}");
         assert!(Counter::decode(&[]).is_err());
         assert!(Dentry::decode(&[1, 0xff, 0xff, 0xff, 0xff, 0xff]).is_err());
+        assert!(Dentry::decode(&[2, 0xff, 0xff, 0xff, 0xff, 0xff]).is_err());
+        assert!(Dentry::decode(&[3, 0]).is_err());
         // A huge length prefix must fail cleanly, not allocate.
         assert!(
             Session::decode(&[1, 1, 0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]).is_err()
