@@ -51,7 +51,7 @@ fn main() -> ExitCode {
     let config = match build_config(args) {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("chunkd: {}", one_line(&e));
+            eprintln!("chunkd: {}", dfs_common::daemon::one_line(&e));
             return ExitCode::FAILURE;
         }
     };
@@ -89,10 +89,12 @@ fn build_config(args: Args) -> Result<Config, String> {
     if let Some(metad) = args.metad {
         config.metad = metad;
     }
+    // Precedence, as in metad: a flag, then DFS_SECRET, then the config file.
     if let Some(file) = args.secret_file {
-        // A file named on the command line beats a secret written in the config file.
         config.secret_file = Some(file);
         config.secret = None;
+    } else if let Some(secret) = dfs_common::daemon::secret_from_env() {
+        config.secret = Some(secret);
     }
     if let Some(capacity) = args.capacity {
         config.capacity = Some(capacity);
@@ -100,44 +102,13 @@ fn build_config(args: Args) -> Result<Config, String> {
     if let Some(secs) = args.scrub_interval_secs {
         config.scrub_interval_secs = secs;
     }
-    if let Ok(secret) = std::env::var("DFS_SECRET") {
-        if !secret.trim().is_empty() {
-            config.secret = Some(secret);
-        }
-    }
     Ok(config)
-}
-
-/// Folds a multi-line message (a TOML error shows the offending line) into its first and last
-/// lines, so that a bad config is reported on one line.
-fn one_line(text: &str) -> String {
-    let lines: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    match lines.as_slice() {
-        [] => String::new(),
-        [one] => (*one).to_string(),
-        [first, .., last] => format!("{first}: {last}"),
-    }
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
     let daemon = dfs_chunkd::start(config).await?;
-    wait_for_signal().await?;
+    dfs_common::daemon::wait_for_shutdown_signal().await;
     tracing::info!("stopping");
     daemon.stop().await;
-    Ok(())
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result?,
-        _ = term.recv() => {}
-    }
     Ok(())
 }

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod checksum;
 pub mod config;
+pub mod daemon;
 pub mod error;
 pub mod http;
 pub mod ids;

@@ -50,7 +50,7 @@ fn parse_size(text: &str) -> Result<u64, String> {
 /// The configuration: file, then the `DFS_SECRET` environment variable, then flags.
 fn config(args: Args) -> Result<dfs_metad::Config, String> {
     let mut config: dfs_metad::Config = dfs_common::config::load_toml(args.config.as_deref())?;
-    if let Ok(secret) = std::env::var("DFS_SECRET") {
+    if let Some(secret) = dfs_common::daemon::secret_from_env() {
         config.secret = Some(secret);
     }
     if let Some(file) = args.secret_file {
@@ -98,7 +98,7 @@ async fn main() -> ExitCode {
     let config = match config(args) {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("metad: {}", one_line(&e));
+            eprintln!("metad: {}", dfs_common::daemon::one_line(&e));
             return ExitCode::FAILURE;
         }
     };
@@ -109,46 +109,8 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    wait_for_signal().await;
+    dfs_common::daemon::wait_for_shutdown_signal().await;
     tracing::info!("metad shutting down");
     daemon.stop().await;
     ExitCode::SUCCESS
-}
-
-/// Folds a multi-line message (TOML errors draw the offending line) into its first and last
-/// lines, which carry the position and the reason.
-fn one_line(text: &str) -> String {
-    let lines: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    match lines.as_slice() {
-        [] => String::new(),
-        [only] => (*only).to_owned(),
-        [first, .., last] => format!("{first}: {last}"),
-    }
-}
-
-/// Waits for Ctrl-C or SIGTERM.
-async fn wait_for_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => Some(term),
-        Err(e) => {
-            tracing::warn!("cannot watch SIGTERM ({e}); stop with Ctrl-C");
-            None
-        }
-    };
-    let terminated = async {
-        match term.as_mut() {
-            Some(term) => {
-                term.recv().await;
-            }
-            None => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminated => {}
-    }
 }
