@@ -14,14 +14,14 @@ mod write;
 
 pub use chunker::chunk_count;
 pub use etag::{etag_of, format_etag};
-pub use read::{plan_range, FileReader, Piece};
-pub use write::{CreateOptions, FileWriter, FinishOptions};
+pub use read::{plan_range, stored_range, FileReader, Piece, StoredRange};
+pub use write::{CreateOptions, FileWriter, FinishOptions, FinishPartOptions};
 
 use dfs_common::auth::ClusterSecret;
 use dfs_common::http::InternalClient;
 use dfs_common::wire::{
-    CopyReq, DeleteReq, Entry, EntryKind, ListReq, ListResp, MkdirReq, OpenReq, RenameReq, Rpc,
-    StatReq, StatResp, StatusReq, StatusResp,
+    CopyReq, DeleteReq, Entry, EntryKind, ListReq, ListResp, MkdirReq, OpenPartReq, OpenReq,
+    OpenResp, RenameReq, Rpc, StatReq, StatResp, StatusReq, StatusResp,
 };
 use dfs_common::{ErrorCode, RpcError};
 use std::sync::Arc;
@@ -184,6 +184,38 @@ impl DfsClient {
                 path: path.to_owned(),
             })
             .await?;
+        self.writer(path, open, opts).await
+    }
+
+    /// Starts writing part `part_number` of the multipart upload `upload_id` of the object
+    /// `path` (`/bucket/key`; metad answers `NotFound` when the upload is not that object's).
+    /// The part is stored by [`FileWriter::finish_part`]; nothing is visible before the
+    /// upload is completed. Other multipart calls go through [`call`](Self::call) with the
+    /// requests of `dfs_common::wire` (`CreateUploadReq`, `CopyPartReq`, ...).
+    pub async fn create_part(
+        &self,
+        path: &str,
+        upload_id: &str,
+        part_number: u32,
+        opts: CreateOptions,
+    ) -> Result<FileWriter, RpcError> {
+        let open = self
+            .call(&OpenPartReq {
+                upload_id: upload_id.to_owned(),
+                part_number,
+                path: Some(path.to_owned()),
+            })
+            .await?;
+        self.writer(path, open, opts).await
+    }
+
+    /// A writer on a freshly opened write session.
+    async fn writer(
+        &self,
+        path: &str,
+        open: OpenResp,
+        opts: CreateOptions,
+    ) -> Result<FileWriter, RpcError> {
         if open.chunk_size == 0 {
             let _ = self
                 .call(&dfs_common::wire::AbortReq {

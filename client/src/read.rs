@@ -32,14 +32,14 @@ pub struct FileReader {
     chunks: Arc<Vec<ChunkInfo>>,
 }
 
-/// The part of one chunk that a range read needs.
+/// The part of one chunk slice (an entry of the file's chunk list) that a range read needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Piece {
     /// Index of the chunk in the file's chunk list.
     pub chunk: usize,
-    /// First byte wanted, relative to the chunk's start.
+    /// First byte wanted, relative to the slice's start.
     pub from: u64,
-    /// One past the last byte wanted, relative to the chunk's start.
+    /// One past the last byte wanted, relative to the slice's start.
     pub to: u64,
 }
 
@@ -268,20 +268,53 @@ impl Fetcher {
     }
 }
 
-/// `GET /chunk/<id>` from one replica, with a `Range` for a partial piece; checks the length,
-/// and the CRC32C when the whole chunk came back.
+/// The bytes of a stored chunk that a piece needs: `[start, end)` in the stored chunk (a
+/// file's chunk may be a slice of the stored one), and whether that is the whole chunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoredRange {
+    /// First byte, in the stored chunk.
+    pub start: u64,
+    /// One past the last byte, in the stored chunk.
+    pub end: u64,
+    /// Whether the range is the whole stored chunk (then its CRC32C can be checked).
+    pub whole: bool,
+}
+
+/// Where `piece` (relative to the slice `chunk`) lies in the stored chunk. Fails when the
+/// slice does not fit in the stored chunk (inconsistent metadata).
+pub fn stored_range(chunk: &ChunkInfo, piece: Piece) -> Result<StoredRange, String> {
+    let stored = chunk.stored_len();
+    let start = chunk.chunk_offset.checked_add(piece.from);
+    let end = chunk.chunk_offset.checked_add(piece.to);
+    match (start, end) {
+        (Some(start), Some(end)) if start <= end && end <= stored && piece.to <= chunk.len => {
+            Ok(StoredRange {
+                start,
+                end,
+                whole: start == 0 && end == stored,
+            })
+        }
+        _ => Err(format!(
+            "bytes {}..{} of a slice of {} bytes at offset {} do not fit in chunk {} of {stored} bytes",
+            piece.from, piece.to, chunk.len, chunk.chunk_offset, chunk.id
+        )),
+    }
+}
+
+/// `GET /chunk/<id>` from one replica, with a `Range` unless the piece is the whole stored
+/// chunk; checks the length, and the CRC32C whenever the whole chunk came back.
 async fn fetch_from(
     client: &DfsClient,
     addr: &str,
     chunk: &ChunkInfo,
     piece: Piece,
 ) -> Result<Bytes, RpcError> {
-    let whole = piece.from == 0 && piece.to == chunk.len;
+    let range = stored_range(chunk, piece).map_err(RpcError::internal)?;
     let mut headers = HeaderMap::new();
-    if !whole {
-        let range = format!("bytes={}-{}", piece.from, piece.to - 1);
-        let value = HeaderValue::from_str(&range)
-            .map_err(|e| RpcError::internal(format!("bad range header {range}: {e}")))?;
+    if !range.whole {
+        let text = format!("bytes={}-{}", range.start, range.end.saturating_sub(1));
+        let value = HeaderValue::from_str(&text)
+            .map_err(|e| RpcError::internal(format!("bad range header {text}: {e}")))?;
         headers.insert(http::header::RANGE, value);
     }
     let path = format!("{CHUNK_PATH_PREFIX}{}", chunk.id);
@@ -299,10 +332,10 @@ async fn fetch_from(
         return Err(error_from_response(resp).await);
     }
     // A chunkd that ignores the range sends the whole chunk: cut the piece out of it.
-    let (expected, cut_from) = if status == StatusCode::PARTIAL_CONTENT {
-        (piece.to - piece.from, None)
+    let (expected, cut) = if status == StatusCode::PARTIAL_CONTENT {
+        (range.end - range.start, None)
     } else {
-        (chunk.len, (!whole).then_some(piece.from))
+        (chunk.stored_len(), (!range.whole).then_some(range))
     };
     let body = read_exact_body(resp.into_body(), expected).await?;
     if status != StatusCode::PARTIAL_CONTENT {
@@ -318,8 +351,8 @@ async fn fetch_from(
             ));
         }
     }
-    Ok(match cut_from {
-        Some(from) => body.slice(from as usize..piece.to as usize),
+    Ok(match cut {
+        Some(range) => body.slice(range.start as usize..range.end as usize),
         None => body,
     })
 }
@@ -383,6 +416,8 @@ mod tests {
                     len,
                     crc32c: 0,
                     replicas: Vec::new(),
+                    chunk_offset: 0,
+                    chunk_len: 0,
                 };
                 offset += len;
                 chunk
@@ -442,6 +477,33 @@ mod tests {
         assert!(plan_range(&[], 3, 0, 3).is_err());
     }
 
+    #[test]
+    fn slices_read_their_part_of_the_stored_chunk() {
+        // A file of three slices: bytes 4..8 of a 10-byte chunk, a whole 4-byte chunk, and
+        // the first 2 bytes of a 6-byte chunk.
+        let mut c = chunks(&[4, 4, 2]);
+        c[0].chunk_offset = 4;
+        c[0].chunk_len = 10;
+        c[2].chunk_len = 6;
+        // Planning is about the file's bytes: slices are entries like any other.
+        assert_eq!(
+            plan_range(&c, 10, 2, 9).unwrap(),
+            [piece(0, 2, 4), piece(1, 0, 4), piece(2, 0, 1)]
+        );
+        let at = |chunk: usize, from, to| stored_range(&c[chunk], piece(chunk, from, to)).unwrap();
+        let range = |start, end, whole| StoredRange { start, end, whole };
+        assert_eq!(at(0, 2, 4), range(6, 8, false));
+        assert_eq!(at(0, 0, 4), range(4, 8, false));
+        assert_eq!(at(1, 0, 4), range(0, 4, true));
+        assert_eq!(at(1, 1, 4), range(1, 4, false));
+        // Whole slice, but not the whole stored chunk: no CRC check possible.
+        assert_eq!(at(2, 0, 2), range(0, 2, false));
+        // Metadata that does not fit is refused, not read.
+        assert!(stored_range(&c[0], piece(0, 0, 7)).is_err());
+        c[0].chunk_offset = u64::MAX;
+        assert!(stored_range(&c[0], piece(0, 0, 1)).is_err());
+    }
+
     #[tokio::test]
     async fn empty_file_streams_nothing() {
         use futures_util::StreamExt;
@@ -460,6 +522,7 @@ mod tests {
             meta: Vec::new(),
             explicit: false,
             chunk_count: 0,
+            part_sizes: Vec::new(),
         };
         let reader = FileReader::new(client, "/b/empty".into(), entry, Vec::new());
         let items: Vec<_> = reader.stream(0, u64::MAX).collect().await;
@@ -495,6 +558,7 @@ mod tests {
             meta: Vec::new(),
             explicit: false,
             chunk_count: 1,
+            part_sizes: Vec::new(),
         };
         let reader = FileReader::new(client, "/b/x".into(), entry, c);
         let items: Vec<_> = reader.stream(0, 4).collect().await;

@@ -7,7 +7,7 @@ use crate::etag::Md5Task;
 use crate::upload::{upload_chunk, SessionCtx};
 use crate::DfsClient;
 use bytes::Bytes;
-use dfs_common::wire::{AbortReq, CommitReq, Entry, WrittenChunk};
+use dfs_common::wire::{AbortReq, CommitPartReq, CommitReq, Entry, PartInfo, Rpc, WrittenChunk};
 use dfs_common::{RpcError, SessionId};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
@@ -50,7 +50,18 @@ pub struct FinishOptions {
     pub if_match: Option<String>,
 }
 
-/// A file being written. Call [`finish`](Self::finish) to commit it or
+/// What a part of a multipart upload is stored with at commit.
+#[derive(Clone, Debug, Default)]
+pub struct FinishPartOptions {
+    /// The part's ETag (quoted hex MD5 of its bytes) when the writer did not compute one
+    /// (`compute_etag` off); ignored otherwise. metad refuses a part whose ETag is no MD5.
+    pub etag: Option<String>,
+    /// The part's flexible checksum (base64), as verified by the caller.
+    pub checksum: Option<String>,
+}
+
+/// A file (or a part of a multipart upload, made by `DfsClient::create_part`) being written.
+/// Call [`finish`](Self::finish) (a part: [`finish_part`](Self::finish_part)) to commit it or
 /// [`abort`](Self::abort) to give it up; dropping it without either aborts the session in
 /// the background (best effort; metad's reaper collects what is left in any case).
 #[derive(Debug)]
@@ -137,13 +148,39 @@ impl FileWriter {
     /// Uploads the last chunk, waits for every chunk, and commits the file atomically
     /// (replacing any file at its path). On error the session is aborted.
     pub async fn finish(mut self, opts: FinishOptions) -> Result<Entry, RpcError> {
-        match self.finish_inner(opts).await {
-            Ok(entry) => {
-                self.done = true;
-                Ok(entry)
-            }
-            Err(err) => Err(self.fail(err).await),
-        }
+        let FinishOptions {
+            etag,
+            content_type,
+            meta,
+            if_none_match,
+            if_match,
+        } = opts;
+        self.commit_with(etag, |session, size, etag, chunks| CommitReq {
+            session,
+            size,
+            etag,
+            content_type,
+            meta,
+            chunks,
+            if_none_match,
+            if_match,
+        })
+        .await
+    }
+
+    /// Like [`finish`](Self::finish), for a writer made by `DfsClient::create_part`: stores
+    /// the part in its upload (replacing any part of the same number). On error the session
+    /// is aborted.
+    pub async fn finish_part(mut self, opts: FinishPartOptions) -> Result<PartInfo, RpcError> {
+        let FinishPartOptions { etag, checksum } = opts;
+        self.commit_with(etag, |session, size, etag, chunks| CommitPartReq {
+            session,
+            size,
+            etag,
+            checksum,
+            chunks,
+        })
+        .await
     }
 
     /// Gives the file up: stops the uploads and aborts the session at metad.
@@ -153,7 +190,35 @@ impl FileWriter {
         }
     }
 
-    async fn finish_inner(&mut self, opts: FinishOptions) -> Result<Entry, RpcError> {
+    /// Waits for every chunk, then sends the commit that `build` makes of the session, the
+    /// size, the ETag and the chunks. On error the session is aborted.
+    async fn commit_with<R: Rpc>(
+        &mut self,
+        etag: Option<String>,
+        build: impl FnOnce(SessionId, u64, String, Vec<WrittenChunk>) -> R,
+    ) -> Result<R::Response, RpcError> {
+        let result = match self.drain(etag).await {
+            Ok((etag, chunks)) => {
+                let req = build(self.ctx.session, self.written, etag, chunks);
+                self.ctx.client.call(&req).await
+            }
+            Err(err) => Err(err),
+        };
+        match result {
+            Ok(resp) => {
+                self.done = true;
+                Ok(resp)
+            }
+            Err(err) => Err(self.fail(err).await),
+        }
+    }
+
+    /// Uploads the last chunk and waits for every upload. Returns the ETag (computed, or
+    /// `given`, or empty) and the chunks in order.
+    async fn drain(
+        &mut self,
+        given: Option<String>,
+    ) -> Result<(String, Vec<WrittenChunk>), RpcError> {
         if let Some(err) = &self.failed {
             return Err(err.clone());
         }
@@ -162,7 +227,7 @@ impl FileWriter {
         }
         let etag = match self.md5.take() {
             Some(task) => task.finish().await?,
-            None => opts.etag.unwrap_or_default(),
+            None => given.unwrap_or_default(),
         };
         let mut chunks = Vec::with_capacity(self.uploads.len());
         for upload in std::mem::take(&mut self.uploads) {
@@ -181,19 +246,7 @@ impl FileWriter {
                 self.ctx.path, self.written
             )));
         }
-        self.ctx
-            .client
-            .call(&CommitReq {
-                session: self.ctx.session,
-                size: self.written,
-                etag,
-                content_type: opts.content_type,
-                meta: opts.meta,
-                chunks,
-                if_none_match: opts.if_none_match,
-                if_match: opts.if_match,
-            })
-            .await
+        Ok((etag, chunks))
     }
 
     /// Feeds the hasher and starts the upload of one chunk once the window has room.

@@ -29,6 +29,10 @@ macro_rules! rpc {
 mod s3;
 pub use s3::*;
 
+// S3 multipart uploads, re-exported here.
+mod multipart;
+pub use multipart::*;
+
 /// An empty answer.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Empty {}
@@ -183,6 +187,10 @@ pub struct Entry {
     pub explicit: bool,
     /// Files: how many chunks hold the data.
     pub chunk_count: u64,
+    /// Files made by completing a multipart upload: the size of each part, in order (S3
+    /// `partNumber` reads and `x-amz-mp-parts-count`). Empty for every other entry.
+    #[serde(default)]
+    pub part_sizes: Vec<u64>,
 }
 
 /// Where one replica of a chunk lives.
@@ -196,19 +204,45 @@ pub struct Replica {
     pub live: bool,
 }
 
-/// One chunk of a file, in file order.
+/// One piece of a file, in file order: a slice of a stored chunk (often all of it). Files
+/// made by copying a range or by completing a multipart upload share slices of other files'
+/// chunks instead of copying bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChunkInfo {
-    /// The chunk.
+    /// The stored chunk.
     pub id: ChunkId,
-    /// Offset of its first byte in the file.
+    /// Offset of the slice's first byte in the file.
     pub offset: u64,
-    /// Its length in bytes.
+    /// The slice's length in bytes.
     pub len: u64,
-    /// CRC32C of its bytes.
+    /// CRC32C of the whole stored chunk (not of the slice): check it only when reading the
+    /// whole chunk ([`ChunkInfo::is_whole_chunk`]); a partial read relies on chunkd's block
+    /// checksums.
     pub crc32c: u32,
     /// Its replicas, live ones first.
     pub replicas: Vec<Replica>,
+    /// Bytes of the stored chunk before the slice (0 for a whole chunk).
+    #[serde(default)]
+    pub chunk_offset: u64,
+    /// The stored chunk's full length; 0 (from an older metad) means the same as `len`.
+    #[serde(default)]
+    pub chunk_len: u64,
+}
+
+impl ChunkInfo {
+    /// The stored chunk's full length (`chunk_len`, or `len` when that is 0).
+    pub fn stored_len(&self) -> u64 {
+        if self.chunk_len == 0 {
+            self.len
+        } else {
+            self.chunk_len
+        }
+    }
+
+    /// Whether the slice is the whole stored chunk.
+    pub fn is_whole_chunk(&self) -> bool {
+        self.chunk_offset == 0 && self.len == self.stored_len()
+    }
 }
 
 /// Look up one path.
@@ -490,5 +524,27 @@ mod tests {
         )
         .unwrap();
         assert_eq!(list.prefix, "");
+    }
+
+    /// Answers from an older metad still decode: a chunk is then a whole stored chunk.
+    #[test]
+    fn older_answers_still_decode() {
+        let chunk: ChunkInfo =
+            serde_json::from_str(r#"{"id":7,"offset":10,"len":5,"crc32c":1,"replicas":[]}"#)
+                .unwrap();
+        assert_eq!((chunk.chunk_offset, chunk.stored_len()), (0, 5));
+        assert!(chunk.is_whole_chunk());
+        let slice = ChunkInfo {
+            chunk_offset: 2,
+            chunk_len: 9,
+            ..chunk
+        };
+        assert!(!slice.is_whole_chunk());
+        let entry: Entry = serde_json::from_str(
+            r#"{"name":"x","kind":"File","inode":3,"size":0,"mtime_ms":0,"etag":"",
+                "content_type":null,"explicit":false,"chunk_count":0}"#,
+        )
+        .unwrap();
+        assert!(entry.part_sizes.is_empty());
     }
 }

@@ -54,6 +54,9 @@ pub struct Config {
     /// replica) are deleted this many seconds after the write ended, so that a chunk write still
     /// in flight cannot recreate a chunk after its deletion.
     pub orphan_grace_secs: u64,
+    /// Multipart uploads neither completed nor aborted this many seconds after their creation
+    /// are aborted and their parts' chunks collected (S3 clients that crashed mid-upload).
+    pub upload_expiry_secs: u64,
 }
 
 impl Default for Config {
@@ -69,6 +72,7 @@ impl Default for Config {
             dead_timeout_ms: 10_000,
             session_timeout_secs: 86_400,
             orphan_grace_secs: 3600,
+            upload_expiry_secs: 7 * 86_400,
         }
     }
 }
@@ -87,6 +91,7 @@ impl std::fmt::Debug for Config {
             .field("dead_timeout_ms", &self.dead_timeout_ms)
             .field("session_timeout_secs", &self.session_timeout_secs)
             .field("orphan_grace_secs", &self.orphan_grace_secs)
+            .field("upload_expiry_secs", &self.upload_expiry_secs)
             .finish()
     }
 }
@@ -131,6 +136,9 @@ impl Config {
         }
         if self.session_timeout_secs == 0 {
             return bad("session_timeout_secs must be positive".into());
+        }
+        if self.upload_expiry_secs == 0 {
+            return bad("upload_expiry_secs must be positive".into());
         }
         match (&self.secret, &self.secret_file) {
             (Some(text), _) => ClusterSecret::new(text).map_err(Error::Secret),
@@ -255,6 +263,7 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
         heartbeat_interval: Duration::from_millis(config.heartbeat_interval_ms),
         dead_timeout: Duration::from_millis(config.dead_timeout_ms),
         session_timeout: Duration::from_secs(config.session_timeout_secs),
+        upload_expiry: Duration::from_secs(config.upload_expiry_secs),
     };
     let workers = workers::spawn_all(&ctx, &shutdown_rx);
     tracing::info!("metad listening on {addr}");

@@ -15,7 +15,8 @@ use std::process::ExitCode;
 )]
 struct Args {
     /// TOML configuration file (fields: listen, data_dir, secret_file, replication, chunk_size,
-    /// heartbeat_interval_ms, dead_timeout_ms, session_timeout_secs, orphan_grace_secs).
+    /// heartbeat_interval_ms, dead_timeout_ms, session_timeout_secs, orphan_grace_secs,
+    /// upload_expiry_secs).
     /// The flags below override it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,

@@ -185,6 +185,45 @@ async fn dispatch(app: Arc<App>, method: &str, body: &[u8]) -> Result<Response<B
             })
             .await
         }
+        CreateUploadReq::METHOD => {
+            call(app, body, |app, req: CreateUploadReq| {
+                app.ns.create_upload(&req)
+            })
+            .await
+        }
+        OpenPartReq::METHOD => {
+            call(app, body, |app, req: OpenPartReq| app.ns.open_part(&req)).await
+        }
+        CommitPartReq::METHOD => {
+            call(app, body, |app, req: CommitPartReq| {
+                app.ns.commit_part(&req)
+            })
+            .await
+        }
+        CopyPartReq::METHOD => {
+            call(app, body, |app, req: CopyPartReq| app.ns.copy_part(&req)).await
+        }
+        CompleteUploadReq::METHOD => {
+            call(app, body, |app, req: CompleteUploadReq| {
+                app.ns.complete_upload(&req)
+            })
+            .await
+        }
+        AbortUploadReq::METHOD => {
+            call(app, body, |app, req: AbortUploadReq| {
+                app.ns.abort_upload(&req).map(|()| Empty {})
+            })
+            .await
+        }
+        ListPartsReq::METHOD => {
+            call(app, body, |app, req: ListPartsReq| app.ns.list_parts(&req)).await
+        }
+        ListUploadsReq::METHOD => {
+            call(app, body, |app, req: ListUploadsReq| {
+                app.ns.list_uploads(&req)
+            })
+            .await
+        }
         KeyCreateReq::METHOD => {
             call(app, body, |app, req: KeyCreateReq| app.access.create(&req)).await
         }

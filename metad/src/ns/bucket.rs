@@ -105,7 +105,8 @@ impl Namespace {
         Ok(ListBucketsResp { buckets })
     }
 
-    /// Deletes an empty bucket and every grant on it.
+    /// Deletes an empty bucket (no entry, no multipart upload in progress) and every grant on
+    /// it.
     pub fn delete_bucket(&self, req: &DeleteBucketReq) -> Result<(), RpcError> {
         check_bucket_name(&req.name)?;
         let key_name = keys::entry_name(&req.name, true);
@@ -120,13 +121,13 @@ impl Namespace {
                 )))
             }
         };
-        // Later: open multipart uploads will count here too.
         if txn.any_with_prefix(Cf::Dentry, &keys::dentry_prefix(dir.inode))? {
             return Err(RpcError::new(
                 ErrorCode::NotEmpty,
                 format!("bucket {:?} is not empty", req.name),
             ));
         }
+        super::multipart::clear_bucket_uploads(&mut txn, dir.inode, &req.name)?;
         txn.delete(Cf::Dentry, &keys::dentry(InodeId::ROOT, &key_name));
         access::drop_bucket_grants(&mut txn, &req.name)?;
         txn.commit(true)?;

@@ -30,6 +30,11 @@ impl Namespace {
         match dentry {
             Dentry::File(file) => release_file(&mut txn, &file, &path)?,
             Dentry::Dir(dir) => {
+                if parent == InodeId::ROOT {
+                    // A bucket: its uploads in progress keep it (even from a recursive delete,
+                    // which would otherwise leave them without a bucket).
+                    super::multipart::clear_bucket_uploads(&mut txn, dir.inode, name)?;
+                }
                 if txn.any_with_prefix(Cf::Dentry, &keys::dentry_prefix(dir.inode))? {
                     if !req.recursive {
                         return Err(RpcError::new(

@@ -38,7 +38,7 @@ impl Namespace {
         })
     }
 
-    /// A file's chunks in order, with offsets and replicas (live ones first).
+    /// A file's chunk slices in order, with offsets and replicas (live ones first).
     fn chunk_infos(&self, view: &View<'_>, file: &File) -> Result<Vec<ChunkInfo>, RpcError> {
         let mut offset = 0u64;
         let mut out = Vec::new();
@@ -57,6 +57,8 @@ impl Namespace {
                 len: row.len,
                 crc32c: row.crc32c,
                 replicas,
+                chunk_offset: row.chunk_offset,
+                chunk_len: row.chunk_len,
             });
             offset = offset.saturating_add(row.len);
         }

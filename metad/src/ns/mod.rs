@@ -1,5 +1,10 @@
 //! The namespace: buckets, directories and files over the `dentry`, `chunks` and `chunk_loc`
-//! tables, plus the write sessions that produce files.
+//! tables, plus the write sessions that produce files, and S3 multipart uploads (`upload`,
+//! `upload_id` and `part` tables; not namespace entries until completed).
+//!
+//! A file's `chunks` rows are slices of stored chunks (often whole ones), and every slice, of a
+//! file or of a part, holds one reference on its chunk: copies, part copies and completions
+//! share chunks instead of copying bytes, and a chunk goes to GC when its last slice goes.
 //!
 //! Every mutation is one [`Txn`]: it reads, checks, stages its writes and commits them as one
 //! synced batch, so a reader sees the namespace before or after a change, never in between.
@@ -11,6 +16,10 @@ mod bucket;
 mod delete;
 mod list_objects;
 mod lookup;
+mod multipart;
+mod multipart_complete;
+mod multipart_copy;
+mod multipart_list;
 mod object;
 mod rename;
 mod session;
@@ -18,6 +27,10 @@ mod write;
 
 #[cfg(test)]
 mod list_objects_tests;
+#[cfg(test)]
+mod multipart_list_tests;
+#[cfg(test)]
+mod multipart_tests;
 #[cfg(test)]
 mod s3_tests;
 #[cfg(test)]
@@ -53,6 +66,8 @@ pub struct Namespace {
     nodes: Arc<Nodes>,
     sessions: Arc<Sessions>,
     settings: NsSettings,
+    /// The time stamp of the last upload id handed out (see `multipart::new_upload_id`).
+    upload_stamp: std::sync::Mutex<u64>,
 }
 
 impl Namespace {
@@ -68,6 +83,7 @@ impl Namespace {
             nodes,
             sessions,
             settings,
+            upload_stamp: std::sync::Mutex::new(0),
         }
     }
 
@@ -268,22 +284,54 @@ fn file_chunks(r: &impl Reader, inode: InodeId) -> Result<Vec<FileChunk>, StoreE
     Ok(rows)
 }
 
-/// Removes a file's chunk rows and drops its references; chunks no file uses any more go to
+/// Removes a file's chunk rows and drops their references; chunks nothing uses any more go to
 /// the GC queue, in the same transaction.
 fn release_file(txn: &mut Txn<'_>, file: &File, path: &DfsPath) -> Result<(), StoreError> {
     let rows = file_chunks(txn, file.inode)?;
-    for (index, row) in rows.iter().enumerate() {
+    for index in 0..rows.len() {
         txn.delete(Cf::Chunks, &keys::file_chunk(file.inode, index as u64));
-        let key = keys::chunk_loc(row.chunk);
+    }
+    release_slices(txn, &rows, &path.to_string())
+}
+
+/// Drops the reference each slice holds on its chunk (a chunk may appear in several slices,
+/// each one counts); chunks left unreferenced go to the GC queue. `owner` names what held
+/// them, for logs.
+fn release_slices(txn: &mut Txn<'_>, slices: &[FileChunk], owner: &str) -> Result<(), StoreError> {
+    for slice in slices {
+        let key = keys::chunk_loc(slice.chunk);
         let Some(mut loc) = txn.get::<ChunkLoc>(Cf::ChunkLoc, &key)? else {
-            tracing::error!("chunk {} of {path} has no location record", row.chunk);
+            tracing::error!("chunk {} of {owner} has no location record", slice.chunk);
             continue;
         };
         loc.refcount = loc.refcount.saturating_sub(1);
         if loc.refcount == 0 {
-            let reason = format!("released by {path}");
-            queue::push(txn, Queue::Gc, now_ms(), row.chunk, &loc.replicas, &reason)?;
+            let reason = format!("released by {owner}");
+            queue::push(
+                txn,
+                Queue::Gc,
+                now_ms(),
+                slice.chunk,
+                &loc.replicas,
+                &reason,
+            )?;
         }
+        txn.put(Cf::ChunkLoc, &key, &loc)?;
+    }
+    Ok(())
+}
+
+/// Adds one reference per slice to its chunk (the slices are being shared by a new owner).
+fn share_slices(txn: &mut Txn<'_>, slices: &[FileChunk], owner: &str) -> Result<(), RpcError> {
+    for slice in slices {
+        let key = keys::chunk_loc(slice.chunk);
+        let mut loc = txn.get::<ChunkLoc>(Cf::ChunkLoc, &key)?.ok_or_else(|| {
+            RpcError::internal(format!(
+                "chunk {} of {owner} has no location record",
+                slice.chunk
+            ))
+        })?;
+        loc.refcount = loc.refcount.saturating_add(1);
         txn.put(Cf::ChunkLoc, &key, &loc)?;
     }
     Ok(())
@@ -320,6 +368,7 @@ fn to_entry(parent: InodeId, key_name: &str, dentry: &Dentry) -> Entry {
                 meta: object.map(|o| o.meta.clone()).unwrap_or_default(),
                 explicit: dir.explicit,
                 chunk_count: 0,
+                part_sizes: Vec::new(),
             }
         }
         Dentry::File(file) => Entry {
@@ -333,6 +382,7 @@ fn to_entry(parent: InodeId, key_name: &str, dentry: &Dentry) -> Entry {
             meta: file.meta.clone(),
             explicit: false,
             chunk_count: file.chunk_count,
+            part_sizes: file.part_sizes.clone(),
         },
     }
 }

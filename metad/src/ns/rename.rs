@@ -74,8 +74,11 @@ impl Namespace {
                         });
                         crate::access::drop_bucket_grants(&mut txn, dst_name)?;
                     }
-                    // A bucket becomes a directory (an explicit one: the object `x/`).
+                    // A bucket becomes a directory (an explicit one: the object `x/`). Its
+                    // uploads in progress are keyed by its inode as a bucket: they must end
+                    // first.
                     (true, false) => {
+                        super::multipart::clear_bucket_uploads(&mut txn, dir.inode, src_name)?;
                         dir.bucket = None;
                         crate::access::drop_bucket_grants(&mut txn, src_name)?;
                     }

@@ -6,7 +6,7 @@
 //! read (such a chunk would be neither committed nor collected).
 
 use crate::store::keys;
-use crate::store::values::{Session, SessionChunk};
+use crate::store::values::{PartTarget, Session, SessionChunk};
 use crate::store::{Cf, IdKind, Reader, Store};
 use dfs_common::{ChunkId, ErrorCode, NodeId, RpcError, SessionId};
 use std::collections::{HashMap, HashSet};
@@ -56,13 +56,20 @@ impl Sessions {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Opens a session for `path`.
-    pub fn open(&self, store: &Store, path: String, now_ms: u64) -> Result<SessionId, RpcError> {
+    /// Opens a session for `path`, writing a file or, with `part`, a part of an upload.
+    pub fn open(
+        &self,
+        store: &Store,
+        path: String,
+        part: Option<PartTarget>,
+        now_ms: u64,
+    ) -> Result<SessionId, RpcError> {
         let id = SessionId(store.next_id(IdKind::Session)?);
         let record = Session {
             path,
             created_ms: now_ms,
             chunks: Vec::new(),
+            part,
         };
         let mut map = self.lock();
         store.put_unsynced(Cf::Session, &keys::session(id), &record)?;

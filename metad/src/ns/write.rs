@@ -11,14 +11,18 @@ use crate::store::queue::{self, Queue};
 use crate::store::values::{
     BucketRecord, ChunkLoc, Dentry, Dir, File, FileChunk, Present, Session,
 };
-use crate::store::{keys, Cf, IdKind, Reader};
+use crate::store::{keys, Cf, IdKind, Txn};
 use dfs_common::path::DfsPath;
 use dfs_common::wire::{
     AbortReq, AllocChunkReq, AllocChunkResp, CommitReq, CopyReq, Entry, MkdirReq, OpenReq,
     OpenResp, ReplaceReplicaReq, Replica, WrittenChunk,
 };
-use dfs_common::{ChunkId, ErrorCode, NodeId, RpcError};
+use dfs_common::{ChunkId, ErrorCode, NodeId, RpcError, SessionId};
 use std::collections::{HashMap, HashSet};
+
+/// The chunks of a commit, checked against their session: each with its distinct
+/// acknowledged replicas.
+pub(super) type Written<'r> = Vec<(&'r WrittenChunk, Vec<NodeId>)>;
 
 impl Namespace {
     /// Creates a directory (a bucket at the top level), explicitly.
@@ -102,7 +106,7 @@ impl Namespace {
         bucket(&self.store.view(), &path)?;
         let session = self
             .sessions
-            .open(&self.store, path.to_string(), now_ms())?;
+            .open(&self.store, path.to_string(), None, now_ms())?;
         Ok(OpenResp {
             session,
             chunk_size: self.settings.chunk_size,
@@ -165,9 +169,15 @@ impl Namespace {
     }
 
     fn commit_session(&self, session: &Session, req: &CommitReq) -> Result<Entry, RpcError> {
+        if let Some(part) = &session.part {
+            return Err(RpcError::invalid(format!(
+                "write session {} writes part {} of upload {}: end it with commit_part",
+                req.session, part.part_number, part.upload_id
+            )));
+        }
         let path = parse(&session.path)?;
         check_file_path(&path)?;
-        let chunks = self.check_written(session, req, &path)?;
+        let chunks = self.check_written(session, req.session, req.size, &req.chunks, &path)?;
         let now = now_ms();
         let mut txn = self.store.begin();
         let bucket = bucket(&txn, &path)?;
@@ -196,21 +206,39 @@ impl Namespace {
             content_type: req.content_type.clone(),
             meta: req.meta.clone(),
             chunk_count: chunks.len() as u64,
+            part_sizes: Vec::new(),
         };
         let dentry = Dentry::File(file.clone());
         txn.put(Cf::Dentry, &keys::dentry(parent, name), &dentry)?;
+        let owner = path.to_string();
+        let slices = self.record_written(&mut txn, &chunks, &owner, now)?;
+        for (index, row) in slices.iter().enumerate() {
+            txn.put(Cf::Chunks, &keys::file_chunk(file.inode, index as u64), row)?;
+        }
+        self.close_written(&mut txn, req.session, session, &chunks, &owner)?;
+        txn.commit(true)?;
+        Ok(to_entry(parent, name, &dentry))
+    }
+
+    /// Records the location of freshly written chunks (one reference each: the slice
+    /// returned for it) and queues the repair of those already short of live replicas.
+    pub(super) fn record_written(
+        &self,
+        txn: &mut Txn<'_>,
+        chunks: &Written<'_>,
+        owner: &str,
+        now: u64,
+    ) -> Result<Vec<FileChunk>, RpcError> {
         let factor = self.settings.replication as usize;
-        for (index, (chunk, replicas)) in chunks.iter().enumerate() {
-            let row = FileChunk {
+        let mut slices = Vec::with_capacity(chunks.len());
+        for (chunk, replicas) in chunks {
+            slices.push(FileChunk {
                 chunk: chunk.id,
+                chunk_offset: 0,
                 len: chunk.len,
                 crc32c: chunk.crc32c,
-            };
-            txn.put(
-                Cf::Chunks,
-                &keys::file_chunk(file.inode, index as u64),
-                &row,
-            )?;
+                chunk_len: chunk.len,
+            });
             let loc = ChunkLoc {
                 replicas: replicas.clone(),
                 len: chunk.len,
@@ -224,13 +252,25 @@ impl Namespace {
             // A replica's node may have died since it acknowledged: its death did not see
             // this chunk, so queue the repair here.
             if self.nodes.live_count(replicas) < factor {
-                let reason = format!("committed under-replicated by {path}");
-                queue::push(&mut txn, Queue::Repair, now, chunk.id, &[], &reason)?;
+                let reason = format!("committed under-replicated by {owner}");
+                queue::push(txn, Queue::Repair, now, chunk.id, &[], &reason)?;
             }
         }
-        txn.delete(Cf::Session, &keys::session(req.session));
-        // Chunks allocated but not committed, and nodes chosen but not acknowledged (failed
-        // writes may have left a copy there).
+        Ok(slices)
+    }
+
+    /// Stages the end of a committed session: its row goes, and the chunks allocated but not
+    /// committed, and nodes chosen but not acknowledged (failed writes may have left a copy
+    /// there), are collected.
+    pub(super) fn close_written(
+        &self,
+        txn: &mut Txn<'_>,
+        id: SessionId,
+        session: &Session,
+        chunks: &Written<'_>,
+        owner: &str,
+    ) -> Result<(), RpcError> {
+        txn.delete(Cf::Session, &keys::session(id));
         let used: HashMap<ChunkId, &Vec<NodeId>> = chunks.iter().map(|(c, r)| (c.id, r)).collect();
         let leftovers: Vec<(ChunkId, Vec<NodeId>)> = session
             .chunks
@@ -248,30 +288,31 @@ impl Namespace {
                 (!nodes.is_empty()).then_some((c.id, nodes))
             })
             .collect();
-        let reason = format!("not committed in {path}");
-        collect_uncommitted(self, &mut txn, &leftovers, &reason)?;
-        txn.commit(true)?;
-        Ok(to_entry(parent, name, &dentry))
+        let reason = format!("not committed in {owner}");
+        collect_uncommitted(self, txn, &leftovers, &reason)?;
+        Ok(())
     }
 
     /// Checks a commit's chunk list against its session. Returns each chunk with its distinct
     /// acknowledged replicas.
-    fn check_written<'r>(
+    pub(super) fn check_written<'r>(
         &self,
         session: &Session,
-        req: &'r CommitReq,
+        id: SessionId,
+        size: u64,
+        written: &'r [WrittenChunk],
         path: &DfsPath,
-    ) -> Result<Vec<(&'r WrittenChunk, Vec<NodeId>)>, RpcError> {
+    ) -> Result<Written<'r>, RpcError> {
         let allocated: HashMap<ChunkId, &Vec<NodeId>> =
             session.chunks.iter().map(|c| (c.id, &c.nodes)).collect();
         let mut seen = HashSet::new();
         let mut total = 0u64;
-        let mut out = Vec::with_capacity(req.chunks.len());
-        for chunk in &req.chunks {
+        let mut out = Vec::with_capacity(written.len());
+        for chunk in written {
             let nodes = allocated.get(&chunk.id).ok_or_else(|| {
                 RpcError::invalid(format!(
-                    "commit {path}: chunk {} was not allocated in session {}",
-                    chunk.id, req.session
+                    "commit {path}: chunk {} was not allocated in session {id}",
+                    chunk.id
                 ))
             })?;
             if !seen.insert(chunk.id) {
@@ -305,10 +346,9 @@ impl Namespace {
             }
             out.push((chunk, replicas));
         }
-        if total != req.size {
+        if total != size {
             return Err(RpcError::invalid(format!(
-                "commit {path}: size {} differs from the sum of chunk lengths {total}",
-                req.size
+                "commit {path}: size {size} differs from the sum of chunk lengths {total}"
             )));
         }
         Ok(out)
@@ -406,17 +446,7 @@ impl Namespace {
             return Ok(to_entry(parent, name, &dentry));
         }
         let rows = file_chunks(&txn, file.inode)?;
-        for row in &rows {
-            let key = keys::chunk_loc(row.chunk);
-            let mut loc = txn.get::<ChunkLoc>(Cf::ChunkLoc, &key)?.ok_or_else(|| {
-                RpcError::internal(format!(
-                    "chunk {} of {src} has no location record",
-                    row.chunk
-                ))
-            })?;
-            loc.refcount = loc.refcount.saturating_add(1);
-            txn.put(Cf::ChunkLoc, &key, &loc)?;
-        }
+        super::share_slices(&mut txn, &rows, &src.to_string())?;
         if let Some(old) = &old {
             release_file(&mut txn, old, &dst)?;
         }

@@ -116,6 +116,70 @@ pub fn parse_access_key(key: &[u8]) -> Option<String> {
     std::str::from_utf8(key).ok().map(str::to_owned)
 }
 
+/// Length of an upload id: 32 lower-case hex digits.
+pub const UPLOAD_ID_LEN: usize = 32;
+
+/// Whether `id` has the shape of an upload id (so it can sit at a fixed place in keys).
+pub fn is_upload_id(id: &str) -> bool {
+    id.len() == UPLOAD_ID_LEN && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// `upload` key: bucket inode ‖ key ‖ 0 ‖ upload id. Keys hold no NUL, so the uploads of one
+/// bucket sort by key in S3 order (`a` < `a-b` < `a/b`), then by upload id (creation order).
+pub fn upload(bucket: InodeId, key: &str, upload_id: &str) -> Vec<u8> {
+    let mut out = upload_key_prefix(bucket, key);
+    out.push(0);
+    out.extend_from_slice(upload_id.as_bytes());
+    out
+}
+
+/// The prefix shared by the `upload` keys of one bucket whose keys start with `key_prefix`.
+pub fn upload_key_prefix(bucket: InodeId, key_prefix: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + key_prefix.len() + 1 + UPLOAD_ID_LEN);
+    out.extend_from_slice(&bucket.to_be_bytes());
+    out.extend_from_slice(key_prefix.as_bytes());
+    out
+}
+
+/// Splits an `upload` key into bucket inode, key and upload id.
+pub fn parse_upload(raw: &[u8]) -> Option<(InodeId, String, String)> {
+    let bucket = InodeId::from_be_slice(raw)?;
+    let split = raw.len().checked_sub(UPLOAD_ID_LEN + 1)?;
+    if split < 8 || raw[split] != 0 {
+        return None;
+    }
+    let key = std::str::from_utf8(&raw[8..split]).ok()?;
+    let id = std::str::from_utf8(&raw[split + 1..]).ok()?;
+    is_upload_id(id).then(|| (bucket, key.to_owned(), id.to_owned()))
+}
+
+/// `upload_id` key: the upload id's bytes.
+pub fn upload_id(upload_id: &str) -> Vec<u8> {
+    upload_id.as_bytes().to_vec()
+}
+
+/// `part` key: upload id ‖ be32(part number), so an upload's parts sort by number.
+pub fn part(upload_id: &str, number: u32) -> Vec<u8> {
+    let mut out = part_prefix(upload_id);
+    out.extend_from_slice(&number.to_be_bytes());
+    out
+}
+
+/// The prefix shared by the `part` keys of one upload.
+pub fn part_prefix(upload_id: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(UPLOAD_ID_LEN + 4);
+    out.extend_from_slice(upload_id.as_bytes());
+    out
+}
+
+/// The part number of a `part` key.
+pub fn parse_part(raw: &[u8]) -> Option<u32> {
+    if raw.len() != UPLOAD_ID_LEN + 4 {
+        return None;
+    }
+    Some(u32::from_be_bytes(raw[UPLOAD_ID_LEN..].try_into().ok()?))
+}
+
 /// `gc_queue` / `repair_queue` key: due time in Unix milliseconds ‖ chunk id, so that a scan
 /// from the start yields the work that is due first.
 pub fn queue(due_ms: u64, chunk: ChunkId) -> [u8; 16] {
@@ -158,6 +222,21 @@ mod tests {
         assert_eq!(names, ["a", "a-b", "a.txt", "a/", "a0"]);
     }
 
+    #[test]
+    fn upload_ids_have_one_shape() {
+        assert!(is_upload_id("0123456789abcdef0123456789abcdef"));
+        for bad in [
+            "",
+            "0123456789ABCDEF0123456789abcdef",
+            "0123456789abcdef",
+            "../x",
+        ] {
+            assert!(!is_upload_id(bad), "{bad:?}");
+        }
+        assert_eq!(parse_upload(&[0; 8]), None);
+        assert_eq!(parse_part(b"short"), None);
+    }
+
     proptest! {
         #[test]
         fn id_keys_round_trip_and_sort_numerically(a in any::<u64>(), b in any::<u64>(), c in any::<u64>()) {
@@ -168,6 +247,28 @@ mod tests {
             prop_assert_eq!(parse_session(&session(SessionId(a))), Some(SessionId(a)));
             prop_assert_eq!(queue(a, ChunkId(c)) < queue(b, ChunkId(c)), a < b);
             prop_assert_eq!(file_chunk(InodeId(c), a) < file_chunk(InodeId(c), b), a < b);
+        }
+
+        #[test]
+        fn upload_keys_round_trip_and_sort_like_s3(
+            bucket in any::<u64>(),
+            a in "[/a.é-]{0,8}",
+            b in "[/a.é-]{0,8}",
+            ids in proptest::collection::vec("[0-9a-f]{32}", 2),
+            n in any::<u32>(),
+            m in any::<u32>(),
+        ) {
+            let (ida, idb) = (&ids[0], &ids[1]);
+            let key = upload(InodeId(bucket), &a, ida);
+            prop_assert_eq!(parse_upload(&key), Some((InodeId(bucket), a.clone(), ida.clone())));
+            prop_assert!(key.starts_with(&upload_key_prefix(InodeId(bucket), &a)));
+            // By key first, then by upload id.
+            let other = upload(InodeId(bucket), &b, idb);
+            let expected = (a.as_bytes(), ida.as_bytes()).cmp(&(b.as_bytes(), idb.as_bytes()));
+            prop_assert_eq!(key.cmp(&other), expected);
+            prop_assert_eq!(parse_part(&part(ida, n)), Some(n));
+            prop_assert_eq!(part(ida, n) < part(ida, m), n < m);
+            prop_assert!(part(ida, n).starts_with(&part_prefix(ida)));
         }
 
         #[test]

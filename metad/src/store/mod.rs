@@ -22,9 +22,11 @@ use std::sync::Mutex;
 use values::{Schema, Value};
 
 /// The schema version this build writes. Version 2 changed the directory entry and added the
-/// `access_key` table; a version 1 database is upgraded in place by rewriting the marker (old
-/// values decode forward when read, and the new column family is created at open).
-const SCHEMA_VERSION: u32 = 2;
+/// `access_key` table; version 3 made file chunk rows slices, gave files their part sizes and
+/// sessions their part, and added the multipart tables (`upload`, `upload_id`, `part`). An
+/// older database is upgraded in place by rewriting the marker (old values decode forward when
+/// read, and new column families are created at open).
+const SCHEMA_VERSION: u32 = 3;
 
 /// The tables, one RocksDB column family each (see DESIGN.md §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -49,11 +51,17 @@ pub enum Cf {
     RepairQueue,
     /// S3 access keys: key id.
     AccessKey,
+    /// Multipart uploads: bucket inode ‖ key ‖ 0 ‖ upload id.
+    Upload,
+    /// Index of uploads by id: upload id → bucket inode and key.
+    UploadId,
+    /// Parts of uploads: upload id ‖ part number.
+    Part,
 }
 
 impl Cf {
     /// Every column family.
-    pub const ALL: [Cf; 10] = [
+    pub const ALL: [Cf; 13] = [
         Cf::Meta,
         Cf::Dentry,
         Cf::Chunks,
@@ -64,6 +72,9 @@ impl Cf {
         Cf::GcQueue,
         Cf::RepairQueue,
         Cf::AccessKey,
+        Cf::Upload,
+        Cf::UploadId,
+        Cf::Part,
     ];
 
     /// The column family's name in RocksDB.
@@ -79,6 +90,9 @@ impl Cf {
             Cf::GcQueue => "gc_queue",
             Cf::RepairQueue => "repair_queue",
             Cf::AccessKey => "access_key",
+            Cf::Upload => "upload",
+            Cf::UploadId => "upload_id",
+            Cf::Part => "part",
         }
     }
 }
@@ -150,8 +164,11 @@ impl Store {
     fn check_schema(&self) -> Result<(), StoreError> {
         match self.view().get::<Schema>(Cf::Meta, keys::meta::SCHEMA)? {
             Some(schema) if schema.version == SCHEMA_VERSION => Ok(()),
-            Some(schema) if schema.version == 1 => {
-                tracing::info!("upgrading the database from schema version 1 to {SCHEMA_VERSION}");
+            Some(schema) if (1..SCHEMA_VERSION).contains(&schema.version) => {
+                tracing::info!(
+                    "upgrading the database from schema version {} to {SCHEMA_VERSION}",
+                    schema.version
+                );
                 self.write_schema()
             }
             Some(schema) => Err(StoreError::Corrupt(format!(
@@ -382,14 +399,23 @@ mod tests {
     }
 
     #[test]
-    fn schema_1_databases_are_upgraded_and_newer_ones_refused() {
+    fn older_databases_are_upgraded_and_newer_ones_refused() {
         let dir = tempfile::tempdir().unwrap();
-        {
+        for old in [1, 2] {
+            {
+                let store = Store::open(dir.path()).unwrap();
+                let mut txn = store.begin();
+                txn.put(Cf::Meta, keys::meta::SCHEMA, &Schema { version: old })
+                    .unwrap();
+                txn.commit(true).unwrap();
+            }
             let store = Store::open(dir.path()).unwrap();
-            let mut txn = store.begin();
-            txn.put(Cf::Meta, keys::meta::SCHEMA, &Schema { version: 1 })
+            let schema: Schema = store
+                .view()
+                .get(Cf::Meta, keys::meta::SCHEMA)
+                .unwrap()
                 .unwrap();
-            txn.commit(true).unwrap();
+            assert_eq!(schema.version, SCHEMA_VERSION, "from {old}");
         }
         {
             let store = Store::open(dir.path()).unwrap();

@@ -7,17 +7,20 @@
 //! misread.
 //!
 //! Version 2 changed the directory entry (a directory gained the payload of the S3 object `x/`
-//! and a bucket record) and added the access key; every other type is still written as
-//! version 1.
+//! and a bucket record) and added the access key. Version 3 ([`v3`]) changed the file (part
+//! sizes), the file chunk row (a slice of a stored chunk) and the session (the part it
+//! writes), and added the multipart values; every other type is still written as version 1.
 
 use super::StoreError;
 use bincode::Options;
 
-pub use v1::{
-    ChunkLoc, Counter, File, FileChunk, Node, NodeState, Present, QueueItem, Schema, Session,
-    SessionChunk,
+pub mod v3;
+
+pub use v1::{ChunkLoc, Counter, Node, NodeState, Present, QueueItem, Schema, SessionChunk};
+pub use v2::{AccessKey, BucketRecord, Dir, DirObject, Grant};
+pub use v3::{
+    Completion, Dentry, File, FileChunk, Part, PartTarget, Session, Upload, UploadRef, UploadState,
 };
-pub use v2::{AccessKey, BucketRecord, Dentry, Dir, DirObject, Grant};
 
 /// Largest value we encode or decode; a corrupt length prefix must not allocate gigabytes.
 const MAX_VALUE_BYTES: u64 = 256 * 1024 * 1024;
@@ -336,139 +339,67 @@ macro_rules! versioned {
 }
 
 versioned!(
-    FileChunk => "file chunk", 1;
     ChunkLoc => "chunk location", 1;
     Node => "node", 1;
-    Session => "session", 1;
     QueueItem => "queue item", 1;
     Counter => "counter", 1;
     Schema => "schema", 1;
     Present => "marker", 1;
     AccessKey => "access key", 2;
+    Upload => "upload", 3;
+    UploadRef => "upload index", 3;
+    Part => "part", 3;
 );
 
 impl Value for Dentry {
     const WHAT: &'static str = "directory entry";
 
     fn encode(&self) -> Result<Vec<u8>, StoreError> {
-        encode_as(2, self, Self::WHAT)
+        encode_as(3, self, Self::WHAT)
     }
 
     fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
         match bytes.split_first() {
-            Some((1, rest)) => decode_as::<v1::Dentry>(rest, 1, Self::WHAT).map(Dentry::from),
-            Some((2, rest)) => decode_as(rest, 2, Self::WHAT),
+            Some((1, rest)) => decode_as::<v1::Dentry>(rest, 1, Self::WHAT)
+                .map(|old| Dentry::from(v2::Dentry::from(old))),
+            Some((2, rest)) => decode_as::<v2::Dentry>(rest, 2, Self::WHAT).map(Dentry::from),
+            Some((3, rest)) => decode_as(rest, 3, Self::WHAT),
+            other => Err(bad_version(other.map(|(v, _)| *v), Self::WHAT)),
+        }
+    }
+}
+
+impl Value for FileChunk {
+    const WHAT: &'static str = "file chunk";
+
+    fn encode(&self) -> Result<Vec<u8>, StoreError> {
+        encode_as(3, self, Self::WHAT)
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        match bytes.split_first() {
+            Some((1, rest)) => decode_as::<v1::FileChunk>(rest, 1, Self::WHAT).map(Self::from),
+            Some((3, rest)) => decode_as(rest, 3, Self::WHAT),
+            other => Err(bad_version(other.map(|(v, _)| *v), Self::WHAT)),
+        }
+    }
+}
+
+impl Value for Session {
+    const WHAT: &'static str = "session";
+
+    fn encode(&self) -> Result<Vec<u8>, StoreError> {
+        encode_as(3, self, Self::WHAT)
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        match bytes.split_first() {
+            Some((1, rest)) => decode_as::<v1::Session>(rest, 1, Self::WHAT).map(Self::from),
+            Some((3, rest)) => decode_as(rest, 3, Self::WHAT),
             other => Err(bad_version(other.map(|(v, _)| *v), Self::WHAT)),
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use dfs_common::{ChunkId, InodeId, NodeId};
-
-    #[test]
-    fn round_trip_with_version_byte() {
-        let value = Dentry::File(File {
-            inode: InodeId(7),
-            size: 3,
-            etag: "\"abc\"".into(),
-            mtime_ms: 9,
-            content_type: Some("text/plain".into()),
-            meta: vec![("k".into(), "v".into())],
-            chunk_count: 1,
-        });
-        let bytes = value.encode().unwrap();
-        assert_eq!(bytes[0], 2);
-        assert_eq!(Dentry::decode(&bytes).unwrap(), value);
-        let dir = Dentry::Dir(Dir {
-            inode: InodeId(8),
-            mtime_ms: 1,
-            explicit: true,
-            object: Some(DirObject {
-                etag: "\"e\"".into(),
-                content_type: Some("x/y".into()),
-                meta: vec![("a".into(), "b".into())],
-            }),
-            bucket: Some(BucketRecord {
-                created_ms: 4,
-                owner: Some("DFSKEY".into()),
-            }),
-        });
-        assert_eq!(Dentry::decode(&dir.encode().unwrap()).unwrap(), dir);
-        let key = AccessKey {
-            name: "n".into(),
-            created_ms: 3,
-            sealed_secret: vec![1, 2],
-            tag: vec![3],
-            grants: vec![Grant {
-                bucket: "b".into(),
-                read: true,
-                write: false,
-                owner: true,
-            }],
-        };
-        assert_eq!(AccessKey::decode(&key.encode().unwrap()).unwrap(), key);
-        let loc = ChunkLoc {
-            replicas: vec![NodeId(1), NodeId(2)],
-            len: 5,
-            crc32c: 6,
-            refcount: 1,
-        };
-        assert_eq!(ChunkLoc::decode(&loc.encode().unwrap()).unwrap(), loc);
-        let row = FileChunk {
-            chunk: ChunkId(3),
-            len: 1,
-            crc32c: 2,
-        };
-        assert_eq!(FileChunk::decode(&row.encode().unwrap()).unwrap(), row);
-    }
-
-    #[test]
-    fn version_1_directory_entries_still_decode() {
-        let old_dir = v1::Dentry::Dir(v1::Dir {
-            inode: InodeId(9),
-            mtime_ms: 5,
-            explicit: true,
-        });
-        let bytes = encode_as(1, &old_dir, "test").unwrap();
-        assert_eq!(
-            Dentry::decode(&bytes).unwrap(),
-            Dentry::Dir(Dir {
-                inode: InodeId(9),
-                mtime_ms: 5,
-                explicit: true,
-                object: None,
-                bucket: None,
-            })
-        );
-        let file = v1::File {
-            inode: InodeId(10),
-            size: 1,
-            etag: "\"x\"".into(),
-            mtime_ms: 2,
-            content_type: None,
-            meta: vec![],
-            chunk_count: 1,
-        };
-        let bytes = encode_as(1, &v1::Dentry::File(file.clone()), "test").unwrap();
-        assert_eq!(Dentry::decode(&bytes).unwrap(), Dentry::File(file));
-        // Version 1 of a type born in version 2 does not exist.
-        assert!(AccessKey::decode(&[1, 0]).is_err());
-    }
-
-    #[test]
-    fn unknown_version_and_garbage_are_clear_errors() {
-        let err = Counter::decode(&[9, 1, 2]).unwrap_err().to_string();
-        assert!(err.contains("unknown version 9"), "{err}");
-        assert!(Counter::decode(&[]).is_err());
-        assert!(Dentry::decode(&[1, 0xff, 0xff, 0xff, 0xff, 0xff]).is_err());
-        assert!(Dentry::decode(&[2, 0xff, 0xff, 0xff, 0xff, 0xff]).is_err());
-        assert!(Dentry::decode(&[3, 0]).is_err());
-        // A huge length prefix must fail cleanly, not allocate.
-        assert!(
-            Session::decode(&[1, 1, 0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]).is_err()
-        );
-    }
-}
+mod tests;

@@ -1,5 +1,5 @@
-//! Background workers: dead-node detection, re-replication, garbage collection and the
-//! session reaper. All share one shape: a [`Worker`] does one step of work at a time and
+//! Background workers: dead-node detection, re-replication, garbage collection, the
+//! session reaper and the expiry of multipart uploads. All share one shape: a [`Worker`] does one step of work at a time and
 //! [`spawn`] runs it in a loop until shutdown, pausing when the step says there is nothing to do.
 //! Their work lives in persistent queues, so cancelling a step at shutdown loses nothing.
 
@@ -7,6 +7,7 @@ mod dead;
 mod gc;
 mod reaper;
 mod repair;
+mod uploads;
 
 pub(crate) use crate::blocking;
 
@@ -63,6 +64,8 @@ pub struct Ctx {
     pub dead_timeout: Duration,
     /// Age after which an open write session is reaped.
     pub session_timeout: Duration,
+    /// Age after which an open multipart upload is aborted.
+    pub upload_expiry: Duration,
 }
 
 /// Starts every worker; they stop when `shutdown` turns true.
@@ -72,6 +75,7 @@ pub fn spawn_all(ctx: &Ctx, shutdown: &watch::Receiver<bool>) -> Vec<JoinHandle<
         spawn(repair::Repairer::new(ctx.clone()), shutdown.clone()),
         spawn(gc::Collector::new(ctx.clone()), shutdown.clone()),
         spawn(reaper::Reaper::new(ctx.clone()), shutdown.clone()),
+        spawn(uploads::UploadExpiry::new(ctx.clone()), shutdown.clone()),
     ]
 }
 

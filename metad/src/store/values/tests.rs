@@ -1,0 +1,225 @@
+//! Encoding tests of the stored values, old versions included.
+
+use super::*;
+use dfs_common::{ChunkId, InodeId, NodeId};
+
+#[test]
+fn round_trip_with_version_byte() {
+    let value = Dentry::File(File {
+        inode: InodeId(7),
+        size: 3,
+        etag: "\"abc\"".into(),
+        mtime_ms: 9,
+        content_type: Some("text/plain".into()),
+        meta: vec![("k".into(), "v".into())],
+        chunk_count: 1,
+        part_sizes: vec![5, 7],
+    });
+    let bytes = value.encode().unwrap();
+    assert_eq!(bytes[0], 3);
+    assert_eq!(Dentry::decode(&bytes).unwrap(), value);
+    let dir = Dentry::Dir(Dir {
+        inode: InodeId(8),
+        mtime_ms: 1,
+        explicit: true,
+        object: Some(DirObject {
+            etag: "\"e\"".into(),
+            content_type: Some("x/y".into()),
+            meta: vec![("a".into(), "b".into())],
+        }),
+        bucket: Some(BucketRecord {
+            created_ms: 4,
+            owner: Some("DFSKEY".into()),
+        }),
+    });
+    assert_eq!(Dentry::decode(&dir.encode().unwrap()).unwrap(), dir);
+    let key = AccessKey {
+        name: "n".into(),
+        created_ms: 3,
+        sealed_secret: vec![1, 2],
+        tag: vec![3],
+        grants: vec![Grant {
+            bucket: "b".into(),
+            read: true,
+            write: false,
+            owner: true,
+        }],
+    };
+    assert_eq!(AccessKey::decode(&key.encode().unwrap()).unwrap(), key);
+    let loc = ChunkLoc {
+        replicas: vec![NodeId(1), NodeId(2)],
+        len: 5,
+        crc32c: 6,
+        refcount: 1,
+    };
+    assert_eq!(ChunkLoc::decode(&loc.encode().unwrap()).unwrap(), loc);
+    let row = FileChunk {
+        chunk: ChunkId(3),
+        chunk_offset: 4,
+        len: 1,
+        crc32c: 2,
+        chunk_len: 9,
+    };
+    assert_eq!(FileChunk::decode(&row.encode().unwrap()).unwrap(), row);
+}
+
+#[test]
+fn multipart_values_round_trip() {
+    let file = File {
+        inode: InodeId(4),
+        size: 10,
+        etag: "\"e-2\"".into(),
+        mtime_ms: 3,
+        content_type: None,
+        meta: vec![],
+        chunk_count: 2,
+        part_sizes: vec![6, 4],
+    };
+    let upload = Upload {
+        bucket: "b".into(),
+        key: "k/x".into(),
+        initiated_ms: 1,
+        content_type: Some("a/b".into()),
+        meta: vec![("x-amz-meta-a".into(), "1".into())],
+        checksum_algorithm: Some("CRC32".into()),
+        checksum_type: Some("COMPOSITE".into()),
+        owner_key: None,
+        state: UploadState::Completed(Completion {
+            completed_ms: 2,
+            part_numbers: vec![1, 3],
+            file,
+        }),
+    };
+    assert_eq!(Upload::decode(&upload.encode().unwrap()).unwrap(), upload);
+    let part = Part {
+        size: 3,
+        etag: "\"p\"".into(),
+        checksum: Some("AAAA".into()),
+        mtime_ms: 5,
+        slices: vec![FileChunk {
+            chunk: ChunkId(1),
+            chunk_offset: 0,
+            len: 3,
+            crc32c: 8,
+            chunk_len: 3,
+        }],
+    };
+    assert_eq!(Part::decode(&part.encode().unwrap()).unwrap(), part);
+    let index = UploadRef {
+        bucket: InodeId(2),
+        key: "k".into(),
+    };
+    assert_eq!(UploadRef::decode(&index.encode().unwrap()).unwrap(), index);
+    let session = Session {
+        path: "/b/k".into(),
+        created_ms: 1,
+        chunks: vec![],
+        part: Some(PartTarget {
+            upload_id: "u".into(),
+            part_number: 2,
+        }),
+    };
+    assert_eq!(
+        Session::decode(&session.encode().unwrap()).unwrap(),
+        session
+    );
+}
+
+#[test]
+fn older_rows_decode_forward() {
+    // A version 1 chunk row is a whole chunk.
+    let old = v1::FileChunk {
+        chunk: ChunkId(5),
+        len: 10,
+        crc32c: 7,
+    };
+    let bytes = encode_as(1, &old, "test").unwrap();
+    assert_eq!(
+        FileChunk::decode(&bytes).unwrap(),
+        FileChunk {
+            chunk: ChunkId(5),
+            chunk_offset: 0,
+            len: 10,
+            crc32c: 7,
+            chunk_len: 10,
+        }
+    );
+    // A version 1 session writes a file.
+    let old = v1::Session {
+        path: "/b/x".into(),
+        created_ms: 3,
+        chunks: vec![SessionChunk {
+            id: ChunkId(1),
+            nodes: vec![NodeId(2)],
+        }],
+    };
+    let session = Session::decode(&encode_as(1, &old, "test").unwrap()).unwrap();
+    assert_eq!((session.path.as_str(), session.part), ("/b/x", None));
+    assert_eq!(session.chunks, old.chunks);
+    // A version 2 file entry has no part sizes.
+    let old_file = v1::File {
+        inode: InodeId(10),
+        size: 1,
+        etag: "\"x\"".into(),
+        mtime_ms: 2,
+        content_type: None,
+        meta: vec![],
+        chunk_count: 1,
+    };
+    let bytes = encode_as(2, &v2::Dentry::File(old_file.clone()), "test").unwrap();
+    assert_eq!(
+        Dentry::decode(&bytes).unwrap(),
+        Dentry::File(File::from(old_file))
+    );
+    // Version 2 of a type born in version 3 does not exist.
+    assert!(Upload::decode(&[2, 0]).is_err());
+    assert!(FileChunk::decode(&[2, 0]).is_err());
+}
+
+#[test]
+fn version_1_directory_entries_still_decode() {
+    let old_dir = v1::Dentry::Dir(v1::Dir {
+        inode: InodeId(9),
+        mtime_ms: 5,
+        explicit: true,
+    });
+    let bytes = encode_as(1, &old_dir, "test").unwrap();
+    assert_eq!(
+        Dentry::decode(&bytes).unwrap(),
+        Dentry::Dir(Dir {
+            inode: InodeId(9),
+            mtime_ms: 5,
+            explicit: true,
+            object: None,
+            bucket: None,
+        })
+    );
+    let file = v1::File {
+        inode: InodeId(10),
+        size: 1,
+        etag: "\"x\"".into(),
+        mtime_ms: 2,
+        content_type: None,
+        meta: vec![],
+        chunk_count: 1,
+    };
+    let bytes = encode_as(1, &v1::Dentry::File(file.clone()), "test").unwrap();
+    assert_eq!(Dentry::decode(&bytes).unwrap(), Dentry::File(file.into()));
+    // Version 1 of a type born in version 2 does not exist.
+    assert!(AccessKey::decode(&[1, 0]).is_err());
+}
+
+#[test]
+fn unknown_version_and_garbage_are_clear_errors() {
+    let err = Counter::decode(&[9, 1, 2]).unwrap_err().to_string();
+    assert!(err.contains("unknown version 9"), "{err}");
+    assert!(Counter::decode(&[]).is_err());
+    assert!(Dentry::decode(&[1, 0xff, 0xff, 0xff, 0xff, 0xff]).is_err());
+    assert!(Dentry::decode(&[2, 0xff, 0xff, 0xff, 0xff, 0xff]).is_err());
+    assert!(Dentry::decode(&[3, 0xff, 0xff, 0xff, 0xff, 0xff]).is_err());
+    assert!(Dentry::decode(&[4, 0]).is_err());
+    // A huge length prefix must fail cleanly, not allocate.
+    assert!(
+        Session::decode(&[1, 1, 0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]).is_err()
+    );
+}
