@@ -101,16 +101,111 @@ pub enum Command {
     },
     /// Show the cluster: chunkds, replication, repair and GC queues.
     Status,
+    /// Manage the S3 access keys: create (shows the secret once), list, delete.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// The S3 buckets and which access keys may use them.
+    #[command(subcommand)]
+    Bucket(BucketCommand),
+    /// The open S3 multipart uploads of a bucket: list them, abort one.
+    #[command(subcommand)]
+    Uploads(UploadsCommand),
     /// Start the interactive shell.
     Shell,
-    /// Run a local cluster in this process: metad and N chunkds (Ctrl-C stops it).
+    /// Run a local cluster in this process: metad, N chunkds and the S3 gateway (Ctrl-C stops it).
     Dev(DevArgs),
+}
+
+/// `dfs key ...`: the S3 access keys.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create an access key; prints `export AWS_...` lines with its secret, shown only this once.
+    Create {
+        /// A name for people, such as who or what uses the key.
+        name: String,
+    },
+    /// List the access keys: id, name, creation time and bucket grants.
+    #[command(visible_alias = "ls")]
+    List,
+    /// Delete an access key (buckets it owns keep it as their recorded owner).
+    #[command(visible_alias = "rm")]
+    Delete {
+        /// The access key id (DFS...).
+        key_id: String,
+    },
+}
+
+/// `dfs bucket ...`: buckets and grants.
+#[derive(Debug, Subcommand)]
+pub enum BucketCommand {
+    /// List the buckets with their creation time and owner key.
+    #[command(visible_alias = "list")]
+    Ls,
+    /// Give an access key rights on a bucket (no flag: all three).
+    Allow(GrantArgs),
+    /// Take rights on a bucket away from an access key (no flag: all three).
+    Deny(GrantArgs),
+}
+
+/// `dfs uploads ...`: open multipart uploads, which hold data but are no namespace entries.
+#[derive(Debug, Subcommand)]
+pub enum UploadsCommand {
+    /// List the open multipart uploads of a bucket: key, upload id, initiation time.
+    #[command(visible_alias = "list")]
+    Ls {
+        /// Also count each upload's parts and bytes (one more call per upload).
+        #[arg(short = 'l')]
+        long: bool,
+        /// Only uploads of keys starting with this.
+        #[arg(long, value_name = "PREFIX", default_value = "")]
+        prefix: String,
+        /// The bucket.
+        bucket: String,
+    },
+    /// Abort an open multipart upload: its parts are dropped and their chunks collected.
+    Abort {
+        /// The bucket.
+        bucket: String,
+        /// The object key the upload was started for.
+        key: String,
+        /// The upload id, as `uploads ls` shows it.
+        upload_id: String,
+    },
+}
+
+/// The rights and the subject of `bucket allow` and `bucket deny`.
+#[derive(Debug, Clone, Args)]
+pub struct GrantArgs {
+    /// List and read objects.
+    #[arg(long)]
+    pub read: bool,
+    /// Write and delete objects.
+    #[arg(long)]
+    pub write: bool,
+    /// Administer the bucket (delete it, change its settings).
+    #[arg(long)]
+    pub owner: bool,
+    /// The bucket.
+    pub bucket: String,
+    /// The access key id (DFS...).
+    pub key_id: String,
+}
+
+impl GrantArgs {
+    /// The rights named as (read, write, owner); none named means all three.
+    pub fn rights(&self) -> (bool, bool, bool) {
+        if self.read || self.write || self.owner {
+            (self.read, self.write, self.owner)
+        } else {
+            (true, true, true)
+        }
+    }
 }
 
 /// Options of `dfs dev`.
 #[derive(Debug, Clone, Args)]
 pub struct DevArgs {
-    /// Folder for the cluster's data, secret and remembered ports.
+    /// Folder for the cluster's data, secret, remembered ports and S3 access key.
     #[arg(long, default_value = "dfs-data", value_name = "DIR")]
     pub data: PathBuf,
     /// Number of chunkds.
@@ -119,6 +214,9 @@ pub struct DevArgs {
     /// Replication factor (default: metad's default, at most the number of chunkds).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub replication: Option<u32>,
+    /// Port of the S3 endpoint (default: the one used last time if free, else any free port).
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub s3_port: Option<u16>,
 }
 
 /// A shell line: a command without the program name.
@@ -149,6 +247,9 @@ impl Command {
             Command::Stat { .. } => "stat",
             Command::Show { .. } => "show",
             Command::Status => "status",
+            Command::Key(_) => "key",
+            Command::Bucket(_) => "bucket",
+            Command::Uploads(_) => "uploads",
             Command::Shell => "shell",
             Command::Dev(_) => "dev",
         }
@@ -181,5 +282,52 @@ mod tests {
             }
         ));
         assert!(ShellLine::try_parse_from(["frobnicate"]).is_err());
+    }
+
+    #[test]
+    fn grants_default_to_all_rights() {
+        let grant = |words: &[&str]| match ShellLine::try_parse_from(words).unwrap().command {
+            Command::Bucket(BucketCommand::Allow(args) | BucketCommand::Deny(args)) => args,
+            other => panic!("{other:?}"),
+        };
+        let args = grant(&["bucket", "allow", "b1", "DFSKEY"]);
+        assert_eq!(
+            (args.bucket.as_str(), args.key_id.as_str()),
+            ("b1", "DFSKEY")
+        );
+        assert_eq!(args.rights(), (true, true, true));
+        let args = grant(&["bucket", "deny", "--write", "b1", "DFSKEY"]);
+        assert_eq!(args.rights(), (false, true, false));
+        let args = grant(&["bucket", "allow", "--read", "--owner", "b1", "DFSKEY"]);
+        assert_eq!(args.rights(), (true, false, true));
+        assert!(ShellLine::try_parse_from(["bucket", "allow", "b1"]).is_err());
+        assert!(ShellLine::try_parse_from(["key"]).is_err());
+        assert!(matches!(
+            ShellLine::try_parse_from(["key", "ls"]).unwrap().command,
+            Command::Key(KeyCommand::List)
+        ));
+    }
+
+    #[test]
+    fn parses_uploads_commands() {
+        let parse = |words: &[&str]| match ShellLine::try_parse_from(words).unwrap().command {
+            Command::Uploads(command) => command,
+            other => panic!("{other:?}"),
+        };
+        assert!(matches!(
+            parse(&["uploads", "ls", "b1"]),
+            UploadsCommand::Ls { long: false, ref prefix, ref bucket } if prefix.is_empty() && bucket == "b1"
+        ));
+        assert!(matches!(
+            parse(&["uploads", "ls", "-l", "--prefix", "logs/", "b1"]),
+            UploadsCommand::Ls { long: true, ref prefix, .. } if prefix == "logs/"
+        ));
+        assert!(matches!(
+            parse(&["uploads", "abort", "b1", "a/b.bin", "0123"]),
+            UploadsCommand::Abort { ref bucket, ref key, ref upload_id }
+                if bucket == "b1" && key == "a/b.bin" && upload_id == "0123"
+        ));
+        assert!(ShellLine::try_parse_from(["uploads", "ls"]).is_err());
+        assert!(ShellLine::try_parse_from(["uploads", "abort", "b1", "k"]).is_err());
     }
 }

@@ -13,6 +13,14 @@ pub enum CliError {
         /// The path the command was about, when there is one.
         path: Option<String>,
     },
+    /// A named thing that is not a path (an access key, a bucket) does not exist.
+    #[error("no such {what}: {name}")]
+    NoSuch {
+        /// What kind of thing: `access key`, `bucket`.
+        what: &'static str,
+        /// Its name or id, as given.
+        name: String,
+    },
     /// The command line does not make sense.
     #[error("{0}")]
     Usage(String),
@@ -136,6 +144,15 @@ mod tests {
             ),
             "cannot reach metad at 127.0.0.1:7700: connection refused"
         );
+    }
+
+    #[test]
+    fn missing_keys_and_buckets_are_named() {
+        let err = CliError::NoSuch {
+            what: "access key",
+            name: "DFSX".into(),
+        };
+        assert_eq!(err.line(), "no such access key: DFSX");
     }
 
     #[test]

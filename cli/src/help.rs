@@ -1,9 +1,11 @@
 //! The shell's `help` and `help CMD`: usage, what it does and an example for every command.
+//! A command with subcommands (`key`, `bucket`, `uploads`) has one entry per subcommand, all under its
+//! name: `help key` shows them all, `help key create` just one.
 
-/// Help for one shell command.
+/// Help for one shell command (or one subcommand).
 #[derive(Debug, Clone, Copy)]
 pub struct HelpEntry {
-    /// The command's name.
+    /// The command's name (the first word typed).
     pub name: &'static str,
     /// Its synopsis.
     pub usage: &'static str,
@@ -79,6 +81,54 @@ pub const COMMANDS: &[HelpEntry] = &[
         example: "status",
     },
     HelpEntry {
+        name: "key",
+        usage: "key create NAME",
+        summary: "create an S3 access key; prints export AWS_... lines (the secret is shown once)",
+        example: "key create alice",
+    },
+    HelpEntry {
+        name: "key",
+        usage: "key list",
+        summary: "list the S3 access keys: id, name, creation time, grants (b1:rwo b2:r)",
+        example: "key list",
+    },
+    HelpEntry {
+        name: "key",
+        usage: "key delete KEY_ID",
+        summary: "delete an S3 access key",
+        example: "key delete DFSAB12CD34EF56GH78J",
+    },
+    HelpEntry {
+        name: "bucket",
+        usage: "bucket ls",
+        summary: "list the buckets with their creation time and owner key",
+        example: "bucket ls",
+    },
+    HelpEntry {
+        name: "bucket",
+        usage: "bucket allow [FLAGS] BUCKET KEY_ID",
+        summary: "give a key rights on a bucket: --read --write --owner (none: all three)",
+        example: "bucket allow --read photos DFSAB12CD34EF56GH78J",
+    },
+    HelpEntry {
+        name: "bucket",
+        usage: "bucket deny [FLAGS] BUCKET KEY_ID",
+        summary: "take a key's rights on a bucket away: --read --write --owner (none: all)",
+        example: "bucket deny --write photos DFSAB12CD34EF56GH78J",
+    },
+    HelpEntry {
+        name: "uploads",
+        usage: "uploads ls [-l] [--prefix P] BUCKET",
+        summary: "list a bucket's open multipart uploads; -l adds their parts and bytes",
+        example: "uploads ls -l --prefix videos/ photos",
+    },
+    HelpEntry {
+        name: "uploads",
+        usage: "uploads abort BUCKET KEY UPLOAD_ID",
+        summary: "abort an open multipart upload: its parts are dropped, their space freed",
+        example: "uploads abort photos videos/trip.mp4 0f3c9a5e7b2d4c6e8a1b3d5f7e9c0a2b",
+    },
+    HelpEntry {
         name: "cd",
         usage: "cd [PATH]",
         summary: "change the current directory (no PATH: /)",
@@ -93,7 +143,7 @@ pub const COMMANDS: &[HelpEntry] = &[
     HelpEntry {
         name: "help",
         usage: "help [CMD]",
-        summary: "list the commands, or show the usage of one with an example",
+        summary: "list the commands, or show the usage of one with an example (help key create)",
         example: "help put",
     },
     HelpEntry {
@@ -110,9 +160,22 @@ pub const COMMANDS: &[HelpEntry] = &[
     },
 ];
 
-/// The help entry of `name`.
+/// The (first) help entry of the command `name`.
 pub fn find(name: &str) -> Option<&'static HelpEntry> {
     COMMANDS.iter().find(|entry| entry.name == name)
+}
+
+/// The help entries of `topic`: a command (`key`: every entry of it) or a command and a
+/// subcommand (`key create`).
+fn entries(topic: &str) -> Vec<&'static HelpEntry> {
+    let mut words = topic.split_whitespace();
+    let name = words.next().unwrap_or("");
+    let sub = words.next();
+    COMMANDS
+        .iter()
+        .filter(|entry| entry.name == name)
+        .filter(|entry| sub.is_none() || entry.usage.split_whitespace().nth(1) == sub)
+        .collect()
 }
 
 /// The text of `help`: every command with its synopsis and summary.
@@ -128,14 +191,23 @@ pub fn overview() -> String {
     text
 }
 
-/// The text of `help CMD`.
-pub fn command_help(name: &str) -> Option<String> {
-    find(name).map(|entry| {
-        format!(
-            "usage: {}\n  {}\nexample: {}\n",
-            entry.usage, entry.summary, entry.example
-        )
-    })
+/// The text of `help CMD` (or `help CMD SUBCMD`); `None` for an unknown topic.
+pub fn command_help(topic: &str) -> Option<String> {
+    let found = entries(topic);
+    if found.is_empty() {
+        return None;
+    }
+    Some(
+        found
+            .iter()
+            .map(|entry| {
+                format!(
+                    "usage: {}\n  {}\nexample: {}\n",
+                    entry.usage, entry.summary, entry.example
+                )
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -161,6 +233,40 @@ mod tests {
             assert!(entry.example.starts_with(name), "{name}: {}", entry.example);
             assert!(overview.contains(entry.usage), "help lists {name}");
         }
+    }
+
+    #[test]
+    fn every_subcommand_has_help() {
+        for command in ShellLine::command().get_subcommands() {
+            for sub in command.get_subcommands() {
+                let topic = format!("{} {}", command.get_name(), sub.get_name());
+                let text = command_help(&topic).unwrap_or_else(|| panic!("no help for {topic}"));
+                assert!(text.contains(&format!("example: {topic}")), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn help_of_commands_with_subcommands() {
+        let text = command_help("key").unwrap();
+        for usage in ["key create NAME", "key list", "key delete KEY_ID"] {
+            assert!(text.contains(&format!("usage: {usage}\n")), "{text}");
+        }
+        let text = command_help("bucket  allow").unwrap();
+        assert!(
+            text.starts_with("usage: bucket allow [FLAGS] BUCKET KEY_ID\n"),
+            "{text}"
+        );
+        assert!(!text.contains("bucket deny"), "{text}");
+        assert!(command_help("bucket frobnicate").is_none());
+        let text = command_help("uploads").unwrap();
+        for usage in [
+            "uploads ls [-l] [--prefix P] BUCKET",
+            "uploads abort BUCKET KEY UPLOAD_ID",
+        ] {
+            assert!(text.contains(&format!("usage: {usage}\n")), "{text}");
+        }
+        assert!(text.contains("example: uploads abort photos "), "{text}");
     }
 
     #[test]

@@ -212,6 +212,19 @@ fn render_children(node: &TreeNode, prefix: &str, out: &mut String) {
     }
 }
 
+/// Quotes `text` for a POSIX shell when it holds anything but plain path characters.
+pub fn shell_quote(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:,@".contains(c));
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,6 +242,7 @@ mod tests {
             meta: Vec::new(),
             explicit: true,
             chunk_count: 0,
+            part_sizes: Vec::new(),
         }
     }
 
@@ -336,5 +350,16 @@ mod tests {
             tree_label(&entry("f", EntryKind::File, 2048)),
             "f (2.0 KiB)"
         );
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(
+            shell_quote("/home/me/dfs-data/cluster.secret"),
+            "/home/me/dfs-data/cluster.secret"
+        );
+        assert_eq!(shell_quote("/my dir/x"), "'/my dir/x'");
+        assert_eq!(shell_quote("/it's"), "'/it'\\''s'");
+        assert_eq!(shell_quote(""), "''");
     }
 }

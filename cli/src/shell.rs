@@ -149,11 +149,13 @@ impl<'a> Shell<'a> {
         match first.as_str() {
             "exit" | "quit" => Ok(Flow::Exit),
             "help" => {
-                let text = match words.get(1) {
-                    None => help::overview(),
-                    Some(name) => help::command_help(name).ok_or_else(|| {
-                        CliError::Usage(format!("no such command: {name} (help lists them)"))
-                    })?,
+                let topic = words[1..].join(" ");
+                let text = if topic.is_empty() {
+                    help::overview()
+                } else {
+                    help::command_help(&topic).ok_or_else(|| {
+                        CliError::Usage(format!("no such command: {topic} (help lists them)"))
+                    })?
                 };
                 emit(&text)?;
                 Ok(Flow::Continue)
@@ -279,6 +281,8 @@ mod tests {
         assert_eq!(shell.execute("   # a comment").unwrap(), Flow::Continue);
         assert_eq!(shell.execute("help").unwrap(), Flow::Continue);
         assert_eq!(shell.execute("help ls").unwrap(), Flow::Continue);
+        assert_eq!(shell.execute("help key create").unwrap(), Flow::Continue);
+        assert_eq!(shell.execute("help uploads").unwrap(), Flow::Continue);
         assert_eq!(shell.execute("pwd").unwrap(), Flow::Continue);
         assert_eq!(shell.execute("cd").unwrap(), Flow::Continue);
         assert_eq!(shell.cwd(), "/");
@@ -294,6 +298,13 @@ mod tests {
         for line in [
             "frobnicate",
             "help frobnicate",
+            "help key frobnicate",
+            "key",
+            "key create",
+            "bucket allow b1",
+            "uploads",
+            "uploads ls",
+            "uploads abort b1 k",
             "ls 'unterminated",
             "mkdir",
             "ls -z",

@@ -87,6 +87,7 @@ s3_error_codes! {
     InvalidURI => 400, "Couldn't parse the specified URI.";
     KeyTooLongError => 400, "Your key is too long.";
     MalformedTrailerError => 400, "The request contained trailing data that was not well-formed.";
+    MaxMessageLengthExceeded => 400, "Your request was too big.";
     MalformedXML => 400, "The XML you provided was not well-formed or did not validate against our published schema.";
     MetadataTooLarge => 400, "Your metadata headers exceed the maximum allowed metadata size.";
     MethodNotAllowed => 405, "The specified method is not allowed against this resource.";

@@ -1,18 +1,28 @@
 //! The one cluster harness of the integration tests.
 //!
-//! [`Cluster::start`] runs the real `metad` and `chunkd` binaries as child processes on loopback
-//! ports, with real RocksDB and real files in a fresh temporary folder, and hands out a
-//! [`DfsClient`] and ready-made `dfs` commands pointed at it. Processes are ended by PID when the
-//! `Cluster` is dropped. Binaries are looked up beside the test executable (`target/<profile>/`)
-//! or in `DFS_BIN_DIR`; build them first with `cargo build --workspace --bins`.
+//! [`Cluster::start`] runs the real `metad` and `chunkd` binaries (and, when asked, the S3
+//! `gateway`) as child processes on loopback ports, with real RocksDB and real files in a fresh
+//! temporary folder, and hands out a [`DfsClient`], ready-made `dfs` commands and the S3
+//! endpoint with an access key. Processes are ended by PID when the `Cluster` is dropped.
+//! Binaries are looked up beside the running executable (`target/<profile>/`) or in
+//! `DFS_BIN_DIR`; build them first with `cargo build --workspace --bins`. The `dfs-cluster`
+//! binary of this package runs such a cluster for tools outside Rust (the S3 conformance suite).
+
+mod dfs;
+mod gateway;
+mod process;
+
+pub use dfs::Output;
+pub use gateway::{http_status, REGION, TEST_KEY_NAME};
 
 use anyhow::{bail, Context, Result};
 use dfs_client::DfsClient;
 use dfs_common::auth::ClusterSecret;
 use dfs_common::wire::NodeState;
+use gateway::Gateway;
+use process::Daemon;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How a test cluster is set up.
@@ -28,6 +38,9 @@ pub struct ClusterOptions {
     pub heartbeat_interval_ms: u64,
     /// Time without heartbeat after which metad declares a chunkd dead.
     pub dead_timeout_ms: u64,
+    /// Also run the S3 gateway (the `gateway` binary must then be built) and create an access
+    /// key for it. Off by default, so that tests of the rest need no gateway.
+    pub gateway: bool,
 }
 
 impl Default for ClusterOptions {
@@ -38,61 +51,12 @@ impl Default for ClusterOptions {
             chunk_size: 8 << 20,
             heartbeat_interval_ms: 200,
             dead_timeout_ms: 2_000,
+            gateway: false,
         }
     }
 }
 
-/// One daemon process of the cluster.
-struct Daemon {
-    child: Option<Child>,
-    args: Vec<String>,
-    binary: PathBuf,
-    log: PathBuf,
-}
-
-impl Daemon {
-    fn spawn(binary: &Path, args: Vec<String>, log: PathBuf) -> Result<Daemon> {
-        let mut daemon = Daemon {
-            child: None,
-            args,
-            binary: binary.to_owned(),
-            log,
-        };
-        daemon.respawn()?;
-        Ok(daemon)
-    }
-
-    fn respawn(&mut self) -> Result<()> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)?;
-        let child = Command::new(&self.binary)
-            .args(&self.args)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("cannot start {}", self.binary.display()))?;
-        self.child = Some(child);
-        Ok(())
-    }
-
-    /// SIGKILL, like a power cut for the process: nothing is flushed.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn is_running(&self) -> bool {
-        self.child.is_some()
-    }
-}
-
-/// A running test cluster: one metad and several chunkds as processes.
+/// A running test cluster: one metad, several chunkds and maybe a gateway, as processes.
 pub struct Cluster {
     dir: tempfile::TempDir,
     options: ClusterOptions,
@@ -100,14 +64,20 @@ pub struct Cluster {
     metad_addr: String,
     chunkds: Vec<Daemon>,
     chunkd_addrs: Vec<String>,
+    gateway: Option<Gateway>,
+    /// The gateway's access key (id, secret), made once the gateway is ready.
+    access_key: Option<(String, String)>,
     secret_file: PathBuf,
     bin_dir: PathBuf,
 }
 
 impl Cluster {
-    /// Starts metad and the chunkds and waits until every chunkd is registered and alive.
+    /// Starts metad and the chunkds and waits until every chunkd is registered and alive;
+    /// then, with [`ClusterOptions::gateway`], starts the gateway, waits until it is ready and
+    /// creates the access key [`TEST_KEY_NAME`]. Errors after the processes started carry the
+    /// tail of their logs.
     pub async fn start(options: ClusterOptions) -> Result<Cluster> {
-        let bin_dir = bin_dir()?;
+        let bin_dir = bin_dir(options.gateway)?;
         let dir = tempfile::Builder::new().prefix("dfs-test-").tempdir()?;
         let secret_file = dir.path().join("cluster.secret");
         ClusterSecret::load_or_create(&secret_file).map_err(anyhow::Error::msg)?;
@@ -139,6 +109,8 @@ impl Cluster {
             metad_addr,
             chunkds: Vec::new(),
             chunkd_addrs: Vec::new(),
+            gateway: None,
+            access_key: None,
             secret_file,
             bin_dir,
         };
@@ -178,6 +150,9 @@ impl Cluster {
                 },
             )
             .await?;
+        if cluster.options.gateway {
+            cluster.start_gateway().await?;
+        }
         Ok(cluster)
     }
 
@@ -211,17 +186,6 @@ impl Cluster {
     /// The options the cluster was started with.
     pub fn options(&self) -> &ClusterOptions {
         &self.options
-    }
-
-    /// A `dfs` command (the CLI binary) with `DFS_METAD` and `DFS_SECRET_FILE` set for this cluster.
-    pub fn dfs(&self) -> Command {
-        let mut command = Command::new(self.bin_dir.join("dfs"));
-        command
-            .env("DFS_METAD", &self.metad_addr)
-            .env("DFS_SECRET_FILE", &self.secret_file)
-            .env_remove("DFS_SECRET")
-            .current_dir(self.dir.path());
-        command
     }
 
     /// Kills chunkd `index` with SIGKILL.
@@ -290,22 +254,20 @@ impl Cluster {
 
     /// The last lines of every daemon's log, for failure messages.
     pub fn log_tails(&self) -> String {
-        let mut text = String::new();
-        let logs = std::iter::once(&self.metad)
+        std::iter::once(&self.metad)
             .chain(&self.chunkds)
-            .map(|d| &d.log);
-        for log in logs {
-            let content = std::fs::read_to_string(log).unwrap_or_default();
-            let lines: Vec<&str> = content.lines().collect();
-            let tail = &lines[lines.len().saturating_sub(15)..];
-            text.push_str(&format!("--- {} ---\n{}\n", log.display(), tail.join("\n")));
-        }
-        text
+            .chain(self.gateway.as_ref().map(|g| &g.daemon))
+            .map(|daemon| daemon.log_tail(15))
+            .collect()
     }
 }
 
 impl Drop for Cluster {
+    /// Front door first: the gateway, then the chunkds, then metad.
     fn drop(&mut self) {
+        if let Some(gateway) = &mut self.gateway {
+            gateway.daemon.kill();
+        }
         for daemon in &mut self.chunkds {
             daemon.kill();
         }
@@ -313,20 +275,28 @@ impl Drop for Cluster {
     }
 }
 
-/// Where the daemon binaries are: `DFS_BIN_DIR`, or the profile folder above the test binary.
-fn bin_dir() -> Result<PathBuf> {
-    let dir = match std::env::var_os("DFS_BIN_DIR") {
+/// Where the daemon binaries are: `DFS_BIN_DIR`, else the folder of the running executable
+/// when it holds them (`dfs-cluster` in `target/<profile>/`), else the one above it (a test
+/// binary in `target/<profile>/deps/`). `gateway` is required only when `with_gateway`.
+fn bin_dir(with_gateway: bool) -> Result<PathBuf> {
+    let dir = match std::env::var_os("DFS_BIN_DIR").filter(|d| !d.is_empty()) {
         Some(dir) => PathBuf::from(dir),
         None => {
             let exe = std::env::current_exe()?;
-            // target/<profile>/deps/<test binary>
-            exe.parent()
-                .and_then(Path::parent)
-                .map(Path::to_owned)
-                .context("cannot locate the target folder from the test binary")?
+            let here = exe
+                .parent()
+                .context("cannot locate the target folder from the running executable")?;
+            match here.parent() {
+                Some(above) if !here.join("metad").exists() => above.to_owned(),
+                _ => here.to_owned(),
+            }
         }
     };
-    for name in ["metad", "chunkd", "dfs"] {
+    let mut needed = vec!["metad", "chunkd", "dfs"];
+    if with_gateway {
+        needed.push("gateway");
+    }
+    for name in needed {
         if !dir.join(name).exists() {
             bail!(
                 "{} is missing: build the binaries first with `cargo build --workspace --bins` (or set DFS_BIN_DIR)",
@@ -342,7 +312,8 @@ pub fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn path_arg(path: &Path) -> String {
+/// A path as a command-line argument.
+pub(crate) fn path_arg(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
@@ -358,72 +329,4 @@ pub fn test_bytes(len: usize, seed: u64) -> Vec<u8> {
     }
     out.truncate(len);
     out
-}
-
-/// What a finished `dfs` command printed.
-#[derive(Debug)]
-pub struct Output {
-    /// Whether it exited with status 0.
-    pub success: bool,
-    /// Its standard output.
-    pub stdout: String,
-    /// Its standard error.
-    pub stderr: String,
-}
-
-impl Cluster {
-    /// Runs `dfs ARGS...` against the cluster and returns what it printed.
-    pub fn run_dfs(&self, args: &[&str]) -> Output {
-        self.run_dfs_with_input(args, None)
-    }
-
-    /// Runs `dfs ARGS...` with `input` on its standard input.
-    pub fn run_dfs_with_input(&self, args: &[&str], input: Option<&str>) -> Output {
-        use std::io::Write;
-        let mut command = self.dfs();
-        command
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        command.stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
-        let mut child = command.spawn().expect("the dfs binary starts");
-        if let Some(text) = input {
-            let mut stdin = child.stdin.take().expect("stdin is piped");
-            stdin
-                .write_all(text.as_bytes())
-                .expect("write to dfs stdin");
-        }
-        let out = child.wait_with_output().expect("dfs runs to the end");
-        Output {
-            success: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    /// Runs `dfs ARGS...`, panics with its output unless it succeeds, and returns its stdout.
-    pub fn dfs_ok(&self, args: &[&str]) -> String {
-        let out = self.run_dfs(args);
-        assert!(
-            out.success,
-            "dfs {args:?} failed:\n{}{}",
-            out.stdout, out.stderr
-        );
-        out.stdout
-    }
-
-    /// Runs `dfs ARGS...`, panics unless it fails, and returns its stderr.
-    pub fn dfs_err(&self, args: &[&str]) -> String {
-        let out = self.run_dfs(args);
-        assert!(
-            !out.success,
-            "dfs {args:?} should have failed:\n{}{}",
-            out.stdout, out.stderr
-        );
-        out.stderr
-    }
 }

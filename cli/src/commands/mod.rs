@@ -1,10 +1,12 @@
 //! The commands, one file per family: `files` (put, get, cp), `ns` (ls, mkdir, rm, mv, stat,
-//! show), `admin` (status). The one-shot command line and the shell both come through
-//! [`run`].
+//! show), `admin` (status), `keys` (S3 access keys and bucket grants), `uploads` (open
+//! multipart uploads). The one-shot command line and the shell both come through [`run`].
 
 pub mod admin;
 pub mod files;
+pub mod keys;
 pub mod ns;
+pub mod uploads;
 
 use crate::args::Command;
 use crate::{CliError, Context};
@@ -25,6 +27,9 @@ pub async fn run(ctx: &mut Context, command: Command) -> Result<(), CliError> {
         Command::Stat { path } => interruptible(ns::stat(ctx, &path)).await,
         Command::Show { path } => interruptible(ns::show(ctx, path.as_deref())).await,
         Command::Status => interruptible(admin::status(ctx)).await,
+        Command::Key(command) => interruptible(keys::key(ctx, command)).await,
+        Command::Bucket(command) => interruptible(keys::bucket(ctx, command)).await,
+        Command::Uploads(command) => interruptible(uploads::uploads(ctx, command)).await,
         Command::Shell | Command::Dev(_) => Err(CliError::Usage(format!(
             "`{}` cannot run inside the shell",
             command.name()

@@ -318,11 +318,12 @@ pub fn route(
     let endpoint = match (&bucket, &key) {
         (None, _) => service_endpoint(method)?,
         (Some(bucket), None) => {
-            validate_bucket_name(bucket)?;
-            bucket_endpoint(method, &query)?
+            let endpoint = bucket_endpoint(method, &query)?;
+            check_bucket_name(bucket, endpoint == Endpoint::CreateBucket)?;
+            endpoint
         }
         (Some(bucket), Some(key)) => {
-            validate_bucket_name(bucket)?;
+            check_bucket_name(bucket, false)?;
             if key.len() > MAX_KEY_BYTES {
                 return Err(S3Error::new(
                     S3ErrorCode::KeyTooLongError,
@@ -336,6 +337,19 @@ pub fn route(
         }
     };
     Ok((bucket, key, endpoint))
+}
+
+/// Checks a bucket name: a name that breaks the naming rules is `InvalidBucketName` when
+/// `creating` it, and `NoSuchBucket` for any other request (no such bucket can exist, and S3
+/// answers so for names it once allowed).
+fn check_bucket_name(bucket: &str, creating: bool) -> S3Result<()> {
+    match validate_bucket_name(bucket) {
+        Ok(()) => Ok(()),
+        Err(err) if creating => Err(err),
+        Err(err) => Err(S3Error::from_code(S3ErrorCode::NoSuchBucket)
+            .with_resource(format!("/{bucket}"))
+            .with_source(err)),
+    }
 }
 
 /// The bucket named by the host in virtual-host style, if `host` is `BUCKET.<root_domain>`

@@ -109,10 +109,17 @@ pub fn parse_copy_source(value: &str) -> S3Result<CopySource> {
     })
 }
 
+/// Bucket name prefixes S3 reserves (punycode, access points, documentation examples).
+const RESERVED_PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
+/// Bucket name suffixes S3 reserves (access point aliases, multi-region access points,
+/// directory and table buckets).
+const RESERVED_SUFFIXES: [&str; 5] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
+
 /// Checks S3's bucket naming rules: 3 to 63 characters of lower-case letters, digits, `.` and
 /// `-`, beginning and ending with a letter or digit, no `..`, and not shaped like an IPv4
-/// address. dfs applies them to every request, not only CreateBucket: a name that breaks them
-/// can name no bucket, and it keeps odd names (`.`, `..`) out of metad's paths.
+/// address, nor with a prefix or suffix S3 reserves. dfs applies them to every request, not only
+/// CreateBucket: a name that breaks them can name no bucket (the router answers `NoSuchBucket`
+/// for it outside CreateBucket), and it keeps odd names (`.`, `..`) out of metad's paths.
 pub fn validate_bucket_name(name: &str) -> S3Result<()> {
     let invalid = |why: &str| {
         Err(S3Error::new(
@@ -138,6 +145,14 @@ pub fn validate_bucket_name(name: &str) -> S3Result<()> {
     }
     if name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok()) {
         return invalid("must not be formatted as an IP address");
+    }
+    if let Some(prefix) = RESERVED_PREFIXES.iter().find(|p| name.starts_with(*p)) {
+        return invalid(&format!(
+            "must not start with the reserved prefix {prefix:?}"
+        ));
+    }
+    if let Some(suffix) = RESERVED_SUFFIXES.iter().find(|s| name.ends_with(*s)) {
+        return invalid(&format!("must not end with the reserved suffix {suffix:?}"));
     }
     Ok(())
 }
@@ -223,6 +238,10 @@ mod tests {
             "...",
             "a b",
             "bücket",
+            "xn--bucket",
+            "sthree-bucket",
+            "bucket-s3alias",
+            "bucket--ol-s3",
         ] {
             assert_eq!(
                 validate_bucket_name(bad).unwrap_err().code(),

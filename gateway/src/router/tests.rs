@@ -295,10 +295,20 @@ fn bad_paths_and_names() {
     assert_eq!(code("bucket/key"), S3ErrorCode::InvalidURI);
     assert_eq!(code(""), S3ErrorCode::InvalidURI);
     assert_eq!(code("/bucket/%FF"), S3ErrorCode::InvalidURI);
-    assert_eq!(code("//key"), S3ErrorCode::InvalidBucketName);
-    assert_eq!(code("/Bucket/key"), S3ErrorCode::InvalidBucketName);
-    assert_eq!(code("/../key"), S3ErrorCode::InvalidBucketName);
-    assert_eq!(code("/b/key"), S3ErrorCode::InvalidBucketName);
+    // An invalid name can name no bucket: NoSuchBucket, except when creating it.
+    assert_eq!(code("//key"), S3ErrorCode::NoSuchBucket);
+    assert_eq!(code("/Bucket/key"), S3ErrorCode::NoSuchBucket);
+    assert_eq!(code("/../key"), S3ErrorCode::NoSuchBucket);
+    assert_eq!(code("/b/key"), S3ErrorCode::NoSuchBucket);
+    assert_eq!(code("/b"), S3ErrorCode::NoSuchBucket);
+    let create = |path: &str| {
+        route(&Method::PUT, None, path, "", &HeaderMap::new(), None)
+            .unwrap_err()
+            .code()
+    };
+    assert_eq!(create("/b"), S3ErrorCode::InvalidBucketName);
+    assert_eq!(create("/Bucket"), S3ErrorCode::InvalidBucketName);
+    assert_eq!(create("/b/key"), S3ErrorCode::NoSuchBucket);
     let long = format!("/bucket/{}", "k".repeat(MAX_KEY_BYTES + 1));
     assert_eq!(code(&long), S3ErrorCode::KeyTooLongError);
     let max = format!("/bucket/{}", "é".repeat(MAX_KEY_BYTES / 2));
@@ -364,7 +374,7 @@ fn virtual_host_style() {
         vroute("bad_name.s3.example.com", "/k", "", Method::GET)
             .unwrap_err()
             .code(),
-        S3ErrorCode::InvalidBucketName
+        S3ErrorCode::NoSuchBucket
     );
     // With virtual-host style, the whole path is the key, first segment included.
     let (_, key, _) = vroute("bkt.s3.example.com", "/bkt/k", "", Method::PUT).unwrap();

@@ -1,0 +1,147 @@
+//! The `gateway` binary: configuration from a TOML file and flags, then
+//! [`dfs_gateway::start`] until Ctrl-C or SIGTERM.
+
+use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// dfs S3 gateway: serves the S3 API over a dfs cluster.
+#[derive(Parser, Debug)]
+#[command(
+    name = "gateway",
+    version,
+    after_help = "Environment:\n  DFS_SECRET  the cluster secret (instead of a secret file)\n  \
+                  RUST_LOG    log filter, e.g. debug or dfs_gateway=debug [default: info]"
+)]
+struct Args {
+    /// TOML configuration file (fields: listen, admin_listen, metad, secret_file, region,
+    /// root_domain). The flags below override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address of the S3 endpoint, host:port; port 0 picks a free port
+    /// [default: 127.0.0.1:9000].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Address of the admin endpoint (/health/live, /health/ready, /metrics), host:port
+    /// [default: 127.0.0.1:9001].
+    #[arg(long, value_name = "ADDR")]
+    admin_listen: Option<String>,
+    /// metad's host:port [default: 127.0.0.1:7700].
+    #[arg(long, value_name = "ADDR")]
+    metad: Option<String>,
+    /// File holding the cluster secret. Overrides DFS_SECRET and the config file.
+    #[arg(long, value_name = "FILE")]
+    secret_file: Option<PathBuf>,
+    /// The S3 region clients sign for [default: us-east-1].
+    #[arg(long, value_name = "NAME")]
+    region: Option<String>,
+    /// Root domain of virtual-hosted-style requests (BUCKET.<domain>/key), e.g. s3.example.com
+    /// [default: none, path style only].
+    #[arg(long, value_name = "DOMAIN")]
+    root_domain: Option<String>,
+}
+
+/// The configuration: file, then the `DFS_SECRET` environment variable, then flags.
+fn config(args: Args) -> Result<dfs_gateway::Config, String> {
+    let mut config: dfs_gateway::Config = dfs_common::config::load_toml(args.config.as_deref())?;
+    if let Ok(secret) = std::env::var("DFS_SECRET") {
+        if !secret.trim().is_empty() {
+            config.secret = Some(secret);
+        }
+    }
+    if let Some(file) = args.secret_file {
+        config.secret_file = Some(file);
+        config.secret = None;
+    }
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(admin) = args.admin_listen {
+        config.admin_listen = admin;
+    }
+    if let Some(metad) = args.metad {
+        config.metad = metad;
+    }
+    if let Some(region) = args.region {
+        config.region = region;
+    }
+    if let Some(domain) = args.root_domain {
+        config.root_domain = Some(domain);
+    }
+    Ok(config)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    dfs_common::config::init_logging();
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let line = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!("gateway: {}", line.trim_start_matches("error: "));
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = match config(args) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("gateway: {}", one_line(&e));
+            return ExitCode::FAILURE;
+        }
+    };
+    let daemon = match dfs_gateway::start(config).await {
+        Ok(daemon) => daemon,
+        Err(e) => {
+            eprintln!("gateway: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    wait_for_signal().await;
+    tracing::info!("gateway shutting down");
+    daemon.stop().await;
+    ExitCode::SUCCESS
+}
+
+/// Folds a multi-line message (TOML errors draw the offending line) into its first and last
+/// lines, which carry the position and the reason.
+fn one_line(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    match lines.as_slice() {
+        [] => String::new(),
+        [only] => (*only).to_owned(),
+        [first, .., last] => format!("{first}: {last}"),
+    }
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+async fn wait_for_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => Some(term),
+        Err(e) => {
+            tracing::warn!("cannot watch SIGTERM ({e}); stop with Ctrl-C");
+            None
+        }
+    };
+    let terminated = async {
+        match term.as_mut() {
+            Some(term) => {
+                term.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminated => {}
+    }
+}

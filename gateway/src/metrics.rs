@@ -1,0 +1,282 @@
+//! Request metrics (Prometheus text on the admin port) and the one log line per request.
+//!
+//! A request is counted, and logged, when its response body has been sent completely or was
+//! abandoned, not when its headers leave: only then are the bytes sent and the duration known,
+//! and a GET that broke off mid-stream is told apart from one that finished.
+
+use bytes::Bytes;
+use dfs_common::http::{Body, BoxError};
+use hyper::body::{Frame, SizeHint};
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+/// Counters of the S3 endpoint.
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    in_flight: AtomicI64,
+    bytes_received: AtomicU64,
+    bytes_sent: AtomicU64,
+    /// Requests by (endpoint name, status class such as `2xx`, whether the body broke off).
+    requests: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    aborted: AtomicU64,
+}
+
+fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+impl Metrics {
+    /// A request starts: counted in flight until its [`InFlight`] guard drops.
+    pub(crate) fn start(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight {
+            metrics: self.clone(),
+        }
+    }
+
+    /// Requests in progress (their response not yet completely sent).
+    pub(crate) fn in_flight(&self) -> i64 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Payload bytes received in request bodies.
+    pub(crate) fn add_received(&self, bytes: u64) {
+        self.bytes_received.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    fn finish(&self, endpoint: &'static str, status: u16, sent: u64, aborted: bool) {
+        self.bytes_sent.fetch_add(sent, Ordering::Relaxed);
+        if aborted {
+            self.aborted.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut requests = match self.requests.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *requests
+            .entry((endpoint, status_class(status)))
+            .or_insert(0) += 1;
+    }
+
+    /// The Prometheus text exposition of every counter.
+    pub(crate) fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str(
+            "# HELP dfs_gateway_requests_total S3 requests answered, by operation and status class.\n\
+             # TYPE dfs_gateway_requests_total counter\n",
+        );
+        let requests = match self.requests.lock() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        for ((endpoint, class), count) in &requests {
+            out.push_str(&format!(
+                "dfs_gateway_requests_total{{endpoint=\"{endpoint}\",status=\"{class}\"}} {count}\n"
+            ));
+        }
+        let gauges = [
+            (
+                "dfs_gateway_requests_in_flight",
+                "gauge",
+                "S3 requests in progress.",
+                self.in_flight().max(0).unsigned_abs(),
+            ),
+            (
+                "dfs_gateway_responses_aborted_total",
+                "counter",
+                "Responses whose body broke off (backend error or client gone).",
+                self.aborted.load(Ordering::Relaxed),
+            ),
+            (
+                "dfs_gateway_received_bytes_total",
+                "counter",
+                "Object payload bytes received.",
+                self.bytes_received.load(Ordering::Relaxed),
+            ),
+            (
+                "dfs_gateway_sent_bytes_total",
+                "counter",
+                "Response body bytes sent.",
+                self.bytes_sent.load(Ordering::Relaxed),
+            ),
+        ];
+        for (name, kind, help, value) in gauges {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+            ));
+        }
+        out
+    }
+}
+
+/// Keeps a request counted in flight while alive.
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    metrics: Arc<Metrics>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// What the log line of a request says besides the bytes sent.
+#[derive(Debug)]
+pub(crate) struct RequestLog {
+    /// HTTP method.
+    pub method: http::Method,
+    /// The request path, as received.
+    pub path: String,
+    /// The endpoint's name (`GetObject`...).
+    pub endpoint: &'static str,
+    /// The response status.
+    pub status: u16,
+    /// The request id.
+    pub request_id: String,
+    /// Payload bytes received.
+    pub received: Arc<AtomicU64>,
+    /// When the request arrived.
+    pub started: Instant,
+}
+
+/// A response body that counts what it sends and, when it ends or is dropped, logs the request
+/// and updates the metrics.
+pub(crate) struct LoggedBody {
+    inner: Body,
+    sent: u64,
+    finished: bool,
+    log: Option<RequestLog>,
+    metrics: Arc<Metrics>,
+    _in_flight: InFlight,
+}
+
+impl LoggedBody {
+    pub(crate) fn new(
+        inner: Body,
+        log: RequestLog,
+        metrics: Arc<Metrics>,
+        in_flight: InFlight,
+    ) -> Self {
+        LoggedBody {
+            inner,
+            sent: 0,
+            finished: false,
+            log: Some(log),
+            metrics,
+            _in_flight: in_flight,
+        }
+    }
+
+    fn emit(&mut self, aborted: bool) {
+        let Some(log) = self.log.take() else { return };
+        let ms = log.started.elapsed().as_millis();
+        let received = log.received.load(Ordering::Relaxed);
+        self.metrics.add_received(received);
+        self.metrics
+            .finish(log.endpoint, log.status, self.sent, aborted);
+        if aborted {
+            tracing::warn!(
+                "{} {} {} {} in={received} out={} {ms}ms id={} ABORTED",
+                log.method,
+                log.path,
+                log.endpoint,
+                log.status,
+                self.sent,
+                log.request_id
+            );
+        } else {
+            tracing::info!(
+                "{} {} {} {} in={received} out={} {ms}ms id={}",
+                log.method,
+                log.path,
+                log.endpoint,
+                log.status,
+                self.sent,
+                log.request_id
+            );
+        }
+    }
+}
+
+impl hyper::body::Body for LoggedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.sent += data.len() as u64;
+                }
+            }
+            Poll::Ready(Some(Err(_))) => this.emit(true),
+            Poll::Ready(None) => {
+                this.finished = true;
+                this.emit(false);
+            }
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for LoggedBody {
+    fn drop(&mut self) {
+        // hyper never polls an empty body (HEAD, 204, 304): that is a complete response. A
+        // body with data left unsent was abandoned (client gone).
+        let complete = self.finished || hyper::body::Body::is_end_stream(&self.inner);
+        self.emit(!complete);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let metrics = Arc::new(Metrics::default());
+        let guard = metrics.start();
+        metrics.finish("GetObject", 200, 10, false);
+        metrics.finish("GetObject", 206, 5, false);
+        metrics.finish("PutObject", 503, 0, true);
+        metrics.add_received(7);
+        let text = metrics.render();
+        assert!(
+            text.contains("dfs_gateway_requests_total{endpoint=\"GetObject\",status=\"2xx\"} 2")
+        );
+        assert!(
+            text.contains("dfs_gateway_requests_total{endpoint=\"PutObject\",status=\"5xx\"} 1")
+        );
+        assert!(text.contains("dfs_gateway_requests_in_flight 1"));
+        assert!(text.contains("dfs_gateway_sent_bytes_total 15"));
+        assert!(text.contains("dfs_gateway_received_bytes_total 7"));
+        assert!(text.contains("dfs_gateway_responses_aborted_total 1"));
+        drop(guard);
+        assert_eq!(metrics.in_flight(), 0);
+    }
+}

@@ -1,0 +1,220 @@
+//! CopyObject, done at metad: the copy shares the source's chunks, no data passes through the
+//! gateway.
+//!
+//! `x-amz-metadata-directive: COPY` (the default) keeps the source's content type and stored
+//! headers; `REPLACE` takes them from the request (the stored checksum stays: the data is the
+//! same). Copying an object onto itself is allowed only with `REPLACE`. The
+//! `x-amz-copy-source-if-*` conditions are evaluated on the source as it is looked up, and the
+//! copy then names the ETag it saw, so metad refuses it if the source changed in between (the
+//! copy is then retried on the new source).
+
+use super::conditions::{Preconditions, Verdict};
+use super::meta::{check_write_headers, checksums_xml, set_checksum, stored_checksum, ObjectMeta};
+use super::put::{write_refused, WriteConditions};
+use super::{rpc_error, xml_response};
+use crate::ctx::{object_path, ReqCtx};
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+use crate::keys::Access;
+use crate::router::CopySource;
+use crate::xml;
+use dfs_common::http::Body;
+use dfs_common::wire::{CopyReq, DirObject, Entry, EntryKind, MkdirReq, ReplaceMeta};
+use dfs_common::ErrorCode;
+use http::Response;
+
+/// Attempts at a copy whose source changes between its lookup and the copy.
+const COPY_ATTEMPTS: usize = 3;
+
+/// `x-amz-metadata-directive`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Directive {
+    Copy,
+    Replace,
+}
+
+fn directive(ctx: &ReqCtx) -> S3Result<Directive> {
+    match ctx.header("x-amz-metadata-directive")?.map(str::trim) {
+        None => Ok(Directive::Copy),
+        Some(v) if v.eq_ignore_ascii_case("COPY") => Ok(Directive::Copy),
+        Some(v) if v.eq_ignore_ascii_case("REPLACE") => Ok(Directive::Replace),
+        Some(v) => Err(S3Error::invalid_argument(format!(
+            "Unknown metadata directive {v:?}: it must be COPY or REPLACE."
+        ))),
+    }
+}
+
+/// The content type and stored headers of the copy, with `REPLACE`: from the request, the
+/// source's checksum kept.
+fn replacement(ctx: &ReqCtx, source: &Entry) -> S3Result<ObjectMeta> {
+    let mut object = ObjectMeta::from_request(&ctx.headers)?;
+    if let Some((algorithm, value)) = stored_checksum(&source.meta) {
+        if let Ok(checksum) = crate::auth::checksum::Checksum::parse_base64(algorithm, value) {
+            set_checksum(&mut object.meta, &checksum);
+        }
+    }
+    Ok(object)
+}
+
+/// `PUT /bucket/key` with `x-amz-copy-source`.
+pub(super) async fn copy_object(ctx: &ReqCtx, source: &CopySource) -> S3Result<Response<Body>> {
+    let (bucket, key) = ctx.object()?;
+    check_write_headers(&ctx.headers)?;
+    check_source_access(ctx, &source.bucket).await?;
+    if let Some(version) = source.version_id.as_deref().filter(|v| *v != "null") {
+        return Err(S3Error::invalid_argument(format!(
+            "Invalid version id {version:?}: dfs keeps one version of each object."
+        )));
+    }
+    let directive = directive(ctx)?;
+    if source.bucket == bucket && source.key == key && directive == Directive::Copy {
+        return Err(S3Error::invalid_request(
+            "This copy request is illegal because it is trying to copy an object to itself \
+             without changing the object's metadata, storage class, website redirect location \
+             or encryption attributes.",
+        ));
+    }
+    let conditions = Preconditions::from_headers(&ctx.headers, "x-amz-copy-source-");
+    let dest = WriteConditions::from_request(ctx)?;
+    let src_path = object_path(&source.bucket, &source.key);
+    let dst_path = object_path(bucket, key);
+    if source.key.ends_with('/') || key.ends_with('/') {
+        return copy_directory(ctx, source, directive, &conditions).await;
+    }
+    let mut attempt = 0;
+    let entry = loop {
+        attempt += 1;
+        let src = lookup(ctx, source, &conditions).await?;
+        let replace_meta = match directive {
+            Directive::Copy => None,
+            Directive::Replace => {
+                let object = replacement(ctx, &src)?;
+                Some(ReplaceMeta {
+                    content_type: object.content_type,
+                    meta: object.meta,
+                })
+            }
+        };
+        let req = CopyReq {
+            src: src_path.clone(),
+            dst: dst_path.clone(),
+            replace_meta,
+            if_match: dest.if_match.clone(),
+            if_none_match: dest.if_none_match,
+            src_if_match: Some(src.etag.clone()),
+        };
+        match ctx.client.call(&req).await {
+            Ok(entry) => break entry,
+            Err(e) if e.code == ErrorCode::PreconditionFailed && attempt < COPY_ATTEMPTS => {
+                // Either the source changed since the lookup (try again on the new one) or
+                // the destination's own condition failed (the next lookup finds the same
+                // source and the same refusal comes back, after the last attempt).
+                let now = lookup(ctx, source, &conditions).await?;
+                if now.etag == src.etag {
+                    return Err(
+                        S3Error::from_rpc(e, S3ErrorCode::NoSuchKey).with_resource(dst_path)
+                    );
+                }
+            }
+            Err(e) if e.code == ErrorCode::NotFound => {
+                return Err(rpc_error(e, bucket, S3ErrorCode::NoSuchKey, src_path))
+            }
+            Err(e) if e.code == ErrorCode::PreconditionFailed => {
+                return Err(write_refused(ctx, e, &dest, bucket, key).await)
+            }
+            Err(e) => return Err(rpc_error(e, bucket, S3ErrorCode::NoSuchKey, dst_path)),
+        }
+    };
+    Ok(xml_response(xml::copy_object_result(
+        &entry.etag,
+        entry.mtime_ms,
+        &checksums_xml(&entry.meta),
+    )))
+}
+
+/// The source must be readable by the key; a source bucket that does not exist is
+/// `NoSuchBucket`.
+async fn check_source_access(ctx: &ReqCtx, bucket: &str) -> S3Result<()> {
+    if ctx.identity.may(Some(bucket), Access::Read) {
+        return Ok(());
+    }
+    let fresh = ctx.keys.fetch(&ctx.identity.id).await?;
+    if fresh.may(Some(bucket), Access::Read) {
+        return Ok(());
+    }
+    match ctx.client.stat(&format!("/{bucket}")).await {
+        Err(e) if e.code == ErrorCode::NotFound => Err(S3Error::no_such_bucket(bucket)),
+        _ => Err(S3Error::new(
+            S3ErrorCode::AccessDenied,
+            format!("Access Denied: the access key may not read the source bucket {bucket:?}."),
+        )),
+    }
+}
+
+/// The source object, which must exist and pass the copy-source conditions (all of which
+/// answer 412 when they fail, 304 included).
+async fn lookup(ctx: &ReqCtx, source: &CopySource, conditions: &Preconditions) -> S3Result<Entry> {
+    let path = object_path(&source.bucket, &source.key);
+    let entry = ctx
+        .client
+        .stat(&path)
+        .await
+        .map_err(|e| rpc_error(e, &source.bucket, S3ErrorCode::NoSuchKey, path.clone()))?;
+    let is_object = if source.key.ends_with('/') {
+        entry.kind == EntryKind::Dir && entry.explicit
+    } else {
+        entry.kind == EntryKind::File
+    };
+    if !is_object {
+        return Err(S3Error::no_such_key(&source.bucket, &source.key));
+    }
+    match conditions.evaluate(&entry.etag, entry.mtime_ms) {
+        Verdict::Proceed => Ok(entry),
+        Verdict::NotModified | Verdict::PreconditionFailed => {
+            Err(S3Error::from_code(S3ErrorCode::PreconditionFailed).with_resource(path))
+        }
+    }
+}
+
+/// A copy from or to a key ending in `/`: both must be directory objects (in dfs such a key
+/// is a directory, and a file cannot become one).
+async fn copy_directory(
+    ctx: &ReqCtx,
+    source: &CopySource,
+    directive: Directive,
+    conditions: &Preconditions,
+) -> S3Result<Response<Body>> {
+    let (bucket, key) = ctx.object()?;
+    if !(source.key.ends_with('/') && key.ends_with('/')) {
+        return Err(S3Error::invalid_request(
+            "In dfs a key ending in '/' is a directory: such an object can only be copied to \
+             and from another key ending in '/'.",
+        ));
+    }
+    let src = lookup(ctx, source, conditions).await?;
+    let object = match directive {
+        Directive::Copy => ObjectMeta {
+            content_type: src.content_type.clone(),
+            meta: src.meta.clone(),
+        },
+        Directive::Replace => replacement(ctx, &src)?,
+    };
+    let path = object_path(bucket, key);
+    let entry = ctx
+        .client
+        .call(&MkdirReq {
+            path: path.clone(),
+            parents: false,
+            object: Some(DirObject {
+                etag: src.etag.clone(),
+                content_type: object.content_type,
+                meta: object.meta,
+            }),
+        })
+        .await
+        .map_err(|e| rpc_error(e, bucket, S3ErrorCode::NoSuchKey, path))?;
+    Ok(xml_response(xml::copy_object_result(
+        &entry.etag,
+        entry.mtime_ms,
+        &checksums_xml(&entry.meta),
+    )))
+}

@@ -1,0 +1,114 @@
+//! DeleteObject and DeleteObjects.
+//!
+//! Deleting a key that does not exist succeeds, as in S3. A key ending in `/` deletes the
+//! object of an explicit directory: metad clears only its payload while the directory still
+//! has children, and removes it otherwise.
+
+use super::meta::check_version_id;
+use super::{empty_response, is_missing_bucket, read_small_body, rpc_error, xml_response};
+use crate::body::BodySlot;
+use crate::ctx::{object_path, ReqCtx};
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+use crate::router::MAX_KEY_BYTES;
+use crate::xml::{self, DeleteErrorItem, DeletedItem};
+use dfs_common::http::Body;
+use dfs_common::wire::DeleteReq;
+use dfs_common::ErrorCode;
+use futures_util::StreamExt;
+use http::{Response, StatusCode};
+
+/// Largest DeleteObjects document read: 1000 keys of up to 1024 bytes, escaped, with markup.
+const MAX_DELETE_BODY: usize = 8 << 20;
+/// Deletions of one DeleteObjects request in flight at once.
+const DELETE_PARALLEL: usize = 16;
+
+/// Deletes one object; a missing one is not an error.
+async fn delete_one(ctx: &ReqCtx, bucket: &str, key: &str) -> S3Result<()> {
+    if key.is_empty() {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidArgument,
+            "A key to delete is empty.",
+        ));
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(S3Error::new(
+            S3ErrorCode::KeyTooLongError,
+            format!(
+                "Your key is too long: {} bytes, at most {MAX_KEY_BYTES}.",
+                key.len()
+            ),
+        ));
+    }
+    let path = object_path(bucket, key);
+    let req = DeleteReq {
+        path: path.clone(),
+        recursive: false,
+        object: true,
+    };
+    match ctx.client.call(&req).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.code == ErrorCode::NotFound && !is_missing_bucket(&e) => Ok(()),
+        Err(e) => Err(rpc_error(e, bucket, S3ErrorCode::NoSuchKey, path)),
+    }
+}
+
+/// `DELETE /bucket/key`: 204 whether or not the object existed.
+pub(super) async fn delete_object(ctx: &ReqCtx) -> S3Result<Response<Body>> {
+    let (bucket, key) = ctx.object()?;
+    check_version_id(&ctx.query)?;
+    delete_one(ctx, bucket, key).await?;
+    Ok(empty_response(StatusCode::NO_CONTENT))
+}
+
+/// `POST /bucket?delete`: up to 1000 keys, each deleted on its own; the answer lists what was
+/// deleted (unless quiet) and what failed.
+pub(super) async fn delete_objects(ctx: &ReqCtx, body: &mut BodySlot) -> S3Result<Response<Body>> {
+    let bucket = ctx.bucket()?;
+    let doc = read_small_body(ctx, body, MAX_DELETE_BODY).await?;
+    let request = xml::parse_delete(&doc)?;
+    let results: Vec<_> = futures_util::stream::iter(request.objects)
+        .map(|object| async move {
+            let result = match object.version_id.as_deref() {
+                // dfs keeps one version of each object, which S3 calls "null".
+                None | Some("null") => delete_one(ctx, bucket, &object.key).await,
+                Some(other) => Err(S3Error::new(
+                    S3ErrorCode::NoSuchVersion,
+                    format!("The version {other:?} does not exist: dfs keeps no versions."),
+                )),
+            };
+            (object, result)
+        })
+        .buffered(DELETE_PARALLEL)
+        .collect()
+        .await;
+    let mut deleted = Vec::new();
+    let mut errors = Vec::new();
+    for (object, result) in results {
+        match result {
+            Ok(()) => deleted.push(DeletedItem {
+                key: object.key,
+                version_id: object.version_id,
+            }),
+            Err(err) => {
+                if err.http_status().is_server_error() {
+                    tracing::warn!(
+                        "DeleteObjects /{bucket}/{} id={}: {}",
+                        object.key,
+                        ctx.request_id,
+                        dfs_common::http::error_chain(&err)
+                    );
+                }
+                errors.push(DeleteErrorItem::from_error(
+                    object.key,
+                    object.version_id,
+                    &err,
+                ));
+            }
+        }
+    }
+    Ok(xml_response(xml::delete_result(
+        &deleted,
+        &errors,
+        request.quiet,
+    )))
+}

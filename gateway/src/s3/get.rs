@@ -1,0 +1,239 @@
+//! GetObject and HeadObject (preconditions, one byte range, response overrides, the stored
+//! checksum on request), and GetObjectAcl.
+//!
+//! A GET streams the object from the chunkds as the client reads it (a small prefetch, never
+//! the whole object in memory). Once the headers are sent a failure cannot become an error
+//! response: the body then ends with an error, which makes hyper abort the connection, so the
+//! client sees a broken transfer and never a clean short body.
+
+use super::conditions::{parse_range, Preconditions, RangeSpec, Verdict};
+use super::meta::{check_version_id, write_object_headers, ObjectMeta};
+use super::{header_value, rpc_error, xml_response};
+use crate::ctx::{object_path, ReqCtx};
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+use crate::http_date::format_http_date;
+use crate::xml;
+use bytes::Bytes;
+use dfs_client::FileReader;
+use dfs_common::http::{empty, Body, BoxError};
+use dfs_common::wire::{Entry, EntryKind};
+use dfs_common::{ErrorCode, RpcError};
+use futures_util::{Stream, StreamExt};
+use http::header::{ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, ETAG, LAST_MODIFIED};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use hyper::body::{Frame, SizeHint};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// Maps a metad error of a read: every way of not being an object is `NoSuchKey` (or
+/// `NoSuchBucket`).
+fn read_error(err: RpcError, bucket: &str, key: &str) -> S3Error {
+    let err = match err.code {
+        ErrorCode::IsADirectory | ErrorCode::NotADirectory => RpcError::not_found(err.message),
+        _ => err,
+    };
+    rpc_error(
+        err,
+        bucket,
+        S3ErrorCode::NoSuchKey,
+        object_path(bucket, key),
+    )
+}
+
+/// The object at a key: its entry, and for a GET of a file the reader of its data. A key
+/// ending in `/` names a directory, which is an object only when explicit; any other key
+/// names a file only.
+async fn find_object(
+    ctx: &ReqCtx,
+    bucket: &str,
+    key: &str,
+    with_data: bool,
+) -> S3Result<(Entry, Option<FileReader>)> {
+    let path = object_path(bucket, key);
+    let missing = || S3Error::no_such_key(bucket, key);
+    if key.ends_with('/') {
+        let entry = ctx
+            .client
+            .stat(&path)
+            .await
+            .map_err(|e| read_error(e, bucket, key))?;
+        if entry.kind != EntryKind::Dir || !entry.explicit {
+            return Err(missing());
+        }
+        return Ok((entry, None));
+    }
+    if with_data {
+        let reader = ctx
+            .client
+            .open(&path)
+            .await
+            .map_err(|e| read_error(e, bucket, key))?;
+        return Ok((reader.entry().clone(), Some(reader)));
+    }
+    let entry = ctx
+        .client
+        .stat(&path)
+        .await
+        .map_err(|e| read_error(e, bucket, key))?;
+    // Without a file `x`, metad's lookup of `x` finds the directory `x/`: not this object.
+    if entry.kind != EntryKind::File {
+        return Err(missing());
+    }
+    Ok((entry, None))
+}
+
+/// `GET` or `HEAD /bucket/key`.
+pub(super) async fn get_object(ctx: &ReqCtx, head: bool) -> S3Result<Response<Body>> {
+    let (bucket, key) = ctx.object()?;
+    check_version_id(&ctx.query)?;
+    let (entry, reader) = find_object(ctx, bucket, key, !head).await?;
+    let last_modified = header_value(&format_http_date(entry.mtime_ms))?;
+    let etag = header_value(&entry.etag)?;
+    match Preconditions::from_headers(&ctx.headers, "").evaluate(&entry.etag, entry.mtime_ms) {
+        Verdict::Proceed => {}
+        Verdict::NotModified => {
+            return Err(S3Error::from_code(S3ErrorCode::NotModified)
+                .with_header(ETAG, etag)
+                .with_header(LAST_MODIFIED, last_modified))
+        }
+        Verdict::PreconditionFailed => {
+            return Err(S3Error::from_code(S3ErrorCode::PreconditionFailed)
+                .with_resource(object_path(bucket, key)))
+        }
+    }
+    let range_header = ctx.headers.get("range").and_then(|v| v.to_str().ok());
+    let (status, start, end_exclusive) = match parse_range(range_header, entry.size) {
+        RangeSpec::Full => (StatusCode::OK, 0, entry.size),
+        RangeSpec::Partial { start, end } => (StatusCode::PARTIAL_CONTENT, start, end + 1),
+        RangeSpec::Unsatisfiable => {
+            return Err(S3Error::from_code(S3ErrorCode::InvalidRange)
+                .with_resource(object_path(bucket, key))
+                .with_header(
+                    CONTENT_RANGE,
+                    header_value(&format!("bytes */{}", entry.size))?,
+                ))
+        }
+    };
+    let checksum_mode = ctx
+        .header("x-amz-checksum-mode")?
+        .is_some_and(|v| v.eq_ignore_ascii_case("ENABLED"));
+    let object = ObjectMeta {
+        content_type: entry.content_type.clone(),
+        meta: entry.meta.clone(),
+    };
+    let mut headers = HeaderMap::new();
+    // A checksum covers the whole object: never sent with a part of it.
+    write_object_headers(
+        &mut headers,
+        &object,
+        &ctx.query,
+        checksum_mode && status == StatusCode::OK,
+    )?;
+    headers.insert(LAST_MODIFIED, last_modified);
+    headers.insert(ETAG, etag);
+    headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    let length = end_exclusive - start;
+    headers.insert(CONTENT_LENGTH, header_value(&length.to_string())?);
+    if status == StatusCode::PARTIAL_CONTENT {
+        let range = format!("bytes {start}-{}/{}", end_exclusive - 1, entry.size);
+        headers.insert(CONTENT_RANGE, header_value(&range)?);
+    }
+    let body = match reader {
+        Some(reader) if !head && length > 0 => {
+            let mut stream: ChunkStream = Box::pin(reader.stream(start, end_exclusive));
+            // The first piece is fetched before the headers go: while nothing is sent, a
+            // failure (no replica reachable) can still be a proper error response.
+            let first = match stream.next().await {
+                Some(Ok(bytes)) => Some(bytes),
+                Some(Err(e)) => return Err(read_error(e, bucket, key)),
+                None => None,
+            };
+            Body::new(ReadBody {
+                first,
+                stream: std::sync::Mutex::new(stream),
+                remaining: length,
+                path: object_path(bucket, key),
+            })
+        }
+        _ => empty(),
+    };
+    let mut out = Response::new(body);
+    *out.status_mut() = status;
+    *out.headers_mut() = headers;
+    Ok(out)
+}
+
+/// `GET /bucket/key?acl`: the owner has full control of every object.
+pub(super) async fn get_object_acl(ctx: &ReqCtx) -> S3Result<Response<Body>> {
+    let (bucket, key) = ctx.object()?;
+    find_object(ctx, bucket, key, false).await?;
+    Ok(xml_response(xml::access_control_policy(&ctx.owner())))
+}
+
+type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, RpcError>> + Send>>;
+
+/// The body of a GET: the reader's stream as frames. The stream is only `Send`; the mutex
+/// makes the body `Sync` as the server's body type requires, and is never locked (it is only
+/// reached through `&mut`, with `get_mut`).
+struct ReadBody {
+    /// The piece fetched before the headers were sent.
+    first: Option<Bytes>,
+    stream: std::sync::Mutex<ChunkStream>,
+    remaining: u64,
+    path: String,
+}
+
+impl hyper::body::Body for ReadBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        if let Some(bytes) = this.first.take() {
+            this.remaining = this.remaining.saturating_sub(bytes.len() as u64);
+            return Poll::Ready(Some(Ok(Frame::data(bytes))));
+        }
+        let stream = match this.stream.get_mut() {
+            Ok(stream) => stream,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match stream.as_mut().poll_next(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(bytes))) => {
+                this.remaining = this.remaining.saturating_sub(bytes.len() as u64);
+                Poll::Ready(Some(Ok(Frame::data(bytes))))
+            }
+            Poll::Ready(Some(Err(err))) => {
+                tracing::warn!(
+                    "GET {} failed after the headers were sent ({} bytes unsent): {err}",
+                    this.path,
+                    this.remaining
+                );
+                Poll::Ready(Some(Err(Box::new(err))))
+            }
+            Poll::Ready(None) if this.remaining > 0 => {
+                let err = RpcError::internal(format!(
+                    "the read of {} ended {} bytes early",
+                    this.path, this.remaining
+                ));
+                tracing::warn!("{err}");
+                this.remaining = 0;
+                Poll::Ready(Some(Err(Box::new(err))))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        // hyper stops polling a body of known length once it has it all: this tells the
+        // access log that the response is complete.
+        self.remaining == 0 && self.first.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
+}

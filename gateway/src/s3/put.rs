@@ -1,0 +1,234 @@
+//! PutObject: the body streams into the cluster's chunk pipeline as it arrives and is
+//! committed only once every check of the body held.
+//!
+//! A key ending in `/` names a directory in dfs (`x/` is the directory `x`), which can carry an
+//! object only with an empty body (the "folder marker" S3 consoles create): such a PUT makes the
+//! directory explicit and stores the marker's content type and metadata with it. A non-empty
+//! body for such a key is refused with `InvalidRequest` saying why.
+
+use super::meta::{add_checksum_headers, check_write_headers, ObjectMeta};
+use super::{empty_response, header_value, rpc_error};
+use crate::auth::checksum::ExpectedChecksums;
+use crate::auth::content_sha256::decoded_content_length;
+use crate::auth::verify::BodyCheck;
+use crate::body::{stream_body, BodySlot, EmptySink};
+use crate::ctx::{object_path, ReqCtx};
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+use dfs_client::{CreateOptions, FinishOptions};
+use dfs_common::http::Body;
+use dfs_common::wire::{DirObject, MkdirReq};
+use dfs_common::{ErrorCode, RpcError};
+use http::{Response, StatusCode};
+
+/// Largest object one PUT stores, as in S3 (bigger objects need a multipart upload).
+pub(super) const MAX_PUT_BYTES: u64 = 5 << 30;
+
+/// S3's conditional writes, checked by metad atomically with the commit.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct WriteConditions {
+    /// `If-None-Match: *`: only if no object exists at the key.
+    pub if_none_match: bool,
+    /// `If-Match`: only if the object exists with one of these ETags (or `*`).
+    pub if_match: Option<String>,
+}
+
+impl WriteConditions {
+    /// Reads `If-None-Match` (only `*` is meaningful for a write, as in S3) and `If-Match`.
+    pub(super) fn from_request(ctx: &ReqCtx) -> S3Result<WriteConditions> {
+        let if_none_match = match ctx.header("if-none-match")?.map(str::trim) {
+            None => false,
+            Some("*") => true,
+            Some(_) => {
+                return Err(S3Error::not_implemented(
+                    "If-None-Match with a value other than * on a write",
+                ))
+            }
+        };
+        let if_match = ctx
+            .header("if-match")?
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty());
+        Ok(WriteConditions {
+            if_none_match,
+            if_match,
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        *self == WriteConditions::default()
+    }
+}
+
+/// The payload length the request announces: `x-amz-decoded-content-length` for aws-chunked
+/// bodies, `Content-Length` otherwise (absent with `Transfer-Encoding: chunked`).
+fn declared_length(ctx: &ReqCtx, check: &BodyCheck) -> S3Result<Option<u64>> {
+    if matches!(check, BodyCheck::Chunked(_)) {
+        return Ok(Some(decoded_content_length(&ctx.headers)?));
+    }
+    match ctx.header("content-length")? {
+        None => Ok(None),
+        Some(text) => text.trim().parse::<u64>().map(Some).map_err(|_| {
+            S3Error::invalid_argument(format!("Content-Length {text:?} is not a number."))
+        }),
+    }
+}
+
+/// `PUT /bucket/key`.
+pub(super) async fn put_object(ctx: &ReqCtx, body: &mut BodySlot) -> S3Result<Response<Body>> {
+    let (bucket, key) = ctx.object()?;
+    let resource = object_path(bucket, key);
+    check_write_headers(&ctx.headers)?;
+    let expected = ExpectedChecksums::from_headers(&ctx.headers)?;
+    let check = ctx.verified.body_check(&ctx.headers)?;
+    let declared = declared_length(ctx, &check)?;
+    if declared.is_some_and(|len| len > MAX_PUT_BYTES) {
+        return Err(S3Error::new(
+            S3ErrorCode::EntityTooLarge,
+            format!(
+                "Your proposed upload exceeds the maximum allowed size of {MAX_PUT_BYTES} bytes \
+                 for a single PUT; use a multipart upload."
+            ),
+        )
+        .with_resource(resource));
+    }
+    let object = ObjectMeta::from_request(&ctx.headers)?;
+    let conditions = WriteConditions::from_request(ctx)?;
+    if key.ends_with('/') {
+        let dir = DirPut {
+            expected,
+            check,
+            declared,
+            object,
+            conditions,
+        };
+        return put_directory(ctx, body, dir).await;
+    }
+    let mut writer = ctx
+        .client
+        .create(
+            &resource,
+            CreateOptions {
+                compute_etag: false,
+                ..CreateOptions::default()
+            },
+        )
+        .await
+        .map_err(|e| rpc_error(e, bucket, S3ErrorCode::NoSuchKey, resource.clone()))?;
+    let incoming = body.take()?;
+    let streamed = stream_body(
+        incoming,
+        check,
+        &expected,
+        MAX_PUT_BYTES,
+        body.received(),
+        &mut writer,
+    )
+    .await;
+    let outcome = match streamed {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            writer.abort().await;
+            return Err(err);
+        }
+    };
+    let etag = outcome.etag();
+    let object = object.with_checksum(outcome.checksum.as_ref());
+    let finished = writer
+        .finish(FinishOptions {
+            etag: Some(etag),
+            content_type: object.content_type,
+            meta: object.meta.clone(),
+            if_none_match: conditions.if_none_match,
+            if_match: conditions.if_match.clone(),
+        })
+        .await;
+    let entry = match finished {
+        Ok(entry) => entry,
+        Err(e) => return Err(write_refused(ctx, e, &conditions, bucket, key).await),
+    };
+    let mut out = empty_response(StatusCode::OK);
+    out.headers_mut()
+        .insert(http::header::ETAG, header_value(&entry.etag)?);
+    add_checksum_headers(out.headers_mut(), &object.meta);
+    Ok(out)
+}
+
+/// Maps the refusal of a write's commit. With `If-Match`, S3 tells a missing object (404
+/// `NoSuchKey`) from one with another ETag (412): metad refuses both as a failed precondition,
+/// so the object is looked up to choose (only on this error path).
+pub(super) async fn write_refused(
+    ctx: &ReqCtx,
+    err: RpcError,
+    conditions: &WriteConditions,
+    bucket: &str,
+    key: &str,
+) -> S3Error {
+    let resource = object_path(bucket, key);
+    if err.code == ErrorCode::PreconditionFailed && conditions.if_match.is_some() {
+        if let Err(stat) = ctx.client.stat(&resource).await {
+            if stat.code == ErrorCode::NotFound {
+                return S3Error::no_such_key(bucket, key).with_source(err);
+            }
+        }
+    }
+    rpc_error(err, bucket, S3ErrorCode::NoSuchKey, resource)
+}
+
+/// What a PUT of a key ending in `/` needs.
+struct DirPut {
+    expected: ExpectedChecksums,
+    check: BodyCheck,
+    declared: Option<u64>,
+    object: ObjectMeta,
+    conditions: WriteConditions,
+}
+
+/// `PUT /bucket/x/` with an empty body: the explicit directory `x/` with its marker object.
+async fn put_directory(ctx: &ReqCtx, body: &mut BodySlot, dir: DirPut) -> S3Result<Response<Body>> {
+    let (bucket, key) = ctx.object()?;
+    let resource = object_path(bucket, key);
+    let why = format!(
+        "The key {key:?} ends in '/': in dfs a key ending in '/' is a directory, which can be \
+         stored as an object only with an empty body. Store the data under a key that does not \
+         end in '/'."
+    );
+    if dir.declared.is_some_and(|len| len > 0) {
+        return Err(S3Error::invalid_request(why).with_resource(resource));
+    }
+    if !dir.conditions.is_empty() {
+        return Err(S3Error::not_implemented(
+            "A conditional write (If-Match, If-None-Match) of a key ending in '/'",
+        ));
+    }
+    let incoming = body.take()?;
+    let mut sink = EmptySink { why };
+    let outcome = stream_body(
+        incoming,
+        dir.check,
+        &dir.expected,
+        // The sink refuses the first payload byte, with the reason.
+        u64::MAX,
+        body.received(),
+        &mut sink,
+    )
+    .await?;
+    let object = dir.object.with_checksum(outcome.checksum.as_ref());
+    let entry = ctx
+        .client
+        .call(&MkdirReq {
+            path: resource.clone(),
+            parents: false,
+            object: Some(DirObject {
+                etag: outcome.etag(),
+                content_type: object.content_type.clone(),
+                meta: object.meta.clone(),
+            }),
+        })
+        .await
+        .map_err(|e| rpc_error(e, bucket, S3ErrorCode::NoSuchKey, resource.clone()))?;
+    let mut out = empty_response(StatusCode::OK);
+    out.headers_mut()
+        .insert(http::header::ETAG, header_value(&entry.etag)?);
+    add_checksum_headers(out.headers_mut(), &object.meta);
+    Ok(out)
+}

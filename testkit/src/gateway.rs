@@ -1,0 +1,192 @@
+//! The S3 gateway of a test cluster (with [`ClusterOptions::gateway`](crate::ClusterOptions)):
+//! the real `gateway` binary on a loopback port, with its admin port beside it, and an access
+//! key named `test` made through metad once it answers.
+
+use crate::process::Daemon;
+use crate::{free_port, path_arg, Cluster};
+use anyhow::{bail, Result};
+use dfs_common::wire::KeyCreateReq;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The region the test gateway is configured with (and clients must sign for).
+pub const REGION: &str = "us-east-1";
+
+/// The name of the access key the harness creates.
+pub const TEST_KEY_NAME: &str = "test";
+
+/// The gateway process and where it listens.
+pub(crate) struct Gateway {
+    pub(crate) daemon: Daemon,
+    /// `host:port` of the S3 endpoint.
+    addr: String,
+    /// `host:port` of the admin endpoint (health, metrics).
+    admin_addr: String,
+}
+
+impl Cluster {
+    /// Starts the gateway against the running metad, waits until it is ready, and creates the
+    /// `test` access key.
+    pub(crate) async fn start_gateway(&mut self) -> Result<()> {
+        let addr = format!("127.0.0.1:{}", free_port()?);
+        let admin_addr = format!("127.0.0.1:{}", free_port()?);
+        let daemon = Daemon::spawn(
+            &self.bin_dir.join("gateway"),
+            vec![
+                "--listen".into(),
+                addr.clone(),
+                "--admin-listen".into(),
+                admin_addr.clone(),
+                "--metad".into(),
+                self.metad_addr.clone(),
+                "--secret-file".into(),
+                path_arg(&self.secret_file),
+                "--region".into(),
+                REGION.into(),
+            ],
+            self.dir.path().join("gateway.log"),
+        )?;
+        self.gateway = Some(Gateway {
+            daemon,
+            addr,
+            admin_addr,
+        });
+        self.wait_for_gateway().await?;
+        let created = self
+            .client()
+            .call(&KeyCreateReq {
+                name: TEST_KEY_NAME.into(),
+            })
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot create the test access key: {e}\n{}",
+                    self.log_tails()
+                )
+            })?;
+        self.access_key = Some((created.key_id, created.secret));
+        Ok(())
+    }
+
+    /// The S3 endpoint, `http://127.0.0.1:PORT`, when the cluster has a gateway.
+    pub fn s3_endpoint(&self) -> Option<String> {
+        self.gateway.as_ref().map(|g| format!("http://{}", g.addr))
+    }
+
+    /// `host:port` of the gateway's S3 endpoint, when the cluster has one.
+    pub fn gateway_addr(&self) -> Option<&str> {
+        self.gateway.as_ref().map(|g| g.addr.as_str())
+    }
+
+    /// `host:port` of the gateway's admin endpoint (`/health/ready`, `/metrics`).
+    pub fn gateway_admin_addr(&self) -> Option<&str> {
+        self.gateway.as_ref().map(|g| g.admin_addr.as_str())
+    }
+
+    /// The `test` access key as (key id, secret), when the cluster has a gateway.
+    pub fn access_key(&self) -> Option<(String, String)> {
+        self.access_key.clone()
+    }
+
+    /// Kills the gateway with SIGKILL (nothing happens without one).
+    pub fn kill_gateway(&mut self) {
+        if let Some(gateway) = &mut self.gateway {
+            gateway.daemon.kill();
+        }
+    }
+
+    /// Starts the gateway again on the same ports and waits until it is ready. The access key
+    /// lives in metad, so it still works.
+    pub async fn restart_gateway(&mut self) -> Result<()> {
+        let Some(gateway) = &mut self.gateway else {
+            bail!("this cluster has no gateway (ClusterOptions::gateway is false)");
+        };
+        gateway.daemon.respawn()?;
+        self.wait_for_gateway().await
+    }
+
+    /// Waits until the gateway answers `GET /health/ready` on its admin port with 200; fails
+    /// at once, with the logs' tail, if the process exits instead.
+    async fn wait_for_gateway(&mut self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let Some(gateway) = &mut self.gateway else {
+                bail!("this cluster has no gateway");
+            };
+            if http_status(&gateway.admin_addr, "/health/ready").await == Some(200) {
+                return Ok(());
+            }
+            if let Some(status) = gateway.daemon.exit_status() {
+                bail!(
+                    "the gateway exited ({status}) before it was ready\n{}",
+                    self.log_tails()
+                );
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "timed out after 30 s waiting for the gateway to answer /health/ready\n{}",
+                    self.log_tails()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// The status of a plain `GET path` to `addr`; `None` when nothing answers sensibly in time.
+/// Hand-rolled on a socket so that the harness needs no HTTP client for a health probe.
+pub async fn http_status(addr: &str, path: &str) -> Option<u16> {
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.ok()?;
+        // The status line is all we need: read until its end, not the whole answer.
+        let mut head = Vec::new();
+        let mut buf = [0u8; 256];
+        while !head.contains(&b'\n') && head.len() < 4096 {
+            let n = stream.read(&mut buf).await.ok()?;
+            if n == 0 {
+                break;
+            }
+            head.extend_from_slice(&buf[..n]);
+        }
+        parse_status_line(&head)
+    };
+    tokio::time::timeout(Duration::from_secs(2), exchange)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// The code of an `HTTP/1.x CODE REASON` status line at the start of `head`.
+fn parse_status_line(head: &[u8]) -> Option<u16> {
+    let text = std::str::from_utf8(head).ok()?;
+    let line = text.lines().next()?;
+    let mut parts = line.split_whitespace();
+    if !parts.next()?.starts_with("HTTP/1.") {
+        return None;
+    }
+    parts.next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines() {
+        assert_eq!(parse_status_line(b"HTTP/1.1 200 OK\r\n"), Some(200));
+        assert_eq!(
+            parse_status_line(b"HTTP/1.1 503 Service Unavailable\r\nx: y"),
+            Some(503)
+        );
+        assert_eq!(parse_status_line(b"SSH-2.0-OpenSSH\r\n"), None);
+        assert_eq!(parse_status_line(b""), None);
+    }
+
+    #[tokio::test]
+    async fn nothing_listening_has_no_status() {
+        let port = free_port().unwrap();
+        assert_eq!(http_status(&format!("127.0.0.1:{port}"), "/").await, None);
+    }
+}
