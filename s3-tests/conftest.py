@@ -38,6 +38,10 @@ def pytest_configure(config):
         "markers",
         "dfs: dfs-specific behaviour or the dfs CLI; skipped against another S3 endpoint",
     )
+    config.addinivalue_line(
+        "markers",
+        "slow: minutes long (the 5 GiB memory test); runs by default, -m 'not slow' skips it",
+    )
 
 
 def _external_endpoint():
@@ -142,11 +146,21 @@ class Cluster:
 
 
 _cluster_for_summary = []
+_summary_lines = []
 
 
 def pytest_terminal_summary(terminalreporter):
+    for line in _summary_lines:
+        terminalreporter.write_line(line)
     for cluster in _cluster_for_summary:
         terminalreporter.write_line(f"dfs-cluster log: {cluster.stderr_path}")
+
+
+@pytest.fixture(scope="session")
+def summary_line():
+    """`summary_line(text)` prints text at the end of the run, even without `pytest -s`
+    (figures worth seeing on every run, such as the gateway's peak memory)."""
+    return _summary_lines.append
 
 
 @pytest.fixture(scope="session")

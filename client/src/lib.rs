@@ -177,7 +177,8 @@ impl DfsClient {
         self.call(&StatusReq {}).await
     }
 
-    /// Starts writing the file `path`. Nothing is visible until [`FileWriter::finish`].
+    /// Starts writing the file `path` (for a path ending in `/`, the payload of the directory
+    /// object `x/`). Nothing is visible until [`FileWriter::finish`].
     pub async fn create(&self, path: &str, opts: CreateOptions) -> Result<FileWriter, RpcError> {
         let open = self
             .call(&OpenReq {
@@ -235,10 +236,12 @@ impl DfsClient {
         ))
     }
 
-    /// Opens the file `path` for reading: fetches its entry and chunk map once.
+    /// Opens the file `path` for reading: fetches its entry and chunk map once. A path ending
+    /// in `/` opens the payload of the directory object `x/` (an explicit directory below a
+    /// bucket); any other directory is `IsADirectory`.
     pub async fn open(&self, path: &str) -> Result<FileReader, RpcError> {
         let stat = self.stat_chunks(path).await?;
-        if stat.entry.kind == EntryKind::Dir {
+        if stat.entry.kind == EntryKind::Dir && !is_dir_object(path, &stat.entry) {
             return Err(RpcError::new(
                 ErrorCode::IsADirectory,
                 format!("{path} is a directory"),
@@ -251,6 +254,13 @@ impl DfsClient {
             stat.chunks,
         ))
     }
+}
+
+/// Whether the directory `entry` found at `path` is an object whose payload can be read: the
+/// path ends in `/` and metad gave it an ETag (it does so exactly for the directories that are
+/// objects, never for buckets, the root or implicit directories).
+fn is_dir_object(path: &str, entry: &Entry) -> bool {
+    path.ends_with('/') && !entry.etag.is_empty()
 }
 
 /// Rewrites the transport error "cannot reach ADDR: why" into "cannot reach metad at ADDR:
@@ -282,6 +292,28 @@ mod tests {
         );
         let other = RpcError::not_found("no such file or directory: /b/x");
         assert_eq!(name_metad(other.clone(), "127.0.0.1:7700"), other);
+    }
+
+    #[test]
+    fn only_directory_objects_open_as_data() {
+        let dir = |etag: &str| Entry {
+            name: "x/".into(),
+            kind: EntryKind::Dir,
+            inode: dfs_common::InodeId(5),
+            size: 3,
+            mtime_ms: 0,
+            etag: etag.into(),
+            content_type: None,
+            meta: vec![],
+            explicit: true,
+            chunk_count: 1,
+            part_sizes: vec![],
+        };
+        assert!(is_dir_object("/b/x/", &dir("\"e\"")));
+        // Without the slash the path names a file; buckets and implicit directories have no
+        // ETag.
+        assert!(!is_dir_object("/b/x", &dir("\"e\"")));
+        assert!(!is_dir_object("/b/", &dir("")));
     }
 
     #[tokio::test]

@@ -170,7 +170,7 @@ pub struct Entry {
     pub kind: EntryKind,
     /// Its inode.
     pub inode: InodeId,
-    /// Bytes of data (0 for directories).
+    /// Bytes of data (for a directory: of its object `x/`'s payload, 0 when it is none).
     pub size: u64,
     /// Last modification, milliseconds since the Unix epoch.
     pub mtime_ms: u64,
@@ -185,7 +185,7 @@ pub struct Entry {
     pub meta: Vec<(String, String)>,
     /// Directories: created explicitly (mkdir, S3 `x/` marker) rather than implied by a child.
     pub explicit: bool,
-    /// Files: how many chunks hold the data.
+    /// Files and directory objects: how many chunks hold the data.
     pub chunk_count: u64,
     /// Files made by completing a multipart upload: the size of each part, in order (S3
     /// `partNumber` reads and `x-amz-mp-parts-count`). Empty for every other entry.
@@ -250,7 +250,8 @@ impl ChunkInfo {
 pub struct StatReq {
     /// Absolute path.
     pub path: String,
-    /// Also return the chunk list with replica locations (files only).
+    /// Also return the chunk list with replica locations (of a file, or of the payload of a
+    /// directory object).
     pub with_chunks: bool,
 }
 
@@ -259,7 +260,7 @@ pub struct StatReq {
 pub struct StatResp {
     /// The entry.
     pub entry: Entry,
-    /// Its chunks, when asked for and the entry is a file.
+    /// Its chunks, when asked for and the entry is a file or a directory object.
     pub chunks: Vec<ChunkInfo>,
 }
 rpc!(StatReq, "stat", StatResp);
@@ -271,10 +272,10 @@ pub struct MkdirReq {
     pub path: String,
     /// Create missing parents too (explicitly), and succeed if it already exists as a directory.
     pub parents: bool,
-    /// Make the directory the S3 object `x/` (S3 `PUT x/` with an empty body) with this payload.
-    /// Then the path must be below a bucket, missing parents are created implicitly (as a
-    /// commit does, whatever `parents` says), and an existing directory is not an error: it
-    /// becomes explicit and its payload is replaced.
+    /// Make the directory the empty S3 object `x/` with this payload (what a commit to `x/`
+    /// without data does). Then the path must be below a bucket, missing parents are created
+    /// implicitly (as a commit does, whatever `parents` says), and an existing directory is not
+    /// an error: it becomes explicit and its payload (data included) is replaced.
     #[serde(default)]
     pub object: Option<DirObject>,
 }
@@ -284,7 +285,7 @@ rpc!(MkdirReq, "mkdir", Entry);
 /// without a payload shows as the object `x/`.
 pub const EMPTY_ETAG: &str = "\"d41d8cd98f00b204e9800998ecf8427e\"";
 
-/// The S3 view of an explicit directory `x/`: the object stored by `PUT x/` with an empty body.
+/// The S3 view of an explicit directory `x/` without data, for [`MkdirReq::object`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirObject {
     /// Its ETag (the MD5 of nothing, [`EMPTY_ETAG`], for a plain empty PUT).
@@ -320,7 +321,8 @@ rpc!(ListReq, "list", ListResp);
 /// Start writing a file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct OpenReq {
-    /// Absolute path the file will have once committed.
+    /// Absolute path the file will have once committed. A path ending in `/` writes the
+    /// payload of the directory object `x/` (see [`CommitReq`]).
     pub path: String,
 }
 
@@ -380,7 +382,10 @@ pub struct WrittenChunk {
     pub replicas: Vec<NodeId>,
 }
 
-/// Make a written file visible, atomically replacing any file at its path.
+/// Make a written file visible, atomically replacing any file at its path. When the path ends
+/// in `/` the data becomes the payload of the directory `x/` instead (made explicit, created
+/// with implicit parents if missing), replacing its previous payload, whose chunks are
+/// released; the answer is then the directory's entry.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CommitReq {
     /// The write session (it knows the path).
@@ -396,8 +401,9 @@ pub struct CommitReq {
     pub meta: Vec<(String, String)>,
     /// The chunks in file order.
     pub chunks: Vec<WrittenChunk>,
-    /// Fail with `PreconditionFailed` if a file exists at the path at commit time (S3
-    /// `If-None-Match: *`). Checked atomically with the commit.
+    /// Fail with `PreconditionFailed` if an object exists at the path at commit time (S3
+    /// `If-None-Match: *`; for a path ending in `/`, an explicit directory). Checked
+    /// atomically with the commit.
     #[serde(default)]
     pub if_none_match: bool,
     /// Fail with `PreconditionFailed` unless a file exists at the path and its ETag matches (S3
@@ -426,8 +432,8 @@ pub struct DeleteReq {
     pub recursive: bool,
     /// S3 DeleteObject semantics: a path without a trailing `/` names only the file (never the
     /// directory of that name); a path ending in `/` names the object `x/` of an explicit
-    /// directory: if the directory still has children only its payload goes (it becomes
-    /// implicit), otherwise it is removed with the implicit parents it leaves empty. A missing
+    /// directory: if the directory still has children only its payload (and its data) goes (it
+    /// becomes implicit), otherwise it is removed with the implicit parents it leaves empty. A missing
     /// object (no such file, or a directory that is not explicit) is `NotFound`, like a missing
     /// file, for the gateway to map to 204. `recursive` is ignored.
     #[serde(default)]
@@ -445,7 +451,9 @@ pub struct RenameReq {
 }
 rpc!(RenameReq, "rename", Empty);
 
-/// Copy a file; the copy shares the source's chunks (no data moves).
+/// Copy a file; the copy shares the source's chunks (no data moves). Either path may end in
+/// `/`: it then names the payload of a directory object (the source must be an explicit
+/// directory; the destination is made one).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CopyReq {
     /// Source file.

@@ -111,22 +111,6 @@ impl PayloadSink for BufferSink {
     }
 }
 
-/// Refuses any payload byte: for requests whose body must be empty, with the reason given.
-#[derive(Debug)]
-pub(crate) struct EmptySink {
-    /// Why the body must be empty (the client's error message).
-    pub why: String,
-}
-
-impl PayloadSink for EmptySink {
-    async fn write(&mut self, data: Bytes) -> S3Result<()> {
-        if data.is_empty() {
-            return Ok(());
-        }
-        Err(S3Error::invalid_request(self.why.clone()))
-    }
-}
-
 /// The digests of a payload.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Digests {

@@ -80,6 +80,7 @@ s3_error_codes! {
     InvalidLocationConstraint => 400, "The specified location constraint is not valid.";
     InvalidObjectState => 403, "The operation is not valid for the current state of the object.";
     InvalidPart => 400, "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag.";
+    InvalidPartNumber => 416, "The requested partnumber is not satisfiable";
     InvalidPartOrder => 400, "The list of parts was not in ascending order. The parts list must be specified in order by part number.";
     InvalidRange => 416, "The requested range is not satisfiable.";
     InvalidRequest => 400, "Invalid Request";

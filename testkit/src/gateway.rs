@@ -83,6 +83,12 @@ impl Cluster {
         self.gateway.as_ref().map(|g| g.admin_addr.as_str())
     }
 
+    /// The process id of the gateway, when the cluster has one and it was not killed: tools
+    /// outside Rust read its `/proc/PID/status` (the S3 suite's memory test, for one).
+    pub fn gateway_pid(&self) -> Option<u32> {
+        self.gateway.as_ref().and_then(|g| g.daemon.pid())
+    }
+
     /// The `test` access key as (key id, secret), when the cluster has a gateway.
     pub fn access_key(&self) -> Option<(String, String)> {
         self.access_key.clone()

@@ -56,6 +56,12 @@ impl Daemon {
         }
     }
 
+    /// The process id of the running process; `None` once killed. A process that exited by
+    /// itself keeps its id until it is reaped, so the id names no other process meanwhile.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Whether the process was started and not killed since (it may have exited by itself).
     pub(crate) fn is_running(&self) -> bool {
         self.child.is_some()

@@ -1,6 +1,6 @@
 //! The `dfs-cluster` binary keeps its contract with the S3 conformance suite: the export
 //! lines, then `ready`; it stops when its standard input closes or on SIGTERM, and leaves no
-//! daemon listening behind.
+//! daemon listening or running behind.
 
 use dfs_client::DfsClient;
 use dfs_common::auth::ClusterSecret;
@@ -11,13 +11,14 @@ use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// The names `dfs-cluster` exports, in order.
-const CONTRACT: [&str; 6] = [
+const CONTRACT: [&str; 7] = [
     "AWS_ENDPOINT_URL",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_DEFAULT_REGION",
     "DFS_METAD",
     "DFS_SECRET_FILE",
+    "DFS_GATEWAY_PID",
 ];
 
 /// A started `dfs-cluster` and what it printed up to `ready`.
@@ -110,6 +111,13 @@ fn listening(addr: &str) -> bool {
     TcpStream::connect(addr).is_ok()
 }
 
+/// The command name of process `pid` (`/proc/PID/comm`), `None` when no such process runs.
+fn process_name(pid: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|name| name.trim_end().to_owned())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prints_the_contract_and_stops_when_stdin_closes() {
     let mut started = start();
@@ -124,6 +132,13 @@ async fn prints_the_contract_and_stops_when_stdin_closes() {
     let metad = started.get("DFS_METAD").to_owned();
     let secret_file = Path::new(started.get("DFS_SECRET_FILE")).to_owned();
     assert!(secret_file.is_absolute() && secret_file.exists());
+    // The exported PID is the gateway's, a child of dfs-cluster, with a readable peak RSS.
+    let gateway_pid = started.get("DFS_GATEWAY_PID").to_owned();
+    assert!(gateway_pid.parse::<u32>().is_ok(), "pid {gateway_pid:?}");
+    assert_eq!(process_name(&gateway_pid).as_deref(), Some("gateway"));
+    let status_file = std::fs::read_to_string(format!("/proc/{gateway_pid}/status")).unwrap();
+    assert!(status_file.contains(&format!("PPid:\t{}\n", started.child.id())));
+    assert!(status_file.contains("VmHWM:"), "{status_file}");
 
     // Every daemon listens, and the exported secret opens metad.
     let secret = ClusterSecret::from_file(&secret_file).unwrap();
@@ -147,6 +162,11 @@ async fn prints_the_contract_and_stops_when_stdin_closes() {
     for addr in &addrs {
         assert!(!listening(addr), "{addr} still listens after the stop");
     }
+    assert_ne!(
+        process_name(&gateway_pid).as_deref(),
+        Some("gateway"),
+        "the gateway ({gateway_pid}) still runs after the stop"
+    );
     assert!(
         !secret_file.exists(),
         "the cluster's folder is removed: {}",

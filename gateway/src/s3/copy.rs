@@ -6,7 +6,8 @@
 //! same). Copying an object onto itself is allowed only with `REPLACE`. The
 //! `x-amz-copy-source-if-*` conditions are evaluated on the source as it is looked up, and the
 //! copy then names the ETag it saw, so metad refuses it if the source changed in between (the
-//! copy is then retried on the new source).
+//! copy is then retried on the new source). Either key may end in `/`: the object is then the
+//! payload of a directory (see `put`), copied by metad like a file's data.
 
 use super::conditions::{Preconditions, Verdict};
 use super::meta::{check_write_headers, checksums_xml, set_checksum, stored_checksum, ObjectMeta};
@@ -18,7 +19,7 @@ use crate::keys::Access;
 use crate::router::CopySource;
 use crate::xml;
 use dfs_common::http::Body;
-use dfs_common::wire::{CopyReq, DirObject, Entry, EntryKind, MkdirReq, ReplaceMeta};
+use dfs_common::wire::{CopyReq, Entry, EntryKind, ReplaceMeta};
 use dfs_common::ErrorCode;
 use http::Response;
 
@@ -77,9 +78,6 @@ pub(super) async fn copy_object(ctx: &ReqCtx, source: &CopySource) -> S3Result<R
     let dest = WriteConditions::from_request(ctx)?;
     let src_path = object_path(&source.bucket, &source.key);
     let dst_path = object_path(bucket, key);
-    if source.key.ends_with('/') || key.ends_with('/') {
-        return copy_directory(ctx, source, directive, &conditions).await;
-    }
     let mut attempt = 0;
     let entry = loop {
         attempt += 1;
@@ -133,7 +131,7 @@ pub(super) async fn copy_object(ctx: &ReqCtx, source: &CopySource) -> S3Result<R
 
 /// The source must be readable by the key; a source bucket that does not exist is
 /// `NoSuchBucket`.
-async fn check_source_access(ctx: &ReqCtx, bucket: &str) -> S3Result<()> {
+pub(super) async fn check_source_access(ctx: &ReqCtx, bucket: &str) -> S3Result<()> {
     if ctx.identity.may(Some(bucket), Access::Read) {
         return Ok(());
     }
@@ -173,48 +171,4 @@ async fn lookup(ctx: &ReqCtx, source: &CopySource, conditions: &Preconditions) -
             Err(S3Error::from_code(S3ErrorCode::PreconditionFailed).with_resource(path))
         }
     }
-}
-
-/// A copy from or to a key ending in `/`: both must be directory objects (in dfs such a key
-/// is a directory, and a file cannot become one).
-async fn copy_directory(
-    ctx: &ReqCtx,
-    source: &CopySource,
-    directive: Directive,
-    conditions: &Preconditions,
-) -> S3Result<Response<Body>> {
-    let (bucket, key) = ctx.object()?;
-    if !(source.key.ends_with('/') && key.ends_with('/')) {
-        return Err(S3Error::invalid_request(
-            "In dfs a key ending in '/' is a directory: such an object can only be copied to \
-             and from another key ending in '/'.",
-        ));
-    }
-    let src = lookup(ctx, source, conditions).await?;
-    let object = match directive {
-        Directive::Copy => ObjectMeta {
-            content_type: src.content_type.clone(),
-            meta: src.meta.clone(),
-        },
-        Directive::Replace => replacement(ctx, &src)?,
-    };
-    let path = object_path(bucket, key);
-    let entry = ctx
-        .client
-        .call(&MkdirReq {
-            path: path.clone(),
-            parents: false,
-            object: Some(DirObject {
-                etag: src.etag.clone(),
-                content_type: object.content_type,
-                meta: object.meta,
-            }),
-        })
-        .await
-        .map_err(|e| rpc_error(e, bucket, S3ErrorCode::NoSuchKey, path))?;
-    Ok(xml_response(xml::copy_object_result(
-        &entry.etag,
-        entry.mtime_ms,
-        &checksums_xml(&entry.meta),
-    )))
 }

@@ -8,6 +8,7 @@
 
 use super::conditions::{parse_range, Preconditions, RangeSpec, Verdict};
 use super::meta::{check_version_id, write_object_headers, ObjectMeta};
+use super::part_number::{part_range, requested_part};
 use super::{header_value, rpc_error, xml_response};
 use crate::ctx::{object_path, ReqCtx};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
@@ -40,9 +41,9 @@ fn read_error(err: RpcError, bucket: &str, key: &str) -> S3Error {
     )
 }
 
-/// The object at a key: its entry, and for a GET of a file the reader of its data. A key
-/// ending in `/` names a directory, which is an object only when explicit; any other key
-/// names a file only.
+/// The object at a key: its entry, and for a GET the reader of its data. A key ending in `/`
+/// names a directory, which is an object only when explicit (its payload is the object's
+/// data); any other key names a file only.
 async fn find_object(
     ctx: &ReqCtx,
     bucket: &str,
@@ -50,36 +51,31 @@ async fn find_object(
     with_data: bool,
 ) -> S3Result<(Entry, Option<FileReader>)> {
     let path = object_path(bucket, key);
-    let missing = || S3Error::no_such_key(bucket, key);
-    if key.ends_with('/') {
-        let entry = ctx
-            .client
-            .stat(&path)
-            .await
-            .map_err(|e| read_error(e, bucket, key))?;
-        if entry.kind != EntryKind::Dir || !entry.explicit {
-            return Err(missing());
-        }
-        return Ok((entry, None));
-    }
-    if with_data {
+    let (entry, reader) = if with_data {
         let reader = ctx
             .client
             .open(&path)
             .await
             .map_err(|e| read_error(e, bucket, key))?;
-        return Ok((reader.entry().clone(), Some(reader)));
+        (reader.entry().clone(), Some(reader))
+    } else {
+        let entry = ctx
+            .client
+            .stat(&path)
+            .await
+            .map_err(|e| read_error(e, bucket, key))?;
+        (entry, None)
+    };
+    let is_object = if key.ends_with('/') {
+        entry.kind == EntryKind::Dir && entry.explicit
+    } else {
+        // Without a file `x`, metad's lookup of `x` finds the directory `x/`: not this object.
+        entry.kind == EntryKind::File
+    };
+    if !is_object {
+        return Err(S3Error::no_such_key(bucket, key));
     }
-    let entry = ctx
-        .client
-        .stat(&path)
-        .await
-        .map_err(|e| read_error(e, bucket, key))?;
-    // Without a file `x`, metad's lookup of `x` finds the directory `x/`: not this object.
-    if entry.kind != EntryKind::File {
-        return Err(missing());
-    }
-    Ok((entry, None))
+    Ok((entry, reader))
 }
 
 /// `GET` or `HEAD /bucket/key`.
@@ -102,17 +98,36 @@ pub(super) async fn get_object(ctx: &ReqCtx, head: bool) -> S3Result<Response<Bo
         }
     }
     let range_header = ctx.headers.get("range").and_then(|v| v.to_str().ok());
-    let (status, start, end_exclusive) = match parse_range(range_header, entry.size) {
-        RangeSpec::Full => (StatusCode::OK, 0, entry.size),
-        RangeSpec::Partial { start, end } => (StatusCode::PARTIAL_CONTENT, start, end + 1),
-        RangeSpec::Unsatisfiable => {
-            return Err(S3Error::from_code(S3ErrorCode::InvalidRange)
-                .with_resource(object_path(bucket, key))
-                .with_header(
-                    CONTENT_RANGE,
-                    header_value(&format!("bytes */{}", entry.size))?,
-                ))
+    let mut parts_count = None;
+    let (status, start, end_exclusive) = match requested_part(&ctx.query)? {
+        Some(_) if range_header.is_some() => {
+            return Err(S3Error::invalid_request(
+                "Cannot specify both Range header and partNumber query parameter.",
+            ))
         }
+        // One part of the object, answered like a range of it.
+        Some(number) => {
+            let part = part_range(&entry, number)?;
+            parts_count = part.parts_count;
+            let status = if part.end_exclusive > part.start {
+                StatusCode::PARTIAL_CONTENT
+            } else {
+                StatusCode::OK
+            };
+            (status, part.start, part.end_exclusive)
+        }
+        None => match parse_range(range_header, entry.size) {
+            RangeSpec::Full => (StatusCode::OK, 0, entry.size),
+            RangeSpec::Partial { start, end } => (StatusCode::PARTIAL_CONTENT, start, end + 1),
+            RangeSpec::Unsatisfiable => {
+                return Err(S3Error::from_code(S3ErrorCode::InvalidRange)
+                    .with_resource(object_path(bucket, key))
+                    .with_header(
+                        CONTENT_RANGE,
+                        header_value(&format!("bytes */{}", entry.size))?,
+                    ))
+            }
+        },
     };
     let checksum_mode = ctx
         .header("x-amz-checksum-mode")?
@@ -134,6 +149,9 @@ pub(super) async fn get_object(ctx: &ReqCtx, head: bool) -> S3Result<Response<Bo
     headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     let length = end_exclusive - start;
     headers.insert(CONTENT_LENGTH, header_value(&length.to_string())?);
+    if let Some(count) = parts_count {
+        headers.insert("x-amz-mp-parts-count", header_value(&count.to_string())?);
+    }
     if status == StatusCode::PARTIAL_CONTENT {
         let range = format!("bytes {start}-{}/{}", end_exclusive - 1, entry.size);
         headers.insert(CONTENT_RANGE, header_value(&range)?);

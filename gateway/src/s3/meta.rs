@@ -222,14 +222,24 @@ pub(crate) fn checksums_xml(meta: &[(String, String)]) -> Checksums {
     out
 }
 
+/// The type of a stored checksum value: a multipart object's composite checksum is stored as
+/// `<base64>-<parts>` (base64 has no `-`), any other value covers the object's bytes.
+pub(crate) fn stored_checksum_type(value: &str) -> &'static str {
+    if value.contains('-') {
+        "COMPOSITE"
+    } else {
+        "FULL_OBJECT"
+    }
+}
+
 /// Adds the stored checksum headers (`x-amz-checksum-<alg>` and `x-amz-checksum-type`).
 pub(crate) fn add_checksum_headers(out: &mut HeaderMap, meta: &[(String, String)]) {
     if let Some((algorithm, value)) = stored_checksum(meta) {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            out.insert(algorithm.header_name(), value);
+        if let Ok(header) = HeaderValue::from_str(value) {
+            out.insert(algorithm.header_name(), header);
             out.insert(
                 "x-amz-checksum-type",
-                HeaderValue::from_static("FULL_OBJECT"),
+                HeaderValue::from_static(stored_checksum_type(value)),
             );
         }
     }

@@ -179,3 +179,19 @@ fn only_the_null_version_exists() {
         check_version_id(&Query::parse("versionId=3HL4kqtJlcpXroDTDmJ").unwrap()).unwrap_err();
     assert_eq!(err.code(), S3ErrorCode::NoSuchVersion);
 }
+
+#[test]
+fn composite_checksums_are_reported_as_such() {
+    let mut out = HeaderMap::new();
+    let meta = vec![("x-amz-checksum-crc32c".to_owned(), "yZRlqg==-3".to_owned())];
+    add_checksum_headers(&mut out, &meta);
+    assert_eq!(out["x-amz-checksum-crc32c"], "yZRlqg==-3");
+    assert_eq!(out["x-amz-checksum-type"], "COMPOSITE");
+    let mut out = HeaderMap::new();
+    let meta = vec![(
+        "x-amz-checksum-crc64nvme".to_owned(),
+        "AAAAAAAAAAA=".to_owned(),
+    )];
+    add_checksum_headers(&mut out, &meta);
+    assert_eq!(out["x-amz-checksum-type"], "FULL_OBJECT");
+}

@@ -1,22 +1,22 @@
 //! PutObject: the body streams into the cluster's chunk pipeline as it arrives and is
 //! committed only once every check of the body held.
 //!
-//! A key ending in `/` names a directory in dfs (`x/` is the directory `x`), which can carry an
-//! object only with an empty body (the "folder marker" S3 consoles create): such a PUT makes the
-//! directory explicit and stores the marker's content type and metadata with it. A non-empty
-//! body for such a key is refused with `InvalidRequest` saying why.
+//! A key ending in `/` names a directory in dfs (`x/` is the directory `x`); its object `x/`
+//! (the "folder marker" S3 consoles create, or any data) is the directory's payload. metad
+//! stores it when the write commits to `/bucket/x/`, so such a PUT takes the same path as any
+//! other.
 
 use super::meta::{add_checksum_headers, check_write_headers, ObjectMeta};
 use super::{empty_response, header_value, rpc_error};
 use crate::auth::checksum::ExpectedChecksums;
 use crate::auth::content_sha256::decoded_content_length;
 use crate::auth::verify::BodyCheck;
-use crate::body::{stream_body, BodySlot, EmptySink};
+use crate::body::{stream_body, BodySlot};
 use crate::ctx::{object_path, ReqCtx};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use dfs_client::{CreateOptions, FinishOptions};
 use dfs_common::http::Body;
-use dfs_common::wire::{DirObject, MkdirReq};
+use dfs_common::wire::EntryKind;
 use dfs_common::{ErrorCode, RpcError};
 use http::{Response, StatusCode};
 
@@ -53,15 +53,11 @@ impl WriteConditions {
             if_match,
         })
     }
-
-    fn is_empty(&self) -> bool {
-        *self == WriteConditions::default()
-    }
 }
 
 /// The payload length the request announces: `x-amz-decoded-content-length` for aws-chunked
 /// bodies, `Content-Length` otherwise (absent with `Transfer-Encoding: chunked`).
-fn declared_length(ctx: &ReqCtx, check: &BodyCheck) -> S3Result<Option<u64>> {
+pub(super) fn declared_length(ctx: &ReqCtx, check: &BodyCheck) -> S3Result<Option<u64>> {
     if matches!(check, BodyCheck::Chunked(_)) {
         return Ok(Some(decoded_content_length(&ctx.headers)?));
     }
@@ -93,16 +89,6 @@ pub(super) async fn put_object(ctx: &ReqCtx, body: &mut BodySlot) -> S3Result<Re
     }
     let object = ObjectMeta::from_request(&ctx.headers)?;
     let conditions = WriteConditions::from_request(ctx)?;
-    if key.ends_with('/') {
-        let dir = DirPut {
-            expected,
-            check,
-            declared,
-            object,
-            conditions,
-        };
-        return put_directory(ctx, body, dir).await;
-    }
     let mut writer = ctx
         .client
         .create(
@@ -165,70 +151,16 @@ pub(super) async fn write_refused(
 ) -> S3Error {
     let resource = object_path(bucket, key);
     if err.code == ErrorCode::PreconditionFailed && conditions.if_match.is_some() {
-        if let Err(stat) = ctx.client.stat(&resource).await {
-            if stat.code == ErrorCode::NotFound {
-                return S3Error::no_such_key(bucket, key).with_source(err);
-            }
+        let missing = match ctx.client.stat(&resource).await {
+            Err(stat) => stat.code == ErrorCode::NotFound,
+            // metad's lookup of `x` falls back to the directory `x/`, which is not this
+            // object; and a directory is the object `x/` only when it has an ETag.
+            Ok(entry) if key.ends_with('/') => entry.etag.is_empty(),
+            Ok(entry) => entry.kind != EntryKind::File,
+        };
+        if missing {
+            return S3Error::no_such_key(bucket, key).with_source(err);
         }
     }
     rpc_error(err, bucket, S3ErrorCode::NoSuchKey, resource)
-}
-
-/// What a PUT of a key ending in `/` needs.
-struct DirPut {
-    expected: ExpectedChecksums,
-    check: BodyCheck,
-    declared: Option<u64>,
-    object: ObjectMeta,
-    conditions: WriteConditions,
-}
-
-/// `PUT /bucket/x/` with an empty body: the explicit directory `x/` with its marker object.
-async fn put_directory(ctx: &ReqCtx, body: &mut BodySlot, dir: DirPut) -> S3Result<Response<Body>> {
-    let (bucket, key) = ctx.object()?;
-    let resource = object_path(bucket, key);
-    let why = format!(
-        "The key {key:?} ends in '/': in dfs a key ending in '/' is a directory, which can be \
-         stored as an object only with an empty body. Store the data under a key that does not \
-         end in '/'."
-    );
-    if dir.declared.is_some_and(|len| len > 0) {
-        return Err(S3Error::invalid_request(why).with_resource(resource));
-    }
-    if !dir.conditions.is_empty() {
-        return Err(S3Error::not_implemented(
-            "A conditional write (If-Match, If-None-Match) of a key ending in '/'",
-        ));
-    }
-    let incoming = body.take()?;
-    let mut sink = EmptySink { why };
-    let outcome = stream_body(
-        incoming,
-        dir.check,
-        &dir.expected,
-        // The sink refuses the first payload byte, with the reason.
-        u64::MAX,
-        body.received(),
-        &mut sink,
-    )
-    .await?;
-    let object = dir.object.with_checksum(outcome.checksum.as_ref());
-    let entry = ctx
-        .client
-        .call(&MkdirReq {
-            path: resource.clone(),
-            parents: false,
-            object: Some(DirObject {
-                etag: outcome.etag(),
-                content_type: object.content_type.clone(),
-                meta: object.meta.clone(),
-            }),
-        })
-        .await
-        .map_err(|e| rpc_error(e, bucket, S3ErrorCode::NoSuchKey, resource.clone()))?;
-    let mut out = empty_response(StatusCode::OK);
-    out.headers_mut()
-        .insert(http::header::ETAG, header_value(&entry.etag)?);
-    add_checksum_headers(out.headers_mut(), &object.meta);
-    Ok(out)
 }

@@ -144,6 +144,13 @@ pub struct UploadItem {
     pub upload_id: String,
     /// When it was started, Unix milliseconds.
     pub initiated_ms: u64,
+    /// Who started it (and will own the object), when known; otherwise the result's
+    /// `initiator` and `owner` are written.
+    pub initiator: Option<Owner>,
+    /// Its checksum algorithm (`CRC32`...), if it has one.
+    pub checksum_algorithm: Option<String>,
+    /// Its checksum type (`COMPOSITE`, `FULL_OBJECT`), if it has one.
+    pub checksum_type: Option<String>,
 }
 
 /// A page of ListMultipartUploads (`ListMultipartUploadsResult`).
@@ -201,10 +208,15 @@ pub fn list_multipart_uploads(r: &ListMultipartUploadsResult) -> String {
         w.open("Upload");
         w.elem_key("Key", &upload.key, url);
         w.elem("UploadId", &upload.upload_id);
-        r.initiator.write(&mut w, "Initiator");
-        r.owner.write(&mut w, "Owner");
+        let started_by = upload.initiator.as_ref();
+        started_by
+            .unwrap_or(&r.initiator)
+            .write(&mut w, "Initiator");
+        started_by.unwrap_or(&r.owner).write(&mut w, "Owner");
         w.elem("StorageClass", STORAGE_CLASS);
         w.elem_time("Initiated", upload.initiated_ms);
+        w.elem_opt("ChecksumAlgorithm", upload.checksum_algorithm.as_deref());
+        w.elem_opt("ChecksumType", upload.checksum_type.as_deref());
         w.close("Upload");
     }
     write_common_prefixes(&mut w, &r.common_prefixes, url);
@@ -250,6 +262,10 @@ pub struct ListPartsResult {
     pub initiator: Owner,
     /// Who will own the object.
     pub owner: Owner,
+    /// The upload's checksum algorithm (`CRC32`...), if it has one.
+    pub checksum_algorithm: Option<String>,
+    /// The upload's checksum type (`COMPOSITE`, `FULL_OBJECT`), if it has one.
+    pub checksum_type: Option<String>,
 }
 
 /// `ListPartsResult`.
@@ -262,6 +278,8 @@ pub fn list_parts(r: &ListPartsResult) -> String {
     r.initiator.write(&mut w, "Initiator");
     r.owner.write(&mut w, "Owner");
     w.elem("StorageClass", STORAGE_CLASS);
+    w.elem_opt("ChecksumAlgorithm", r.checksum_algorithm.as_deref());
+    w.elem_opt("ChecksumType", r.checksum_type.as_deref());
     w.elem_num("PartNumberMarker", u64::from(r.part_number_marker));
     if let Some(next) = r.next_part_number_marker {
         w.elem_num("NextPartNumberMarker", u64::from(next));

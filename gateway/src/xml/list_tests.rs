@@ -291,6 +291,9 @@ fn list_multipart_uploads_golden() {
             key: "my-divisor".into(),
             upload_id: "XMgbGlrZSBlbHZpbmcncyBub3QgaGF2aW5nIG11Y2ggbHVjaw".into(),
             initiated_ms: 1_289_422_113_000,
+            initiator: None,
+            checksum_algorithm: None,
+            checksum_type: None,
         }],
         common_prefixes: vec![],
         initiator: Owner {
@@ -343,6 +346,30 @@ fn list_multipart_uploads_golden() {
         "<Prefix>photos%202006/</Prefix><Delimiter>/</Delimiter><EncodingType>url</EncodingType>"
     ));
     assert!(doc.contains("<CommonPrefixes><Prefix>photos%202006/Jan/</Prefix></CommonPrefixes>"));
+
+    // An upload whose starter is known names it as initiator and owner.
+    let starter = Owner {
+        id: "DFSKEY2".into(),
+        display_name: "alice".into(),
+    };
+    let mut with_starter = with_prefixes.clone();
+    with_starter.uploads = vec![UploadItem {
+        key: "k".into(),
+        upload_id: "u".into(),
+        initiated_ms: 0,
+        initiator: Some(starter),
+        checksum_algorithm: Some("CRC32".into()),
+        checksum_type: Some("COMPOSITE".into()),
+    }];
+    let doc = list_multipart_uploads(&with_starter);
+    assert!(doc.contains(
+        "<Initiator><ID>DFSKEY2</ID><DisplayName>alice</DisplayName></Initiator>\
+         <Owner><ID>DFSKEY2</ID><DisplayName>alice</DisplayName></Owner>"
+    ));
+    assert!(doc.contains(
+        "<ChecksumAlgorithm>CRC32</ChecksumAlgorithm><ChecksumType>COMPOSITE</ChecksumType>\
+         </Upload>"
+    ));
 }
 
 #[test]
@@ -375,6 +402,8 @@ fn list_parts_golden() {
             id: "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a".into(),
             display_name: "someName".into(),
         },
+        checksum_algorithm: None,
+        checksum_type: None,
     };
     let expected = compact(
         r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -416,5 +445,11 @@ fn list_parts_golden() {
         Some("5RQ3A5uk0w7ojNjvegohch4JRBBGN/cLhsNrPzfv/hA=".into());
     assert!(list_parts(&with_checksum).contains(
         "<Size>10485760</Size><ChecksumSHA256>5RQ3A5uk0w7ojNjvegohch4JRBBGN/cLhsNrPzfv/hA=</ChecksumSHA256></Part>"
+    ));
+    with_checksum.checksum_algorithm = Some("SHA256".into());
+    with_checksum.checksum_type = Some("COMPOSITE".into());
+    assert!(list_parts(&with_checksum).contains(
+        "<StorageClass>STANDARD</StorageClass><ChecksumAlgorithm>SHA256</ChecksumAlgorithm>\
+         <ChecksumType>COMPOSITE</ChecksumType><PartNumberMarker>"
     ));
 }

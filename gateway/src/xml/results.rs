@@ -219,13 +219,15 @@ pub fn initiate_multipart_upload_result(bucket: &str, key: &str, upload_id: &str
     w.finish()
 }
 
-/// `CompleteMultipartUploadResult`. `location` is the object's URL.
+/// `CompleteMultipartUploadResult`. `location` is the object's URL; `checksum_type`
+/// (`COMPOSITE` or `FULL_OBJECT`) is written when the object has a checksum.
 pub fn complete_multipart_upload_result(
     location: &str,
     bucket: &str,
     key: &str,
     etag: &str,
     checksums: &Checksums,
+    checksum_type: Option<&str>,
 ) -> String {
     let mut w = XmlWriter::new();
     w.root("CompleteMultipartUploadResult");
@@ -234,6 +236,7 @@ pub fn complete_multipart_upload_result(
     w.elem("Key", key);
     w.elem("ETag", etag);
     checksums.write(&mut w);
+    w.elem_opt("ChecksumType", checksum_type);
     w.close("CompleteMultipartUploadResult");
     w.finish()
 }
@@ -440,9 +443,25 @@ mod tests {
                 "Example-Object",
                 "\"3858f62230ac3c915f300c664312c11f-9\"",
                 &Checksums::default(),
+                None,
             ),
             expected
         );
+        let with_checksum = complete_multipart_upload_result(
+            "http://h/b/k",
+            "b",
+            "k",
+            "\"e-2\"",
+            &Checksums {
+                crc64nvme: Some("AAAAAAAAAAA=".into()),
+                ..Checksums::default()
+            },
+            Some("FULL_OBJECT"),
+        );
+        assert!(with_checksum.ends_with(
+            "<ChecksumCRC64NVME>AAAAAAAAAAA=</ChecksumCRC64NVME>\
+             <ChecksumType>FULL_OBJECT</ChecksumType></CompleteMultipartUploadResult>"
+        ));
     }
 
     #[test]

@@ -1,8 +1,9 @@
-//! `delete`: files, empty directories, or whole subtrees, in one batch.
+//! `delete`: files, empty directories, or whole subtrees, in one batch. The data of every
+//! file and directory object that goes is released (to GC unless shared).
 
 use super::{
-    find_entry, last_inode, no_such_entry, parse, release_file, remove_empty_implicit, walk_dirs,
-    Namespace,
+    find_entry, last_inode, no_such_entry, parse, release_file, release_rows,
+    remove_empty_implicit, walk_dirs, Namespace,
 };
 use crate::store::values::{Dentry, Value};
 use crate::store::{keys, Cf, Reader, StoreError, Txn};
@@ -44,6 +45,7 @@ impl Namespace {
                     }
                     delete_tree(&mut txn, dir.inode, &path)?;
                 }
+                release_rows(&mut txn, dir.inode, &path.to_string())?;
                 if parent == InodeId::ROOT {
                     // A bucket goes: so do the grants on its name.
                     crate::access::drop_bucket_grants(&mut txn, name)?;
@@ -74,7 +76,11 @@ fn delete_tree(txn: &mut Txn<'_>, top: InodeId, path: &DfsPath) -> Result<(), St
             txn.delete(Cf::Dentry, &key);
             match child {
                 Dentry::File(file) => release_file(txn, &file, path)?,
-                Dentry::Dir(sub) => pending.push(sub.inode),
+                Dentry::Dir(sub) => {
+                    // Its payload, if it is a directory object.
+                    release_rows(txn, sub.inode, &path.to_string())?;
+                    pending.push(sub.inode);
+                }
             }
         }
     }

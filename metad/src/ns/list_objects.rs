@@ -346,7 +346,7 @@ fn file_entry(key: String, file: &File) -> ObjectEntry {
 fn dir_entry(key: &str, dir: &Dir, object: &crate::store::values::DirObject) -> ObjectEntry {
     ObjectEntry {
         key: key.to_owned(),
-        size: 0,
+        size: object.size,
         etag: object.etag.clone(),
         mtime_ms: dir.mtime_ms,
         content_type: object.content_type.clone(),

@@ -2,10 +2,10 @@
 //! lock, so readers never wait for a commit's fsync.
 
 use super::{
-    file_chunks, find_entry, get_dentry, last_inode, no_such_entry, parse, root_entry, to_entry,
-    walk_dirs, Namespace,
+    dir_object, file_chunks, find_entry, get_dentry, last_inode, no_such_entry, parse, root_entry,
+    to_entry, walk_dirs, Namespace,
 };
-use crate::store::values::{ChunkLoc, Dentry, File};
+use crate::store::values::{ChunkLoc, Dentry};
 use crate::store::{keys, Cf, Reader, View};
 use dfs_common::wire::{ChunkInfo, ListReq, ListResp, StatReq, StatResp};
 use dfs_common::{ErrorCode, InodeId, RpcError};
@@ -14,7 +14,8 @@ use dfs_common::{ErrorCode, InodeId, RpcError};
 pub const MAX_LIST: u32 = 1000;
 
 impl Namespace {
-    /// The entry at a path; with `with_chunks`, a file's chunks and their replicas.
+    /// The entry at a path; with `with_chunks`, the chunks and their replicas of a file or of a
+    /// directory object's payload.
     pub fn stat(&self, req: &StatReq) -> Result<StatResp, RpcError> {
         let path = parse(&req.path)?;
         let Some(name) = path.name() else {
@@ -29,8 +30,12 @@ impl Namespace {
         let (key_name, dentry) = find_entry(&view, parent, name, path.trailing_slash)?
             .ok_or_else(|| no_such_entry(&path))?;
         let chunks = match &dentry {
-            Dentry::File(file) if req.with_chunks => self.chunk_infos(&view, file)?,
-            _ => Vec::new(),
+            _ if !req.with_chunks => Vec::new(),
+            Dentry::File(file) => self.chunk_infos(&view, file.inode)?,
+            Dentry::Dir(dir) if dir_object(parent, dir).is_some() => {
+                self.chunk_infos(&view, dir.inode)?
+            }
+            Dentry::Dir(_) => Vec::new(),
         };
         Ok(StatResp {
             entry: to_entry(parent, &key_name, &dentry),
@@ -38,11 +43,12 @@ impl Namespace {
         })
     }
 
-    /// A file's chunk slices in order, with offsets and replicas (live ones first).
-    fn chunk_infos(&self, view: &View<'_>, file: &File) -> Result<Vec<ChunkInfo>, RpcError> {
+    /// The chunk slices of a file (or directory payload) in order, with offsets and replicas
+    /// (live ones first).
+    fn chunk_infos(&self, view: &View<'_>, inode: InodeId) -> Result<Vec<ChunkInfo>, RpcError> {
         let mut offset = 0u64;
         let mut out = Vec::new();
-        for row in file_chunks(view, file.inode)? {
+        for row in file_chunks(view, inode)? {
             let loc = view.get::<ChunkLoc>(Cf::ChunkLoc, &keys::chunk_loc(row.chunk))?;
             let mut replicas: Vec<_> = loc
                 .map(|l| l.replicas)

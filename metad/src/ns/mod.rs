@@ -6,6 +6,10 @@
 //! file or of a part, holds one reference on its chunk: copies, part copies and completions
 //! share chunks instead of copying bytes, and a chunk goes to GC when its last slice goes.
 //!
+//! An S3 key ending in `/` is the object of an explicit directory: its payload (data included)
+//! lives in the directory's entry and its chunk rows under the directory's inode, exactly like
+//! a file's. Writes of either kind of object go through `target::Target`.
+//!
 //! Every mutation is one [`Txn`]: it reads, checks, stages its writes and commits them as one
 //! synced batch, so a reader sees the namespace before or after a change, never in between.
 //! Buckets are top-level directories; they are created and removed explicitly only. Directories
@@ -23,6 +27,7 @@ mod multipart_list;
 mod object;
 mod rename;
 mod session;
+mod target;
 mod write;
 
 #[cfg(test)]
@@ -33,6 +38,8 @@ mod multipart_list_tests;
 mod multipart_tests;
 #[cfg(test)]
 mod s3_tests;
+#[cfg(test)]
+mod target_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -201,9 +208,15 @@ fn check_file_path(path: &DfsPath) -> Result<(), RpcError> {
             "{path} ends in / and names a directory, not a file"
         )));
     }
+    check_object_path(path)
+}
+
+/// Checks that a path can name an object: inside a bucket. It names the file `x`, or ending in
+/// `/` the payload of the directory `x/`.
+fn check_object_path(path: &DfsPath) -> Result<(), RpcError> {
     if path.components.len() < 2 {
         return Err(RpcError::invalid(format!(
-            "files must be inside a bucket: {path}"
+            "files and objects must be inside a bucket: {path}"
         )));
     }
     Ok(())
@@ -268,7 +281,7 @@ fn remove_empty_implicit(txn: &mut Txn<'_>, steps: &[DirStep]) -> Result<(), Sto
     Ok(())
 }
 
-/// The chunk rows of a file, in order.
+/// The chunk rows of a file (or of a directory's payload), in order.
 fn file_chunks(r: &impl Reader, inode: InodeId) -> Result<Vec<FileChunk>, StoreError> {
     let mut rows = Vec::new();
     r.scan_raw(
@@ -287,11 +300,17 @@ fn file_chunks(r: &impl Reader, inode: InodeId) -> Result<Vec<FileChunk>, StoreE
 /// Removes a file's chunk rows and drops their references; chunks nothing uses any more go to
 /// the GC queue, in the same transaction.
 fn release_file(txn: &mut Txn<'_>, file: &File, path: &DfsPath) -> Result<(), StoreError> {
-    let rows = file_chunks(txn, file.inode)?;
+    release_rows(txn, file.inode, &path.to_string())
+}
+
+/// Removes the chunk rows of `inode` (a file, or a directory's payload) and drops their
+/// references, as [`release_file`] does. `owner` names it, for logs.
+fn release_rows(txn: &mut Txn<'_>, inode: InodeId, owner: &str) -> Result<(), StoreError> {
+    let rows = file_chunks(txn, inode)?;
     for index in 0..rows.len() {
-        txn.delete(Cf::Chunks, &keys::file_chunk(file.inode, index as u64));
+        txn.delete(Cf::Chunks, &keys::file_chunk(inode, index as u64));
     }
-    release_slices(txn, &rows, &path.to_string())
+    release_slices(txn, &rows, owner)
 }
 
 /// Drops the reference each slice holds on its chunk (a chunk may appear in several slices,
@@ -361,14 +380,14 @@ fn to_entry(parent: InodeId, key_name: &str, dentry: &Dentry) -> Entry {
                 name: key_name.to_owned(),
                 kind: EntryKind::Dir,
                 inode: dir.inode,
-                size: 0,
+                size: object.map_or(0, |o| o.size),
                 mtime_ms: dir.mtime_ms,
                 etag: object.map(|o| o.etag.clone()).unwrap_or_default(),
                 content_type: object.and_then(|o| o.content_type.clone()),
                 meta: object.map(|o| o.meta.clone()).unwrap_or_default(),
                 explicit: dir.explicit,
-                chunk_count: 0,
-                part_sizes: Vec::new(),
+                chunk_count: object.map_or(0, |o| o.chunk_count),
+                part_sizes: object.map(|o| o.part_sizes.clone()).unwrap_or_default(),
             }
         }
         Dentry::File(file) => Entry {
@@ -388,8 +407,8 @@ fn to_entry(parent: InodeId, key_name: &str, dentry: &Dentry) -> Entry {
 }
 
 /// The payload of the S3 object `x/` that directory `dir` (in `parent`) is, if it is one:
-/// explicit directories below a bucket are objects; one made without a payload (mkdir) shows
-/// the ETag of nothing. Buckets, the root and implicit directories are not objects.
+/// explicit directories below a bucket are objects; one made without a payload (mkdir) is
+/// empty, with the ETag of nothing. Buckets, the root and implicit directories are not objects.
 fn dir_object(parent: InodeId, dir: &Dir) -> Option<std::borrow::Cow<'_, DirObject>> {
     use std::borrow::Cow;
     if !dir.explicit || parent == InodeId::ROOT || dir.inode == InodeId::ROOT {
@@ -399,8 +418,7 @@ fn dir_object(parent: InodeId, dir: &Dir) -> Option<std::borrow::Cow<'_, DirObje
         Some(object) => Cow::Borrowed(object),
         None => Cow::Owned(DirObject {
             etag: EMPTY_ETAG.to_owned(),
-            content_type: None,
-            meta: Vec::new(),
+            ..DirObject::default()
         }),
     })
 }
@@ -434,9 +452,10 @@ fn etag_matches(stored: &str, wanted: &str) -> bool {
         .any(|w| w.trim() == "*" || bare(w) == stored)
 }
 
-/// Checks the S3 write preconditions against the file currently at `path` (if any).
+/// Checks the S3 write preconditions against the ETag of the object currently at `path` (if
+/// any).
 fn check_preconditions(
-    existing: Option<&File>,
+    existing: Option<&str>,
     if_match: Option<&str>,
     if_none_match: bool,
     path: &DfsPath,
@@ -445,8 +464,8 @@ fn check_preconditions(
     match (existing, if_match) {
         (Some(_), _) if if_none_match => failed(format!("{path} already exists (If-None-Match)")),
         (None, Some(want)) => failed(format!("{path} does not exist (If-Match {want})")),
-        (Some(file), Some(want)) if !etag_matches(&file.etag, want) => {
-            failed(format!("{path} has ETag {} (If-Match {want})", file.etag))
+        (Some(etag), Some(want)) if !etag_matches(etag, want) => {
+            failed(format!("{path} has ETag {etag} (If-Match {want})"))
         }
         _ => Ok(()),
     }

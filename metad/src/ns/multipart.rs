@@ -9,7 +9,7 @@
 //! moves references from parts to the object without touching any chunk. None of this is a
 //! namespace entry: `stat`, `list` and `list_objects` cannot see it.
 
-use super::{bucket, check_file_path, now_ms, parse, release_slices, Namespace};
+use super::{bucket, check_object_path, now_ms, parse, release_slices, Namespace};
 use crate::store::keys;
 use crate::store::values::{Part, PartTarget, Session, Upload, UploadRef, UploadState, Value};
 use crate::store::{Cf, Reader, StoreError, Txn};
@@ -55,7 +55,7 @@ impl Namespace {
     /// Starts a multipart upload of the object at `req.path`.
     pub fn create_upload(&self, req: &CreateUploadReq) -> Result<CreateUploadResp, RpcError> {
         let path = parse(&req.path)?;
-        check_file_path(&path)?;
+        check_object_path(&path)?;
         let key = object_key(&path);
         let now = now_ms();
         let mut txn = self.store.begin();
@@ -292,9 +292,14 @@ impl Namespace {
     }
 }
 
-/// The key of the object that `path` (a checked file path) names below its bucket.
+/// The key of the object that `path` (a checked object path) names below its bucket; a path
+/// ending in `/` names a key ending in `/` (a directory object).
 pub(super) fn object_key(path: &DfsPath) -> String {
-    path.components.get(1..).unwrap_or(&[]).join("/")
+    let mut key = path.components.get(1..).unwrap_or(&[]).join("/");
+    if path.trailing_slash {
+        key.push('/');
+    }
+    key
 }
 
 /// The creation time in an upload id (see `new_upload_id`), if it has the shape of one.
@@ -365,7 +370,7 @@ fn is_upload_path(r: &impl Reader, at: &UploadRef, path: &str) -> Result<bool, R
     let Ok(path) = DfsPath::parse(path) else {
         return Ok(false);
     };
-    if check_file_path(&path).is_err() || object_key(&path) != at.key {
+    if check_object_path(&path).is_err() || object_key(&path) != at.key {
         return Ok(false);
     }
     Ok(bucket(r, &path).is_ok_and(|dir| dir.inode == at.bucket))

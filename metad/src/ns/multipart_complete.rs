@@ -1,16 +1,15 @@
 //! CompleteMultipartUpload: the object appears at the upload's path, atomically, made of the
 //! listed parts' chunk slices. No data moves and no reference count changes for the listed
-//! parts: each slice's reference passes from the part row to the object's chunk row.
+//! parts: each slice's reference passes from the part row to the object's chunk row. A key
+//! ending in `/` becomes the payload of the directory object `x/` (see `target`).
 
 use super::multipart::{find_upload, load_parts, no_such_upload, normalize_etag, Found};
-use super::{
-    check_preconditions, ensure_dirs, get_dentry, now_ms, parse, release_file, release_slices,
-    to_entry, unreachable_kind, Namespace,
-};
+use super::target::{file_of, payload_of, Target};
+use super::{now_ms, parse, release_slices, to_entry, Namespace};
 use crate::store::keys;
-use crate::store::values::{Completion, Dentry, File, Part, Upload, UploadState};
+use crate::store::values::{Completion, Dentry, Dir, DirObject, File, Part, Upload, UploadState};
 use crate::store::{Cf, Txn};
-use dfs_common::wire::{CompleteUploadReq, CompleteUploadResp, MIN_PART_SIZE};
+use dfs_common::wire::{CompleteUploadReq, CompleteUploadResp, Entry, MIN_PART_SIZE};
 use dfs_common::RpcError;
 use md5::{Digest, Md5};
 use std::collections::BTreeMap;
@@ -37,70 +36,51 @@ impl Namespace {
             RpcError::internal(format!("upload {}: a stored part ETag is no MD5", found.id))
         })?;
         let path = parse(&found.path())?;
-        let components: Vec<String> = found.upload.key.split('/').map(str::to_owned).collect();
-        let Some((name, parent_names)) = components.split_last() else {
-            return Err(RpcError::internal(format!(
-                "upload {} has no key",
-                found.id
-            )));
-        };
-        let parent = ensure_dirs(self, &mut txn, found.at.bucket, parent_names, now)?;
-        let old = match get_dentry(&txn, parent, name)? {
-            Some(Dentry::File(old)) => Some(old),
-            Some(Dentry::Dir(_)) => return unreachable_kind(name),
-            None => None,
-        };
-        check_preconditions(
-            old.as_ref(),
-            req.if_match.as_deref(),
-            req.if_none_match,
-            &path,
+        // The bucket is known by its inode (it may have been renamed since the creation).
+        let names = path.components.get(1..).unwrap_or(&[]);
+        let target = Target::locate(
+            self,
+            &mut txn,
+            found.at.bucket,
+            names,
+            path.trailing_slash,
+            now,
         )?;
-        if let Some(old) = &old {
-            release_file(&mut txn, old, &path)?;
-        }
-        let mut file = File {
-            inode: self.new_inode()?,
-            size: 0,
+        target.check_preconditions(req.if_match.as_deref(), req.if_none_match, &path)?;
+        let mut payload = DirObject {
             etag: etag.clone(),
-            mtime_ms: now,
             content_type: found.upload.content_type.clone(),
             meta: object_meta(&found.upload, req.checksum.as_deref())?,
+            size: 0,
             chunk_count: 0,
             part_sizes: Vec::with_capacity(listed.len()),
         };
-        let mut index = 0u64;
+        let mut rows = Vec::new();
         for number in &listed {
             let Some(part) = parts.remove(number) else {
                 continue; // checked above: every listed part exists
             };
-            for slice in &part.slices {
-                txn.put(Cf::Chunks, &keys::file_chunk(file.inode, index), slice)?;
-                index += 1;
-            }
-            file.size = file.size.saturating_add(part.size);
-            file.part_sizes.push(part.size);
+            rows.extend(part.slices);
+            payload.size = payload.size.saturating_add(part.size);
+            payload.part_sizes.push(part.size);
             txn.delete(Cf::Part, &keys::part(&found.id, *number));
         }
-        file.chunk_count = index;
+        payload.chunk_count = rows.len() as u64;
         collect_unlisted(&mut txn, &found, parts)?;
-        let dentry = Dentry::File(file.clone());
-        txn.put(Cf::Dentry, &keys::dentry(parent, name), &dentry)?;
+        let inode = target.inode;
+        let entry = target.replace(&mut txn, payload.clone(), &rows, &path, now)?;
         let completed = Upload {
             state: UploadState::Completed(Completion {
                 completed_ms: now,
                 part_numbers: listed,
-                file,
+                file: file_of(inode, now, payload),
             }),
             ..found.upload.clone()
         };
         txn.put(Cf::Upload, &found.row_key(), &completed)?;
         txn.commit(true)?;
         tracing::debug!("upload {} completed as {path} ({etag})", found.id);
-        Ok(CompleteUploadResp {
-            entry: to_entry(parent, name, &dentry),
-            etag,
-        })
+        Ok(CompleteUploadResp { entry, etag })
     }
 }
 
@@ -118,12 +98,32 @@ fn repeated(
     if numbers != done.part_numbers || etag.as_deref() != Some(done.file.etag.as_str()) {
         return Err(no_such_upload(&found.id));
     }
-    let name = found.upload.key.rsplit('/').next().unwrap_or_default();
-    let entry = to_entry(found.at.bucket, name, &Dentry::File(done.file.clone()));
     Ok(CompleteUploadResp {
-        entry,
+        entry: completed_entry(found, &done.file),
         etag: done.file.etag.clone(),
     })
+}
+
+/// The entry a completion made, as recorded (for a key ending in `/`, a directory object's).
+fn completed_entry(found: &Found, file: &File) -> Entry {
+    let key = &found.upload.key;
+    match key.strip_suffix('/') {
+        Some(dir_key) => {
+            let name = format!("{}/", dir_key.rsplit('/').next().unwrap_or_default());
+            let dir = Dir {
+                inode: file.inode,
+                mtime_ms: file.mtime_ms,
+                explicit: true,
+                object: Some(payload_of(file)),
+                bucket: None,
+            };
+            to_entry(found.at.bucket, &name, &Dentry::Dir(dir))
+        }
+        None => {
+            let name = key.rsplit('/').next().unwrap_or_default();
+            to_entry(found.at.bucket, name, &Dentry::File(file.clone()))
+        }
+    }
 }
 
 /// Checks the requested part list as S3 does, in S3's order, and returns the part numbers.

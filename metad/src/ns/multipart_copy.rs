@@ -109,10 +109,10 @@ fn find_source(txn: &Txn<'_>, src: &DfsPath) -> Result<Source, RpcError> {
                 let object = dir_object(parent, &dir).ok_or_else(missing)?;
                 Ok(Source {
                     inode: dir.inode,
-                    size: 0,
+                    size: object.size,
                     etag: object.etag.clone(),
                     mtime_ms: dir.mtime_ms,
-                    rows: Vec::new(),
+                    rows: file_chunks(txn, dir.inode)?,
                 })
             }
             _ => Err(missing()),

@@ -1,10 +1,11 @@
-//! S3 objects that are directories: `PUT x/` with an empty body makes `x/` an explicit
-//! directory carrying the object's payload (ETag, content type, metadata); deleting the object
-//! `x/` clears it again.
+//! S3 objects that are directories: a write of the key `x/` makes `x/` an explicit directory
+//! carrying the object's payload (data, ETag, content type, metadata; see `target`); deleting
+//! the object `x/` clears it again.
 
+use super::target::Target;
 use super::{
-    bucket, ensure_dirs, get_dentry, last_inode, now_ms, release_file, remove_empty_implicit,
-    to_entry, unreachable_kind, walk_dirs, Namespace,
+    get_dentry, last_inode, now_ms, release_file, release_rows, remove_empty_implicit, walk_dirs,
+    Namespace,
 };
 use crate::store::values::{Dentry, Dir, DirObject};
 use crate::store::{keys, Cf, Reader};
@@ -13,49 +14,33 @@ use dfs_common::wire::{self, Entry};
 use dfs_common::RpcError;
 
 impl Namespace {
-    /// Makes `path` an explicit directory with the object payload `object`, creating missing
-    /// parents implicitly (as a commit does) and replacing the payload of an existing one.
+    /// Makes `path` an explicit directory with the empty object payload `object`, creating
+    /// missing parents implicitly (as a commit does) and replacing the payload of an existing
+    /// one (its data released).
     pub(super) fn mkdir_object(
         &self,
         path: &DfsPath,
         object: &wire::DirObject,
     ) -> Result<Entry, RpcError> {
-        let Some((name, parents)) = path.components.split_last() else {
-            return Err(not_below_bucket(path));
-        };
-        if parents.is_empty() {
+        if path.components.len() < 2 {
             return Err(not_below_bucket(path));
         }
+        let dir_path = DfsPath {
+            components: path.components.clone(),
+            trailing_slash: true,
+        };
         let now = now_ms();
         let mut txn = self.store.begin();
-        let bucket = bucket(&txn, path)?;
-        let parent = ensure_dirs(self, &mut txn, bucket.inode, &parents[1..], now)?;
-        let key_name = keys::entry_name(name, true);
+        let target = Target::at_path(self, &mut txn, &dir_path, now)?;
         let payload = DirObject {
             etag: object.etag.clone(),
             content_type: object.content_type.clone(),
             meta: object.meta.clone(),
+            ..DirObject::default()
         };
-        let dir = match get_dentry(&txn, parent, &key_name)? {
-            Some(Dentry::Dir(dir)) => Dir {
-                mtime_ms: now,
-                explicit: true,
-                object: Some(payload),
-                ..dir
-            },
-            Some(Dentry::File(_)) => return unreachable_kind(&key_name),
-            None => Dir {
-                inode: self.new_inode()?,
-                mtime_ms: now,
-                explicit: true,
-                object: Some(payload),
-                bucket: None,
-            },
-        };
-        let dentry = Dentry::Dir(dir);
-        txn.put(Cf::Dentry, &keys::dentry(parent, &key_name), &dentry)?;
+        let entry = target.replace(&mut txn, payload, &[], &dir_path, now)?;
         txn.commit(true)?;
-        Ok(to_entry(parent, &key_name, &dentry))
+        Ok(entry)
     }
 
     /// S3 DeleteObject (see `DeleteReq::object`): `x` is only the file, `x/` only the object of
@@ -77,6 +62,7 @@ impl Namespace {
             let key = keys::dentry(parent, &key_name);
             match get_dentry(&txn, parent, &key_name)? {
                 Some(Dentry::Dir(dir)) if dir.explicit => {
+                    release_rows(&mut txn, dir.inode, &path.to_string())?;
                     if txn.any_with_prefix(Cf::Dentry, &keys::dentry_prefix(dir.inode))? {
                         // The prefix lives on through its children: only the object goes.
                         let implicit = Dir {

@@ -1,11 +1,12 @@
 //! `rename`: a file, or a whole directory, moved atomically.
 //!
 //! A directory's children are keyed by its inode, so moving the directory's own entry moves
-//! the whole subtree at once: S3 sees every key below it change in one step.
+//! the whole subtree at once: S3 sees every key below it change in one step. The payload of a
+//! directory object (its chunk rows are keyed by the same inode) moves with it.
 
 use super::{
     already_exists, find_entry, get_dentry, last_inode, no_such_entry, parse, release_file,
-    remove_empty_implicit, unreachable_kind, walk_dirs, Namespace,
+    release_rows, remove_empty_implicit, unreachable_kind, walk_dirs, Namespace,
 };
 use crate::store::keys;
 use crate::store::values::{BucketRecord, Dentry};
@@ -64,8 +65,10 @@ impl Namespace {
                         crate::access::rename_bucket_grants(&mut txn, src_name, Some(dst_name))?
                     }
                     // A directory becomes a bucket: buckets are explicit, have a record and are
-                    // not objects; grants left on the name by an older bucket do not apply.
+                    // not objects (its payload's data is released); grants left on the name by
+                    // an older bucket do not apply.
                     (false, true) => {
+                        release_rows(&mut txn, dir.inode, &src.to_string())?;
                         dir.explicit = true;
                         dir.object = None;
                         dir.bucket = Some(BucketRecord {

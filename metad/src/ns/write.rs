@@ -1,15 +1,17 @@
 //! Creating things: `mkdir`, the write session (`open`, `alloc_chunk`, `replace_replica`,
-//! `commit`, `abort`), and `copy`.
+//! `commit`, `abort`), and `copy`. A write session or a copy whose path ends in `/` stores the
+//! payload of the directory object `x/` (see `target`).
 
+use super::target::{payload_of, Target};
 use super::{
-    already_exists, bucket, check_file_path, check_preconditions, collect_uncommitted, ensure_dirs,
-    file_chunks, find_entry, get_dentry, last_inode, no_such_entry, now_ms, parse, release_file,
-    root_entry, to_entry, unreachable_kind, walk_dirs, Namespace,
+    already_exists, bucket, check_object_path, collect_uncommitted, dir_object, file_chunks,
+    find_entry, get_dentry, last_inode, no_such_entry, now_ms, parse, root_entry, to_entry,
+    unreachable_kind, walk_dirs, Namespace,
 };
 use crate::placement;
 use crate::store::queue::{self, Queue};
 use crate::store::values::{
-    BucketRecord, ChunkLoc, Dentry, Dir, File, FileChunk, Present, Session,
+    BucketRecord, ChunkLoc, Dentry, Dir, DirObject, FileChunk, Present, Session,
 };
 use crate::store::{keys, Cf, IdKind, Txn};
 use dfs_common::path::DfsPath;
@@ -99,10 +101,10 @@ impl Namespace {
         Err(RpcError::internal(format!("mkdir {path}: empty walk")))
     }
 
-    /// Starts writing a file.
+    /// Starts writing a file, or for a path ending in `/` the payload of a directory object.
     pub fn open(&self, req: &OpenReq) -> Result<OpenResp, RpcError> {
         let path = parse(&req.path)?;
-        check_file_path(&path)?;
+        check_object_path(&path)?;
         bucket(&self.store.view(), &path)?;
         let session = self
             .sessions
@@ -153,7 +155,9 @@ impl Namespace {
         .map_err(|e| RpcError::new(ErrorCode::NotEnoughNodes, e.to_string()))
     }
 
-    /// Makes a written file visible, replacing any file at its path, in one synced batch.
+    /// Makes a written file visible, replacing any file at its path, in one synced batch. For a
+    /// path ending in `/` the data becomes the payload of the directory object `x/` (made
+    /// explicit, created if missing), replacing its previous payload.
     pub fn commit(&self, req: &CommitReq) -> Result<Entry, RpcError> {
         let session = self.sessions.begin_close(req.session)?;
         match self.commit_session(&session, req) {
@@ -176,48 +180,25 @@ impl Namespace {
             )));
         }
         let path = parse(&session.path)?;
-        check_file_path(&path)?;
         let chunks = self.check_written(session, req.session, req.size, &req.chunks, &path)?;
         let now = now_ms();
         let mut txn = self.store.begin();
-        let bucket = bucket(&txn, &path)?;
-        let parent_names = path.parent_components().get(1..).unwrap_or(&[]);
-        let parent = super::ensure_dirs(self, &mut txn, bucket.inode, parent_names, now)?;
-        let name = path.name().unwrap_or_default();
-        let old = match get_dentry(&txn, parent, name)? {
-            Some(Dentry::File(old)) => Some(old),
-            Some(Dentry::Dir(_)) => return unreachable_kind(name),
-            None => None,
-        };
-        check_preconditions(
-            old.as_ref(),
-            req.if_match.as_deref(),
-            req.if_none_match,
-            &path,
-        )?;
-        if let Some(old) = &old {
-            release_file(&mut txn, old, &path)?;
-        }
-        let file = File {
-            inode: self.new_inode()?,
-            size: req.size,
-            etag: req.etag.clone(),
-            mtime_ms: now,
-            content_type: req.content_type.clone(),
-            meta: req.meta.clone(),
-            chunk_count: chunks.len() as u64,
-            part_sizes: Vec::new(),
-        };
-        let dentry = Dentry::File(file.clone());
-        txn.put(Cf::Dentry, &keys::dentry(parent, name), &dentry)?;
+        let target = Target::at_path(self, &mut txn, &path, now)?;
+        target.check_preconditions(req.if_match.as_deref(), req.if_none_match, &path)?;
         let owner = path.to_string();
         let slices = self.record_written(&mut txn, &chunks, &owner, now)?;
-        for (index, row) in slices.iter().enumerate() {
-            txn.put(Cf::Chunks, &keys::file_chunk(file.inode, index as u64), row)?;
-        }
+        let payload = DirObject {
+            etag: req.etag.clone(),
+            content_type: req.content_type.clone(),
+            meta: req.meta.clone(),
+            size: req.size,
+            chunk_count: slices.len() as u64,
+            part_sizes: Vec::new(),
+        };
+        let entry = target.replace(&mut txn, payload, &slices, &path, now)?;
         self.close_written(&mut txn, req.session, session, &chunks, &owner)?;
         txn.commit(true)?;
-        Ok(to_entry(parent, name, &dentry))
+        Ok(entry)
     }
 
     /// Records the location of freshly written chunks (one reference each: the slice
@@ -385,85 +366,66 @@ impl Namespace {
         Ok(())
     }
 
-    /// Copies a file by sharing its chunks, optionally with new metadata and under S3
-    /// preconditions, in one synced batch. A copy onto itself keeps the file's inode and chunks
-    /// and only refreshes its metadata and mtime.
+    /// Copies an object by sharing its chunks, optionally with new metadata and under S3
+    /// preconditions, in one synced batch. Either path may end in `/`: the object is then the
+    /// payload of a directory object `x/`. A copy onto itself keeps the object's chunks and
+    /// only refreshes its metadata and mtime.
     pub fn copy(&self, req: &CopyReq) -> Result<Entry, RpcError> {
         let src = parse(&req.src)?;
         let dst = parse(&req.dst)?;
-        check_file_path(&dst)?;
+        check_object_path(&dst)?;
         let now = now_ms();
         let mut txn = self.store.begin();
         let src_name = src.name().ok_or_else(|| is_a_directory(&src))?;
         let steps = walk_dirs(&txn, src.parent_components(), &src)?;
         let src_parent = last_inode(&steps);
-        let (src_key, file) = match find_entry(&txn, src_parent, src_name, src.trailing_slash)? {
-            Some((key, Dentry::File(file))) => (key, file),
-            Some((_, Dentry::Dir(_))) => return Err(is_a_directory(&src)),
-            None => return Err(no_such_entry(&src)),
-        };
+        let (src_key, src_inode, source) =
+            match find_entry(&txn, src_parent, src_name, src.trailing_slash)? {
+                Some((key, Dentry::File(file))) => (key, file.inode, payload_of(&file)),
+                // Only a path ending in `/` names the object `x/`; and only an explicit
+                // directory is one.
+                Some((key, Dentry::Dir(dir))) if src.trailing_slash => {
+                    match dir_object(src_parent, &dir) {
+                        Some(object) => (key, dir.inode, object.into_owned()),
+                        None => return Err(is_a_directory(&src)),
+                    }
+                }
+                Some((_, Dentry::Dir(_))) => return Err(is_a_directory(&src)),
+                None => return Err(no_such_entry(&src)),
+            };
         if let Some(want) = &req.src_if_match {
-            if !super::etag_matches(&file.etag, want) {
+            if !super::etag_matches(&source.etag, want) {
                 return Err(RpcError::new(
                     ErrorCode::PreconditionFailed,
-                    format!("{src} has ETag {} (copy source If-Match {want})", file.etag),
+                    format!(
+                        "{src} has ETag {} (copy source If-Match {want})",
+                        source.etag
+                    ),
                 ));
             }
         }
-        let bucket = bucket(&txn, &dst)?;
-        let parent = ensure_dirs(
-            self,
-            &mut txn,
-            bucket.inode,
-            dst.parent_components().get(1..).unwrap_or(&[]),
-            now,
-        )?;
-        let name = dst.name().unwrap_or_default();
-        let old = match get_dentry(&txn, parent, name)? {
-            Some(Dentry::File(old)) => Some(old),
-            Some(Dentry::Dir(_)) => return unreachable_kind(name),
-            None => None,
+        let target = Target::at_path(self, &mut txn, &dst, now)?;
+        target.check_preconditions(req.if_match.as_deref(), req.if_none_match, &dst)?;
+        let payload = match &req.replace_meta {
+            Some(new) => DirObject {
+                content_type: new.content_type.clone(),
+                meta: new.meta.clone(),
+                ..source
+            },
+            None => source,
         };
-        check_preconditions(
-            old.as_ref(),
-            req.if_match.as_deref(),
-            req.if_none_match,
-            &dst,
-        )?;
-        let (content_type, meta) = match &req.replace_meta {
-            Some(new) => (new.content_type.clone(), new.meta.clone()),
-            None => (file.content_type.clone(), file.meta.clone()),
-        };
-        if (src_parent, src_key.as_str()) == (parent, name) {
-            let dentry = Dentry::File(File {
-                mtime_ms: now,
-                content_type,
-                meta,
-                ..file
-            });
-            txn.put(Cf::Dentry, &keys::dentry(parent, name), &dentry)?;
+        if target.is(src_parent, &src_key) {
+            let entry = target.refresh(&mut txn, payload, now)?;
             txn.commit(true)?;
-            return Ok(to_entry(parent, name, &dentry));
+            return Ok(entry);
         }
-        let rows = file_chunks(&txn, file.inode)?;
+        let rows = file_chunks(&txn, src_inode)?;
+        // Shared before the destination's old data is released: a chunk both use never
+        // drops to zero references on the way.
         super::share_slices(&mut txn, &rows, &src.to_string())?;
-        if let Some(old) = &old {
-            release_file(&mut txn, old, &dst)?;
-        }
-        let copy = File {
-            inode: self.new_inode()?,
-            mtime_ms: now,
-            content_type,
-            meta,
-            ..file
-        };
-        for (index, row) in rows.iter().enumerate() {
-            txn.put(Cf::Chunks, &keys::file_chunk(copy.inode, index as u64), row)?;
-        }
-        let dentry = Dentry::File(copy);
-        txn.put(Cf::Dentry, &keys::dentry(parent, name), &dentry)?;
+        let entry = target.replace(&mut txn, payload, &rows, &dst, now)?;
         txn.commit(true)?;
-        Ok(to_entry(parent, name, &dentry))
+        Ok(entry)
     }
 }
 

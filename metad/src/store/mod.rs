@@ -23,10 +23,11 @@ use values::{Schema, Value};
 
 /// The schema version this build writes. Version 2 changed the directory entry and added the
 /// `access_key` table; version 3 made file chunk rows slices, gave files their part sizes and
-/// sessions their part, and added the multipart tables (`upload`, `upload_id`, `part`). An
+/// sessions their part, and added the multipart tables (`upload`, `upload_id`, `part`);
+/// version 4 gave the payload of a directory object data (size, chunk rows, part sizes). An
 /// older database is upgraded in place by rewriting the marker (old values decode forward when
 /// read, and new column families are created at open).
-const SCHEMA_VERSION: u32 = 3;
+const SCHEMA_VERSION: u32 = 4;
 
 /// The tables, one RocksDB column family each (see DESIGN.md §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -35,7 +36,7 @@ pub enum Cf {
     Meta,
     /// Directory entries: parent inode ‖ key-form name.
     Dentry,
-    /// File chunk lists: file inode ‖ index.
+    /// Chunk lists of files and directory payloads: file (or directory) inode ‖ index.
     Chunks,
     /// Chunk replicas, length, checksum, reference count.
     ChunkLoc,
@@ -401,7 +402,7 @@ mod tests {
     #[test]
     fn older_databases_are_upgraded_and_newer_ones_refused() {
         let dir = tempfile::tempdir().unwrap();
-        for old in [1, 2] {
+        for old in [1, 2, 3] {
             {
                 let store = Store::open(dir.path()).unwrap();
                 let mut txn = store.begin();

@@ -1,26 +1,30 @@
 //! The values metad stores, with their on-disk versions.
 //!
 //! Every value is one version byte followed by the bincode encoding of a struct frozen for that
-//! version (modules [`v1`] and [`v2`]). When a type changes, the new shape goes into a new
-//! module and `decode` gains an arm converting the old bytes forward, so values written by an
-//! older metad always decode. A version this build does not know is a clear error, never a
-//! misread.
+//! version (modules [`v1`], [`v2`], [`v3`] and [`v4`]). When a type changes, the new shape goes
+//! into a new module and `decode` gains an arm converting the old bytes forward, so values
+//! written by an older metad always decode. A version this build does not know is a clear
+//! error, never a misread.
 //!
 //! Version 2 changed the directory entry (a directory gained the payload of the S3 object `x/`
 //! and a bucket record) and added the access key. Version 3 ([`v3`]) changed the file (part
 //! sizes), the file chunk row (a slice of a stored chunk) and the session (the part it
-//! writes), and added the multipart values; every other type is still written as version 1.
+//! writes), and added the multipart values. Version 4 ([`v4`]) changed the directory entry
+//! again (the payload of `x/` holds data: size, chunk count, part sizes); every other type is
+//! still written as the version it was born in.
 
 use super::StoreError;
 use bincode::Options;
 
 pub mod v3;
+pub mod v4;
 
 pub use v1::{ChunkLoc, Counter, Node, NodeState, Present, QueueItem, Schema, SessionChunk};
-pub use v2::{AccessKey, BucketRecord, Dir, DirObject, Grant};
+pub use v2::{AccessKey, BucketRecord, Grant};
 pub use v3::{
-    Completion, Dentry, File, FileChunk, Part, PartTarget, Session, Upload, UploadRef, UploadState,
+    Completion, File, FileChunk, Part, PartTarget, Session, Upload, UploadRef, UploadState,
 };
+pub use v4::{Dentry, Dir, DirObject};
 
 /// Largest value we encode or decode; a corrupt length prefix must not allocate gigabytes.
 const MAX_VALUE_BYTES: u64 = 256 * 1024 * 1024;
@@ -355,15 +359,17 @@ impl Value for Dentry {
     const WHAT: &'static str = "directory entry";
 
     fn encode(&self) -> Result<Vec<u8>, StoreError> {
-        encode_as(3, self, Self::WHAT)
+        encode_as(4, self, Self::WHAT)
     }
 
     fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
         match bytes.split_first() {
             Some((1, rest)) => decode_as::<v1::Dentry>(rest, 1, Self::WHAT)
-                .map(|old| Dentry::from(v2::Dentry::from(old))),
-            Some((2, rest)) => decode_as::<v2::Dentry>(rest, 2, Self::WHAT).map(Dentry::from),
-            Some((3, rest)) => decode_as(rest, 3, Self::WHAT),
+                .map(|old| Dentry::from(v3::Dentry::from(v2::Dentry::from(old)))),
+            Some((2, rest)) => decode_as::<v2::Dentry>(rest, 2, Self::WHAT)
+                .map(|old| Dentry::from(v3::Dentry::from(old))),
+            Some((3, rest)) => decode_as::<v3::Dentry>(rest, 3, Self::WHAT).map(Dentry::from),
+            Some((4, rest)) => decode_as(rest, 4, Self::WHAT),
             other => Err(bad_version(other.map(|(v, _)| *v), Self::WHAT)),
         }
     }

@@ -12,6 +12,7 @@
 //! export AWS_DEFAULT_REGION=us-east-1
 //! export DFS_METAD=127.0.0.1:PORT
 //! export DFS_SECRET_FILE=/tmp/.../cluster.secret
+//! export DFS_GATEWAY_PID=PID
 //! ready
 //! ```
 //!
@@ -107,6 +108,7 @@ async fn main() -> ExitCode {
 fn contract_lines(cluster: &Cluster) -> Option<String> {
     let endpoint = cluster.s3_endpoint()?;
     let (key_id, secret) = cluster.access_key()?;
+    let gateway_pid = cluster.gateway_pid()?;
     let lines = [
         format!("export AWS_ENDPOINT_URL={endpoint}"),
         format!("export AWS_ACCESS_KEY_ID={}", shell_quote(&key_id)),
@@ -117,6 +119,8 @@ fn contract_lines(cluster: &Cluster) -> Option<String> {
             "export DFS_SECRET_FILE={}",
             shell_quote(&cluster.secret_file().to_string_lossy())
         ),
+        // For tests that watch the gateway process itself (its peak memory in /proc).
+        format!("export DFS_GATEWAY_PID={gateway_pid}"),
         "ready".to_owned(),
     ];
     Some(lines.join("\n") + "\n")

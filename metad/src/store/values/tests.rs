@@ -16,7 +16,7 @@ fn round_trip_with_version_byte() {
         part_sizes: vec![5, 7],
     });
     let bytes = value.encode().unwrap();
-    assert_eq!(bytes[0], 3);
+    assert_eq!(bytes[0], 4);
     assert_eq!(Dentry::decode(&bytes).unwrap(), value);
     let dir = Dentry::Dir(Dir {
         inode: InodeId(8),
@@ -26,6 +26,9 @@ fn round_trip_with_version_byte() {
             etag: "\"e\"".into(),
             content_type: Some("x/y".into()),
             meta: vec![("a".into(), "b".into())],
+            size: 30,
+            chunk_count: 2,
+            part_sizes: vec![20, 10],
         }),
         bucket: Some(BucketRecord {
             created_ms: 4,
@@ -169,8 +172,41 @@ fn older_rows_decode_forward() {
     let bytes = encode_as(2, &v2::Dentry::File(old_file.clone()), "test").unwrap();
     assert_eq!(
         Dentry::decode(&bytes).unwrap(),
-        Dentry::File(File::from(old_file))
+        Dentry::File(File::from(old_file.clone()))
     );
+    // Version 2 and 3 directories hold no data; a version 3 file is unchanged.
+    let old_dir = v2::Dir {
+        inode: InodeId(11),
+        mtime_ms: 4,
+        explicit: true,
+        object: Some(v2::DirObject {
+            etag: "\"d\"".into(),
+            content_type: Some("application/x-directory".into()),
+            meta: vec![("m".into(), "v".into())],
+        }),
+        bucket: None,
+    };
+    let want = Dentry::Dir(Dir {
+        inode: InodeId(11),
+        mtime_ms: 4,
+        explicit: true,
+        object: Some(DirObject {
+            etag: "\"d\"".into(),
+            content_type: Some("application/x-directory".into()),
+            meta: vec![("m".into(), "v".into())],
+            size: 0,
+            chunk_count: 0,
+            part_sizes: vec![],
+        }),
+        bucket: None,
+    });
+    let bytes = encode_as(2, &v2::Dentry::Dir(old_dir.clone()), "test").unwrap();
+    assert_eq!(Dentry::decode(&bytes).unwrap(), want);
+    let bytes = encode_as(3, &v3::Dentry::Dir(old_dir), "test").unwrap();
+    assert_eq!(Dentry::decode(&bytes).unwrap(), want);
+    let file = File::from(old_file);
+    let bytes = encode_as(3, &v3::Dentry::File(file.clone()), "test").unwrap();
+    assert_eq!(Dentry::decode(&bytes).unwrap(), Dentry::File(file));
     // Version 2 of a type born in version 3 does not exist.
     assert!(Upload::decode(&[2, 0]).is_err());
     assert!(FileChunk::decode(&[2, 0]).is_err());
@@ -217,7 +253,8 @@ fn unknown_version_and_garbage_are_clear_errors() {
     assert!(Dentry::decode(&[1, 0xff, 0xff, 0xff, 0xff, 0xff]).is_err());
     assert!(Dentry::decode(&[2, 0xff, 0xff, 0xff, 0xff, 0xff]).is_err());
     assert!(Dentry::decode(&[3, 0xff, 0xff, 0xff, 0xff, 0xff]).is_err());
-    assert!(Dentry::decode(&[4, 0]).is_err());
+    assert!(Dentry::decode(&[4, 0xff, 0xff, 0xff, 0xff, 0xff]).is_err());
+    assert!(Dentry::decode(&[5, 0]).is_err());
     // A huge length prefix must fail cleanly, not allocate.
     assert!(
         Session::decode(&[1, 1, 0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]).is_err()
