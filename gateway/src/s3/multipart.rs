@@ -98,13 +98,6 @@ pub(super) async fn create_multipart_upload(ctx: &ReqCtx) -> S3Result<Response<B
     let (bucket, key) = ctx.object()?;
     let resource = object_path(bucket, key);
     check_write_headers(&ctx.headers)?;
-    if key.ends_with('/') {
-        return Err(S3Error::invalid_request(format!(
-            "The key {key:?} ends in '/': in dfs such a key is a directory, which can be stored \
-             as an object only with an empty body, never by a multipart upload."
-        ))
-        .with_resource(resource));
-    }
     let object = ObjectMeta::from_request(&ctx.headers)?;
     let checksum = UploadChecksum::from_request(
         ctx.header("x-amz-checksum-algorithm")?,

@@ -13,7 +13,7 @@ use super::copy::check_source_access;
 use super::meta::checksums_xml;
 use super::multipart::{upload_checksum, upload_error, upload_info};
 use super::{rpc_error, xml_response};
-use crate::auth::checksum::{ChecksumAlgorithm, ChecksumHasher};
+use crate::auth::checksum::ChecksumAlgorithm;
 use crate::body::{Digests, PayloadHasher};
 use crate::ctx::{object_path, ReqCtx};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
@@ -164,20 +164,6 @@ async fn prepare(
 ) -> S3Result<Prepared> {
     let path = object_path(&source.bucket, &source.key);
     let lookup_error = |e| rpc_error(e, &source.bucket, S3ErrorCode::NoSuchKey, path.clone());
-    if source.key.ends_with('/') {
-        // A directory object: an empty payload, nothing to read.
-        let entry = ctx.client.stat(&path).await.map_err(lookup_error)?;
-        check_source(&entry, source, conditions)?;
-        if let Some(range) = range {
-            check_range(range, 0)?;
-        }
-        return Ok(Prepared {
-            src_etag: entry.etag,
-            src_inode: None,
-            etag: None,
-            checksum: algorithm.map(|a| ChecksumHasher::new(a).finish().to_base64()),
-        });
-    }
     if range.is_none() && algorithm.is_none() {
         let entry = ctx.client.stat(&path).await.map_err(lookup_error)?;
         check_source(&entry, source, conditions)?;
@@ -210,8 +196,8 @@ async fn prepare(
     })
 }
 
-/// The source must be an object (a file, or an explicit directory for a key ending in `/`)
-/// and pass the copy-source conditions, all of which answer 412 when they fail.
+/// The source must be an object (a file, or for a key ending in `/` an explicit directory,
+/// whose payload is the object's data) and pass the copy-source conditions, all of which answer 412 when they fail.
 fn check_source(entry: &Entry, source: &CopySource, conditions: &Preconditions) -> S3Result<()> {
     let is_object = if source.key.ends_with('/') {
         entry.kind == EntryKind::Dir && entry.explicit
