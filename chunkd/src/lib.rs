@@ -255,13 +255,8 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
 
 /// The cluster secret from `secret` or `secret_file`.
 fn load_secret(config: &Config) -> Result<ClusterSecret, Error> {
-    match (&config.secret, &config.secret_file) {
-        (Some(text), _) => ClusterSecret::new(text).map_err(Error::Config),
-        (None, Some(path)) => ClusterSecret::from_file(path).map_err(Error::Config),
-        (None, None) => Err(Error::Config(
-            "no cluster secret: set `secret_file` in the config (or --secret-file), or the DFS_SECRET environment variable".into(),
-        )),
-    }
+    ClusterSecret::resolve(config.secret.as_deref(), config.secret_file.as_deref())
+        .map_err(Error::Config)
 }
 
 /// Size in bytes of the filesystem holding `dir`.

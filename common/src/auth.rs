@@ -74,6 +74,20 @@ impl ClusterSecret {
         Self::new(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
+    /// The secret a daemon's configuration gives: the text itself if set, else the file.
+    /// The error says every way to give one.
+    pub fn resolve(secret: Option<&str>, secret_file: Option<&Path>) -> Result<Self, String> {
+        match (secret, secret_file) {
+            (Some(text), _) => Self::new(text),
+            (None, Some(file)) => Self::from_file(file),
+            (None, None) => Err(
+                "no cluster secret given: set secret_file in the config file, pass \
+                 --secret-file FILE, or set the DFS_SECRET environment variable"
+                    .into(),
+            ),
+        }
+    }
+
     /// Reads `path` if it exists, otherwise writes a new random secret there (mode 0600) first.
     pub fn load_or_create(path: &Path) -> Result<Self, String> {
         if !path.exists() {

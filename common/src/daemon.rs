@@ -39,6 +39,24 @@ pub async fn wait_for_shutdown_signal() {
     }
 }
 
+/// Parses the command line. `--help` and `--version` print and end the program with success;
+/// a mistake is reported on one line (`PROGRAM: what is wrong`) and ends it with failure.
+pub fn parse_args<A: clap::Parser>(program: &str) -> Result<A, std::process::ExitCode> {
+    match A::try_parse() {
+        Ok(args) => Ok(args),
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            Err(std::process::ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let line = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!("{program}: {}", line.trim_start_matches("error: "));
+            Err(std::process::ExitCode::FAILURE)
+        }
+    }
+}
+
 /// The cluster secret given in the environment (`DFS_SECRET`), if any and not blank.
 pub fn secret_from_env() -> Option<String> {
     std::env::var("DFS_SECRET")

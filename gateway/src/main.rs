@@ -44,10 +44,8 @@ struct Args {
 /// The configuration: file, then the `DFS_SECRET` environment variable, then flags.
 fn config(args: Args) -> Result<dfs_gateway::Config, String> {
     let mut config: dfs_gateway::Config = dfs_common::config::load_toml(args.config.as_deref())?;
-    if let Ok(secret) = std::env::var("DFS_SECRET") {
-        if !secret.trim().is_empty() {
-            config.secret = Some(secret);
-        }
+    if let Some(secret) = dfs_common::daemon::secret_from_env() {
+        config.secret = Some(secret);
     }
     if let Some(file) = args.secret_file {
         config.secret_file = Some(file);
@@ -74,24 +72,14 @@ fn config(args: Args) -> Result<dfs_gateway::Config, String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     dfs_common::config::init_logging();
-    let args = match Args::try_parse() {
+    let args: Args = match dfs_common::daemon::parse_args("gateway") {
         Ok(args) => args,
-        Err(e) if !e.use_stderr() => {
-            // --help and --version
-            let _ = e.print();
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            let text = e.render().to_string();
-            let line = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!("gateway: {}", line.trim_start_matches("error: "));
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let config = match config(args) {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("gateway: {}", one_line(&e));
+            eprintln!("gateway: {}", dfs_common::daemon::one_line(&e));
             return ExitCode::FAILURE;
         }
     };
@@ -102,46 +90,8 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    wait_for_signal().await;
+    dfs_common::daemon::wait_for_shutdown_signal().await;
     tracing::info!("gateway shutting down");
     daemon.stop().await;
     ExitCode::SUCCESS
-}
-
-/// Folds a multi-line message (TOML errors draw the offending line) into its first and last
-/// lines, which carry the position and the reason.
-fn one_line(text: &str) -> String {
-    let lines: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    match lines.as_slice() {
-        [] => String::new(),
-        [only] => (*only).to_owned(),
-        [first, .., last] => format!("{first}: {last}"),
-    }
-}
-
-/// Waits for Ctrl-C or SIGTERM.
-async fn wait_for_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => Some(term),
-        Err(e) => {
-            tracing::warn!("cannot watch SIGTERM ({e}); stop with Ctrl-C");
-            None
-        }
-    };
-    let terminated = async {
-        match term.as_mut() {
-            Some(term) => {
-                term.recv().await;
-            }
-            None => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminated => {}
-    }
 }

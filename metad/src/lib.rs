@@ -140,15 +140,8 @@ impl Config {
         if self.upload_expiry_secs == 0 {
             return bad("upload_expiry_secs must be positive".into());
         }
-        match (&self.secret, &self.secret_file) {
-            (Some(text), _) => ClusterSecret::new(text).map_err(Error::Secret),
-            (None, Some(file)) => ClusterSecret::from_file(file).map_err(Error::Secret),
-            (None, None) => Err(Error::Secret(
-                "no cluster secret given: set secret_file in the config file, pass \
-                 --secret-file FILE, or set the DFS_SECRET environment variable"
-                    .into(),
-            )),
-        }
+        ClusterSecret::resolve(self.secret.as_deref(), self.secret_file.as_deref())
+            .map_err(Error::Secret)
     }
 }
 

@@ -82,19 +82,9 @@ fn config(args: Args) -> Result<dfs_metad::Config, String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     dfs_common::config::init_logging();
-    let args = match Args::try_parse() {
+    let args: Args = match dfs_common::daemon::parse_args("metad") {
         Ok(args) => args,
-        Err(e) if !e.use_stderr() => {
-            // --help and --version
-            let _ = e.print();
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            let text = e.render().to_string();
-            let line = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!("metad: {}", line.trim_start_matches("error: "));
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let config = match config(args) {
         Ok(config) => config,
