@@ -6,11 +6,15 @@ memory; files exist only where a client needs one (aws-cli, rclone).
 """
 
 import hashlib
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from boto3.s3.transfer import TransferConfig
+
+from conftest import bin_dir
 
 from multipart_util import (
     GiB,
@@ -188,3 +192,50 @@ def test_gateway_memory_5gib_up_and_down(s3, bucket, cluster_env, tmp_path, summ
     assert sink.length == MEMORY_SIZE
     assert sink.hexdigest() == pattern_md5(MEMORY_SIZE), "the 5 GiB came back different"
     assert peak * 1024 < MEMORY_LIMIT, line
+
+
+# A child's peak RSS, measured by a one-off Python parent so that no earlier subprocess of this
+# pytest run (aws-cli, rclone...) counts: RUSAGE_CHILDREN reports the largest waited-for child.
+_PEAK_RSS_WRAPPER = (
+    "import resource, subprocess, sys\n"
+    "done = subprocess.run(sys.argv[1:])\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "sys.exit(done.returncode)\n"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.dfs  # the dfs CLI on the cluster's namespace
+def test_dfs_cli_put_and_get_of_2gib_in_bounded_memory(
+    s3, bucket, subprocess_env, tmp_path, summary_line
+):
+    """`dfs put` and `dfs get` stream a multi-GiB file with a bounded window of chunks: each
+    process stays far below the file's size, and the object is the same for S3 and the CLI."""
+    size = 2 * GiB + 12345
+    local = tmp_path / "big.bin"
+    whole_md5, _ = write_pattern_file(local, size)
+    dfs = str(bin_dir() / "dfs")
+    peaks = {}
+    back = tmp_path / "back.bin"
+    for name, args in (
+        ("put", [dfs, "put", str(local), f"/{bucket}/big.bin"]),
+        ("get", [dfs, "get", f"/{bucket}/big.bin", str(back)]),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-c", _PEAK_RSS_WRAPPER, *args],
+            env=subprocess_env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert done.returncode == 0, f"dfs {name} failed: {done.stderr}"
+        peaks[name] = int(done.stdout.strip().splitlines()[-1]) / 1024  # KiB -> MiB
+    assert file_md5(back) == whole_md5
+    head = s3.head_object(Bucket=bucket, Key="big.bin")
+    assert head["ContentLength"] == size
+    assert head["ETag"] == f'"{whole_md5}"', "dfs put stores the MD5 as the S3 ETag"
+    summary_line(
+        f"dfs CLI peak RSS for a 2 GiB file: put {peaks['put']:.1f} MiB, get {peaks['get']:.1f} MiB"
+    )
+    for name, peak in peaks.items():
+        assert peak < 128, f"dfs {name} of 2 GiB peaked at {peak:.1f} MiB"
