@@ -14,8 +14,8 @@ use std::process::ExitCode;
                   RUST_LOG    log filter, e.g. debug or dfs_gateway=debug [default: info]"
 )]
 struct Args {
-    /// TOML configuration file (fields: listen, admin_listen, metad, secret_file, region,
-    /// root_domain). The flags below override it.
+    /// TOML configuration file (fields: listen, admin_listen, metad, secret_file, secret,
+    /// region, root_domain). The flags below override it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Address of the S3 endpoint, host:port; port 0 picks a free port
