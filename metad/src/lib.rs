@@ -109,8 +109,9 @@ fn size_from_int_or_text<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Erro
     }
 }
 
-/// Largest chunk size accepted: chunks are held in memory by writers and copied whole.
-const MAX_CHUNK_SIZE: u64 = 1 << 30;
+/// Largest chunk size accepted: chunks are held in memory by writers and copied whole. No
+/// chunkd stores a longer chunk either, so a commit naming one is refused.
+pub(crate) const MAX_CHUNK_SIZE: u64 = 1 << 30;
 
 impl Config {
     /// Checks the values and loads the cluster secret.

@@ -286,6 +286,43 @@ fn commit_checks_the_session() {
 }
 
 #[test]
+fn commit_refuses_chunks_longer_than_any_chunkd_holds() {
+    let f = fixture();
+    let open =
+        f.ns.open(&OpenReq {
+            path: "/b/huge".into(),
+        })
+        .unwrap();
+    let alloc =
+        f.ns.alloc_chunk(&AllocChunkReq {
+            session: open.session,
+            exclude: vec![],
+        })
+        .unwrap();
+    let nodes: Vec<NodeId> = alloc.replicas.iter().map(|r| r.node).collect();
+    let err =
+        f.ns.commit(&CommitReq {
+            session: open.session,
+            size: u64::MAX,
+            etag: String::new(),
+            content_type: None,
+            meta: vec![],
+            chunks: vec![WrittenChunk {
+                id: alloc.chunk_id,
+                len: u64::MAX,
+                crc32c: 0,
+                replicas: nodes,
+            }],
+            if_none_match: false,
+            if_match: None,
+        })
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidArgument);
+    assert!(err.message.contains("more than"), "{err}");
+    assert_eq!(code(stat(&f.ns, "/b/huge")), ErrorCode::NotFound);
+}
+
+#[test]
 fn abort_collects_the_chunks() {
     let f = fixture();
     let open =

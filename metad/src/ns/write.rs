@@ -302,6 +302,16 @@ impl Namespace {
                     chunk.id
                 )));
             }
+            // A chunk no chunkd could hold was never written: refusing it keeps sizes near
+            // u64::MAX (which later range arithmetic would have to survive) out of the namespace.
+            if chunk.len > crate::MAX_CHUNK_SIZE {
+                return Err(RpcError::invalid(format!(
+                    "commit {path}: chunk {} claims {} bytes, more than the {} a chunk may hold",
+                    chunk.id,
+                    chunk.len,
+                    crate::MAX_CHUNK_SIZE
+                )));
+            }
             total = total.checked_add(chunk.len).ok_or_else(|| {
                 RpcError::invalid(format!("commit {path}: chunk lengths overflow"))
             })?;
