@@ -57,7 +57,7 @@ pub(super) fn parse_max_keys(value: Option<&str>) -> S3Result<u32> {
 }
 
 /// `encoding-type`: only `url` exists.
-fn parse_encoding(value: Option<&str>) -> S3Result<bool> {
+pub(super) fn parse_encoding(value: Option<&str>) -> S3Result<bool> {
     match value {
         None => Ok(false),
         Some(v) if v.eq_ignore_ascii_case("url") => Ok(true),

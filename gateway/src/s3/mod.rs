@@ -84,7 +84,18 @@ pub(crate) async fn read_small_body(
     body: &mut BodySlot,
     limit: usize,
 ) -> S3Result<Bytes> {
-    let expected = ExpectedChecksums::from_headers(&ctx.headers)?;
+    read_small_body_checked(ctx, &ctx.headers, body, limit).await
+}
+
+/// Like [`read_small_body`], with the checksum headers taken from `checksum_headers` (a
+/// handler may drop those that describe something other than the document).
+pub(crate) async fn read_small_body_checked(
+    ctx: &ReqCtx,
+    checksum_headers: &http::HeaderMap,
+    body: &mut BodySlot,
+    limit: usize,
+) -> S3Result<Bytes> {
+    let expected = ExpectedChecksums::from_headers(checksum_headers)?;
     let check = ctx.verified.body_check(&ctx.headers)?;
     let incoming = body.take()?;
     let mut sink = BufferSink::new(limit);

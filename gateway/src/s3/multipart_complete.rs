@@ -12,10 +12,8 @@ use super::multipart::{upload_checksum, upload_error};
 use super::multipart_checksum::{ChecksumType, UploadChecksum};
 use super::put::{write_refused, WriteConditions};
 use super::{is_missing_bucket, xml_response};
-use crate::auth::checksum::{
-    Checksum, ChecksumAlgorithm, ExpectedChecksums, SDK_ALGORITHM_HEADER, TRAILER_HEADER,
-};
-use crate::body::{stream_body, BodySlot, BufferSink};
+use crate::auth::checksum::{Checksum, ChecksumAlgorithm, SDK_ALGORITHM_HEADER, TRAILER_HEADER};
+use crate::body::BodySlot;
 use crate::ctx::{object_path, ReqCtx};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::xml::{self, Checksums, CompletePart};
@@ -89,21 +87,7 @@ async fn read_document(ctx: &ReqCtx, body: &mut BodySlot) -> S3Result<Bytes> {
     if !headers.contains_key(TRAILER_HEADER) {
         headers.remove(SDK_ALGORITHM_HEADER);
     }
-    let expected = ExpectedChecksums::from_headers(&headers)?;
-    let check = ctx.verified.body_check(&ctx.headers)?;
-    let incoming = body.take()?;
-    let mut sink = BufferSink::new(MAX_COMPLETE_BODY);
-    stream_body(
-        incoming,
-        check,
-        &expected,
-        // The sink enforces the limit, with the error S3 gives for documents.
-        u64::MAX,
-        body.received(),
-        &mut sink,
-    )
-    .await?;
-    Ok(sink.buf.freeze())
+    super::read_small_body_checked(ctx, &headers, body, MAX_COMPLETE_BODY).await
 }
 
 /// The object's URL as the client sees the gateway (`Host`, and `X-Forwarded-Proto` from a

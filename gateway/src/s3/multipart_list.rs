@@ -41,17 +41,6 @@ fn parse_part_marker(value: Option<&str>) -> S3Result<u32> {
     })
 }
 
-/// `encoding-type`: only `url` exists.
-fn parse_encoding(value: Option<&str>) -> S3Result<bool> {
-    match value {
-        None => Ok(false),
-        Some(v) if v.eq_ignore_ascii_case("url") => Ok(true),
-        Some(v) => Err(S3Error::invalid_argument(format!(
-            "Invalid Encoding Method specified in Request: {v:?} (only url is supported)."
-        ))),
-    }
-}
-
 /// The owners of the access keys that started uploads, each looked up once per request.
 struct Owners<'c> {
     ctx: &'c ReqCtx,
@@ -157,7 +146,7 @@ pub(super) async fn list_multipart_uploads(ctx: &ReqCtx) -> S3Result<Response<Bo
     let key_marker = q.get("key-marker").unwrap_or_default().to_owned();
     let upload_id_marker = q.get("upload-id-marker").unwrap_or_default().to_owned();
     let max_uploads = parse_page_size(q.get("max-uploads"), "max-uploads", MAX_LIST_UPLOADS)?;
-    let url_encoding = parse_encoding(q.get("encoding-type"))?;
+    let url_encoding = super::list::parse_encoding(q.get("encoding-type"))?;
     let key_given = !key_marker.is_empty();
     let page = ctx
         .client
@@ -237,12 +226,5 @@ mod tests {
                 S3ErrorCode::InvalidArgument
             );
         }
-    }
-
-    #[test]
-    fn encoding() {
-        assert!(!parse_encoding(None).unwrap());
-        assert!(parse_encoding(Some("URL")).unwrap());
-        assert!(parse_encoding(Some("base64")).is_err());
     }
 }
