@@ -247,10 +247,15 @@ impl Store {
         Ok(())
     }
 
-    fn write_batch(&self, batch: rocksdb::WriteBatch, sync: bool) -> Result<(), StoreError> {
-        let mut opts = WriteOptions::default();
-        opts.set_sync(sync);
-        self.db.write_opt(batch, &opts)?;
+    /// Applies a batch without waiting for the disk (see [`Txn::commit`] for the sync).
+    fn write_batch(&self, batch: rocksdb::WriteBatch) -> Result<(), StoreError> {
+        self.db.write_opt(batch, &WriteOptions::default())?;
+        Ok(())
+    }
+
+    /// Waits until everything written so far is in the WAL on disk.
+    fn sync_wal(&self) -> Result<(), StoreError> {
+        self.db.flush_wal(true)?;
         Ok(())
     }
 }

@@ -39,19 +39,31 @@ impl<'a> Txn<'a> {
     }
 
     /// Writes every staged change as one batch; `sync` waits for the WAL to reach the disk.
+    ///
+    /// The batch is applied under the write lock, so the next transaction reads it, but the
+    /// wait for the disk happens after the lock is released: transactions committing at the
+    /// same time then share one WAL fsync (group commit) instead of queueing one fsync each
+    /// behind the lock. The WAL is sequential, so when this returns every earlier batch is
+    /// durable too: nothing is acknowledged before the writes it depends on reached the disk.
     pub fn commit(self, sync: bool) -> Result<(), StoreError> {
         if self.overlay.is_empty() {
             return Ok(());
         }
+        let store = self.store;
         let mut batch = rocksdb::WriteBatch::default();
         for ((cf, key), value) in &self.overlay {
-            let handle = self.store.cf(*cf)?;
+            let handle = store.cf(*cf)?;
             match value {
                 Some(value) => batch.put_cf(handle, key, value),
                 None => batch.delete_cf(handle, key),
             }
         }
-        self.store.write_batch(batch, sync)
+        store.write_batch(batch)?;
+        drop(self);
+        if sync {
+            store.sync_wal()?;
+        }
+        Ok(())
     }
 }
 
