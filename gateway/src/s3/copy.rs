@@ -157,6 +157,18 @@ async fn lookup(ctx: &ReqCtx, source: &CopySource, conditions: &Preconditions) -
         .stat(&path)
         .await
         .map_err(|e| rpc_error(e, &source.bucket, S3ErrorCode::NoSuchKey, path.clone()))?;
+    check_source(&entry, source, conditions)?;
+    Ok(entry)
+}
+
+/// The source must be an object (a file, or for a key ending in `/` an explicit directory,
+/// whose payload is the object's data) and pass the copy-source conditions, all of which
+/// answer 412 when they fail, 304 included.
+pub(super) fn check_source(
+    entry: &Entry,
+    source: &CopySource,
+    conditions: &Preconditions,
+) -> S3Result<()> {
     let is_object = if source.key.ends_with('/') {
         entry.kind == EntryKind::Dir && entry.explicit
     } else {
@@ -166,9 +178,10 @@ async fn lookup(ctx: &ReqCtx, source: &CopySource, conditions: &Preconditions) -
         return Err(S3Error::no_such_key(&source.bucket, &source.key));
     }
     match conditions.evaluate(&entry.etag, entry.mtime_ms) {
-        Verdict::Proceed => Ok(entry),
+        Verdict::Proceed => Ok(()),
         Verdict::NotModified | Verdict::PreconditionFailed => {
-            Err(S3Error::from_code(S3ErrorCode::PreconditionFailed).with_resource(path))
+            Err(S3Error::from_code(S3ErrorCode::PreconditionFailed)
+                .with_resource(object_path(&source.bucket, &source.key)))
         }
     }
 }

@@ -8,8 +8,8 @@
 //! them (nothing is stored), then names the source inode it read, so that metad refuses the copy
 //! if the source was replaced meanwhile (the copy is then retried on the new source).
 
-use super::conditions::{Preconditions, Verdict};
-use super::copy::check_source_access;
+use super::conditions::Preconditions;
+use super::copy::{check_source, check_source_access};
 use super::meta::checksums_xml;
 use super::multipart::{upload_checksum, upload_error, upload_info};
 use super::{rpc_error, xml_response};
@@ -21,7 +21,7 @@ use crate::router::CopySource;
 use crate::xml;
 use dfs_client::FileReader;
 use dfs_common::http::Body;
-use dfs_common::wire::{CopyPartReq, Entry, EntryKind};
+use dfs_common::wire::CopyPartReq;
 use dfs_common::{ErrorCode, InodeId};
 use futures_util::StreamExt;
 use http::Response;
@@ -194,26 +194,6 @@ async fn prepare(
         etag: Some(dfs_client::format_etag(&digests.md5)),
         checksum: digests.checksum.map(|c| c.to_base64()),
     })
-}
-
-/// The source must be an object (a file, or for a key ending in `/` an explicit directory,
-/// whose payload is the object's data) and pass the copy-source conditions, all of which answer 412 when they fail.
-fn check_source(entry: &Entry, source: &CopySource, conditions: &Preconditions) -> S3Result<()> {
-    let is_object = if source.key.ends_with('/') {
-        entry.kind == EntryKind::Dir && entry.explicit
-    } else {
-        entry.kind == EntryKind::File
-    };
-    if !is_object {
-        return Err(S3Error::no_such_key(&source.bucket, &source.key));
-    }
-    match conditions.evaluate(&entry.etag, entry.mtime_ms) {
-        Verdict::Proceed => Ok(()),
-        Verdict::NotModified | Verdict::PreconditionFailed => {
-            Err(S3Error::from_code(S3ErrorCode::PreconditionFailed)
-                .with_resource(object_path(&source.bucket, &source.key)))
-        }
-    }
 }
 
 /// Reads bytes `[start, end_exclusive)` of the source once and hashes them (MD5, and the

@@ -11,10 +11,9 @@
 //!
 //! So a page costs about (page size + 1) × depth RocksDB seeks, whatever the bucket holds.
 
-use super::{dir_object, get_dentry, Namespace};
+use super::{bucket_by_name, dir_object, get_dentry, Namespace};
 use crate::store::values::{Dentry, Dir, File, Value};
 use crate::store::{keys, Cf, Reader, StoreError, View};
-use dfs_common::path::DfsPath;
 use dfs_common::wire::{ListObjectsReq, ListObjectsResp, ObjectEntry, MAX_LIST_KEYS};
 use dfs_common::{InodeId, RpcError};
 
@@ -77,24 +76,8 @@ impl Namespace {
         &self,
         req: &ListObjectsReq,
     ) -> Result<(ListObjectsResp, usize), RpcError> {
-        let name_ok = !req.bucket.contains('/')
-            && DfsPath::parse(&format!("/{}", req.bucket)).is_ok_and(|p| p.components.len() == 1);
-        if !name_ok {
-            return Err(RpcError::invalid(format!(
-                "{:?} is not a valid bucket name",
-                req.bucket
-            )));
-        }
         let view = self.store.view();
-        let bucket = match get_dentry(&view, InodeId::ROOT, &keys::entry_name(&req.bucket, true))? {
-            Some(Dentry::Dir(dir)) => dir,
-            _ => {
-                return Err(RpcError::not_found(format!(
-                    "no such bucket {:?}",
-                    req.bucket
-                )))
-            }
-        };
+        let bucket = bucket_by_name(&view, &req.bucket)?;
         let max = req.max_keys.min(MAX_LIST_KEYS) as usize;
         let delimiter = req.delimiter.as_deref().filter(|d| !d.is_empty());
         let mut lister = Lister {

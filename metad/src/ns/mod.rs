@@ -201,6 +201,21 @@ fn bucket(r: &impl Reader, path: &DfsPath) -> Result<Dir, RpcError> {
     }
 }
 
+/// The bucket called `name` (a bare name, as S3 requests give it), which must exist.
+fn bucket_by_name(r: &impl Reader, name: &str) -> Result<Dir, RpcError> {
+    let name_ok = !name.contains('/')
+        && DfsPath::parse(&format!("/{name}")).is_ok_and(|p| p.components.len() == 1);
+    if !name_ok {
+        return Err(RpcError::invalid(format!(
+            "{name:?} is not a valid bucket name"
+        )));
+    }
+    match get_dentry(r, InodeId::ROOT, &keys::entry_name(name, true))? {
+        Some(Dentry::Dir(dir)) => Ok(dir),
+        _ => Err(RpcError::not_found(format!("no such bucket {name:?}"))),
+    }
+}
+
 /// Checks that a path can name a file: inside a bucket and not ending in `/`.
 fn check_file_path(path: &DfsPath) -> Result<(), RpcError> {
     if path.trailing_slash {

@@ -6,13 +6,12 @@
 //! under it skipped by one seek. Completed uploads (kept a day for repeated completions) are
 //! passed over.
 
-use super::{get_dentry, Namespace};
+use super::{bucket_by_name, Namespace};
 use crate::store::keys;
-use crate::store::values::{Dentry, Upload, UploadState, Value};
+use crate::store::values::{Upload, UploadState, Value};
 use crate::store::{Cf, Reader};
-use dfs_common::path::DfsPath;
 use dfs_common::wire::{ListUploadsReq, ListUploadsResp, UploadEntry, MAX_LIST_UPLOADS};
-use dfs_common::{InodeId, RpcError};
+use dfs_common::RpcError;
 
 /// One item of a page.
 enum Item {
@@ -23,24 +22,8 @@ enum Item {
 impl Namespace {
     /// One page of the open uploads of `req.bucket`.
     pub fn list_uploads(&self, req: &ListUploadsReq) -> Result<ListUploadsResp, RpcError> {
-        let name_ok = !req.bucket.contains('/')
-            && DfsPath::parse(&format!("/{}", req.bucket)).is_ok_and(|p| p.components.len() == 1);
-        if !name_ok {
-            return Err(RpcError::invalid(format!(
-                "{:?} is not a valid bucket name",
-                req.bucket
-            )));
-        }
         let view = self.store.view();
-        let bucket = match get_dentry(&view, InodeId::ROOT, &keys::entry_name(&req.bucket, true))? {
-            Some(Dentry::Dir(dir)) => dir.inode,
-            _ => {
-                return Err(RpcError::not_found(format!(
-                    "no such bucket {:?}",
-                    req.bucket
-                )))
-            }
-        };
+        let bucket = bucket_by_name(&view, &req.bucket)?.inode;
         let max = req.max_uploads.min(MAX_LIST_UPLOADS) as usize;
         let delimiter = req.delimiter.as_deref().filter(|d| !d.is_empty());
         let prefix = req.prefix.as_str();
