@@ -6,7 +6,7 @@
 
 use crate::sign::{Signer, UNSIGNED_PAYLOAD};
 use bytes::Bytes;
-use dfs_gateway::auth::sigv4::{sha256_hex, uri_encode, EMPTY_SHA256};
+use dfs_s3auth::sigv4::{sha256_hex, uri_encode, EMPTY_SHA256};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, ETAG, HOST};

@@ -1,10 +1,10 @@
 //! SigV4 header signing of the benchmark's requests, built from the gateway's own pure
-//! functions (`dfs_gateway::auth::sigv4`): client and server then share one definition of the
+//! functions (`dfs_s3auth::sigv4`): client and server then share one definition of the
 //! canonical request, and the tests below check it against AWS's worked example.
 
-use dfs_gateway::auth::sigv4::{self, Scope, SigningKey};
-use dfs_gateway::auth::time::{format_amz_date, format_scope_date};
-use dfs_gateway::auth::verify::SERVICE;
+use dfs_s3auth::sigv4::{self, Scope, SigningKey};
+use dfs_s3auth::time::{format_amz_date, format_scope_date};
+use dfs_s3auth::verify::SERVICE;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use std::sync::Mutex;
 
@@ -147,8 +147,8 @@ fn header_value(text: &str) -> Result<HeaderValue, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dfs_gateway::auth::sigv4::{RequestParts, EMPTY_SHA256};
-    use dfs_gateway::auth::verify::{BodyCheck, V4Auth};
+    use dfs_s3auth::sigv4::{RequestParts, EMPTY_SHA256};
+    use dfs_s3auth::verify::{BodyCheck, V4Auth};
 
     /// AWS's S3 examples ("Signature Calculations for the Authorization Header: Transferring
     /// Payload in a Single Chunk"): this key, 20130524T000000Z, us-east-1.

@@ -11,7 +11,9 @@
 //! dev` and the tests all use it); [`Daemon::stop`] shuts it down. Health probes and metrics
 //! are served on a separate admin port, never on the S3 port (so no bucket name is taken).
 
-pub mod auth;
+/// S3 request authentication, in its own crate so that clients (the bench) sign with the same
+/// functions without linking the gateway.
+pub use dfs_s3auth as auth;
 mod body;
 mod ctx;
 pub mod error;

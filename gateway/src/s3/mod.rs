@@ -12,10 +12,6 @@ mod get;
 mod list;
 mod meta;
 mod multipart;
-mod multipart_checksum;
-mod multipart_complete;
-mod multipart_copy;
-mod multipart_list;
 mod part_number;
 mod put;
 
@@ -55,7 +51,7 @@ pub(crate) async fn dispatch(
         Endpoint::PutObject => put::put_object(ctx, body).await,
         Endpoint::CopyObject { source } => copy::copy_object(ctx, &source).await,
         Endpoint::DeleteObject => delete::delete_object(ctx).await,
-        Endpoint::ListMultipartUploads => multipart_list::list_multipart_uploads(ctx).await,
+        Endpoint::ListMultipartUploads => multipart::list::list_multipart_uploads(ctx).await,
         Endpoint::CreateMultipartUpload => multipart::create_multipart_upload(ctx).await,
         Endpoint::UploadPart {
             upload_id,
@@ -65,14 +61,14 @@ pub(crate) async fn dispatch(
             upload_id,
             part_number,
             source,
-        } => multipart_copy::upload_part_copy(ctx, &upload_id, part_number, &source).await,
+        } => multipart::copy::upload_part_copy(ctx, &upload_id, part_number, &source).await,
         Endpoint::CompleteMultipartUpload { upload_id } => {
-            multipart_complete::complete_multipart_upload(ctx, body, &upload_id).await
+            multipart::complete::complete_multipart_upload(ctx, body, &upload_id).await
         }
         Endpoint::AbortMultipartUpload { upload_id } => {
             multipart::abort_multipart_upload(ctx, &upload_id).await
         }
-        Endpoint::ListParts { upload_id } => multipart_list::list_parts(ctx, &upload_id).await,
+        Endpoint::ListParts { upload_id } => multipart::list::list_parts(ctx, &upload_id).await,
         Endpoint::NotImplemented { operation } => Err(S3Error::not_implemented(operation)),
     }
 }

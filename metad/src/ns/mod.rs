@@ -21,9 +21,6 @@ mod delete;
 mod list_objects;
 mod lookup;
 mod multipart;
-mod multipart_complete;
-mod multipart_copy;
-mod multipart_list;
 mod object;
 mod rename;
 mod session;
@@ -31,19 +28,7 @@ mod target;
 mod write;
 
 #[cfg(test)]
-mod list_objects_tests;
-#[cfg(test)]
-mod multipart_list_tests;
-#[cfg(test)]
-mod multipart_tests;
-#[cfg(test)]
-mod s3_tests;
-#[cfg(test)]
-mod target_tests;
-#[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod walk_tests;
 
 pub use session::Sessions;
 
