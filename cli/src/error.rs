@@ -1,6 +1,6 @@
 //! The CLI's errors, each shown to a person as one line.
 
-use dfs_common::{ErrorCode, RpcError};
+use dfs_common::{ErrorCode, ErrorDetail, RpcError};
 
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +83,14 @@ impl From<RpcError> for CliError {
 /// The line for an RPC error: what went wrong by meaning, and the path it concerns.
 fn describe(err: &RpcError, path: Option<&str>) -> String {
     let subject = path.unwrap_or(&err.message);
+    // metad's own sentence names the bucket or upload that is missing, which says more than
+    // "no such file or directory".
+    if matches!(
+        err.detail,
+        ErrorDetail::NoSuchBucket | ErrorDetail::NoSuchUpload | ErrorDetail::NoSuchAccessKey
+    ) {
+        return err.message.clone();
+    }
     match err.code {
         ErrorCode::NotFound => format!("no such file or directory: {subject}"),
         ErrorCode::NotADirectory => format!("not a directory: {subject}"),

@@ -23,7 +23,7 @@ use dfs_common::wire::{
     CopyReq, DeleteReq, Entry, EntryKind, ListReq, ListResp, MkdirReq, OpenPartReq, OpenReq,
     OpenResp, RenameReq, Rpc, StatReq, StatResp, StatusReq, StatusResp,
 };
-use dfs_common::{ErrorCode, RpcError};
+use dfs_common::{ErrorCode, ErrorDetail, RpcError};
 use std::sync::Arc;
 
 /// Largest page metad returns for one `list` call.
@@ -263,16 +263,19 @@ fn is_dir_object(path: &str, entry: &Entry) -> bool {
     path.ends_with('/') && !entry.etag.is_empty()
 }
 
-/// Rewrites the transport error "cannot reach ADDR: why" into "cannot reach metad at ADDR:
-/// why"; any other error is returned as it is.
-fn name_metad(err: RpcError, addr: &str) -> RpcError {
-    let prefix = format!("cannot reach {addr}");
-    match err.message.strip_prefix(&prefix) {
-        Some(rest) if err.code == ErrorCode::Unavailable => {
-            RpcError::unavailable(format!("cannot reach metad at {addr}{rest}"))
-        }
-        _ => err,
+/// Says that a transport failure (the request never reached metad, or no answer came) was
+/// metad's: "cannot reach ADDR: why" reads "cannot reach metad at ADDR: why", so that a person
+/// knows which daemon is missing. Which errors are reworded is decided by their detail; any
+/// other error is returned as it is.
+fn name_metad(mut err: RpcError, addr: &str) -> RpcError {
+    if matches!(err.detail, ErrorDetail::Unreachable | ErrorDetail::NoAnswer) {
+        let prefix = format!("cannot reach {addr}");
+        err.message = match err.message.strip_prefix(&prefix) {
+            Some(rest) => format!("cannot reach metad at {addr}{rest}"),
+            None => format!("metad at {addr}: {}", err.message),
+        };
     }
+    err
 }
 
 #[cfg(test)]
@@ -285,7 +288,10 @@ mod tests {
 
     #[test]
     fn transport_errors_name_metad() {
-        let err = RpcError::unavailable("cannot reach 127.0.0.1:7700: connection refused");
+        let err = RpcError::detailed(
+            ErrorDetail::Unreachable,
+            "cannot reach 127.0.0.1:7700: connection refused",
+        );
         assert_eq!(
             name_metad(err, "127.0.0.1:7700").message,
             "cannot reach metad at 127.0.0.1:7700: connection refused"

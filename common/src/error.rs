@@ -38,6 +38,24 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, for tables and tests.
+    pub const ALL: [ErrorCode; 14] = [
+        ErrorCode::NotFound,
+        ErrorCode::AlreadyExists,
+        ErrorCode::NotADirectory,
+        ErrorCode::IsADirectory,
+        ErrorCode::NotEmpty,
+        ErrorCode::InvalidArgument,
+        ErrorCode::NotEnoughNodes,
+        ErrorCode::Unauthorized,
+        ErrorCode::ChecksumMismatch,
+        ErrorCode::Corrupt,
+        ErrorCode::PreconditionFailed,
+        ErrorCode::Conflict,
+        ErrorCode::Unavailable,
+        ErrorCode::Internal,
+    ];
+
     /// The HTTP status used on the internal wire.
     pub fn http_status(self) -> u16 {
         match self {
@@ -64,12 +82,98 @@ impl ErrorCode {
     }
 }
 
-/// An error as it crosses the wire: a code and a human sentence.
+/// The specific condition behind an error, beyond its [`ErrorCode`]: set by the daemon that
+/// found it, so that callers decide by type, never by parsing a message. Each detail implies
+/// one code ([`ErrorDetail::code`]); `None` says nothing finer than the code.
+///
+/// The S3-specific details are conditions of metad's own state (buckets, multipart uploads)
+/// that the gateway must report under their own S3 code.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ErrorDetail {
+    /// Nothing finer than the code.
+    #[default]
+    None,
+    /// The request could not be delivered: the daemon refused or never accepted the
+    /// connection. Nothing was done, so any request may be sent again.
+    Unreachable,
+    /// The request was sent but no answer came (timeout, connection reset): it may or may not
+    /// have been done.
+    NoAnswer,
+    /// The bucket named by the request does not exist.
+    NoSuchBucket,
+    /// The multipart upload does not exist (unknown, aborted, completed, expired, or of
+    /// another object).
+    NoSuchUpload,
+    /// The access key does not exist.
+    NoSuchAccessKey,
+    /// A completion names a part that does not exist or has another ETag.
+    InvalidPart,
+    /// A completion lists its parts out of ascending order.
+    InvalidPartOrder,
+    /// A completion lists no part at all.
+    NoPartsListed,
+    /// A part other than the last is smaller than the minimum part size.
+    EntityTooSmall,
+    /// A part is larger than the maximum part size.
+    EntityTooLarge,
+    /// A part number outside the allowed range.
+    InvalidPartNumber,
+    /// A byte range that does not lie inside its source.
+    InvalidRange,
+    /// A request the target's state does not allow (a part copy too large, a completion
+    /// checksum for an upload without a checksum algorithm).
+    InvalidRequest,
+}
+
+impl ErrorDetail {
+    /// Every detail, for tables and tests.
+    pub const ALL: [ErrorDetail; 14] = [
+        ErrorDetail::None,
+        ErrorDetail::Unreachable,
+        ErrorDetail::NoAnswer,
+        ErrorDetail::NoSuchBucket,
+        ErrorDetail::NoSuchUpload,
+        ErrorDetail::NoSuchAccessKey,
+        ErrorDetail::InvalidPart,
+        ErrorDetail::InvalidPartOrder,
+        ErrorDetail::NoPartsListed,
+        ErrorDetail::EntityTooSmall,
+        ErrorDetail::EntityTooLarge,
+        ErrorDetail::InvalidPartNumber,
+        ErrorDetail::InvalidRange,
+        ErrorDetail::InvalidRequest,
+    ];
+
+    /// The code an error with this detail has (`None` has none of its own).
+    pub fn code(self) -> Option<ErrorCode> {
+        match self {
+            ErrorDetail::None => None,
+            ErrorDetail::Unreachable | ErrorDetail::NoAnswer => Some(ErrorCode::Unavailable),
+            ErrorDetail::NoSuchBucket
+            | ErrorDetail::NoSuchUpload
+            | ErrorDetail::NoSuchAccessKey => Some(ErrorCode::NotFound),
+            ErrorDetail::InvalidPart
+            | ErrorDetail::InvalidPartOrder
+            | ErrorDetail::NoPartsListed
+            | ErrorDetail::EntityTooSmall
+            | ErrorDetail::EntityTooLarge
+            | ErrorDetail::InvalidPartNumber
+            | ErrorDetail::InvalidRange
+            | ErrorDetail::InvalidRequest => Some(ErrorCode::InvalidArgument),
+        }
+    }
+}
+
+/// An error as it crosses the wire: a code, an optional finer detail, and a human sentence.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub struct RpcError {
     /// What went wrong, by meaning.
     pub code: ErrorCode,
-    /// A sentence for a human, naming the path or id involved.
+    /// The specific condition, when the daemon knows one. Absent on the wire from older
+    /// senders, which means `None`.
+    #[serde(default)]
+    pub detail: ErrorDetail,
+    /// A sentence for a human, naming the path or id involved. Never parsed.
     pub message: String,
 }
 
@@ -78,13 +182,33 @@ impl RpcError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         RpcError {
             code,
+            detail: ErrorDetail::None,
             message: message.into(),
         }
+    }
+
+    /// Builds an error with a detail; its code is the one the detail implies.
+    pub fn detailed(detail: ErrorDetail, message: impl Into<String>) -> Self {
+        RpcError {
+            code: detail.code().unwrap_or(ErrorCode::Internal),
+            detail,
+            message: message.into(),
+        }
+    }
+
+    /// Whether the error has this detail.
+    pub fn is(&self, detail: ErrorDetail) -> bool {
+        self.detail == detail
     }
 
     /// `NotFound` with a message.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::NotFound, message)
+    }
+
+    /// `NotFound` for a missing bucket.
+    pub fn no_such_bucket(message: impl Into<String>) -> Self {
+        Self::detailed(ErrorDetail::NoSuchBucket, message)
     }
 
     /// `InvalidArgument` with a message.
@@ -106,5 +230,29 @@ impl RpcError {
 impl fmt::Display for RpcError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn details_imply_their_code() {
+        for detail in ErrorDetail::ALL {
+            let err = RpcError::detailed(detail, "x");
+            match detail.code() {
+                Some(code) => assert_eq!(err.code, code, "{detail:?}"),
+                None => assert_eq!(err.code, ErrorCode::Internal),
+            }
+        }
+    }
+
+    #[test]
+    fn errors_without_a_detail_still_decode() {
+        let old = r#"{"code":"NotFound","message":"no such file or directory: /b/x"}"#;
+        let err: RpcError = serde_json::from_str(old).unwrap();
+        assert_eq!(err.detail, ErrorDetail::None);
+        assert_eq!(err.code, ErrorCode::NotFound);
     }
 }

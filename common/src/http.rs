@@ -4,7 +4,7 @@
 
 use crate::auth::{self, ClusterSecret};
 use crate::wire::Rpc;
-use crate::{ErrorCode, RpcError};
+use crate::{ErrorCode, ErrorDetail, RpcError};
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
@@ -213,10 +213,16 @@ impl InternalClient {
             .body(body)
             .map_err(|e| RpcError::invalid(format!("cannot build request to {addr}: {e}")))?;
         req.headers_mut().extend(headers);
-        self.http
-            .request(req)
-            .await
-            .map_err(|e| RpcError::unavailable(format!("cannot reach {addr}: {}", error_chain(&e))))
+        self.http.request(req).await.map_err(|e| {
+            // A failed connect means the request never left: safe to send again, whatever it
+            // is. Any other transport failure may come after the server acted on it.
+            let detail = if e.is_connect() {
+                ErrorDetail::Unreachable
+            } else {
+                ErrorDetail::NoAnswer
+            };
+            RpcError::detailed(detail, format!("cannot reach {addr}: {}", error_chain(&e)))
+        })
     }
 
     /// Like [`send`](Self::send), and turns a non-success status into the server's `RpcError`.
@@ -258,11 +264,14 @@ impl InternalClient {
         };
         match tokio::time::timeout(RPC_TIMEOUT, work).await {
             Ok(result) => result,
-            Err(_) => Err(RpcError::unavailable(format!(
-                "{} at {addr} did not answer within {} s",
-                R::METHOD,
-                RPC_TIMEOUT.as_secs()
-            ))),
+            Err(_) => Err(RpcError::detailed(
+                ErrorDetail::NoAnswer,
+                format!(
+                    "{} at {addr} did not answer within {} s",
+                    R::METHOD,
+                    RPC_TIMEOUT.as_secs()
+                ),
+            )),
         }
     }
 }

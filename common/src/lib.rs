@@ -14,5 +14,5 @@ pub mod ids;
 pub mod path;
 pub mod wire;
 
-pub use error::{ErrorCode, RpcError};
+pub use error::{ErrorCode, ErrorDetail, RpcError};
 pub use ids::{ChunkId, InodeId, NodeId, SessionId};

@@ -10,7 +10,7 @@ use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::router::Endpoint;
 use dfs_client::DfsClient;
 use dfs_common::wire::{BucketGrant, KeyGetReq};
-use dfs_common::ErrorCode;
+use dfs_common::ErrorDetail;
 use http::Method;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -176,7 +176,7 @@ impl KeyCache {
             .await
         {
             Ok(resp) => resp,
-            Err(e) if e.code == ErrorCode::NotFound => {
+            Err(e) if e.is(ErrorDetail::NoSuchAccessKey) => {
                 self.invalidate(id);
                 return Err(unknown());
             }

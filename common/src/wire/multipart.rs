@@ -7,11 +7,11 @@
 //! object appear atomically from the parts' chunks; nothing moves. Parts and uploads are not
 //! namespace entries: `stat`, `list` and `list_objects` never show them.
 //!
-//! Errors: an unknown, aborted, expired or completed upload is `NotFound` (S3 NoSuchUpload).
-//! The S3 validation errors of completion are `InvalidArgument` whose message starts with the
-//! S3 error code and a colon — `InvalidPart:`, `InvalidPartOrder:`, `EntityTooSmall:`,
-//! `MalformedXML:` — and likewise `InvalidRange:`, `EntityTooLarge:` and `InvalidArgument:`
-//! for parts; [`s3_code`] extracts that code.
+//! Errors: an unknown, aborted, expired or completed upload is `NotFound` with the detail
+//! [`ErrorDetail::NoSuchUpload`](crate::ErrorDetail::NoSuchUpload). The S3 validation errors
+//! of completion and of parts are `InvalidArgument` with the detail naming the condition
+//! (`InvalidPart`, `InvalidPartOrder`, `EntityTooSmall`, `NoPartsListed`, `EntityTooLarge`,
+//! `InvalidPartNumber`, `InvalidRange`, `InvalidRequest`).
 //!
 //! Every request that names an upload by id may also carry the `path` the caller believes it
 //! belongs to (the bucket and key of the S3 request): metad then answers `NotFound` unless the
@@ -19,7 +19,7 @@
 //! touch an upload of another.
 
 use super::{Entry, OpenResp, Rpc, WrittenChunk};
-use crate::{ErrorCode, InodeId, RpcError, SessionId};
+use crate::{InodeId, SessionId};
 use serde::{Deserialize, Serialize};
 
 /// Smallest part number.
@@ -35,21 +35,11 @@ pub const MAX_LIST_PARTS: u32 = 1000;
 /// Most uploads and common prefixes one [`ListUploadsReq`] returns.
 pub const MAX_LIST_UPLOADS: u32 = 1000;
 
-/// The S3 error code that starts the message of an `InvalidArgument` error from a multipart
-/// RPC (`"InvalidPart: ..."` gives `InvalidPart`), if it has one.
-pub fn s3_code(err: &RpcError) -> Option<&str> {
-    if err.code != ErrorCode::InvalidArgument {
-        return None;
-    }
-    let (code, _) = err.message.split_once(": ")?;
-    (!code.is_empty() && code.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(code)
-}
-
 /// Start a multipart upload (S3 CreateMultipartUpload).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CreateUploadReq {
     /// `/bucket/key` of the object the upload will make (not ending in `/`). A missing
-    /// bucket is `NotFound` with a message starting "no such bucket".
+    /// bucket is `NotFound` with the detail `NoSuchBucket`.
     pub path: String,
     /// Content type the object gets.
     pub content_type: Option<String>,
@@ -361,15 +351,6 @@ rpc!(ListUploadsReq, "list_uploads", ListUploadsResp);
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn s3_codes_come_from_invalid_argument_messages_only() {
-        let err = RpcError::invalid("InvalidPart: part 3 has ETag \"x\"");
-        assert_eq!(s3_code(&err), Some("InvalidPart"));
-        assert_eq!(s3_code(&RpcError::invalid("no code here")), None);
-        assert_eq!(s3_code(&RpcError::invalid("path \"/b: x\" is bad")), None);
-        assert_eq!(s3_code(&RpcError::not_found("InvalidPart: x")), None);
-    }
 
     #[test]
     fn minimal_requests_decode() {

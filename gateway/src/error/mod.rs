@@ -8,7 +8,7 @@
 
 use crate::auth::AuthError;
 use crate::xml::escape;
-use dfs_common::{ErrorCode, RpcError};
+use dfs_common::{ErrorCode, ErrorDetail, RpcError};
 use http::{HeaderName, HeaderValue, StatusCode};
 use std::fmt;
 
@@ -233,37 +233,20 @@ impl S3Error {
         out
     }
 
-    /// Maps a metad error by meaning. `not_found` is what a missing path means for this request
-    /// (`NoSuchKey`, `NoSuchBucket`, `NoSuchUpload`): only the caller knows. Internal failures
-    /// keep the RPC error as their source and tell the client only the generic message.
+    /// Maps a metad error by meaning (see [`s3_mapping`]). `not_found` is what a missing path
+    /// means for this request (`NoSuchKey`, `NoSuchUpload`, ...): only the caller knows.
+    /// Internal failures keep the RPC error as their source and tell the client only the
+    /// generic message.
     pub fn from_rpc(err: RpcError, not_found: S3ErrorCode) -> S3Error {
-        let (code, client_message) = match err.code {
-            ErrorCode::NotFound => (not_found, Some(err.message.clone())),
-            ErrorCode::InvalidArgument => (S3ErrorCode::InvalidArgument, Some(err.message.clone())),
-            // A key that collides with a file or directory of the namespace: the request is
-            // fine for S3 but cannot be done on this tree; a specific 4xx, never a 500.
-            ErrorCode::NotADirectory | ErrorCode::IsADirectory => {
-                (S3ErrorCode::InvalidRequest, Some(err.message.clone()))
-            }
-            ErrorCode::NotEmpty => (S3ErrorCode::BucketNotEmpty, None),
-            ErrorCode::AlreadyExists | ErrorCode::Conflict => (
-                S3ErrorCode::ConditionalRequestConflict,
-                Some(err.message.clone()),
+        let (code, shown) = s3_mapping(&err, not_found);
+        let error = match shown {
+            Shown::Default => S3Error::from_code(code),
+            Shown::Detail => S3Error::new(code, err.message.clone()),
+            // Clients look for these codes' documented wording; metad's detail follows it.
+            Shown::DefaultAndDetail => S3Error::new(
+                code,
+                format!("{} ({})", code.default_message(), err.message),
             ),
-            ErrorCode::PreconditionFailed => (S3ErrorCode::PreconditionFailed, None),
-            ErrorCode::Unavailable | ErrorCode::NotEnoughNodes => {
-                (S3ErrorCode::ServiceUnavailable, Some(err.message.clone()))
-            }
-            // The cluster refused the gateway's own signature, or data failed a checksum inside
-            // the cluster: not the client's doing.
-            ErrorCode::Unauthorized
-            | ErrorCode::ChecksumMismatch
-            | ErrorCode::Corrupt
-            | ErrorCode::Internal => (S3ErrorCode::InternalError, None),
-        };
-        let error = match client_message {
-            Some(message) => S3Error::new(code, message),
-            None => S3Error::from_code(code),
         };
         error.with_source(err)
     }
@@ -432,6 +415,62 @@ impl fmt::Display for InternalCause {
 impl std::error::Error for InternalCause {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(self.source.as_ref())
+    }
+}
+
+/// What of metad's message an S3 error shows the client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shown {
+    /// Only the S3 code's default message (metad's may name internals, or add nothing).
+    Default,
+    /// metad's message, which explains the client's own mistake.
+    Detail,
+    /// The default message, then metad's in parentheses.
+    DefaultAndDetail,
+}
+
+/// The S3 code of a metad error, and what of its message the client sees: one exhaustive
+/// `match` over the error's detail, then its code. `not_found` is what a missing path means
+/// for the request at hand. Nothing here looks at the message text.
+pub fn s3_mapping(err: &RpcError, not_found: S3ErrorCode) -> (S3ErrorCode, Shown) {
+    match err.detail {
+        ErrorDetail::None => match err.code {
+            ErrorCode::NotFound => (not_found, Shown::Detail),
+            ErrorCode::InvalidArgument => (S3ErrorCode::InvalidArgument, Shown::Detail),
+            // A key that collides with a file or directory of the namespace: the request is
+            // fine for S3 but cannot be done on this tree; a specific 4xx, never a 500.
+            ErrorCode::NotADirectory | ErrorCode::IsADirectory => {
+                (S3ErrorCode::InvalidRequest, Shown::Detail)
+            }
+            ErrorCode::NotEmpty => (S3ErrorCode::BucketNotEmpty, Shown::Default),
+            ErrorCode::AlreadyExists | ErrorCode::Conflict => {
+                (S3ErrorCode::ConditionalRequestConflict, Shown::Detail)
+            }
+            ErrorCode::PreconditionFailed => (S3ErrorCode::PreconditionFailed, Shown::Default),
+            ErrorCode::Unavailable | ErrorCode::NotEnoughNodes => {
+                (S3ErrorCode::ServiceUnavailable, Shown::Detail)
+            }
+            // The cluster refused the gateway's own signature, or data failed a checksum
+            // inside the cluster: not the client's doing.
+            ErrorCode::Unauthorized
+            | ErrorCode::ChecksumMismatch
+            | ErrorCode::Corrupt
+            | ErrorCode::Internal => (S3ErrorCode::InternalError, Shown::Default),
+        },
+        ErrorDetail::Unreachable | ErrorDetail::NoAnswer => {
+            (S3ErrorCode::ServiceUnavailable, Shown::Detail)
+        }
+        ErrorDetail::NoSuchBucket => (S3ErrorCode::NoSuchBucket, Shown::Default),
+        ErrorDetail::NoSuchUpload => (S3ErrorCode::NoSuchUpload, Shown::Default),
+        ErrorDetail::NoSuchAccessKey => (S3ErrorCode::InvalidAccessKeyId, Shown::Default),
+        ErrorDetail::InvalidPart => (S3ErrorCode::InvalidPart, Shown::DefaultAndDetail),
+        ErrorDetail::InvalidPartOrder => (S3ErrorCode::InvalidPartOrder, Shown::DefaultAndDetail),
+        ErrorDetail::EntityTooSmall => (S3ErrorCode::EntityTooSmall, Shown::DefaultAndDetail),
+        ErrorDetail::NoPartsListed => (S3ErrorCode::MalformedXML, Shown::DefaultAndDetail),
+        ErrorDetail::EntityTooLarge => (S3ErrorCode::EntityTooLarge, Shown::Detail),
+        ErrorDetail::InvalidPartNumber => (S3ErrorCode::InvalidArgument, Shown::Detail),
+        ErrorDetail::InvalidRange => (S3ErrorCode::InvalidRange, Shown::Detail),
+        ErrorDetail::InvalidRequest => (S3ErrorCode::InvalidRequest, Shown::Detail),
     }
 }
 

@@ -186,3 +186,71 @@ fn extension_traits() {
     );
     assert_eq!(Some(3).ok_or_internal("x").ok(), Some(3));
 }
+
+/// The table of every metad error detail (and every code without one) to the S3 code and HTTP
+/// status the client sees. `from_rpc`'s match is exhaustive, so a new detail does not compile
+/// until it is mapped; this table makes sure each mapping is the intended one.
+#[test]
+fn every_metad_error_maps_to_its_s3_code_and_status() {
+    use dfs_common::ErrorDetail;
+    let by_detail = |detail: ErrorDetail| -> (S3ErrorCode, u16) {
+        match detail {
+            ErrorDetail::None => unreachable!("listed by code below"),
+            ErrorDetail::Unreachable | ErrorDetail::NoAnswer => {
+                (S3ErrorCode::ServiceUnavailable, 503)
+            }
+            ErrorDetail::NoSuchBucket => (S3ErrorCode::NoSuchBucket, 404),
+            ErrorDetail::NoSuchUpload => (S3ErrorCode::NoSuchUpload, 404),
+            ErrorDetail::NoSuchAccessKey => (S3ErrorCode::InvalidAccessKeyId, 403),
+            ErrorDetail::InvalidPart => (S3ErrorCode::InvalidPart, 400),
+            ErrorDetail::InvalidPartOrder => (S3ErrorCode::InvalidPartOrder, 400),
+            ErrorDetail::NoPartsListed => (S3ErrorCode::MalformedXML, 400),
+            ErrorDetail::EntityTooSmall => (S3ErrorCode::EntityTooSmall, 400),
+            ErrorDetail::EntityTooLarge => (S3ErrorCode::EntityTooLarge, 400),
+            ErrorDetail::InvalidPartNumber => (S3ErrorCode::InvalidArgument, 400),
+            ErrorDetail::InvalidRange => (S3ErrorCode::InvalidRange, 416),
+            ErrorDetail::InvalidRequest => (S3ErrorCode::InvalidRequest, 400),
+        }
+    };
+    let by_code = |code: ErrorCode| -> (S3ErrorCode, u16) {
+        match code {
+            ErrorCode::NotFound => (S3ErrorCode::NoSuchKey, 404),
+            ErrorCode::AlreadyExists | ErrorCode::Conflict => {
+                (S3ErrorCode::ConditionalRequestConflict, 409)
+            }
+            ErrorCode::NotADirectory | ErrorCode::IsADirectory => {
+                (S3ErrorCode::InvalidRequest, 400)
+            }
+            ErrorCode::NotEmpty => (S3ErrorCode::BucketNotEmpty, 409),
+            ErrorCode::InvalidArgument => (S3ErrorCode::InvalidArgument, 400),
+            ErrorCode::PreconditionFailed => (S3ErrorCode::PreconditionFailed, 412),
+            ErrorCode::NotEnoughNodes | ErrorCode::Unavailable => {
+                (S3ErrorCode::ServiceUnavailable, 503)
+            }
+            ErrorCode::Unauthorized
+            | ErrorCode::ChecksumMismatch
+            | ErrorCode::Corrupt
+            | ErrorCode::Internal => (S3ErrorCode::InternalError, 500),
+        }
+    };
+    let check = |err: RpcError, (code, status): (S3ErrorCode, u16)| {
+        let s3 = S3Error::from_rpc(err.clone(), S3ErrorCode::NoSuchKey);
+        assert_eq!(s3.code(), code, "{err:?}");
+        assert_eq!(s3.http_status().as_u16(), status, "{err:?}");
+        // Internal causes are never shown to the client.
+        if status == 500 {
+            assert!(!s3.message().contains("secret detail"), "{err:?}");
+        }
+    };
+    for detail in ErrorDetail::ALL {
+        if detail != ErrorDetail::None {
+            check(
+                RpcError::detailed(detail, "secret detail"),
+                by_detail(detail),
+            );
+        }
+    }
+    for code in ErrorCode::ALL {
+        check(RpcError::new(code, "secret detail"), by_code(code));
+    }
+}

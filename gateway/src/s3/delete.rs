@@ -5,7 +5,7 @@
 //! has children, and removes it otherwise.
 
 use super::meta::check_version_id;
-use super::{empty_response, is_missing_bucket, read_small_body, rpc_error, xml_response};
+use super::{empty_response, read_small_body, rpc_error, xml_response};
 use crate::body::BodySlot;
 use crate::ctx::{object_path, ReqCtx};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
@@ -13,7 +13,7 @@ use crate::router::MAX_KEY_BYTES;
 use crate::xml::{self, DeleteErrorItem, DeletedItem};
 use dfs_common::http::Body;
 use dfs_common::wire::DeleteReq;
-use dfs_common::ErrorCode;
+use dfs_common::{ErrorCode, ErrorDetail};
 use futures_util::StreamExt;
 use http::{Response, StatusCode};
 
@@ -47,7 +47,7 @@ async fn delete_one(ctx: &ReqCtx, bucket: &str, key: &str) -> S3Result<()> {
     };
     match ctx.client.call(&req).await {
         Ok(_) => Ok(()),
-        Err(e) if e.code == ErrorCode::NotFound && !is_missing_bucket(&e) => Ok(()),
+        Err(e) if e.code == ErrorCode::NotFound && !e.is(ErrorDetail::NoSuchBucket) => Ok(()),
         Err(e) => Err(rpc_error(e, bucket, S3ErrorCode::NoSuchKey, path)),
     }
 }

@@ -22,7 +22,7 @@ use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::router::Endpoint;
 use bytes::Bytes;
 use dfs_common::http::{empty, full, Body};
-use dfs_common::{ErrorCode, RpcError};
+use dfs_common::{ErrorDetail, RpcError};
 use http::{HeaderValue, Response, StatusCode};
 
 /// Answers one request.
@@ -135,12 +135,6 @@ pub(crate) fn header_value(text: &str) -> S3Result<HeaderValue> {
     })
 }
 
-/// Whether a metad `NotFound` is about the bucket itself (metad says so in its message:
-/// "no such bucket ...").
-pub(crate) fn is_missing_bucket(err: &RpcError) -> bool {
-    err.code == ErrorCode::NotFound && err.message.starts_with("no such bucket")
-}
-
 /// Maps a metad error met while working on `bucket`: a missing bucket is `NoSuchBucket`, any
 /// other missing path is `not_found`; `resource` names what the request was about.
 pub(crate) fn rpc_error(
@@ -149,7 +143,7 @@ pub(crate) fn rpc_error(
     not_found: S3ErrorCode,
     resource: String,
 ) -> S3Error {
-    if is_missing_bucket(&err) {
+    if err.is(ErrorDetail::NoSuchBucket) {
         return S3Error::no_such_bucket(bucket).with_source(err);
     }
     S3Error::from_rpc(err, not_found).with_resource(resource)
@@ -161,7 +155,7 @@ mod tests {
 
     #[test]
     fn missing_buckets_are_told_from_missing_keys() {
-        let bucket = RpcError::not_found("no such bucket \"b\" (in /b/x)");
+        let bucket = RpcError::no_such_bucket("no such bucket \"b\" (in /b/x)");
         let err = rpc_error(bucket, "b", S3ErrorCode::NoSuchKey, "/b/x".into());
         assert_eq!(err.code(), S3ErrorCode::NoSuchBucket);
         assert_eq!(err.resource(), Some("/b"));

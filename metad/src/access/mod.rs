@@ -18,7 +18,7 @@ use dfs_common::wire::{
     BucketAllowReq, BucketDenyReq, BucketGrant, KeyCreateReq, KeyCreateResp, KeyDeleteReq,
     KeyGetReq, KeyGetResp, KeyInfo, KeyListReq, KeyListResp,
 };
-use dfs_common::{InodeId, RpcError};
+use dfs_common::{ErrorDetail, InodeId, RpcError};
 use rand::Rng;
 use std::sync::Arc;
 
@@ -128,7 +128,7 @@ impl AccessKeys {
     pub fn allow(&self, req: &BucketAllowReq) -> Result<KeyInfo, RpcError> {
         let mut txn = self.store.begin();
         if !bucket_exists(&txn, &req.bucket)? {
-            return Err(RpcError::not_found(format!(
+            return Err(RpcError::no_such_bucket(format!(
                 "no such bucket {:?} (granting access key {})",
                 req.bucket, req.key_id
             )));
@@ -167,7 +167,12 @@ pub(crate) fn load(r: &impl Reader, key_id: &str) -> Result<Option<AccessKey>, S
 
 /// The record of a key, `NotFound` if it does not exist.
 fn require(r: &impl Reader, key_id: &str) -> Result<AccessKey, RpcError> {
-    load(r, key_id)?.ok_or_else(|| RpcError::not_found(format!("no such access key {key_id:?}")))
+    load(r, key_id)?.ok_or_else(|| {
+        RpcError::detailed(
+            ErrorDetail::NoSuchAccessKey,
+            format!("no such access key {key_id:?}"),
+        )
+    })
 }
 
 /// Adds the flags set in `flags` to the key's grant on `flags.bucket` (staged in `txn`) and

@@ -115,7 +115,7 @@ impl Namespace {
             Some(Dentry::Dir(dir)) => dir,
             Some(Dentry::File(_)) => return unreachable_kind(&key_name),
             None => {
-                return Err(RpcError::not_found(format!(
+                return Err(RpcError::no_such_bucket(format!(
                     "no such bucket {:?}",
                     req.name
                 )))

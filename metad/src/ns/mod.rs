@@ -126,12 +126,11 @@ fn walk_dirs(
                     components: components[..=i].to_vec(),
                     trailing_slash: true,
                 };
-                let message = if i == 0 {
-                    format!("no such bucket {name:?} (in {what})")
+                return Err(if i == 0 {
+                    RpcError::no_such_bucket(format!("no such bucket {name:?} (in {what})"))
                 } else {
-                    format!("no such directory {missing} (in {what})")
-                };
-                return Err(RpcError::not_found(message));
+                    RpcError::not_found(format!("no such directory {missing} (in {what})"))
+                });
             }
         }
     }
@@ -180,7 +179,7 @@ fn bucket(r: &impl Reader, path: &DfsPath) -> Result<Dir, RpcError> {
     let name = path.components.first().map_or("", String::as_str);
     match get_dentry(r, InodeId::ROOT, &keys::entry_name(name, true))? {
         Some(Dentry::Dir(dir)) => Ok(dir),
-        _ => Err(RpcError::not_found(format!(
+        _ => Err(RpcError::no_such_bucket(format!(
             "no such bucket {name:?} (in {path})"
         ))),
     }
@@ -197,7 +196,7 @@ fn bucket_by_name(r: &impl Reader, name: &str) -> Result<Dir, RpcError> {
     }
     match get_dentry(r, InodeId::ROOT, &keys::entry_name(name, true))? {
         Some(Dentry::Dir(dir)) => Ok(dir),
-        _ => Err(RpcError::not_found(format!("no such bucket {name:?}"))),
+        _ => Err(RpcError::no_such_bucket(format!("no such bucket {name:?}"))),
     }
 }
 

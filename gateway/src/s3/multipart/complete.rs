@@ -15,12 +15,12 @@ use crate::ctx::{object_path, ReqCtx};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::s3::meta::{checksums_xml, stored_checksum, stored_checksum_type};
 use crate::s3::put::{write_refused, WriteConditions};
-use crate::s3::{is_missing_bucket, xml_response};
+use crate::s3::xml_response;
 use crate::xml::{self, Checksums, CompletePart};
 use bytes::Bytes;
 use dfs_common::http::Body;
 use dfs_common::wire::{CompleteUploadReq, ListPartsReq, PartInfo, MAX_LIST_PARTS};
-use dfs_common::ErrorCode;
+use dfs_common::{ErrorCode, ErrorDetail};
 use http::Response;
 use std::collections::BTreeMap;
 
@@ -241,7 +241,9 @@ async fn stored_parts(
         let page = match page {
             Ok(page) => page,
             // A completed upload is not listed: the completion answers for it.
-            Err(e) if e.code == ErrorCode::NotFound && !is_missing_bucket(&e) => return Ok(None),
+            Err(e) if e.code == ErrorCode::NotFound && !e.is(ErrorDetail::NoSuchBucket) => {
+                return Ok(None)
+            }
             Err(e) => return Err(upload_error(e, bucket, key, upload_id)),
         };
         if setting.is_none() {

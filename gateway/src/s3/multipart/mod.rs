@@ -18,7 +18,7 @@ pub(super) mod list;
 
 use super::meta::{check_write_headers, ObjectMeta};
 use super::put::declared_length;
-use super::{empty_response, header_value, is_missing_bucket, xml_response};
+use super::{empty_response, header_value, xml_response};
 use crate::auth::checksum::{ChecksumAlgorithm, ChecksumHasher, ExpectedChecksums};
 use crate::body::{stream_body, BodySlot, PayloadSink};
 use crate::ctx::{object_path, ReqCtx};
@@ -28,40 +28,20 @@ use bytes::Bytes;
 use checksum::UploadChecksum;
 use dfs_client::{CreateOptions, FinishPartOptions};
 use dfs_common::http::Body;
-use dfs_common::wire::{
-    s3_code, AbortUploadReq, CreateUploadReq, ListPartsReq, UploadInfo, MAX_PART_SIZE,
-};
-use dfs_common::{ErrorCode, RpcError};
+use dfs_common::wire::{AbortUploadReq, CreateUploadReq, ListPartsReq, UploadInfo, MAX_PART_SIZE};
+use dfs_common::{ErrorCode, ErrorDetail, RpcError};
 use http::{HeaderValue, Response, StatusCode};
 
 /// Maps a metad error of a multipart call on `bucket`/`key`: a missing bucket is
-/// `NoSuchBucket`, any other missing thing the upload (`NoSuchUpload`); an `InvalidArgument`
-/// whose message starts with an S3 code (`InvalidPart: ...`) is that code, with metad's
-/// explanation as the message.
+/// `NoSuchBucket`, any other missing thing the upload (`NoSuchUpload`, naming it); every other
+/// condition as [`crate::error::s3_mapping`] says.
 pub(crate) fn upload_error(err: RpcError, bucket: &str, key: &str, upload_id: &str) -> S3Error {
     let resource = object_path(bucket, key);
-    if is_missing_bucket(&err) {
+    if err.is(ErrorDetail::NoSuchBucket) {
         return S3Error::no_such_bucket(bucket).with_source(err);
     }
     if err.code == ErrorCode::NotFound {
         return S3Error::no_such_upload(upload_id)
-            .with_resource(resource)
-            .with_source(err);
-    }
-    if let Some(code) = s3_code(&err).and_then(S3ErrorCode::from_name) {
-        let detail = err
-            .message
-            .split_once(": ")
-            .map_or(err.message.as_str(), |(_, rest)| rest);
-        let message = match code {
-            // Clients look for these codes' documented wording; metad's detail follows it.
-            S3ErrorCode::InvalidPart
-            | S3ErrorCode::InvalidPartOrder
-            | S3ErrorCode::EntityTooSmall
-            | S3ErrorCode::MalformedXML => format!("{} ({detail})", code.default_message()),
-            _ => detail.to_owned(),
-        };
-        return S3Error::new(code, message)
             .with_resource(resource)
             .with_source(err);
     }
@@ -120,7 +100,7 @@ pub(super) async fn create_multipart_upload(ctx: &ReqCtx) -> S3Result<Response<B
         })
         .await
         .map_err(|e| {
-            if is_missing_bucket(&e) {
+            if e.is(ErrorDetail::NoSuchBucket) {
                 S3Error::no_such_bucket(bucket).with_source(e)
             } else {
                 S3Error::from_rpc(e, S3ErrorCode::NoSuchKey).with_resource(resource.clone())
@@ -287,65 +267,38 @@ mod tests {
     }
 
     #[test]
-    fn metad_errors_map_to_s3_codes() {
+    fn multipart_errors_name_the_bucket_or_the_upload() {
         assert_eq!(
             code(RpcError::not_found("no upload u1")),
             S3ErrorCode::NoSuchUpload
         );
+        let err = upload_error(RpcError::no_such_bucket("no such bucket"), "b", "k", "u");
         assert_eq!(
-            code(RpcError::not_found("no such bucket \"b\"")),
-            S3ErrorCode::NoSuchBucket
+            (err.code(), err.resource()),
+            (S3ErrorCode::NoSuchBucket, Some("/b"))
         );
-        for (message, expected) in [
-            (
-                "InvalidPart: upload u1 has no part 3",
-                S3ErrorCode::InvalidPart,
-            ),
-            (
-                "InvalidPartOrder: part 2 after 3",
-                S3ErrorCode::InvalidPartOrder,
-            ),
-            (
-                "EntityTooSmall: part 1 is 5 bytes",
-                S3ErrorCode::EntityTooSmall,
-            ),
-            ("MalformedXML: no part", S3ErrorCode::MalformedXML),
-            (
-                "InvalidRange: bytes 5-9 of a 3-byte source",
-                S3ErrorCode::InvalidRange,
-            ),
-            ("EntityTooLarge: part too big", S3ErrorCode::EntityTooLarge),
-            ("InvalidRequest: no algorithm", S3ErrorCode::InvalidRequest),
-            (
-                "InvalidArgument: part number 0",
-                S3ErrorCode::InvalidArgument,
-            ),
-            // No code, or one the gateway does not know: a plain InvalidArgument.
-            ("path \"/b: x\" is bad", S3ErrorCode::InvalidArgument),
-            ("NoSuchThing: what", S3ErrorCode::InvalidArgument),
-        ] {
-            assert_eq!(code(RpcError::invalid(message)), expected, "{message}");
-        }
-        let err = upload_error(RpcError::invalid("InvalidPart: no part 3"), "b", "k", "u");
+        let err = upload_error(
+            RpcError::detailed(ErrorDetail::InvalidPart, "no part 3"),
+            "b",
+            "k",
+            "u",
+        );
         assert!(err
             .message()
             .starts_with("One or more of the specified parts"));
         assert!(err.message().ends_with("(no part 3)"), "{}", err.message());
         let err = upload_error(
-            RpcError::invalid("InvalidRange: past the end"),
+            RpcError::detailed(ErrorDetail::InvalidRange, "past the end"),
             "b",
             "k",
             "u",
         );
         assert_eq!(err.message(), "past the end");
         assert_eq!(err.resource(), Some("/b/k"));
+        // A message that looks like an S3 code means nothing: only the detail counts.
         assert_eq!(
-            code(RpcError::new(ErrorCode::PreconditionFailed, "exists")),
-            S3ErrorCode::PreconditionFailed
-        );
-        assert_eq!(
-            code(RpcError::unavailable("metad is down")),
-            S3ErrorCode::ServiceUnavailable
+            code(RpcError::invalid("InvalidPart: upload u1 has no part 3")),
+            S3ErrorCode::InvalidArgument
         );
     }
 }

@@ -10,7 +10,7 @@ use crate::store::keys;
 use crate::store::values::{Completion, Dentry, Dir, DirObject, File, Part, Upload, UploadState};
 use crate::store::{Cf, Txn};
 use dfs_common::wire::{CompleteUploadReq, CompleteUploadResp, Entry, MIN_PART_SIZE};
-use dfs_common::RpcError;
+use dfs_common::{ErrorDetail, RpcError};
 use md5::{Digest, Md5};
 use std::collections::BTreeMap;
 
@@ -134,37 +134,42 @@ fn check_parts(
 ) -> Result<Vec<u32>, RpcError> {
     let id = &found.id;
     if requested.is_empty() {
-        return Err(RpcError::invalid(format!(
-            "MalformedXML: the completion of upload {id} lists no part"
-        )));
+        return Err(RpcError::detailed(
+            ErrorDetail::NoPartsListed,
+            format!("the completion of upload {id} lists no part"),
+        ));
     }
     for pair in requested.windows(2) {
         if pair[1].0 <= pair[0].0 {
-            return Err(RpcError::invalid(format!(
-                "InvalidPartOrder: part {} is listed after part {} in the completion of upload {id}: part numbers must ascend",
+            return Err(RpcError::detailed(ErrorDetail::InvalidPartOrder, format!(
+                "part {} is listed after part {} in the completion of upload {id}: part numbers must ascend",
                 pair[1].0, pair[0].0
             )));
         }
     }
     for (number, etag) in requested {
         let Some(part) = parts.get(number) else {
-            return Err(RpcError::invalid(format!(
-                "InvalidPart: upload {id} has no part {number}"
-            )));
+            return Err(RpcError::detailed(
+                ErrorDetail::InvalidPart,
+                format!("upload {id} has no part {number}"),
+            ));
         };
         if normalize_etag(etag).as_deref() != Some(part.etag.as_str()) {
-            return Err(RpcError::invalid(format!(
-                "InvalidPart: part {number} of upload {id} has ETag {}, not {etag}",
-                part.etag
-            )));
+            return Err(RpcError::detailed(
+                ErrorDetail::InvalidPart,
+                format!(
+                    "part {number} of upload {id} has ETag {}, not {etag}",
+                    part.etag
+                ),
+            ));
         }
     }
     if let Some((_, all_but_last)) = requested.split_last() {
         for (number, _) in all_but_last {
             let size = parts.get(number).map_or(0, |p| p.size);
             if size < MIN_PART_SIZE {
-                return Err(RpcError::invalid(format!(
-                    "EntityTooSmall: part {number} of upload {id} is {size} bytes; every part but the last must hold at least {MIN_PART_SIZE}"
+                return Err(RpcError::detailed(ErrorDetail::EntityTooSmall, format!(
+                    "part {number} of upload {id} is {size} bytes; every part but the last must hold at least {MIN_PART_SIZE}"
                 )));
             }
         }
@@ -199,8 +204,8 @@ fn object_meta(upload: &Upload, checksum: Option<&str>) -> Result<Vec<(String, S
     let algorithm = match &upload.checksum_algorithm {
         Some(a) if !a.is_empty() && a.bytes().all(|b| b.is_ascii_alphanumeric()) => a,
         _ => {
-            return Err(RpcError::invalid(format!(
-                "InvalidRequest: the upload of {}/{} has no checksum algorithm, so its completion cannot carry a checksum",
+            return Err(RpcError::detailed(ErrorDetail::InvalidRequest, format!(
+                "the upload of {}/{} has no checksum algorithm, so its completion cannot carry a checksum",
                 upload.bucket, upload.key
             )))
         }

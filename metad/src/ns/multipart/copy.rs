@@ -13,7 +13,7 @@ use crate::store::values::{Dentry, FileChunk, Part};
 use crate::store::Txn;
 use dfs_common::path::DfsPath;
 use dfs_common::wire::{CopyPartReq, CopyPartResp, MAX_PART_SIZE};
-use dfs_common::{ErrorCode, InodeId, RpcError};
+use dfs_common::{ErrorCode, ErrorDetail, InodeId, RpcError};
 
 /// The source of a part copy, as found.
 struct Source {
@@ -45,17 +45,23 @@ impl Namespace {
             None => (0, source.size),
             Some((first, last)) if first <= last && last < source.size => (first, last + 1),
             Some((first, last)) => {
-                return Err(RpcError::invalid(format!(
-                    "InvalidRange: bytes {first}-{last} are not inside {src}, which holds {} bytes",
-                    source.size
-                )))
+                return Err(RpcError::detailed(
+                    ErrorDetail::InvalidRange,
+                    format!(
+                        "bytes {first}-{last} are not inside {src}, which holds {} bytes",
+                        source.size
+                    ),
+                ))
             }
         };
         let size = end - start;
         if size > MAX_PART_SIZE {
-            return Err(RpcError::invalid(format!(
-                "InvalidRequest: a part copy may take at most {MAX_PART_SIZE} bytes, not {size} (from {src})"
-            )));
+            return Err(RpcError::detailed(
+                ErrorDetail::InvalidRequest,
+                format!(
+                    "a part copy may take at most {MAX_PART_SIZE} bytes, not {size} (from {src})"
+                ),
+            ));
         }
         let whole = start == 0 && end == source.size;
         let etag = match (&req.etag, whole) {

@@ -25,7 +25,7 @@ use dfs_common::wire::{
     OpenPartReq, OpenResp, PartInfo, UploadInfo, MAX_LIST_PARTS, MAX_PART_NUMBER, MAX_PART_SIZE,
     MIN_PART_NUMBER,
 };
-use dfs_common::{ErrorCode, InodeId, RpcError};
+use dfs_common::{ErrorCode, ErrorDetail, InodeId, RpcError};
 use rand::Rng;
 use std::collections::BTreeMap;
 
@@ -167,8 +167,8 @@ impl Namespace {
             ))
         })?;
         if req.size > MAX_PART_SIZE {
-            return Err(RpcError::invalid(format!(
-                "EntityTooLarge: part {number} of upload {} is {} bytes, more than the {MAX_PART_SIZE} a part may hold",
+            return Err(RpcError::detailed(ErrorDetail::EntityTooLarge, format!(
+                "part {number} of upload {} is {} bytes, more than the {MAX_PART_SIZE} a part may hold",
                 target.upload_id, req.size
             )));
         }
@@ -384,9 +384,10 @@ fn is_upload_path(r: &impl Reader, at: &UploadRef, path: &str) -> Result<bool, R
 
 /// The error for an upload that does not exist (any more).
 pub(super) fn no_such_upload(id: &str) -> RpcError {
-    RpcError::not_found(format!(
-        "no such upload {id} (never created, or aborted, expired or completed)"
-    ))
+    RpcError::detailed(
+        ErrorDetail::NoSuchUpload,
+        format!("no such upload {id} (never created, or aborted, expired or completed)"),
+    )
 }
 
 /// Checks a part number.
@@ -394,9 +395,10 @@ pub(super) fn check_part_number(number: u32) -> Result<(), RpcError> {
     if (MIN_PART_NUMBER..=MAX_PART_NUMBER).contains(&number) {
         Ok(())
     } else {
-        Err(RpcError::invalid(format!(
-            "InvalidArgument: part number {number} is not between {MIN_PART_NUMBER} and {MAX_PART_NUMBER}"
-        )))
+        Err(RpcError::detailed(
+            ErrorDetail::InvalidPartNumber,
+            format!("part number {number} is not between {MIN_PART_NUMBER} and {MAX_PART_NUMBER}"),
+        ))
     }
 }
 

@@ -4,7 +4,7 @@
 use crate::ns::tests::{chunk_ids, code, fixture, loc, put, queued, stat, Fixture};
 use crate::store::queue::Queue;
 use dfs_common::wire::*;
-use dfs_common::{ChunkId, ErrorCode, RpcError};
+use dfs_common::{ChunkId, ErrorCode, ErrorDetail, RpcError};
 use md5::{Digest, Md5};
 
 pub(crate) const MIB: u64 = 1 << 20;
@@ -105,9 +105,8 @@ fn abort(f: &Fixture, id: &str) -> Result<(), RpcError> {
     })
 }
 
-fn s3(result: Result<impl std::fmt::Debug, RpcError>) -> String {
-    let err = result.unwrap_err();
-    s3_code(&err).unwrap_or("none").to_owned()
+fn detail(result: Result<impl std::fmt::Debug, RpcError>) -> ErrorDetail {
+    result.unwrap_err().detail
 }
 
 fn refcount(f: &Fixture, chunk: ChunkId) -> u64 {
@@ -179,19 +178,22 @@ fn completion_validates_like_s3_and_leaves_the_upload_open_on_error() {
     put_part(&f, &id, 2, &[MIB], 2).unwrap();
     put_part(&f, &id, 3, &[10], 3).unwrap();
     let (e1, e2, e3) = (etag(1), etag(2), etag(3));
-    assert_eq!(s3(complete(&f, &id, &[])), "MalformedXML");
+    assert_eq!(detail(complete(&f, &id, &[])), ErrorDetail::NoPartsListed);
     let order = complete(&f, &id, &[(2, e2.clone()), (1, e1.clone())]);
-    assert_eq!(s3(order), "InvalidPartOrder");
+    assert_eq!(detail(order), ErrorDetail::InvalidPartOrder);
     let twice = complete(&f, &id, &[(1, e1.clone()), (1, e1.clone())]);
-    assert_eq!(s3(twice), "InvalidPartOrder");
+    assert_eq!(detail(twice), ErrorDetail::InvalidPartOrder);
     assert_eq!(
-        s3(complete(&f, &id, &[(1, e1.clone()), (4, e3.clone())])),
-        "InvalidPart"
+        detail(complete(&f, &id, &[(1, e1.clone()), (4, e3.clone())])),
+        ErrorDetail::InvalidPart
     );
-    assert_eq!(s3(complete(&f, &id, &[(1, e2.clone())])), "InvalidPart");
     assert_eq!(
-        s3(complete(&f, &id, &[(1, "\"zz\"".into())])),
-        "InvalidPart"
+        detail(complete(&f, &id, &[(1, e2.clone())])),
+        ErrorDetail::InvalidPart
+    );
+    assert_eq!(
+        detail(complete(&f, &id, &[(1, "\"zz\"".into())])),
+        ErrorDetail::InvalidPart
     );
     // Part 2 (1 MiB) may only be last.
     let small = complete(
@@ -199,7 +201,7 @@ fn completion_validates_like_s3_and_leaves_the_upload_open_on_error() {
         &id,
         &[(1, e1.clone()), (2, e2.clone()), (3, e3.clone())],
     );
-    assert_eq!(s3(small), "EntityTooSmall");
+    assert_eq!(detail(small), ErrorDetail::EntityTooSmall);
     assert_eq!(list_parts(&f, &id, 0, 10).unwrap().parts.len(), 3);
     assert!(queued(&f.store, Queue::Gc).is_empty());
     let done = complete(&f, &id, &[(1, e1), (2, e2)]).unwrap();
@@ -367,7 +369,7 @@ fn buckets_with_uploads_in_progress_are_not_empty() {
             owner_key: None,
         })
         .unwrap_err();
-    assert!(err.message.contains("no such bucket"), "{err}");
+    assert_eq!(err.detail, dfs_common::ErrorDetail::NoSuchBucket, "{err}");
 }
 
 #[test]
@@ -445,7 +447,10 @@ fn completion_honours_conditions_and_stores_the_checksum() {
     let mut with_sum = req(false, Some("AAAA"));
     with_sum.upload_id = plain;
     with_sum.path = None;
-    assert_eq!(s3(f.ns.complete_upload(&with_sum)), "InvalidRequest");
+    assert_eq!(
+        detail(f.ns.complete_upload(&with_sum)),
+        ErrorDetail::InvalidRequest
+    );
 }
 
 #[test]
@@ -463,8 +468,8 @@ fn calls_naming_another_path_do_not_find_the_upload() {
     for wrong in ["/c/k", "/b/k2", "/b/k/", "/b", "nonsense"] {
         assert_eq!(code(open(wrong, 1)), ErrorCode::NotFound, "{wrong}");
     }
-    assert_eq!(s3(open("/b/k", 0)), "InvalidArgument");
-    assert_eq!(s3(open("/b/k", 10_001)), "InvalidArgument");
+    assert_eq!(detail(open("/b/k", 0)), ErrorDetail::InvalidPartNumber);
+    assert_eq!(detail(open("/b/k", 10_001)), ErrorDetail::InvalidPartNumber);
     let session = open("/b/k", 1).unwrap().session;
     // A part session is committed as a part, a file session as a file.
     let as_file = f.ns.commit(&CommitReq {

@@ -191,7 +191,7 @@ fn files_need_a_bucket_and_a_file_name() {
     assert_eq!(code(open("relative")), ErrorCode::InvalidArgument);
     let err = open("/nob/x").unwrap_err();
     assert_eq!(err.code, ErrorCode::NotFound);
-    assert!(err.message.contains("no such bucket"), "{err}");
+    assert_eq!(err.detail, dfs_common::ErrorDetail::NoSuchBucket, "{err}");
     assert!(open("/b/x//y").is_ok());
 }
 

@@ -4,7 +4,7 @@ use crate::ns::multipart::tests::{complete, create, etag, put_part, MIB};
 use crate::ns::tests::{chunk_ids, code, fixture, loc, put, queued, stat, Fixture};
 use crate::store::queue::Queue;
 use dfs_common::wire::*;
-use dfs_common::{ErrorCode, RpcError};
+use dfs_common::{ErrorCode, ErrorDetail, RpcError};
 
 fn list(
     f: &Fixture,
@@ -168,7 +168,7 @@ fn part_copies_share_slices_of_the_source_chunks() {
     }
     for bad in [(0, 30), (30, 31), (7, 6)] {
         let err = copy(&f, &id, 3, "/b/src", Some(bad), Some(etag(3))).unwrap_err();
-        assert_eq!(s3_code(&err), Some("InvalidRange"), "{bad:?}: {err}");
+        assert_eq!(err.detail, ErrorDetail::InvalidRange, "{bad:?}: {err}");
     }
     assert_eq!(
         code(copy(&f, &id, 3, "/b/nothing", None, None)),
