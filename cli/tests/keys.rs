@@ -1,6 +1,6 @@
 //! S3 administration through the real `dfs` binary: access keys and bucket grants.
 
-use dfs_common::wire::{CreateBucketReq, KeyGetReq};
+use dfs_common::wire::CreateBucketReq;
 use dfs_testkit::{Cluster, ClusterOptions};
 
 /// The value of `export NAME=VALUE` in `text`.
@@ -45,13 +45,7 @@ async fn keys_and_grants_through_the_cli() {
         "{}",
         out.stderr
     );
-    let stored = cluster
-        .client()
-        .call(&KeyGetReq {
-            key_id: alice.clone(),
-        })
-        .await
-        .unwrap();
+    let stored = cluster.client().keys().get(&alice).await.unwrap();
     assert_eq!(stored.secret, secret);
     let bob = export_value(
         &cluster.dfs_ok(&["key", "create", "bob"]),
@@ -72,7 +66,8 @@ async fn keys_and_grants_through_the_cli() {
     cluster.dfs_ok(&["mkdir", "/b2"]);
     cluster
         .client()
-        .call(&CreateBucketReq {
+        .buckets()
+        .create(&CreateBucketReq {
             name: "b3".into(),
             owner_key: Some(bob.clone()),
         })

@@ -9,7 +9,8 @@ use dfs_testkit::{test_bytes, Cluster, ClusterOptions};
 async fn create_upload(cluster: &Cluster, path: &str) -> String {
     cluster
         .client()
-        .call(&CreateUploadReq {
+        .uploads()
+        .create(&CreateUploadReq {
             path: path.to_owned(),
             content_type: None,
             meta: Vec::new(),

@@ -6,15 +6,19 @@
 //! [`FileReader`] (a range streamed chunk by chunk from a live replica, failing over to the
 //! next, with a small prefetch).
 
+mod api;
 mod chunker;
 mod etag;
 mod read;
+mod retry;
 mod upload;
 mod write;
 
+pub use api::{Buckets, Keys, Nodes, Uploads};
 pub use chunker::chunk_count;
 pub use etag::{etag_of, format_etag};
 pub use read::{plan_range, stored_range, FileReader, Piece, StoredRange};
+pub use retry::RetryPolicy;
 pub use write::{CreateOptions, FileWriter, FinishOptions, FinishPartOptions};
 
 use dfs_common::auth::ClusterSecret;
@@ -39,6 +43,7 @@ pub struct DfsClient {
 struct Inner {
     http: InternalClient,
     metad: String,
+    retry: RetryPolicy,
 }
 
 impl DfsClient {
@@ -49,6 +54,18 @@ impl DfsClient {
             inner: Arc::new(Inner {
                 http: InternalClient::new(secret),
                 metad: metad_addr.into(),
+                retry: RetryPolicy::default(),
+            }),
+        }
+    }
+
+    /// The same client with another retry policy (the default rides out a metad restart).
+    pub fn with_retry_policy(self, retry: RetryPolicy) -> Self {
+        DfsClient {
+            inner: Arc::new(Inner {
+                http: self.inner.http.clone(),
+                metad: self.inner.metad.clone(),
+                retry,
             }),
         }
     }
@@ -63,15 +80,47 @@ impl DfsClient {
         &self.inner.http
     }
 
-    /// Calls any metad RPC (see `dfs_common::wire`). A transport failure names metad, so that
-    /// a person reading "cannot reach metad at ..." knows which daemon is missing.
-    pub async fn call<R: Rpc>(&self, req: &R) -> Result<R::Response, RpcError> {
+    /// Calls a metad RPC under the retry policy (see [`retry`]). A transport failure names
+    /// metad, so that a person reading "cannot reach metad at ..." knows which daemon is
+    /// missing. Only the library calls RPCs directly; users have the typed methods.
+    pub(crate) async fn call<R: Rpc>(&self, req: &R) -> Result<R::Response, RpcError> {
+        self.call_tracked(req).await.map_err(|(err, _)| err)
+    }
+
+    /// Like [`call`](Self::call); on failure also says whether an earlier attempt got no
+    /// answer, so that it may have been done (what a token call's caller must check).
+    pub(crate) async fn call_tracked<R: Rpc>(
+        &self,
+        req: &R,
+    ) -> Result<R::Response, (RpcError, bool)> {
         let addr = &self.inner.metad;
-        self.inner
-            .http
-            .call(addr, req)
-            .await
-            .map_err(|err| name_metad(err, addr))
+        let policy = &self.inner.retry;
+        let start = tokio::time::Instant::now();
+        let mut maybe_done = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let err = match self.inner.http.call(addr, req).await {
+                Ok(resp) => return Ok(resp),
+                Err(err) => err,
+            };
+            let wait = policy.backoff(attempt);
+            if attempt >= policy.max_attempts
+                || !retry::may_retry(&err, R::REPEAT)
+                || start.elapsed() + wait > policy.deadline
+            {
+                return Err((name_metad(err, addr), maybe_done));
+            }
+            maybe_done |= err.detail == ErrorDetail::NoAnswer;
+            tracing::debug!(
+                rpc = R::METHOD,
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                error = %err,
+                "metad call failed; retrying"
+            );
+            tokio::time::sleep(wait).await;
+        }
     }
 
     /// The entry at `path` (file or directory).
@@ -157,6 +206,16 @@ impl DfsClient {
         })
         .await
         .map(|_| ())
+    }
+
+    /// Deletes as `req` says (an S3 delete of an object names `object: true`).
+    pub async fn delete_with(&self, req: &DeleteReq) -> Result<(), RpcError> {
+        self.call(req).await.map(|_| ())
+    }
+
+    /// Copies as `req` says (new metadata, preconditions on source and destination).
+    pub async fn copy_with(&self, req: &CopyReq) -> Result<Entry, RpcError> {
+        self.call(req).await
     }
 
     /// Copies a file; the copy shares the source's chunks, so no data moves.

@@ -8,7 +8,7 @@ use crate::upload::{upload_chunk, SessionCtx};
 use crate::DfsClient;
 use bytes::Bytes;
 use dfs_common::wire::{AbortReq, CommitPartReq, CommitReq, Entry, PartInfo, Rpc, WrittenChunk};
-use dfs_common::{RpcError, SessionId};
+use dfs_common::{ErrorDetail, RpcError, SessionId};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
@@ -155,16 +155,24 @@ impl FileWriter {
             if_none_match,
             if_match,
         } = opts;
-        self.commit_with(etag, |session, size, etag, chunks| CommitReq {
-            session,
-            size,
+        self.commit_with(
             etag,
-            content_type,
-            meta,
-            chunks,
-            if_none_match,
-            if_match,
-        })
+            |session, size, etag, chunks| CommitReq {
+                session,
+                size,
+                etag,
+                content_type,
+                meta,
+                chunks,
+                if_none_match,
+                if_match,
+            },
+            |client, path, size, etag| async move {
+                // Size and ETag (the MD5 of the bytes) identify this write's content.
+                let entry = client.stat(&path).await.ok()?;
+                (entry.size == size && entry.etag == etag).then_some(entry)
+            },
+        )
         .await
     }
 
@@ -173,13 +181,19 @@ impl FileWriter {
     /// is aborted.
     pub async fn finish_part(mut self, opts: FinishPartOptions) -> Result<PartInfo, RpcError> {
         let FinishPartOptions { etag, checksum } = opts;
-        self.commit_with(etag, |session, size, etag, chunks| CommitPartReq {
-            session,
-            size,
+        self.commit_with(
             etag,
-            checksum,
-            chunks,
-        })
+            |session, size, etag, chunks| CommitPartReq {
+                session,
+                size,
+                etag,
+                checksum,
+                chunks,
+            },
+            // Not confirmed: the client would send the part again anyway (S3 clients retry
+            // UploadPart), which replaces it.
+            |_, _, _, _| async { None },
+        )
         .await
     }
 
@@ -192,15 +206,36 @@ impl FileWriter {
 
     /// Waits for every chunk, then sends the commit that `build` makes of the session, the
     /// size, the ETag and the chunks. On error the session is aborted.
-    async fn commit_with<R: Rpc>(
+    ///
+    /// The commit is retried like any token call. When an attempt got no answer and a later
+    /// one finds the session gone, the first may have committed: `confirm` then looks at
+    /// what is stored (given the client, path, size and ETag) and returns it if it is this
+    /// write's, so that a commit done just before a metad restart is not reported as failed.
+    async fn commit_with<R: Rpc, C, F>(
         &mut self,
         etag: Option<String>,
         build: impl FnOnce(SessionId, u64, String, Vec<WrittenChunk>) -> R,
-    ) -> Result<R::Response, RpcError> {
+        confirm: C,
+    ) -> Result<R::Response, RpcError>
+    where
+        C: FnOnce(crate::DfsClient, String, u64, String) -> F,
+        F: std::future::Future<Output = Option<R::Response>>,
+    {
         let result = match self.drain(etag).await {
             Ok((etag, chunks)) => {
-                let req = build(self.ctx.session, self.written, etag, chunks);
-                self.ctx.client.call(&req).await
+                let req = build(self.ctx.session, self.written, etag.clone(), chunks);
+                match self.ctx.client.call_tracked(&req).await {
+                    Ok(resp) => Ok(resp),
+                    Err((err, true)) if err.detail == ErrorDetail::NoSuchSession => {
+                        let client = self.ctx.client.clone();
+                        let path = self.ctx.path.clone();
+                        match confirm(client, path, self.written, etag).await {
+                            Some(resp) => Ok(resp),
+                            None => Err(err),
+                        }
+                    }
+                    Err((err, _)) => Err(err),
+                }
             }
             Err(err) => Err(err),
         };

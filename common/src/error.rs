@@ -106,6 +106,9 @@ pub enum ErrorDetail {
     NoSuchUpload,
     /// The access key does not exist.
     NoSuchAccessKey,
+    /// The write session does not exist (never opened, aborted, reaped, or already
+    /// committed).
+    NoSuchSession,
     /// A completion names a part that does not exist or has another ETag.
     InvalidPart,
     /// A completion lists its parts out of ascending order.
@@ -127,13 +130,14 @@ pub enum ErrorDetail {
 
 impl ErrorDetail {
     /// Every detail, for tables and tests.
-    pub const ALL: [ErrorDetail; 14] = [
+    pub const ALL: [ErrorDetail; 15] = [
         ErrorDetail::None,
         ErrorDetail::Unreachable,
         ErrorDetail::NoAnswer,
         ErrorDetail::NoSuchBucket,
         ErrorDetail::NoSuchUpload,
         ErrorDetail::NoSuchAccessKey,
+        ErrorDetail::NoSuchSession,
         ErrorDetail::InvalidPart,
         ErrorDetail::InvalidPartOrder,
         ErrorDetail::NoPartsListed,
@@ -151,7 +155,8 @@ impl ErrorDetail {
             ErrorDetail::Unreachable | ErrorDetail::NoAnswer => Some(ErrorCode::Unavailable),
             ErrorDetail::NoSuchBucket
             | ErrorDetail::NoSuchUpload
-            | ErrorDetail::NoSuchAccessKey => Some(ErrorCode::NotFound),
+            | ErrorDetail::NoSuchAccessKey
+            | ErrorDetail::NoSuchSession => Some(ErrorCode::NotFound),
             ErrorDetail::InvalidPart
             | ErrorDetail::InvalidPartOrder
             | ErrorDetail::NoPartsListed

@@ -9,7 +9,7 @@
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::router::Endpoint;
 use dfs_client::DfsClient;
-use dfs_common::wire::{BucketGrant, KeyGetReq};
+use dfs_common::wire::BucketGrant;
 use dfs_common::ErrorDetail;
 use http::Method;
 use std::collections::HashMap;
@@ -168,13 +168,7 @@ impl KeyCache {
         {
             return Err(unknown());
         }
-        let resp = match self
-            .client
-            .call(&KeyGetReq {
-                key_id: id.to_owned(),
-            })
-            .await
-        {
+        let resp = match self.client.keys().get(id).await {
             Ok(resp) => resp,
             Err(e) if e.is(ErrorDetail::NoSuchAccessKey) => {
                 self.invalidate(id);

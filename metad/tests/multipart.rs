@@ -121,7 +121,8 @@ async fn parts_written_and_copied_complete_into_one_readable_object() {
 
     let id = c
         .client
-        .call(&CreateUploadReq {
+        .uploads()
+        .create(&CreateUploadReq {
             path: "/b/big".into(),
             content_type: Some("application/x-test".into()),
             meta: vec![],
@@ -140,7 +141,8 @@ async fn parts_written_and_copied_complete_into_one_readable_object() {
     let range = &src[first as usize..=last as usize];
     let p2 = c
         .client
-        .call(&CopyPartReq {
+        .uploads()
+        .copy_part(&CopyPartReq {
             upload_id: id.clone(),
             part_number: 2,
             path: Some("/b/big".into()),
@@ -163,7 +165,8 @@ async fn parts_written_and_copied_complete_into_one_readable_object() {
     write_part(&c, &id, 4, &data(10, 4)).await;
     let listed = c
         .client
-        .call(&ListPartsReq {
+        .uploads()
+        .list_parts(&ListPartsReq {
             upload_id: id.clone(),
             path: None,
             part_number_marker: 0,
@@ -175,7 +178,8 @@ async fn parts_written_and_copied_complete_into_one_readable_object() {
 
     let done = c
         .client
-        .call(&CompleteUploadReq {
+        .uploads()
+        .complete(&CompleteUploadReq {
             upload_id: id.clone(),
             path: Some("/b/big".into()),
             parts: vec![(1, p1.etag), (2, p2.part.etag), (3, p3.etag)],
@@ -204,7 +208,8 @@ async fn parts_written_and_copied_complete_into_one_readable_object() {
     assert!(read(&c.client, "/b/src", 0, u64::MAX).await == src);
     let uploads = c
         .client
-        .call(&ListUploadsReq {
+        .uploads()
+        .list(&ListUploadsReq {
             bucket: "b".into(),
             prefix: String::new(),
             delimiter: None,
@@ -217,7 +222,8 @@ async fn parts_written_and_copied_complete_into_one_readable_object() {
     assert!(uploads.uploads.is_empty());
     let gone = c
         .client
-        .call(&AbortUploadReq {
+        .uploads()
+        .abort(&AbortUploadReq {
             upload_id: id,
             path: None,
         })

@@ -5,7 +5,6 @@
 use crate::process::Daemon;
 use crate::{free_port, path_arg, Cluster};
 use anyhow::{bail, Result};
-use dfs_common::wire::KeyCreateReq;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -54,9 +53,8 @@ impl Cluster {
         self.wait_for_gateway().await?;
         let created = self
             .client()
-            .call(&KeyCreateReq {
-                name: TEST_KEY_NAME.into(),
-            })
+            .keys()
+            .create(TEST_KEY_NAME)
             .await
             .map_err(|e| {
                 anyhow::anyhow!(

@@ -7,8 +7,7 @@ use crate::output::{escape, format_table, format_time_short, shell_quote, Align}
 use crate::{CliError, Context};
 use dfs_client::DfsClient;
 use dfs_common::wire::{
-    BucketAllowReq, BucketDenyReq, BucketGrant, BucketInfo, KeyCreateReq, KeyCreateResp,
-    KeyDeleteReq, KeyInfo, KeyListReq, ListBucketsReq,
+    BucketAllowReq, BucketDenyReq, BucketGrant, BucketInfo, KeyCreateResp, KeyInfo,
 };
 use dfs_common::{ErrorCode, RpcError};
 
@@ -17,7 +16,7 @@ pub async fn key(ctx: &mut Context, command: KeyCommand) -> Result<(), CliError>
     let client = ctx.client()?;
     match command {
         KeyCommand::Create { name } => {
-            let created = client.call(&KeyCreateReq { name: name.clone() }).await?;
+            let created = client.keys().create(&name).await?;
             emit(&format_key_exports(&created))?;
             // On stderr, so that `eval "$(dfs key create x)"` or `> key.env` keep only the exports.
             eprintln!(
@@ -28,14 +27,13 @@ pub async fn key(ctx: &mut Context, command: KeyCommand) -> Result<(), CliError>
             Ok(())
         }
         KeyCommand::List => {
-            let listed = client.call(&KeyListReq {}).await?;
+            let listed = client.keys().list().await?;
             emit(&format_keys(&listed.keys))
         }
         KeyCommand::Delete { key_id } => {
             client
-                .call(&KeyDeleteReq {
-                    key_id: key_id.clone(),
-                })
+                .keys()
+                .delete(&key_id)
                 .await
                 .map_err(no_such_key(&key_id))?;
             Ok(())
@@ -48,7 +46,7 @@ pub async fn bucket(ctx: &mut Context, command: BucketCommand) -> Result<(), Cli
     let client = ctx.client()?;
     match command {
         BucketCommand::Ls => {
-            let listed = client.call(&ListBucketsReq { key_id: None }).await?;
+            let listed = client.buckets().list(None).await?;
             emit(&format_buckets(&listed.buckets))
         }
         BucketCommand::Allow(args) => {
@@ -60,7 +58,7 @@ pub async fn bucket(ctx: &mut Context, command: BucketCommand) -> Result<(), Cli
                 write,
                 owner,
             };
-            let info = match client.call(&req).await {
+            let info = match client.buckets().allow(&req).await {
                 Ok(info) => info,
                 Err(err) if err.code == ErrorCode::NotFound => {
                     return Err(which_is_missing(&client, &args).await)
@@ -80,7 +78,11 @@ pub async fn bucket(ctx: &mut Context, command: BucketCommand) -> Result<(), Cli
             };
             // The bucket need not exist (grants on a deleted bucket can still be cleared), so
             // only the key can be missing.
-            let info = client.call(&req).await.map_err(no_such_key(&args.key_id))?;
+            let info = client
+                .buckets()
+                .deny(&req)
+                .await
+                .map_err(no_such_key(&args.key_id))?;
             emit(&format_key_grants(&info))
         }
     }
@@ -100,7 +102,7 @@ fn no_such_key(key_id: &str) -> impl FnOnce(RpcError) -> CliError + '_ {
 /// `bucket allow` answers `NotFound` for a missing bucket and for a missing key alike: ask
 /// metad which of the two it was, so the person reads the name that is wrong.
 async fn which_is_missing(client: &DfsClient, args: &GrantArgs) -> CliError {
-    match client.call(&KeyListReq {}).await {
+    match client.keys().list().await {
         Ok(listed) if !listed.keys.iter().any(|k| k.key_id == args.key_id) => CliError::NoSuch {
             what: "access key",
             name: args.key_id.clone(),

@@ -63,14 +63,18 @@ pub async fn uploads(ctx: &mut Context, command: UploadsCommand) -> Result<(), C
                 upload_id: upload_id.clone(),
                 path: Some(path.clone()),
             };
-            client.call(&req).await.map_err(|err| match err.code {
-                // Unknown, already aborted or completed, or started for another key.
-                ErrorCode::NotFound => CliError::NoSuch {
-                    what: "upload",
-                    name: format!("{} of {}", escape(&upload_id), escape(&path)),
-                },
-                _ => CliError::at(&path)(err),
-            })?;
+            client
+                .uploads()
+                .abort(&req)
+                .await
+                .map_err(|err| match err.code {
+                    // Unknown, already aborted or completed, or started for another key.
+                    ErrorCode::NotFound => CliError::NoSuch {
+                        what: "upload",
+                        name: format!("{} of {}", escape(&upload_id), escape(&path)),
+                    },
+                    _ => CliError::at(&path)(err),
+                })?;
             Ok(())
         }
     }
@@ -112,13 +116,17 @@ async fn list_uploads(
             upload_id_marker,
             max_uploads: MAX_LIST_UPLOADS,
         };
-        let page = client.call(&req).await.map_err(|err| match err.code {
-            ErrorCode::NotFound => CliError::NoSuch {
-                what: "bucket",
-                name: escape(bucket),
-            },
-            _ => err.into(),
-        })?;
+        let page = client
+            .uploads()
+            .list(&req)
+            .await
+            .map_err(|err| match err.code {
+                ErrorCode::NotFound => CliError::NoSuch {
+                    what: "bucket",
+                    name: escape(bucket),
+                },
+                _ => err.into(),
+            })?;
         let next = next_uploads_marker(&page, marker.as_ref(), bucket)?;
         all.extend(page.uploads);
         match next {
@@ -195,7 +203,7 @@ async fn part_totals(client: &DfsClient, upload_id: &str) -> Result<Option<PartT
             part_number_marker: marker,
             max_parts: MAX_LIST_PARTS,
         };
-        let page = match client.call(&req).await {
+        let page = match client.uploads().list_parts(&req).await {
             Ok(page) => page,
             Err(err) if err.code == ErrorCode::NotFound => return Ok(None),
             Err(err) => return Err(err.into()),

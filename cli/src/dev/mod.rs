@@ -19,7 +19,6 @@ use crate::output::shell_quote;
 use crate::CliError;
 use dfs_client::DfsClient;
 use dfs_common::auth::ClusterSecret;
-use dfs_common::wire::{KeyCreateReq, KeyGetReq};
 use dfs_common::ErrorCode;
 use state::{DevKey, Remembered, KEY_FILE, STATE_FILE};
 use std::path::Path;
@@ -302,11 +301,7 @@ fn gateway_attempts(
 /// (kept there for the next start).
 async fn dev_key(client: &DfsClient, path: &Path) -> Result<DevKey, CliError> {
     if let Some(kept) = state::load_key(path) {
-        let known = client
-            .call(&KeyGetReq {
-                key_id: kept.key_id.clone(),
-            })
-            .await;
+        let known = client.keys().get(&kept.key_id).await;
         match known {
             Ok(found) if found.secret == kept.secret => return Ok(kept),
             Ok(_) => eprintln!(
@@ -328,9 +323,8 @@ async fn dev_key(client: &DfsClient, path: &Path) -> Result<DevKey, CliError> {
         }
     }
     let created = client
-        .call(&KeyCreateReq {
-            name: DEV_KEY_NAME.to_owned(),
-        })
+        .keys()
+        .create(DEV_KEY_NAME)
         .await
         .map_err(|err| CliError::Dev(format!("cannot create the dev access key: {err}")))?;
     let key = DevKey {

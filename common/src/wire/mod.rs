@@ -8,18 +8,37 @@ use crate::{ChunkId, InodeId, NodeId, SessionId};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-/// A metad RPC: its method name (the URL is `/rpc/<METHOD>`) and its answer.
+/// A metad RPC: its method name (the URL is `/rpc/<METHOD>`), its answer, and whether it may
+/// be sent again when its first outcome is unknown.
 pub trait Rpc: Serialize + DeserializeOwned {
     /// The method name.
     const METHOD: &'static str;
+    /// Whether the call may be repeated after an attempt whose outcome is unknown.
+    const REPEAT: Repeat;
     /// The answer type.
     type Response: Serialize + DeserializeOwned;
 }
 
+/// Whether an RPC may be sent again after an attempt that may or may not have been done (no
+/// answer, a reset connection). A request that was never delivered, or that metad refused
+/// with 503, may always be sent again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Repeat {
+    /// Reads, and writes whose repetition leaves the same state (a second `open` only leaves
+    /// a session the reaper collects).
+    Always,
+    /// Writes named by an idempotency token (a write session, an upload): a repetition after
+    /// the first was done answers that the token is gone, which the caller checks.
+    WithToken,
+    /// Writes whose repetition would do something twice or fail misleadingly.
+    Never,
+}
+
 macro_rules! rpc {
-    ($req:ty, $method:literal, $resp:ty) => {
+    ($req:ty, $method:literal, $resp:ty, $repeat:ident) => {
         impl Rpc for $req {
             const METHOD: &'static str = $method;
+            const REPEAT: Repeat = Repeat::$repeat;
             type Response = $resp;
         }
     };
@@ -93,7 +112,7 @@ pub struct RegisterResp {
     /// Chunks metad does not reference: the node deletes them.
     pub delete: Vec<ChunkId>,
 }
-rpc!(RegisterReq, "register", RegisterResp);
+rpc!(RegisterReq, "register", RegisterResp, Never);
 
 /// A chunkd's periodic sign of life.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -114,7 +133,7 @@ pub struct HeartbeatResp {
     /// `false` when metad does not know the node (its state was lost): register again.
     pub known: bool,
 }
-rpc!(HeartbeatReq, "heartbeat", HeartbeatResp);
+rpc!(HeartbeatReq, "heartbeat", HeartbeatResp, Always);
 
 /// A chunkd found a replica that fails its checksum and quarantined it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -124,7 +143,7 @@ pub struct ReportBadChunkReq {
     /// The corrupt chunk.
     pub chunk_id: ChunkId,
 }
-rpc!(ReportBadChunkReq, "report_bad_chunk", Empty);
+rpc!(ReportBadChunkReq, "report_bad_chunk", Empty, Always);
 
 /// Cluster overview for `dfs status`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -146,7 +165,7 @@ pub struct StatusResp {
     /// Chunks waiting in the garbage-collection queue.
     pub gc_queue: u64,
 }
-rpc!(StatusReq, "status", StatusResp);
+rpc!(StatusReq, "status", StatusResp, Always);
 
 // ---------------------------------------------------------------------------------------------
 // Namespace
@@ -263,7 +282,7 @@ pub struct StatResp {
     /// Its chunks, when asked for and the entry is a file or a directory object.
     pub chunks: Vec<ChunkInfo>,
 }
-rpc!(StatReq, "stat", StatResp);
+rpc!(StatReq, "stat", StatResp, Always);
 
 /// Create a directory.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -279,7 +298,7 @@ pub struct MkdirReq {
     #[serde(default)]
     pub object: Option<DirObject>,
 }
-rpc!(MkdirReq, "mkdir", Entry);
+rpc!(MkdirReq, "mkdir", Entry, Never);
 
 /// The ETag of an empty object (quoted hex MD5 of nothing): what an explicit directory made
 /// without a payload shows as the object `x/`.
@@ -316,7 +335,7 @@ pub struct ListResp {
     /// Whether more entries follow the last one returned.
     pub truncated: bool,
 }
-rpc!(ListReq, "list", ListResp);
+rpc!(ListReq, "list", ListResp, Always);
 
 /// Start writing a file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -336,7 +355,7 @@ pub struct OpenResp {
     /// Replicas to write of each chunk.
     pub replication: u32,
 }
-rpc!(OpenReq, "open", OpenResp);
+rpc!(OpenReq, "open", OpenResp, Always);
 
 /// Reserve a new chunk id and choose its replicas.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -355,7 +374,7 @@ pub struct AllocChunkResp {
     /// Where to write it: `replication` distinct live nodes.
     pub replicas: Vec<Replica>,
 }
-rpc!(AllocChunkReq, "alloc_chunk", AllocChunkResp);
+rpc!(AllocChunkReq, "alloc_chunk", AllocChunkResp, Always);
 
 /// Choose one more node for a chunk whose replica write failed.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -367,7 +386,7 @@ pub struct ReplaceReplicaReq {
     /// Nodes not to use: those holding it already and those that failed.
     pub exclude: Vec<NodeId>,
 }
-rpc!(ReplaceReplicaReq, "replace_replica", Replica);
+rpc!(ReplaceReplicaReq, "replace_replica", Replica, Never);
 
 /// A chunk as written by the client, for [`CommitReq`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -413,7 +432,7 @@ pub struct CommitReq {
     #[serde(default)]
     pub if_match: Option<String>,
 }
-rpc!(CommitReq, "commit", Entry);
+rpc!(CommitReq, "commit", Entry, WithToken);
 
 /// Give up a write session; its chunks are collected.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -421,7 +440,7 @@ pub struct AbortReq {
     /// The write session.
     pub session: SessionId,
 }
-rpc!(AbortReq, "abort", Empty);
+rpc!(AbortReq, "abort", Empty, WithToken);
 
 /// Delete a file or a directory.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -439,7 +458,7 @@ pub struct DeleteReq {
     #[serde(default)]
     pub object: bool,
 }
-rpc!(DeleteReq, "delete", Empty);
+rpc!(DeleteReq, "delete", Empty, Never);
 
 /// Rename a file or a whole directory, atomically.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -449,7 +468,7 @@ pub struct RenameReq {
     /// New absolute path. An existing file there is replaced; an existing directory is an error.
     pub dst: String,
 }
-rpc!(RenameReq, "rename", Empty);
+rpc!(RenameReq, "rename", Empty, Never);
 
 /// Copy a file; the copy shares the source's chunks (no data moves). Either path may end in
 /// `/`: it then names the payload of a directory object (the source must be an explicit
@@ -476,7 +495,7 @@ pub struct CopyReq {
     #[serde(default)]
     pub src_if_match: Option<String>,
 }
-rpc!(CopyReq, "copy", Entry);
+rpc!(CopyReq, "copy", Entry, Never);
 
 /// New metadata for a copy.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

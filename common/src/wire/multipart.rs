@@ -18,7 +18,7 @@
 //! upload is for that very bucket and key, so a request authorised for one bucket can never
 //! touch an upload of another.
 
-use super::{Entry, OpenResp, Rpc, WrittenChunk};
+use super::{Entry, OpenResp, Repeat, Rpc, WrittenChunk};
 use crate::{InodeId, SessionId};
 use serde::{Deserialize, Serialize};
 
@@ -65,7 +65,7 @@ pub struct CreateUploadResp {
     /// in the order the uploads were created.
     pub upload_id: String,
 }
-rpc!(CreateUploadReq, "create_upload", CreateUploadResp);
+rpc!(CreateUploadReq, "create_upload", CreateUploadResp, Never);
 
 /// Start writing a part: a write session like [`super::OpenReq`]'s, to be filled with
 /// `alloc_chunk` / `replace_replica` and ended with [`CommitPartReq`] (or `abort`).
@@ -79,7 +79,7 @@ pub struct OpenPartReq {
     #[serde(default)]
     pub path: Option<String>,
 }
-rpc!(OpenPartReq, "open_part", OpenResp);
+rpc!(OpenPartReq, "open_part", OpenResp, Always);
 
 /// Store a written part, replacing any part of the same number (whose chunks are collected),
 /// in one synced batch. `NotFound` when the upload is gone or completed; the session then
@@ -113,7 +113,7 @@ pub struct PartInfo {
     /// When it was stored, Unix milliseconds.
     pub mtime_ms: u64,
 }
-rpc!(CommitPartReq, "commit_part", PartInfo);
+rpc!(CommitPartReq, "commit_part", PartInfo, WithToken);
 
 /// Make a part from bytes of an existing object (S3 UploadPartCopy), sharing its chunks: the
 /// part is a list of slices of the source's chunks, and no byte is copied. A part of the same
@@ -175,7 +175,7 @@ pub struct CopyPartResp {
     /// The source's last modification, Unix milliseconds.
     pub src_mtime_ms: u64,
 }
-rpc!(CopyPartReq, "copy_part", CopyPartResp);
+rpc!(CopyPartReq, "copy_part", CopyPartResp, Never);
 
 /// Complete an upload (S3 CompleteMultipartUpload): the object appears at the upload's path,
 /// atomically, made of the listed parts' chunks (no data moves), in one synced batch.
@@ -219,7 +219,12 @@ pub struct CompleteUploadResp {
     /// Its ETag (the same as `entry.etag`).
     pub etag: String,
 }
-rpc!(CompleteUploadReq, "complete_upload", CompleteUploadResp);
+rpc!(
+    CompleteUploadReq,
+    "complete_upload",
+    CompleteUploadResp,
+    Never
+);
 
 /// Abort an upload (S3 AbortMultipartUpload): its parts' chunks are collected. `NotFound` if
 /// it is unknown or completed.
@@ -231,7 +236,7 @@ pub struct AbortUploadReq {
     #[serde(default)]
     pub path: Option<String>,
 }
-rpc!(AbortUploadReq, "abort_upload", super::Empty);
+rpc!(AbortUploadReq, "abort_upload", super::Empty, WithToken);
 
 /// What is known of an open upload.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,7 +292,7 @@ pub struct ListPartsResp {
     /// when none was.
     pub next_part_number_marker: u32,
 }
-rpc!(ListPartsReq, "list_parts", ListPartsResp);
+rpc!(ListPartsReq, "list_parts", ListPartsResp, Always);
 
 /// List a bucket's open uploads (S3 ListMultipartUploads), in S3 order: by key, then by
 /// creation (the order of their ids).
@@ -346,7 +351,7 @@ pub struct ListUploadsResp {
     /// When truncated and the page ends with an upload: its id.
     pub next_upload_id_marker: Option<String>,
 }
-rpc!(ListUploadsReq, "list_uploads", ListUploadsResp);
+rpc!(ListUploadsReq, "list_uploads", ListUploadsResp, Always);
 
 #[cfg(test)]
 mod tests {

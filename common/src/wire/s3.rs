@@ -1,7 +1,7 @@
 //! The S3-facing RPCs of metad: buckets with owners, access keys and their grants, and the
 //! ListObjects page. Re-exported by [`crate::wire`].
 
-use super::{Empty, Entry, Rpc};
+use super::{Empty, Entry, Repeat, Rpc};
 use serde::{Deserialize, Serialize};
 
 // ---------------------------------------------------------------------------------------------
@@ -29,7 +29,7 @@ pub struct CreateBucketResp {
     /// The bucket's directory entry (the new one, or the existing one).
     pub entry: Entry,
 }
-rpc!(CreateBucketReq, "create_bucket", CreateBucketResp);
+rpc!(CreateBucketReq, "create_bucket", CreateBucketResp, Never);
 
 /// List buckets.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -55,7 +55,7 @@ pub struct ListBucketsResp {
     /// The buckets, by name.
     pub buckets: Vec<BucketInfo>,
 }
-rpc!(ListBucketsReq, "list_buckets", ListBucketsResp);
+rpc!(ListBucketsReq, "list_buckets", ListBucketsResp, Always);
 
 /// Delete an empty bucket (`NotEmpty` while any entry remains). Every grant on it goes too.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -63,7 +63,7 @@ pub struct DeleteBucketReq {
     /// The bucket's name.
     pub name: String,
 }
-rpc!(DeleteBucketReq, "delete_bucket", Empty);
+rpc!(DeleteBucketReq, "delete_bucket", Empty, Never);
 
 // ---------------------------------------------------------------------------------------------
 // Access keys (S3 credentials)
@@ -84,7 +84,7 @@ pub struct KeyCreateResp {
     /// The secret access key: 40 letters and digits.
     pub secret: String,
 }
-rpc!(KeyCreateReq, "key_create", KeyCreateResp);
+rpc!(KeyCreateReq, "key_create", KeyCreateResp, Never);
 
 /// What an access key may do on one bucket.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,7 +122,7 @@ pub struct KeyListResp {
     /// The keys, by id.
     pub keys: Vec<KeyInfo>,
 }
-rpc!(KeyListReq, "key_list", KeyListResp);
+rpc!(KeyListReq, "key_list", KeyListResp, Always);
 
 /// Delete an access key (`NotFound` if unknown). Buckets it owns keep it as their recorded
 /// owner.
@@ -131,7 +131,7 @@ pub struct KeyDeleteReq {
     /// The access key id.
     pub key_id: String,
 }
-rpc!(KeyDeleteReq, "key_delete", Empty);
+rpc!(KeyDeleteReq, "key_delete", Empty, Never);
 
 /// Fetch an access key with its secret, to verify a request signature (`NotFound` if unknown).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -153,7 +153,7 @@ pub struct KeyGetResp {
     /// Its grants, by bucket name.
     pub grants: Vec<BucketGrant>,
 }
-rpc!(KeyGetReq, "key_get", KeyGetResp);
+rpc!(KeyGetReq, "key_get", KeyGetResp, Always);
 
 /// Grant an access key rights on a bucket (flags set here are added to those it has). The key
 /// and the bucket must exist.
@@ -170,7 +170,7 @@ pub struct BucketAllowReq {
     /// Add the owner right.
     pub owner: bool,
 }
-rpc!(BucketAllowReq, "bucket_allow", KeyInfo);
+rpc!(BucketAllowReq, "bucket_allow", KeyInfo, Always);
 
 /// Take rights on a bucket away from an access key (flags set here are cleared; a grant left
 /// with no flag disappears). The key must exist; the bucket need not.
@@ -187,7 +187,7 @@ pub struct BucketDenyReq {
     /// Clear the owner right.
     pub owner: bool,
 }
-rpc!(BucketDenyReq, "bucket_deny", KeyInfo);
+rpc!(BucketDenyReq, "bucket_deny", KeyInfo, Always);
 
 // ---------------------------------------------------------------------------------------------
 // S3 listing
@@ -244,4 +244,4 @@ pub struct ListObjectsResp {
     /// `start_after` of the next page.
     pub next_start_after: Option<String>,
 }
-rpc!(ListObjectsReq, "list_objects", ListObjectsResp);
+rpc!(ListObjectsReq, "list_objects", ListObjectsResp, Always);

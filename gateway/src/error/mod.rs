@@ -463,6 +463,9 @@ pub fn s3_mapping(err: &RpcError, not_found: S3ErrorCode) -> (S3ErrorCode, Shown
         ErrorDetail::NoSuchBucket => (S3ErrorCode::NoSuchBucket, Shown::Default),
         ErrorDetail::NoSuchUpload => (S3ErrorCode::NoSuchUpload, Shown::Default),
         ErrorDetail::NoSuchAccessKey => (S3ErrorCode::InvalidAccessKeyId, Shown::Default),
+        // The gateway's own write session vanished (reaped while the body was slow): the
+        // object was not stored, and sending it again works.
+        ErrorDetail::NoSuchSession => (S3ErrorCode::ServiceUnavailable, Shown::Default),
         ErrorDetail::InvalidPart => (S3ErrorCode::InvalidPart, Shown::DefaultAndDetail),
         ErrorDetail::InvalidPartOrder => (S3ErrorCode::InvalidPartOrder, Shown::DefaultAndDetail),
         ErrorDetail::EntityTooSmall => (S3ErrorCode::EntityTooSmall, Shown::DefaultAndDetail),

@@ -202,6 +202,7 @@ fn every_metad_error_maps_to_its_s3_code_and_status() {
             ErrorDetail::NoSuchBucket => (S3ErrorCode::NoSuchBucket, 404),
             ErrorDetail::NoSuchUpload => (S3ErrorCode::NoSuchUpload, 404),
             ErrorDetail::NoSuchAccessKey => (S3ErrorCode::InvalidAccessKeyId, 403),
+            ErrorDetail::NoSuchSession => (S3ErrorCode::ServiceUnavailable, 503),
             ErrorDetail::InvalidPart => (S3ErrorCode::InvalidPart, 400),
             ErrorDetail::InvalidPartOrder => (S3ErrorCode::InvalidPartOrder, 400),
             ErrorDetail::NoPartsListed => (S3ErrorCode::MalformedXML, 400),

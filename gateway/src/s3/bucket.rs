@@ -10,7 +10,7 @@ use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::router::BucketConfig;
 use crate::xml::{self, BucketItem, XmlWriter};
 use dfs_common::http::Body;
-use dfs_common::wire::{CreateBucketReq, DeleteBucketReq, ListBucketsReq};
+use dfs_common::wire::{CreateBucketReq, DeleteBucketReq};
 use http::{Method, Response, StatusCode};
 
 /// Largest CreateBucketConfiguration document read.
@@ -20,9 +20,8 @@ const MAX_CREATE_BUCKET_BODY: usize = 64 * 1024;
 pub(super) async fn list_buckets(ctx: &ReqCtx) -> S3Result<Response<Body>> {
     let resp = ctx
         .client
-        .call(&ListBucketsReq {
-            key_id: Some(ctx.identity.id.clone()),
-        })
+        .buckets()
+        .list(Some(ctx.identity.id.clone()))
         .await
         .map_err(|e| S3Error::from_rpc(e, S3ErrorCode::NoSuchBucket))?;
     let items: Vec<BucketItem> = resp
@@ -58,7 +57,8 @@ pub(super) async fn create_bucket(ctx: &ReqCtx, body: &mut BodySlot) -> S3Result
     }
     let resp = ctx
         .client
-        .call(&CreateBucketReq {
+        .buckets()
+        .create(&CreateBucketReq {
             name: bucket.to_owned(),
             owner_key: Some(ctx.identity.id.clone()),
         })
@@ -97,7 +97,8 @@ pub(super) async fn head_bucket(ctx: &ReqCtx) -> S3Result<Response<Body>> {
 pub(super) async fn delete_bucket(ctx: &ReqCtx) -> S3Result<Response<Body>> {
     let bucket = ctx.bucket()?;
     ctx.client
-        .call(&DeleteBucketReq {
+        .buckets()
+        .delete(&DeleteBucketReq {
             name: bucket.to_owned(),
         })
         .await

@@ -100,7 +100,7 @@ pub(super) async fn copy_object(ctx: &ReqCtx, source: &CopySource) -> S3Result<R
             if_none_match: dest.if_none_match,
             src_if_match: Some(src.etag.clone()),
         };
-        match ctx.client.call(&req).await {
+        match ctx.client.copy_with(&req).await {
             Ok(entry) => break entry,
             Err(e) if e.code == ErrorCode::PreconditionFailed && attempt < COPY_ATTEMPTS => {
                 // Either the source changed since the lookup (try again on the new one) or

@@ -45,7 +45,7 @@ async fn delete_one(ctx: &ReqCtx, bucket: &str, key: &str) -> S3Result<()> {
         recursive: false,
         object: true,
     };
-    match ctx.client.call(&req).await {
+    match ctx.client.delete_with(&req).await {
         Ok(_) => Ok(()),
         Err(e) if e.code == ErrorCode::NotFound && !e.is(ErrorDetail::NoSuchBucket) => Ok(()),
         Err(e) => Err(rpc_error(e, bucket, S3ErrorCode::NoSuchKey, path)),

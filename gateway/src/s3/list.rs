@@ -105,7 +105,8 @@ pub(super) async fn list_objects(ctx: &ReqCtx, v2: bool) -> S3Result<Response<Bo
     };
     let resp = ctx
         .client
-        .call(&ListObjectsReq {
+        .buckets()
+        .list_objects(&ListObjectsReq {
             bucket: bucket.to_owned(),
             prefix: prefix.clone(),
             delimiter: delimiter.clone(),

@@ -8,7 +8,7 @@
 use crate::store::keys;
 use crate::store::values::{PartTarget, Session, SessionChunk};
 use crate::store::{Cf, IdKind, Reader, Store};
-use dfs_common::{ChunkId, ErrorCode, NodeId, RpcError, SessionId};
+use dfs_common::{ChunkId, ErrorCode, ErrorDetail, NodeId, RpcError, SessionId};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
@@ -197,9 +197,10 @@ impl Sessions {
 }
 
 fn no_session(id: SessionId) -> RpcError {
-    RpcError::not_found(format!(
-        "no open write session {id} (it was committed, aborted or expired)"
-    ))
+    RpcError::detailed(
+        ErrorDetail::NoSuchSession,
+        format!("no open write session {id} (it was committed, aborted or expired)"),
+    )
 }
 
 fn closing(id: SessionId) -> RpcError {

@@ -41,7 +41,8 @@ pub(crate) async fn complete_multipart_upload(
     let checksum = object_checksum(ctx, upload_id, &parts).await?;
     let resp = ctx
         .client
-        .call(&CompleteUploadReq {
+        .uploads()
+        .complete(&CompleteUploadReq {
             upload_id: upload_id.to_owned(),
             path: Some(object_path(bucket, key)),
             parts: parts
@@ -230,7 +231,8 @@ async fn stored_parts(
     loop {
         let page = ctx
             .client
-            .call(&ListPartsReq {
+            .uploads()
+            .list_parts(&ListPartsReq {
                 upload_id: upload_id.to_owned(),
                 path: Some(object_path(bucket, key)),
                 part_number_marker: marker,

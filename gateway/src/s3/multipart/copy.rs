@@ -120,7 +120,7 @@ pub(crate) async fn upload_part_copy(
             checksum: prepared.checksum,
             src_inode: prepared.src_inode,
         };
-        match ctx.client.call(&req).await {
+        match ctx.client.uploads().copy_part(&req).await {
             Ok(resp) => break resp,
             // The source changed since it was looked at: look again (its conditions too).
             Err(e)

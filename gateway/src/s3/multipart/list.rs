@@ -87,7 +87,8 @@ pub(crate) async fn list_parts(ctx: &ReqCtx, upload_id: &str) -> S3Result<Respon
     let part_number_marker = parse_part_marker(q.get("part-number-marker"))?;
     let page = ctx
         .client
-        .call(&ListPartsReq {
+        .uploads()
+        .list_parts(&ListPartsReq {
             upload_id: upload_id.to_owned(),
             path: Some(object_path(bucket, key)),
             part_number_marker,
@@ -150,7 +151,8 @@ pub(crate) async fn list_multipart_uploads(ctx: &ReqCtx) -> S3Result<Response<Bo
     let key_given = !key_marker.is_empty();
     let page = ctx
         .client
-        .call(&ListUploadsReq {
+        .uploads()
+        .list(&ListUploadsReq {
             bucket: bucket.to_owned(),
             prefix: prefix.clone().unwrap_or_default(),
             delimiter: delimiter.clone(),

@@ -58,7 +58,8 @@ pub(crate) async fn upload_info(
     // A page of no part is the cheapest way to ask metad about an upload.
     let page = ctx
         .client
-        .call(&ListPartsReq {
+        .uploads()
+        .list_parts(&ListPartsReq {
             upload_id: upload_id.to_owned(),
             path: Some(object_path(bucket, key)),
             part_number_marker: 0,
@@ -90,7 +91,8 @@ pub(super) async fn create_multipart_upload(ctx: &ReqCtx) -> S3Result<Response<B
     )?;
     let resp = ctx
         .client
-        .call(&CreateUploadReq {
+        .uploads()
+        .create(&CreateUploadReq {
             path: resource.clone(),
             content_type: object.content_type,
             meta: object.meta,
@@ -248,7 +250,8 @@ pub(super) async fn abort_multipart_upload(
 ) -> S3Result<Response<Body>> {
     let (bucket, key) = ctx.object()?;
     ctx.client
-        .call(&AbortUploadReq {
+        .uploads()
+        .abort(&AbortUploadReq {
             upload_id: upload_id.to_owned(),
             path: Some(object_path(bucket, key)),
         })
