@@ -11,9 +11,11 @@
 mod dfs;
 mod gateway;
 mod process;
+mod s3;
 
 pub use dfs::Output;
 pub use gateway::{http_status, REGION, TEST_KEY_NAME};
+pub use s3::{s3_request, S3Answer};
 
 use anyhow::{bail, Context, Result};
 use dfs_client::DfsClient;
