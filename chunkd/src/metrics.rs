@@ -32,32 +32,32 @@ impl Metrics {
         let write_seconds = latency_histogram();
         registry.register_with_unit(
             "dfs_chunkd_chunk_read_duration",
-            "Time to serve a chunk read, from the request to the last byte sent.",
+            "Time to serve a chunk read, from the request to the last byte sent",
             Unit::Seconds,
             read_seconds.clone(),
         );
         registry.register_with_unit(
             "dfs_chunkd_chunk_write_duration",
-            "Time to receive, check and durably store a chunk, from the request to the answer.",
+            "Time to receive, check and durably store a chunk, from the request to the answer",
             Unit::Seconds,
             write_seconds.clone(),
         );
         registry.register_with_unit(
             "dfs_chunkd_fsync_duration",
-            "Time of each fsync of a chunk write (the file, and its folder after the rename).",
+            "Time of each fsync of a chunk write (the file, and its folder after the rename)",
             Unit::Seconds,
             fsync_seconds,
         );
         let scrubbed = Counter::default();
         registry.register(
             "dfs_chunkd_scrubbed_chunks",
-            "Chunks the background scrub has verified.",
+            "Chunks the background scrub has verified",
             scrubbed.clone(),
         );
         let scrub_errors = Counter::default();
         registry.register(
             "dfs_chunkd_scrub_errors",
-            "Chunks the scrub found corrupt (then quarantined and reported) or could not read.",
+            "Chunks the scrub found corrupt (then quarantined and reported) or could not read",
             scrub_errors.clone(),
         );
         let gauge = |registry: &mut Registry, name: &str, help: &str| {
@@ -68,17 +68,17 @@ impl Metrics {
         let stored = gauge(
             &mut registry,
             "dfs_chunkd_stored",
-            "Bytes the chunk files use.",
+            "Bytes the chunk files use",
         );
         let free = gauge(
             &mut registry,
             "dfs_chunkd_free",
-            "Bytes left before the configured capacity is reached.",
+            "Bytes left before the configured capacity is reached",
         );
         let capacity = gauge(
             &mut registry,
             "dfs_chunkd_capacity",
-            "The configured capacity (by default the size of the data filesystem).",
+            "The configured capacity (by default the size of the data filesystem)",
         );
         Metrics {
             registry,

@@ -5,6 +5,8 @@
 //! metad, several chunkds and a gateway in one process, and each must report only its own
 //! figures). `/metrics` is OpenMetrics text, which Prometheus scrapes natively and which
 //! `prometheus-client` writes; the probes answer `ok` or 503 with a one-line reason.
+//!
+//! Help texts end without a period: the encoder adds one.
 
 use crate::http::{full, Body};
 use http::{HeaderValue, Method, Response, StatusCode};
@@ -163,12 +165,12 @@ mod tests {
         let family: LatencyFamily<[(&'static str, &'static str); 1]> = latency_family();
         registry.register_with_unit(
             "dfs_test_duration",
-            "Test latency.",
+            "Test latency",
             Unit::Seconds,
             family.clone(),
         );
         let total = Counter::<u64>::default();
-        registry.register("dfs_test_requests", "Test requests.", total.clone());
+        registry.register("dfs_test_requests", "Test requests", total.clone());
         family.get_or_create(&[("method", "stat")]).observe(0.003);
         family.get_or_create(&[("method", "stat")]).observe(0.2);
         total.inc_by(2);

@@ -37,39 +37,39 @@ impl Default for Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
             "dfs_gateway_requests",
-            "S3 requests answered, by operation and status class.",
+            "S3 requests answered, by operation and status class",
             requests.clone(),
         );
         let latency = latency_family::<RequestLabels>();
         registry.register_with_unit(
             "dfs_gateway_request_duration",
-            "S3 request time, from arrival to the last byte of the response, by operation and status class.",
+            "S3 request time, from arrival to the last byte of the response, by operation and status class",
             Unit::Seconds,
             latency.clone(),
         );
         let in_flight = Gauge::default();
         registry.register(
             "dfs_gateway_requests_in_flight",
-            "S3 requests in progress.",
+            "S3 requests in progress",
             in_flight.clone(),
         );
         let aborted = Counter::default();
         registry.register(
             "dfs_gateway_responses_aborted",
-            "Responses whose body broke off (backend error or client gone).",
+            "Responses whose body broke off (backend error or client gone)",
             aborted.clone(),
         );
         let bytes_received = Counter::default();
         registry.register_with_unit(
             "dfs_gateway_received",
-            "Object payload bytes received.",
+            "Object payload bytes received",
             Unit::Bytes,
             bytes_received.clone(),
         );
         let bytes_sent = Counter::default();
         registry.register_with_unit(
             "dfs_gateway_sent",
-            "Response body bytes sent.",
+            "Response body bytes sent",
             Unit::Bytes,
             bytes_sent.clone(),
         );

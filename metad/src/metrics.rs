@@ -42,13 +42,13 @@ impl Metrics {
         let rpc_seconds = latency_family::<RpcLabels>();
         registry.register_with_unit(
             "dfs_metad_rpc_duration",
-            "Time to handle an RPC after its body was read, by method and outcome.",
+            "Time to handle an RPC after its body was read, by method and outcome",
             Unit::Seconds,
             rpc_seconds.clone(),
         );
         registry.register_with_unit(
             "dfs_metad_commit_duration",
-            "Time a synced commit waited for the RocksDB WAL fsync (concurrent commits share one).",
+            "Time a synced commit waited for the RocksDB WAL fsync (concurrent commits share one)",
             Unit::Seconds,
             store.commit_histogram(),
         );
@@ -60,37 +60,37 @@ impl Metrics {
         let repair_queue = gauge(
             &mut registry,
             "dfs_metad_repair_queue_chunks",
-            "Chunks waiting in the repair queue.",
+            "Chunks waiting in the repair queue",
         );
         let gc_queue = gauge(
             &mut registry,
             "dfs_metad_gc_queue_chunks",
-            "Chunks waiting in the garbage-collection queue.",
+            "Chunks waiting in the garbage-collection queue",
         );
         let chunks = gauge(
             &mut registry,
             "dfs_metad_chunks",
-            "Chunks referenced by files.",
+            "Chunks referenced by files",
         );
         let under_replicated = gauge(
             &mut registry,
             "dfs_metad_chunks_under_replicated",
-            "Chunks with fewer live replicas than the replication factor.",
+            "Chunks with fewer live replicas than the replication factor",
         );
         let lost = gauge(
             &mut registry,
             "dfs_metad_chunks_without_live_replica",
-            "Chunks with no live replica (unreadable until a holder returns).",
+            "Chunks with no live replica (unreadable until a holder returns)",
         );
         let alive = gauge(
             &mut registry,
             "dfs_metad_chunkds_alive",
-            "Registered chunkds that send heartbeats.",
+            "Registered chunkds that send heartbeats",
         );
         let dead = gauge(
             &mut registry,
             "dfs_metad_chunkds_dead",
-            "Registered chunkds declared dead.",
+            "Registered chunkds declared dead",
         );
         Metrics {
             registry,
