@@ -8,6 +8,7 @@
 use crate::{sleep_or_stop, Node};
 use dfs_common::wire::{HeartbeatReq, RegisterReq};
 use dfs_common::{ChunkId, RpcError};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -30,6 +31,7 @@ pub async fn run(node: Arc<Node>, initial_interval: Duration, mut stop: watch::R
             match register(&node).await {
                 Ok(metad_interval) => {
                     registered = true;
+                    node.registered.store(true, Ordering::Relaxed);
                     backoff = MIN_BACKOFF;
                     limiter = LogLimiter::default();
                     // metad decides the pace; the bounds only guard against a nonsense value.
@@ -62,6 +64,7 @@ pub async fn run(node: Arc<Node>, initial_interval: Duration, mut stop: watch::R
                     node.metad
                 );
                 registered = false;
+                node.registered.store(false, Ordering::Relaxed);
             }
             Err(e) => {
                 if limiter.should_log() {
@@ -71,6 +74,7 @@ pub async fn run(node: Arc<Node>, initial_interval: Duration, mut stop: watch::R
                     );
                 }
                 registered = false;
+                node.registered.store(false, Ordering::Relaxed);
             }
         }
     }

@@ -8,6 +8,7 @@
 mod format;
 mod heartbeat;
 mod layout;
+mod metrics;
 mod replicate;
 mod scrub;
 mod server;
@@ -110,6 +111,10 @@ pub(crate) struct Node {
     pub node_id: Mutex<Option<NodeId>>,
     /// Lets blocking threads (readers, scrub) start async work such as reports to metad.
     pub runtime: tokio::runtime::Handle,
+    /// Whether metad accepted our registration and still knows us (readiness).
+    pub registered: std::sync::atomic::AtomicBool,
+    /// Latencies, space and scrub figures.
+    pub metrics: metrics::Metrics,
 }
 
 impl Node {
@@ -209,6 +214,7 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
     if config.advertise.is_none() && addr.ip().is_unspecified() {
         tracing::warn!("listening on {addr} without `advertise`: metad will be given {advertise}, which other nodes cannot reach; set --advertise");
     }
+    let metrics = metrics::Metrics::new(store.fsync_histogram());
     let node = Arc::new(Node {
         store,
         secret: secret.clone(),
@@ -218,6 +224,8 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
         capacity,
         node_id: Mutex::new(node_id),
         runtime: tokio::runtime::Handle::current(),
+        registered: std::sync::atomic::AtomicBool::new(false),
+        metrics,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();

@@ -66,17 +66,26 @@ pub async fn pass(
 /// Verifies one chunk; on corruption quarantines and reports it. `true` if it was corrupt.
 async fn check(node: &Arc<Node>, id: ChunkId) -> bool {
     let scrub_node = Arc::clone(node);
-    let result = tokio::task::spawn_blocking(move || match scrub_node.store.verify_chunk(id) {
-        Ok(()) => false,
-        // Deleted since the list was taken.
-        Err(StoreError::NotFound(_)) => false,
-        Err(e @ StoreError::Corrupt { .. }) => {
-            scrub_node.corrupt_chunk(id, &e);
-            true
-        }
-        Err(e) => {
-            tracing::warn!("scrub cannot read chunk {id}: {e}");
-            false
+    let result = tokio::task::spawn_blocking(move || {
+        let metrics = &scrub_node.metrics;
+        match scrub_node.store.verify_chunk(id) {
+            Ok(()) => {
+                metrics.scrubbed.inc();
+                false
+            }
+            // Deleted since the list was taken.
+            Err(StoreError::NotFound(_)) => false,
+            Err(e @ StoreError::Corrupt { .. }) => {
+                metrics.scrubbed.inc();
+                metrics.scrub_errors.inc();
+                scrub_node.corrupt_chunk(id, &e);
+                true
+            }
+            Err(e) => {
+                metrics.scrub_errors.inc();
+                tracing::warn!("scrub cannot read chunk {id}: {e}");
+                false
+            }
         }
     })
     .await;

@@ -1,5 +1,5 @@
-//! Request routing and the chunk handlers. Every route but the health probes needs the cluster
-//! signature.
+//! Request routing and the chunk handlers. Every route but `/metrics` and the health probes
+//! needs the cluster signature.
 
 use crate::format::MAX_CHUNK_LEN;
 use crate::store::{Piece, PutOutcome};
@@ -7,7 +7,8 @@ use crate::stream::{self, OpenError};
 use crate::{replicate, Node};
 use dfs_common::auth::CONTENT_HEADER;
 use dfs_common::checksum::{crc_from_hex, crc_to_hex};
-use dfs_common::http::{check_signature, error_response, health_response, json_response, Body};
+use dfs_common::http::{check_signature, error_response, json_response, Body};
+use dfs_common::metrics::{self as dmetrics, Probe, Timer};
 use dfs_common::wire::{ChunkPutResp, CHUNK_PATH_PREFIX, LIST_CHUNKS_PATH, REPLICATE_PATH_PREFIX};
 use dfs_common::{ChunkId, RpcError};
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
@@ -22,8 +23,8 @@ const PUT_DEPTH: usize = 8;
 
 /// Answers one request.
 pub async fn handle(node: Arc<Node>, req: Request<Incoming>) -> Response<Body> {
-    if let Some(resp) = health_response(req.uri().path()) {
-        return resp;
+    if let Some(probe) = Probe::of(req.method(), req.uri().path()) {
+        return observe(&node, probe).await;
     }
     if let Err(e) = check_signature(&node.secret, &req) {
         tracing::debug!("refused {} {}: {e}", req.method(), req.uri());
@@ -35,7 +36,10 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>) -> Response<Body> {
         match parse_id(rest) {
             Err(e) => Err(e),
             Ok(id) => match method {
-                Method::PUT => put_chunk(&node, id, req).await,
+                Method::PUT => {
+                    let _timer = Timer::start(node.metrics.write_seconds.clone());
+                    put_chunk(&node, id, req).await
+                }
                 Method::GET => get_chunk(&node, id, &req).await,
                 Method::DELETE => delete_chunk(&node, id).await,
                 _ => Ok(not_allowed(&method, &path)),
@@ -56,6 +60,21 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>) -> Response<Body> {
         Err(RpcError::not_found(format!("no such endpoint: {path}")))
     };
     result.unwrap_or_else(|e| error_response(&e))
+}
+
+/// `/metrics`, `/health/live`, `/health/ready`.
+async fn observe(node: &Arc<Node>, probe: Probe) -> Response<Body> {
+    match probe {
+        Probe::Live => dmetrics::ready_response(Ok(())),
+        Probe::Metrics => dmetrics::text_metrics_response(node.metrics.render(node)),
+        Probe::Ready => {
+            let ready_node = Arc::clone(node);
+            let ready = tokio::task::spawn_blocking(move || crate::metrics::ready(&ready_node))
+                .await
+                .unwrap_or_else(|e| Err(format!("the readiness check failed: {e}")));
+            dmetrics::ready_response(ready)
+        }
+    }
 }
 
 /// Parses the chunk id of a path. Only 16 hex digits pass, so no id can walk out of the data
@@ -187,6 +206,8 @@ async fn get_chunk(
             Some(stream::parse_range(text).map_err(RpcError::invalid)?)
         }
     };
+    // Observed when the response body is dropped: after its last byte, or when abandoned.
+    let timer = Timer::start(node.metrics.read_seconds.clone());
     let opened = match stream::open(node, id, range).await {
         Ok(opened) => opened,
         Err(OpenError::Store(e)) => return Err(e.to_rpc()),
@@ -200,7 +221,11 @@ async fn get_chunk(
         }
     };
     let (start, end, len) = (opened.start, opened.end, opened.len);
-    let mut resp = Response::new(opened.body.boxed());
+    let body = opened.body.map_frame(move |frame| {
+        let _alive = &timer;
+        frame
+    });
+    let mut resp = Response::new(body.boxed());
     insert_header(&mut resp, header::CONTENT_LENGTH, (end - start).to_string());
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

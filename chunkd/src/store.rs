@@ -17,6 +17,7 @@ use crate::format::{self, Header, HEADER_LEN, MAX_CHUNK_LEN};
 use crate::layout::{check_marker, sync_dir, write_durable, RemoveOnDrop};
 use bytes::Bytes;
 use dfs_common::checksum::{crc32c, crc32c_append, crc_to_hex, BLOCK_SIZE};
+use dfs_common::metrics::{latency_histogram, observe_since, Histogram};
 use dfs_common::{ChunkId, ErrorCode, NodeId, RpcError};
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -24,6 +25,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
 
 /// Largest block size a chunk file may declare; bounds the memory of one block read.
 const MAX_BLOCK_SIZE: u32 = 16 << 20;
@@ -147,6 +149,8 @@ pub struct Store {
     tmp: PathBuf,
     quarantine: PathBuf,
     index: Mutex<Index>,
+    /// Seconds each fsync of a chunk write took (file, and folder after the rename).
+    fsync_seconds: Histogram,
 }
 
 impl Store {
@@ -160,6 +164,7 @@ impl Store {
             tmp: root.join("tmp"),
             quarantine: root.join("quarantine"),
             index: Mutex::new(Index::default()),
+            fsync_seconds: latency_histogram(),
         };
         for dir in [&store.chunks, &store.tmp, &store.quarantine] {
             fs::create_dir_all(dir).map_err(io_err("create folder", dir))?;
@@ -323,7 +328,8 @@ impl Store {
             .map_err(io_err("write", &tmp_path))?;
         // The data must be on disk before the rename makes it visible under its name: otherwise
         // a crash could leave a complete-looking name over missing blocks.
-        file.sync_all().map_err(io_err("sync", &tmp_path))?;
+        self.timed_sync(|| file.sync_all())
+            .map_err(io_err("sync", &tmp_path))?;
         drop(file);
         let target = self.chunk_path(id);
         let prefix_dir = target.parent().unwrap_or(&self.chunks).to_owned();
@@ -333,7 +339,7 @@ impl Store {
             Err(e) => return Err(io_err("create folder", &prefix_dir)(e)),
         };
         if new_prefix {
-            sync_dir(&self.chunks)?;
+            self.timed_sync(|| sync_dir(&self.chunks))?;
         }
         {
             let mut index = self.lock();
@@ -359,8 +365,34 @@ impl Store {
         guard.disarm();
         // The rename is durable only once the directory entry is: the caller acknowledges the
         // chunk as stored after this returns, so a power loss must not undo it.
-        sync_dir(&prefix_dir)?;
+        self.timed_sync(|| sync_dir(&prefix_dir))?;
         Ok((PutOutcome::Stored, header))
+    }
+
+    /// Runs one fsync and records how long it took.
+    fn timed_sync<T>(&self, sync: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let result = sync();
+        observe_since(&self.fsync_seconds, started);
+        result
+    }
+
+    /// The fsync latency histogram, for the metrics registry.
+    pub fn fsync_histogram(&self) -> Histogram {
+        self.fsync_seconds.clone()
+    }
+
+    /// Whether the data folder takes writes: creates, writes and removes a small file in
+    /// `tmp/` (no fsync: the probe must stay cheap).
+    pub fn check_writable(&self) -> Result<(), StoreError> {
+        let path = self
+            .tmp
+            .join(format!("ready.{:016x}.probe", rand::random::<u64>()));
+        let written = File::create(&path).and_then(|mut f| f.write_all(b"ok"));
+        let removed = fs::remove_file(&path);
+        written.map_err(io_err("write a probe file in", &self.tmp))?;
+        removed.map_err(io_err("remove the probe file", &path))?;
+        Ok(())
     }
 
     /// Opens a chunk for reading and checks its header, size and block table.

@@ -308,11 +308,3 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
     }
     text
 }
-
-/// Answers the health probes every daemon serves: `/health/live` and `/health/ready`.
-pub fn health_response(path: &str) -> Option<Response<Body>> {
-    match path {
-        "/health/live" | "/health/ready" => Some(Response::new(full("ok\n"))),
-        _ => None,
-    }
-}

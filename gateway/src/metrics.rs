@@ -1,4 +1,4 @@
-//! Request metrics (Prometheus text on the admin port) and the one log line per request.
+//! Request metrics (OpenMetrics text on the admin port) and the one log line per request.
 //!
 //! A request is counted, and logged, when its response body has been sent completely or was
 //! abandoned, not when its headers leave: only then are the bytes sent and the duration known,
@@ -6,23 +6,83 @@
 
 use bytes::Bytes;
 use dfs_common::http::{Body, BoxError};
+use dfs_common::metrics::{latency_family, Counter, Family, Gauge, LatencyFamily, Registry, Unit};
 use hyper::body::{Frame, SizeHint};
-use std::collections::BTreeMap;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+/// Labels of a request: its endpoint (S3 operation) and status class.
+type RequestLabels = [(&'static str, &'static str); 2];
+
 /// Counters of the S3 endpoint.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Metrics {
-    in_flight: AtomicI64,
-    bytes_received: AtomicU64,
-    bytes_sent: AtomicU64,
-    /// Requests by (endpoint name, status class such as `2xx`, whether the body broke off).
-    requests: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
-    aborted: AtomicU64,
+    registry: Registry,
+    in_flight: Gauge,
+    bytes_received: Counter,
+    bytes_sent: Counter,
+    /// Requests by (endpoint name, status class such as `2xx`).
+    requests: Family<RequestLabels, Counter>,
+    /// Request latency, from arrival to the last byte of the response, by the same labels.
+    latency: LatencyFamily<RequestLabels>,
+    aborted: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "dfs_gateway_requests",
+            "S3 requests answered, by operation and status class",
+            requests.clone(),
+        );
+        let latency = latency_family::<RequestLabels>();
+        registry.register_with_unit(
+            "dfs_gateway_request_duration",
+            "S3 request time, from arrival to the last byte of the response, by operation and status class",
+            Unit::Seconds,
+            latency.clone(),
+        );
+        let in_flight = Gauge::default();
+        registry.register(
+            "dfs_gateway_requests_in_flight",
+            "S3 requests in progress",
+            in_flight.clone(),
+        );
+        let aborted = Counter::default();
+        registry.register(
+            "dfs_gateway_responses_aborted",
+            "Responses whose body broke off (backend error or client gone)",
+            aborted.clone(),
+        );
+        let bytes_received = Counter::default();
+        registry.register_with_unit(
+            "dfs_gateway_received",
+            "Object payload bytes received",
+            Unit::Bytes,
+            bytes_received.clone(),
+        );
+        let bytes_sent = Counter::default();
+        registry.register_with_unit(
+            "dfs_gateway_sent",
+            "Response body bytes sent",
+            Unit::Bytes,
+            bytes_sent.clone(),
+        );
+        Metrics {
+            registry,
+            in_flight,
+            bytes_received,
+            bytes_sent,
+            requests,
+            latency,
+            aborted,
+        }
+    }
 }
 
 fn status_class(status: u16) -> &'static str {
@@ -38,7 +98,7 @@ fn status_class(status: u16) -> &'static str {
 impl Metrics {
     /// A request starts: counted in flight until its [`InFlight`] guard drops.
     pub(crate) fn start(self: &Arc<Self>) -> InFlight {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.in_flight.inc();
         InFlight {
             metrics: self.clone(),
         }
@@ -46,76 +106,27 @@ impl Metrics {
 
     /// Requests in progress (their response not yet completely sent).
     pub(crate) fn in_flight(&self) -> i64 {
-        self.in_flight.load(Ordering::Relaxed)
+        self.in_flight.get()
     }
 
     /// Payload bytes received in request bodies.
     pub(crate) fn add_received(&self, bytes: u64) {
-        self.bytes_received.fetch_add(bytes, Ordering::Relaxed);
+        self.bytes_received.inc_by(bytes);
     }
 
-    fn finish(&self, endpoint: &'static str, status: u16, sent: u64, aborted: bool) {
-        self.bytes_sent.fetch_add(sent, Ordering::Relaxed);
+    fn finish(&self, endpoint: &'static str, status: u16, sent: u64, seconds: f64, aborted: bool) {
+        self.bytes_sent.inc_by(sent);
         if aborted {
-            self.aborted.fetch_add(1, Ordering::Relaxed);
+            self.aborted.inc();
         }
-        let mut requests = match self.requests.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        *requests
-            .entry((endpoint, status_class(status)))
-            .or_insert(0) += 1;
+        let labels = [("endpoint", endpoint), ("status", status_class(status))];
+        self.requests.get_or_create(&labels).inc();
+        self.latency.get_or_create(&labels).observe(seconds);
     }
 
-    /// The Prometheus text exposition of every counter.
+    /// The OpenMetrics text exposition of every metric.
     pub(crate) fn render(&self) -> String {
-        let mut out = String::new();
-        out.push_str(
-            "# HELP dfs_gateway_requests_total S3 requests answered, by operation and status class.\n\
-             # TYPE dfs_gateway_requests_total counter\n",
-        );
-        let requests = match self.requests.lock() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        for ((endpoint, class), count) in &requests {
-            out.push_str(&format!(
-                "dfs_gateway_requests_total{{endpoint=\"{endpoint}\",status=\"{class}\"}} {count}\n"
-            ));
-        }
-        let gauges = [
-            (
-                "dfs_gateway_requests_in_flight",
-                "gauge",
-                "S3 requests in progress.",
-                self.in_flight().max(0).unsigned_abs(),
-            ),
-            (
-                "dfs_gateway_responses_aborted_total",
-                "counter",
-                "Responses whose body broke off (backend error or client gone).",
-                self.aborted.load(Ordering::Relaxed),
-            ),
-            (
-                "dfs_gateway_received_bytes_total",
-                "counter",
-                "Object payload bytes received.",
-                self.bytes_received.load(Ordering::Relaxed),
-            ),
-            (
-                "dfs_gateway_sent_bytes_total",
-                "counter",
-                "Response body bytes sent.",
-                self.bytes_sent.load(Ordering::Relaxed),
-            ),
-        ];
-        for (name, kind, help, value) in gauges {
-            out.push_str(&format!(
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
-            ));
-        }
-        out
+        dfs_common::metrics::render(&self.registry)
     }
 }
 
@@ -127,7 +138,7 @@ pub(crate) struct InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.metrics.in_flight.dec();
     }
 }
 
@@ -180,11 +191,17 @@ impl LoggedBody {
 
     fn emit(&mut self, aborted: bool) {
         let Some(log) = self.log.take() else { return };
-        let ms = log.started.elapsed().as_millis();
+        let elapsed = log.started.elapsed();
+        let ms = elapsed.as_millis();
         let received = log.received.load(Ordering::Relaxed);
         self.metrics.add_received(received);
-        self.metrics
-            .finish(log.endpoint, log.status, self.sent, aborted);
+        self.metrics.finish(
+            log.endpoint,
+            log.status,
+            self.sent,
+            elapsed.as_secs_f64(),
+            aborted,
+        );
         if aborted {
             tracing::warn!(
                 "{} {} {} {} in={received} out={} {ms}ms id={} ABORTED",
@@ -258,24 +275,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renders_prometheus_text() {
+    fn renders_openmetrics_text() {
         let metrics = Arc::new(Metrics::default());
         let guard = metrics.start();
-        metrics.finish("GetObject", 200, 10, false);
-        metrics.finish("GetObject", 206, 5, false);
-        metrics.finish("PutObject", 503, 0, true);
+        metrics.finish("GetObject", 200, 10, 0.002, false);
+        metrics.finish("GetObject", 206, 5, 0.004, false);
+        metrics.finish("PutObject", 503, 0, 0.5, true);
         metrics.add_received(7);
         let text = metrics.render();
-        assert!(
-            text.contains("dfs_gateway_requests_total{endpoint=\"GetObject\",status=\"2xx\"} 2")
-        );
-        assert!(
-            text.contains("dfs_gateway_requests_total{endpoint=\"PutObject\",status=\"5xx\"} 1")
-        );
-        assert!(text.contains("dfs_gateway_requests_in_flight 1"));
-        assert!(text.contains("dfs_gateway_sent_bytes_total 15"));
-        assert!(text.contains("dfs_gateway_received_bytes_total 7"));
-        assert!(text.contains("dfs_gateway_responses_aborted_total 1"));
+        let has = |line: &str| assert!(text.contains(line), "no {line:?} in\n{text}");
+        has("dfs_gateway_requests_total{endpoint=\"GetObject\",status=\"2xx\"} 2");
+        has("dfs_gateway_requests_total{endpoint=\"PutObject\",status=\"5xx\"} 1");
+        has("dfs_gateway_request_duration_seconds_count{endpoint=\"GetObject\",status=\"2xx\"} 2");
+        has("dfs_gateway_requests_in_flight 1");
+        has("dfs_gateway_sent_bytes_total 15");
+        has("dfs_gateway_received_bytes_total 7");
+        has("dfs_gateway_responses_aborted_total 1");
         drop(guard);
         assert_eq!(metrics.in_flight(), 0);
     }

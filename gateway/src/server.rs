@@ -15,6 +15,7 @@ use crate::metrics::{LoggedBody, Metrics, RequestLog};
 use crate::router::{route, Endpoint, Query};
 use dfs_client::DfsClient;
 use dfs_common::http::{empty, full, Body};
+use dfs_common::metrics::ready_response;
 use dfs_common::ErrorCode;
 use http::request::Parts;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
@@ -315,7 +316,7 @@ fn error_response(err: &S3Error, parts: &Parts, request_id: &str, head: bool) ->
 }
 
 /// The admin endpoint: `/health/live` (the process answers), `/health/ready` (metad
-/// answers too), `/metrics` (Prometheus text).
+/// answers too), `/metrics` (OpenMetrics text).
 pub(crate) async fn handle_admin(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
     let text = |status: StatusCode, body: String| {
         let mut resp = Response::new(full(body));
@@ -323,26 +324,18 @@ pub(crate) async fn handle_admin(app: Arc<App>, req: Request<Incoming>) -> Respo
         resp
     };
     match req.uri().path() {
-        "/health/live" => text(StatusCode::OK, "ok\n".into()),
-        "/health/ready" => match tokio::time::timeout(READY_TIMEOUT, app.client.stat("/")).await {
-            Ok(Ok(_)) => text(StatusCode::OK, "ok\n".into()),
-            Ok(Err(e)) => text(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")),
-            Err(_) => text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!(
-                    "not ready: metad did not answer within {} s\n",
+        "/health/live" => ready_response(Ok(())),
+        "/health/ready" => ready_response(
+            match tokio::time::timeout(READY_TIMEOUT, app.client.stat("/")).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(format!("metad: {e}")),
+                Err(_) => Err(format!(
+                    "metad did not answer within {} s",
                     READY_TIMEOUT.as_secs()
-                ),
-            ),
-        },
-        "/metrics" => {
-            let mut resp = text(StatusCode::OK, app.metrics.render());
-            resp.headers_mut().insert(
-                http::header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; version=0.0.4"),
-            );
-            resp
-        }
+                )),
+            },
+        ),
+        "/metrics" => dfs_common::metrics::text_metrics_response(app.metrics.render()),
         _ => text(StatusCode::NOT_FOUND, "not found\n".into()),
     }
 }

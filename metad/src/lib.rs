@@ -6,6 +6,7 @@
 //! tests all use it); [`Daemon::stop`] shuts it down cleanly.
 
 mod access;
+mod metrics;
 mod nodes;
 mod ns;
 mod placement;
@@ -236,6 +237,7 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
         ns: ns.clone(),
         replication: config.replication,
         heartbeat_interval_ms: config.heartbeat_interval_ms,
+        metrics: metrics::Metrics::new(&store),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let weak = Arc::downgrade(&app);

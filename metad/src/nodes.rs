@@ -303,6 +303,46 @@ impl Nodes {
     }
 
     /// The cluster overview. Walks the chunk tables: meant for operators, not hot paths.
+    /// Counts referenced chunks, those below `replication` live replicas and those with none:
+    /// one scan of the `chunk_loc` table, O(all chunks). `status` and the metrics (cached, see
+    /// `crate::metrics`) use it.
+    pub fn chunk_health(
+        &self,
+        view: &impl Reader,
+        replication: u32,
+    ) -> Result<ChunkHealth, RpcError> {
+        let mut health = ChunkHealth::default();
+        view.scan_raw(Cf::ChunkLoc, &[], None, &mut |_, value| {
+            use crate::store::values::Value;
+            match ChunkLoc::decode(value) {
+                Ok(loc) if loc.refcount > 0 => {
+                    health.chunks += 1;
+                    let live = self.live_count(&loc.replicas);
+                    if live < replication as usize {
+                        health.under_replicated += 1;
+                    }
+                    if live == 0 {
+                        health.lost += 1;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!("status: {e}"),
+            }
+            Ok(true)
+        })?;
+        Ok(health)
+    }
+
+    /// Registered chunkds: (alive, dead). In memory, cheap.
+    pub fn alive_dead(&self) -> (u64, u64) {
+        let map = self.read();
+        let alive = map
+            .values()
+            .filter(|n| n.record.state == StoredState::Active)
+            .count() as u64;
+        (alive, map.len() as u64 - alive)
+    }
+
     pub fn status(&self, store: &Store, replication: u32) -> Result<StatusResp, RpcError> {
         let view = store.view();
         let mut per_node: HashMap<NodeId, u64> = HashMap::new();
@@ -312,21 +352,8 @@ impl Nodes {
             }
             Ok(true)
         })?;
-        let (mut chunks, mut under_replicated) = (0u64, 0u64);
-        view.scan_raw(Cf::ChunkLoc, &[], None, &mut |_, value| {
-            use crate::store::values::Value;
-            match ChunkLoc::decode(value) {
-                Ok(loc) if loc.refcount > 0 => {
-                    chunks += 1;
-                    if self.live_count(&loc.replicas) < replication as usize {
-                        under_replicated += 1;
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => tracing::error!("status: {e}"),
-            }
-            Ok(true)
-        })?;
+        let health = self.chunk_health(&view, replication)?;
+        let (chunks, under_replicated) = (health.chunks, health.under_replicated);
         let mut nodes: Vec<NodeInfo> = self
             .read()
             .iter()
@@ -353,4 +380,15 @@ impl Nodes {
             gc_queue: queue::len(&view, Queue::Gc)?,
         })
     }
+}
+
+/// What [`Nodes::chunk_health`] counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChunkHealth {
+    /// Referenced chunks.
+    pub chunks: u64,
+    /// Chunks with fewer live replicas than the replication factor.
+    pub under_replicated: u64,
+    /// Chunks with no live replica at all (unreadable until a holder returns).
+    pub lost: u64,
 }

@@ -3,8 +3,8 @@
 //!
 //! `POST /rpc/<method>` with a JSON body. A request must carry a valid cluster signature and
 //! its signed content descriptor must be the SHA-256 of the body actually received (otherwise a
-//! captured signature could be replayed with another body). `GET /health/live|ready` needs no
-//! signature.
+//! captured signature could be replayed with another body). `GET /metrics` and
+//! `GET /health/live|ready` need no signature (see `crate::metrics`).
 
 use crate::access::AccessKeys;
 use crate::nodes::Nodes;
@@ -12,11 +12,13 @@ use crate::ns::Namespace;
 use crate::store::Store;
 use dfs_common::auth::{self, ClusterSecret};
 use dfs_common::http::{self as dhttp, Body};
+use dfs_common::metrics::{self as dmetrics, Probe};
 use dfs_common::wire::*;
 use dfs_common::{ErrorCode, RpcError};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use std::sync::{Arc, Weak};
+use std::time::Instant;
 
 /// What request handling needs.
 pub(crate) struct App {
@@ -34,19 +36,26 @@ pub(crate) struct App {
     pub replication: u32,
     /// Told to chunkds at registration.
     pub heartbeat_interval_ms: u64,
+    /// RPC latencies and cluster gauges.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// Answers one request. The server holds the application weakly: after shutdown, lingering
 /// keep-alive connections get `Unavailable` and cannot keep the database open.
 pub(crate) async fn handle(app: Weak<App>, req: Request<Incoming>) -> Response<Body> {
-    if req.method() == Method::GET {
-        if let Some(resp) = dhttp::health_response(req.uri().path()) {
-            return resp;
-        }
+    let probe = Probe::of(req.method(), req.uri().path());
+    if probe == Some(Probe::Live) {
+        return dmetrics::ready_response(Ok(()));
     }
     let Some(app) = app.upgrade() else {
+        if probe == Some(Probe::Ready) {
+            return dmetrics::ready_response(Err("metad is shutting down".into()));
+        }
         return dhttp::error_response(&RpcError::unavailable("metad is shutting down"));
     };
+    if let Some(probe) = probe {
+        return observe(app, probe).await;
+    }
     let path = req.uri().path().to_owned();
     match rpc(app, req).await {
         Ok(resp) => resp,
@@ -59,6 +68,19 @@ pub(crate) async fn handle(app: Weak<App>, req: Request<Incoming>) -> Response<B
             dhttp::error_response(&e)
         }
     }
+}
+
+/// `/metrics` or `/health/ready`, on a blocking thread (both touch RocksDB).
+async fn observe(app: Arc<App>, probe: Probe) -> Response<Body> {
+    if probe == Probe::Metrics {
+        let render = move || Ok(app.metrics.render(&app.store, &app.nodes, app.replication));
+        return match crate::blocking(render).await {
+            Ok(text) => dmetrics::text_metrics_response(text),
+            Err(e) => dhttp::error_response(&e),
+        };
+    }
+    let ready = crate::blocking(move || Ok(crate::metrics::ready(&app.store))).await;
+    dmetrics::ready_response(ready.unwrap_or_else(|e| Err(e.message)))
 }
 
 async fn rpc(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, RpcError> {
@@ -108,8 +130,11 @@ async fn dispatch(app: Arc<App>, method: &str, body: &[u8]) -> Result<Response<B
         }
         HeartbeatReq::METHOD => {
             // In memory only: no need for a blocking thread.
+            let started = Instant::now();
             let req: HeartbeatReq = dhttp::decode_json(body)?;
-            Ok(ok(&app.nodes.heartbeat(&req)))
+            let resp = ok(&app.nodes.heartbeat(&req));
+            app.metrics.observe_rpc(HeartbeatReq::METHOD, true, started);
+            Ok(resp)
         }
         ReportBadChunkReq::METHOD => {
             call(app, body, |app, req: ReportBadChunkReq| {
@@ -257,9 +282,16 @@ where
     R: Rpc + Send + 'static,
     R::Response: Send + 'static,
 {
-    let req: R = dhttp::decode_json(body)?;
-    let resp = crate::blocking(move || op(&app, req)).await?;
-    Ok(ok(&resp))
+    let started = Instant::now();
+    let metrics_app = Arc::clone(&app);
+    let result = match dhttp::decode_json::<R>(body) {
+        Ok(req) => crate::blocking(move || op(&app, req)).await,
+        Err(e) => Err(e),
+    };
+    metrics_app
+        .metrics
+        .observe_rpc(R::METHOD, result.is_ok(), started);
+    Ok(ok(&result?))
 }
 
 fn ok<T: serde::Serialize>(value: &T) -> Response<Body> {

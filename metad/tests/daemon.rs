@@ -349,3 +349,59 @@ async fn dead_node_is_repaired_and_deleted_chunks_are_collected() {
     }
     daemon.stop().await;
 }
+
+/// An unsigned `GET path` over a plain socket: (status, body).
+async fn unsigned_get(addr: &str, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    let status = answer[9..12].parse().unwrap();
+    let body = answer.split_once("\r\n\r\n").unwrap().1.to_owned();
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_and_probes_need_no_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(config(dir.path())).await.unwrap();
+    let addr = daemon.addr().to_string();
+    call(
+        &daemon,
+        &MkdirReq {
+            path: "/b".into(),
+            parents: false,
+            object: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        unsigned_get(&addr, "/health/live").await,
+        (200, "ok\n".into())
+    );
+    assert_eq!(
+        unsigned_get(&addr, "/health/ready").await,
+        (200, "ok\n".into())
+    );
+    let (status, text) = unsigned_get(&addr, "/metrics").await;
+    assert_eq!(status, 200);
+    for line in [
+        "dfs_metad_rpc_duration_seconds_count{method=\"mkdir\",outcome=\"ok\"} 1",
+        "dfs_metad_chunks 0",
+        "dfs_metad_chunkds_alive 0",
+        "dfs_metad_repair_queue_chunks 0",
+        "# TYPE dfs_metad_commit_duration_seconds histogram",
+    ] {
+        assert!(text.contains(line), "no {line:?} in\n{text}");
+    }
+    assert!(
+        !text.contains("dfs_metad_commit_duration_seconds_count 0"),
+        "{text}"
+    );
+    // Other paths still need the signature.
+    assert_eq!(unsigned_get(&addr, "/rpc/status").await.0, 401);
+    daemon.stop().await;
+}

@@ -11,7 +11,7 @@ use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// The names `dfs-cluster` exports, in order.
-const CONTRACT: [&str; 7] = [
+const CONTRACT: [&str; 9] = [
     "AWS_ENDPOINT_URL",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
@@ -19,6 +19,8 @@ const CONTRACT: [&str; 7] = [
     "DFS_METAD",
     "DFS_SECRET_FILE",
     "DFS_GATEWAY_PID",
+    "DFS_GATEWAY_ADMIN",
+    "DFS_CHUNKDS",
 ];
 
 /// A started `dfs-cluster` and what it printed up to `ready`.

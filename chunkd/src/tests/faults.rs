@@ -211,6 +211,13 @@ async fn background_scrub_runs() {
     flip_bit(&node.chunk_file(id), HEADER_LEN + 999);
     let file = node.chunk_file(id);
     wait_until("the scrub to quarantine the chunk", || !file.exists()).await;
+    let metrics = raw(Method::GET, &node.addr(), "/metrics", &[], Bytes::new()).await;
+    let text = String::from_utf8_lossy(metrics.bytes()).into_owned();
+    assert!(text.contains("dfs_chunkd_scrub_errors_total 1"), "{text}");
+    assert!(
+        text.contains("dfs_chunkd_scrubbed_chunks_total 1"),
+        "{text}"
+    );
     node.daemon.stop().await;
 }
 
@@ -288,10 +295,29 @@ async fn unsigned_and_badly_signed_requests_are_refused() {
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     // The data is untouched; the probes need no signature.
     assert_eq!(get(&addr, ChunkId(1), None).await.bytes().as_ref(), b"abc");
-    for probe in ["/health/live", "/health/ready"] {
+    for probe in ["/health/live", "/metrics"] {
         let answer = raw(Method::GET, &addr, probe, &[], Bytes::new()).await;
         assert_eq!(answer.status, StatusCode::OK, "{probe}");
     }
+    let metrics = raw(Method::GET, &addr, "/metrics", &[], Bytes::new()).await;
+    let text = String::from_utf8_lossy(metrics.bytes()).into_owned();
+    for line in [
+        "dfs_chunkd_chunk_write_duration_seconds_count 1",
+        "dfs_chunkd_chunk_read_duration_seconds_count 1",
+        "dfs_chunkd_stored_bytes ",
+        "dfs_chunkd_scrubbed_chunks_total 0",
+    ] {
+        assert!(text.contains(line), "no {line:?} in\n{text}");
+    }
+    assert!(
+        !text.contains("dfs_chunkd_fsync_duration_seconds_count 0"),
+        "{text}"
+    );
+    // No metad in this test: the node works but is not ready (no writer is sent to it).
+    let ready = raw(Method::GET, &addr, "/health/ready", &[], Bytes::new()).await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    let reason = String::from_utf8_lossy(ready.bytes()).into_owned();
+    assert!(reason.starts_with("not ready: not registered"), "{reason}");
     node.daemon.stop().await;
 }
 

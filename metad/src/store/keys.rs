@@ -19,6 +19,8 @@ pub mod meta {
     pub const NEXT_SESSION: &[u8] = b"next_session";
     /// Upper bound (exclusive) of node ids that may have been handed out.
     pub const NEXT_NODE: &[u8] = b"next_node";
+    /// Written (unsynced) by the readiness probe; its value, a time, is never read.
+    pub const HEALTH: &[u8] = b"health";
 }
 
 /// The key-form name of a directory entry: a directory's name ends in `/`.

@@ -121,6 +121,8 @@ pub struct Store {
     /// Serializes every read-check-write (see [`Txn`]).
     write_lock: Mutex<()>,
     ids: ids::IdAlloc,
+    /// Seconds each synced commit waited for its WAL fsync (shared by a group commit).
+    commit_seconds: dfs_common::metrics::Histogram,
 }
 
 impl std::fmt::Debug for Store {
@@ -156,6 +158,7 @@ impl Store {
             db,
             write_lock: Mutex::new(()),
             ids,
+            commit_seconds: dfs_common::metrics::latency_histogram(),
         };
         store.check_schema()?;
         Ok(store)
@@ -255,7 +258,29 @@ impl Store {
 
     /// Waits until everything written so far is in the WAL on disk.
     fn sync_wal(&self) -> Result<(), StoreError> {
-        self.db.flush_wal(true)?;
+        let started = std::time::Instant::now();
+        let synced = self.db.flush_wal(true);
+        dfs_common::metrics::observe_since(&self.commit_seconds, started);
+        synced?;
+        Ok(())
+    }
+
+    /// The histogram of WAL sync waits, for the metrics registry.
+    pub fn commit_histogram(&self) -> dfs_common::metrics::Histogram {
+        self.commit_seconds.clone()
+    }
+
+    /// Whether the database accepts writes: one small unsynced write of `meta/health`, so a
+    /// probe costs no fsync (RocksDB refuses writes after a background error, such as a
+    /// full disk, which is what this catches).
+    pub fn check_writable(&self) -> Result<(), StoreError> {
+        let now = dfs_common::auth::unix_now().to_be_bytes();
+        self.db.put_cf_opt(
+            self.cf(Cf::Meta)?,
+            keys::meta::HEALTH,
+            now,
+            &WriteOptions::default(),
+        )?;
         Ok(())
     }
 }

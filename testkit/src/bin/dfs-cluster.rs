@@ -13,8 +13,13 @@
 //! export DFS_METAD=127.0.0.1:PORT
 //! export DFS_SECRET_FILE=/tmp/.../cluster.secret
 //! export DFS_GATEWAY_PID=PID
+//! export DFS_GATEWAY_ADMIN=127.0.0.1:PORT
+//! export DFS_CHUNKDS=127.0.0.1:PORT,127.0.0.1:PORT,...
 //! ready
 //! ```
+//!
+//! The last two are for tests that scrape `/metrics` and `/health/ready`: the gateway serves
+//! them on its admin address, metad and each chunkd on their own address.
 //!
 //! It runs until its standard input reaches end of file (the caller closes the pipe) or it
 //! receives SIGTERM or SIGINT, then kills the daemons by PID and removes the folder. If the
@@ -121,6 +126,14 @@ fn contract_lines(cluster: &Cluster) -> Option<String> {
         ),
         // For tests that watch the gateway process itself (its peak memory in /proc).
         format!("export DFS_GATEWAY_PID={gateway_pid}"),
+        format!("export DFS_GATEWAY_ADMIN={}", cluster.gateway_admin_addr()?),
+        format!(
+            "export DFS_CHUNKDS={}",
+            (0..cluster.options().chunkds)
+                .map(|i| cluster.chunkd_addr(i))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
         "ready".to_owned(),
     ];
     Some(lines.join("\n") + "\n")
