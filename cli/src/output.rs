@@ -240,6 +240,7 @@ mod tests {
             etag: String::new(),
             content_type: None,
             meta: Vec::new(),
+            checksum: None,
             explicit: true,
             chunk_count: 0,
             part_sizes: Vec::new(),

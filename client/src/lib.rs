@@ -362,6 +362,7 @@ mod tests {
     #[test]
     fn only_directory_objects_open_as_data() {
         let dir = |etag: &str| Entry {
+            checksum: None,
             name: "x/".into(),
             kind: EntryKind::Dir,
             inode: dfs_common::InodeId(5),

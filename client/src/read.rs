@@ -512,6 +512,7 @@ mod tests {
             dfs_common::auth::ClusterSecret::new("0123456789abcdef").unwrap(),
         );
         let entry = Entry {
+            checksum: None,
             name: "empty".into(),
             kind: dfs_common::wire::EntryKind::File,
             inode: dfs_common::InodeId(7),
@@ -548,6 +549,7 @@ mod tests {
             live: true,
         }];
         let entry = Entry {
+            checksum: None,
             name: "x".into(),
             kind: dfs_common::wire::EntryKind::File,
             inode: dfs_common::InodeId(8),

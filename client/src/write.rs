@@ -7,6 +7,7 @@ use crate::etag::Md5Task;
 use crate::upload::{upload_chunk, SessionCtx};
 use crate::DfsClient;
 use bytes::Bytes;
+use dfs_common::checksum::Checksum;
 use dfs_common::wire::{AbortReq, CommitPartReq, CommitReq, Entry, PartInfo, Rpc, WrittenChunk};
 use dfs_common::{ErrorDetail, RpcError, SessionId};
 use std::sync::{Arc, Mutex};
@@ -44,6 +45,8 @@ pub struct FinishOptions {
     pub content_type: Option<String>,
     /// User metadata and stored headers.
     pub meta: Vec<(String, String)>,
+    /// The flexible checksum of the data, as verified by the caller.
+    pub checksum: Option<Checksum>,
     /// Commit only if no file exists at the path (S3 `If-None-Match: *`), checked atomically.
     pub if_none_match: bool,
     /// Commit only if the existing file has this ETag (S3 `If-Match`), checked atomically.
@@ -56,8 +59,8 @@ pub struct FinishPartOptions {
     /// The part's ETag (quoted hex MD5 of its bytes) when the writer did not compute one
     /// (`compute_etag` off); ignored otherwise. metad refuses a part whose ETag is no MD5.
     pub etag: Option<String>,
-    /// The part's flexible checksum (base64), as verified by the caller.
-    pub checksum: Option<String>,
+    /// The part's flexible checksum (of its bytes), as verified by the caller.
+    pub checksum: Option<Checksum>,
 }
 
 /// A file (or a part of a multipart upload, made by `DfsClient::create_part`) being written.
@@ -152,6 +155,7 @@ impl FileWriter {
             etag,
             content_type,
             meta,
+            checksum,
             if_none_match,
             if_match,
         } = opts;
@@ -163,6 +167,7 @@ impl FileWriter {
                 etag,
                 content_type,
                 meta,
+                checksum,
                 chunks,
                 if_none_match,
                 if_match,

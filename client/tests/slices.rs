@@ -5,6 +5,7 @@ mod rig;
 
 use bytes::Bytes;
 use dfs_client::{etag_of, CreateOptions, FinishPartOptions};
+use dfs_common::checksum::{Checksum, ChecksumAlgorithm, ChecksumType};
 use dfs_common::wire::{ChunkInfo, Entry};
 use rig::{data, Rig, CHUNK};
 
@@ -80,7 +81,11 @@ async fn parts_are_written_through_write_sessions() {
     let part = writer
         .finish_part(FinishPartOptions {
             etag: None,
-            checksum: Some("AAAAAA==".into()),
+            checksum: Checksum::new(
+                ChecksumAlgorithm::Crc32,
+                ChecksumType::FullObject,
+                "AAAAAA==",
+            ),
         })
         .await
         .unwrap();
@@ -92,6 +97,9 @@ async fn parts_are_written_through_write_sessions() {
     assert_eq!(state.part_opens[0].upload_id, "u1");
     let commit = &state.part_commits[0];
     assert_eq!(commit.chunks.len(), 3);
-    assert_eq!(commit.checksum.as_deref(), Some("AAAAAA=="));
+    assert_eq!(
+        commit.checksum.as_ref().map(|c| c.value.as_str()),
+        Some("AAAAAA==")
+    );
     assert!(state.commits.is_empty());
 }

@@ -275,6 +275,7 @@ async fn dead_node_is_repaired_and_deleted_chunks_are_collected() {
     let chunk: ChunkId = alloc.chunk_id;
     let holders: Vec<NodeId> = alloc.replicas.iter().map(|r| r.node).collect();
     let commit = CommitReq {
+        checksum: None,
         session: open.session,
         size: 3,
         etag: "\"x\"".into(),

@@ -45,6 +45,7 @@ async fn keys_buckets_and_listings_over_the_wire() {
         path: "/pics/2024/".into(),
         parents: false,
         object: Some(DirObject {
+            checksum: None,
             etag: EMPTY_ETAG.into(),
             content_type: None,
             meta: vec![],

@@ -174,6 +174,14 @@ pub async fn stat(ctx: &mut Context, path: &str) -> Result<(), CliError> {
                     escape(value)
                 ));
             }
+            if let Some(checksum) = &entry.checksum {
+                text.push_str(&format!(
+                    "checksum:      {} {} {}\n",
+                    checksum.algorithm.name(),
+                    checksum.kind.name(),
+                    escape(&checksum.value)
+                ));
+            }
             text.push_str(&format!("chunks:        {}\n", entry.chunk_count));
             if !resp.chunks.is_empty() {
                 text.push_str(&chunk_table(&resp.chunks));

@@ -177,6 +177,7 @@ impl FakeMetad {
             })
             .collect();
         let entry = Entry {
+            checksum: None,
             name: path.rsplit('/').next().unwrap_or_default().to_owned(),
             kind: EntryKind::File,
             inode: InodeId(req.session.0 + 1000),

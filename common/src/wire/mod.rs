@@ -4,6 +4,7 @@
 //! Each request type implements [`Rpc`], which names its method and its answer type, so a call
 //! site reads `metad.call(&StatReq { .. })` and gets a `StatResp` back.
 
+use crate::checksum::Checksum;
 use crate::{ChunkId, InodeId, NodeId, SessionId};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -202,6 +203,9 @@ pub struct Entry {
     /// User metadata and stored headers, as given at write time.
     #[serde(default)]
     pub meta: Vec<(String, String)>,
+    /// The flexible checksum of the data (of a directory: of its object `x/`'s payload).
+    #[serde(default)]
+    pub checksum: Option<Checksum>,
     /// Directories: created explicitly (mkdir, S3 `x/` marker) rather than implied by a child.
     pub explicit: bool,
     /// Files and directory objects: how many chunks hold the data.
@@ -314,6 +318,9 @@ pub struct DirObject {
     /// User metadata and stored headers, as given at write time.
     #[serde(default)]
     pub meta: Vec<(String, String)>,
+    /// Its flexible checksum (of no data), if the writer gave one.
+    #[serde(default)]
+    pub checksum: Option<Checksum>,
 }
 
 /// List a directory, one page at a time, in key order.
@@ -418,6 +425,9 @@ pub struct CommitReq {
     /// User metadata and stored headers.
     #[serde(default)]
     pub meta: Vec<(String, String)>,
+    /// The flexible checksum of the data, as verified by the writer, to store.
+    #[serde(default)]
+    pub checksum: Option<Checksum>,
     /// The chunks in file order.
     pub chunks: Vec<WrittenChunk>,
     /// Fail with `PreconditionFailed` if an object exists at the path at commit time (S3
@@ -505,6 +515,10 @@ pub struct ReplaceMeta {
     /// User metadata and stored headers of the copy.
     #[serde(default)]
     pub meta: Vec<(String, String)>,
+    /// The copy's flexible checksum (the copy has the source's bytes, so normally the
+    /// source's, or `None` to drop it).
+    #[serde(default)]
+    pub checksum: Option<Checksum>,
 }
 
 // ---------------------------------------------------------------------------------------------

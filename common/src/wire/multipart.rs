@@ -19,6 +19,7 @@
 //! touch an upload of another.
 
 use super::{Entry, OpenResp, Repeat, Rpc, WrittenChunk};
+use crate::checksum::{Checksum, ChecksumAlgorithm, ChecksumType};
 use crate::{InodeId, SessionId};
 use serde::{Deserialize, Serialize};
 
@@ -46,13 +47,13 @@ pub struct CreateUploadReq {
     /// User metadata and stored headers the object gets.
     #[serde(default)]
     pub meta: Vec<(String, String)>,
-    /// The flexible checksum algorithm of the upload (S3 `x-amz-checksum-algorithm`, such as
-    /// `CRC32`), kept for the gateway.
+    /// The flexible checksum algorithm of the upload (S3 `x-amz-checksum-algorithm`), kept
+    /// for the gateway.
     #[serde(default)]
-    pub checksum_algorithm: Option<String>,
-    /// `COMPOSITE` or `FULL_OBJECT` (S3 `x-amz-checksum-type`), kept for the gateway.
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    /// Composite or full-object (S3 `x-amz-checksum-type`), kept for the gateway.
     #[serde(default)]
-    pub checksum_type: Option<String>,
+    pub checksum_type: Option<ChecksumType>,
     /// The access key that starts the upload (S3 initiator and owner), if any.
     #[serde(default)]
     pub owner_key: Option<String>,
@@ -92,9 +93,10 @@ pub struct CommitPartReq {
     pub size: u64,
     /// The part's ETag: the MD5 of its bytes as 32 hex digits, quoted or not (stored quoted).
     pub etag: String,
-    /// The part's flexible checksum (base64) as verified by the gateway, if any.
+    /// The part's flexible checksum (full-object: of the part's bytes) as verified by the
+    /// gateway, if any.
     #[serde(default)]
-    pub checksum: Option<String>,
+    pub checksum: Option<Checksum>,
     /// The chunks in order.
     pub chunks: Vec<WrittenChunk>,
 }
@@ -108,8 +110,8 @@ pub struct PartInfo {
     pub size: u64,
     /// Its ETag, quoted.
     pub etag: String,
-    /// Its flexible checksum (base64), if one was given.
-    pub checksum: Option<String>,
+    /// Its flexible checksum (full-object: of the part's bytes), if one was given.
+    pub checksum: Option<Checksum>,
     /// When it was stored, Unix milliseconds.
     pub mtime_ms: u64,
 }
@@ -156,9 +158,10 @@ pub struct CopyPartReq {
     /// required unless the part is the whole of a source with a plain MD5 ETag.
     #[serde(default)]
     pub etag: Option<String>,
-    /// The part's flexible checksum (base64), computed by the caller, if any.
+    /// The part's flexible checksum (full-object: of the part's bytes), computed by the
+    /// caller, if any.
     #[serde(default)]
-    pub checksum: Option<String>,
+    pub checksum: Option<Checksum>,
     /// Fail with `Conflict` unless the source is still this inode (it was not replaced since
     /// the caller read it to compute `etag`).
     #[serde(default)]
@@ -203,12 +206,10 @@ pub struct CompleteUploadReq {
     /// `If-Match`, same syntax as `CommitReq::if_match`).
     #[serde(default)]
     pub if_match: Option<String>,
-    /// The object's flexible checksum (base64, with its `-N` suffix when composite) computed
-    /// by the gateway from the parts' checksums. Stored in the object's metadata as
-    /// `x-amz-checksum-<algorithm in lower case>` (the upload's algorithm, which must be set),
-    /// replacing any checksum entry there.
+    /// The object's flexible checksum computed by the gateway from the parts' checksums,
+    /// stored with the object. Its algorithm must be the upload's (which must be set).
     #[serde(default)]
-    pub checksum: Option<String>,
+    pub checksum: Option<Checksum>,
 }
 
 /// The answer to [`CompleteUploadReq`].
@@ -254,9 +255,9 @@ pub struct UploadInfo {
     /// User metadata and stored headers the object will get.
     pub meta: Vec<(String, String)>,
     /// The flexible checksum algorithm, as given at creation.
-    pub checksum_algorithm: Option<String>,
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// The checksum type, as given at creation.
-    pub checksum_type: Option<String>,
+    pub checksum_type: Option<ChecksumType>,
     /// The access key that started it.
     pub owner_key: Option<String>,
 }
@@ -331,9 +332,9 @@ pub struct UploadEntry {
     /// The access key that started it.
     pub owner_key: Option<String>,
     /// The flexible checksum algorithm, as given at creation.
-    pub checksum_algorithm: Option<String>,
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// The checksum type, as given at creation.
-    pub checksum_type: Option<String>,
+    pub checksum_type: Option<ChecksumType>,
 }
 
 /// The answer to [`ListUploadsReq`].

@@ -10,7 +10,7 @@
 //! payload of a directory (see `put`), copied by metad like a file's data.
 
 use super::conditions::{Preconditions, Verdict};
-use super::meta::{check_write_headers, checksums_xml, set_checksum, stored_checksum, ObjectMeta};
+use super::meta::{check_write_headers, checksums_xml, ObjectMeta};
 use super::put::{write_refused, WriteConditions};
 use super::{rpc_error, xml_response};
 use crate::ctx::{object_path, ReqCtx};
@@ -18,6 +18,7 @@ use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::keys::Access;
 use crate::router::CopySource;
 use crate::xml;
+use dfs_common::checksum::ChecksumType;
 use dfs_common::http::Body;
 use dfs_common::wire::{CopyReq, Entry, EntryKind, ReplaceMeta};
 use dfs_common::ErrorCode;
@@ -48,11 +49,12 @@ fn directive(ctx: &ReqCtx) -> S3Result<Directive> {
 /// source's checksum kept.
 fn replacement(ctx: &ReqCtx, source: &Entry) -> S3Result<ObjectMeta> {
     let mut object = ObjectMeta::from_request(&ctx.headers)?;
-    if let Some((algorithm, value)) = stored_checksum(&source.meta) {
-        if let Ok(checksum) = crate::auth::checksum::Checksum::parse_base64(algorithm, value) {
-            set_checksum(&mut object.meta, &checksum);
-        }
-    }
+    // The copy's bytes are the source's, so a checksum of them still holds; a composite one
+    // (of a multipart source's parts) is not kept, as before typed checksums.
+    object.checksum = source
+        .checksum
+        .clone()
+        .filter(|c| c.kind == ChecksumType::FullObject);
     Ok(object)
 }
 
@@ -89,6 +91,7 @@ pub(super) async fn copy_object(ctx: &ReqCtx, source: &CopySource) -> S3Result<R
                 Some(ReplaceMeta {
                     content_type: object.content_type,
                     meta: object.meta,
+                    checksum: object.checksum,
                 })
             }
         };
@@ -125,7 +128,7 @@ pub(super) async fn copy_object(ctx: &ReqCtx, source: &CopySource) -> S3Result<R
     Ok(xml_response(xml::copy_object_result(
         &entry.etag,
         entry.mtime_ms,
-        &checksums_xml(&entry.meta),
+        &checksums_xml(entry.checksum.as_ref()),
     )))
 }
 

@@ -135,6 +135,7 @@ pub(super) async fn get_object(ctx: &ReqCtx, head: bool) -> S3Result<Response<Bo
     let object = ObjectMeta {
         content_type: entry.content_type.clone(),
         meta: entry.meta.clone(),
+        checksum: entry.checksum.clone(),
     };
     let mut headers = HeaderMap::new();
     // A checksum covers the whole object: never sent with a part of it.

@@ -73,6 +73,7 @@ mod tests {
 
     fn entry(size: u64, part_sizes: &[u64]) -> Entry {
         Entry {
+            checksum: None,
             name: "k".into(),
             kind: EntryKind::File,
             inode: InodeId(7),

@@ -124,6 +124,7 @@ pub(super) async fn put_object(ctx: &ReqCtx, body: &mut BodySlot) -> S3Result<Re
             etag: Some(etag),
             content_type: object.content_type,
             meta: object.meta.clone(),
+            checksum: object.checksum.clone(),
             if_none_match: conditions.if_none_match,
             if_match: conditions.if_match.clone(),
         })
@@ -135,7 +136,7 @@ pub(super) async fn put_object(ctx: &ReqCtx, body: &mut BodySlot) -> S3Result<Re
     let mut out = empty_response(StatusCode::OK);
     out.headers_mut()
         .insert(http::header::ETAG, header_value(&entry.etag)?);
-    add_checksum_headers(out.headers_mut(), &object.meta);
+    add_checksum_headers(out.headers_mut(), object.checksum.as_ref());
     Ok(out)
 }
 

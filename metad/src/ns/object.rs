@@ -36,6 +36,7 @@ impl Namespace {
             etag: object.etag.clone(),
             content_type: object.content_type.clone(),
             meta: object.meta.clone(),
+            checksum: object.checksum.clone().map(Into::into),
             ..DirObject::default()
         };
         let entry = target.replace(&mut txn, payload, &[], &dir_path, now)?;

@@ -191,6 +191,7 @@ impl Namespace {
             etag: req.etag.clone(),
             content_type: req.content_type.clone(),
             meta: req.meta.clone(),
+            checksum: req.checksum.clone().map(Into::into),
             size: req.size,
             chunk_count: slices.len() as u64,
             part_sizes: Vec::new(),
@@ -420,6 +421,7 @@ impl Namespace {
             Some(new) => DirObject {
                 content_type: new.content_type.clone(),
                 meta: new.meta.clone(),
+                checksum: new.checksum.clone().map(Into::into),
                 ..source
             },
             None => source,

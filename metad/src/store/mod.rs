@@ -11,6 +11,7 @@ mod ids;
 pub mod keys;
 pub mod queue;
 mod txn;
+mod upgrade;
 pub mod values;
 
 pub use ids::IdKind;
@@ -24,10 +25,12 @@ use values::{Schema, Value};
 /// The schema version this build writes. Version 2 changed the directory entry and added the
 /// `access_key` table; version 3 made file chunk rows slices, gave files their part sizes and
 /// sessions their part, and added the multipart tables (`upload`, `upload_id`, `part`);
-/// version 4 gave the payload of a directory object data (size, chunk rows, part sizes). An
-/// older database is upgraded in place by rewriting the marker (old values decode forward when
-/// read, and new column families are created at open).
-const SCHEMA_VERSION: u32 = 4;
+/// version 4 gave the payload of a directory object data (size, chunk rows, part sizes);
+/// version 5 typed the S3 flexible checksums of entries, uploads and parts. An older database
+/// is upgraded in place: new column families are created at open, old values decode forward
+/// when read, the few that cannot (parts before version 5) are rewritten by [`upgrade`], then
+/// the marker is rewritten.
+const SCHEMA_VERSION: u32 = 5;
 
 /// The tables, one RocksDB column family each (see DESIGN.md §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -173,6 +176,10 @@ impl Store {
                     "upgrading the database from schema version {} to {SCHEMA_VERSION}",
                     schema.version
                 );
+                if schema.version < 5 {
+                    let parts = upgrade::typed_part_checksums(self)?;
+                    tracing::info!("typed the checksums of {parts} stored parts");
+                }
                 self.write_schema()
             }
             Some(schema) => Err(StoreError::Corrupt(format!(
@@ -432,7 +439,7 @@ mod tests {
     #[test]
     fn older_databases_are_upgraded_and_newer_ones_refused() {
         let dir = tempfile::tempdir().unwrap();
-        for old in [1, 2, 3] {
+        for old in [1, 2, 3, 4] {
             {
                 let store = Store::open(dir.path()).unwrap();
                 let mut txn = store.begin();

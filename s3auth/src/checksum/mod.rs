@@ -21,84 +21,18 @@ pub const TRAILER_HEADER: &str = "x-amz-trailer";
 /// The header with the base64 MD5 of the body.
 pub const CONTENT_MD5_HEADER: &str = "content-md5";
 
-/// A flexible checksum algorithm.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ChecksumAlgorithm {
-    /// CRC-32 (ISO-HDLC, as zlib).
-    Crc32,
-    /// CRC-32C (Castagnoli).
-    Crc32c,
-    /// CRC-64/NVME.
-    Crc64Nvme,
-    /// SHA-1.
-    Sha1,
-    /// SHA-256.
-    Sha256,
-}
+/// The flexible checksum algorithms: the one enum of them, shared with the stored data.
+pub use dfs_common::checksum::ChecksumAlgorithm;
 
-impl ChecksumAlgorithm {
-    /// Every algorithm.
-    pub const ALL: [ChecksumAlgorithm; 5] = [
-        ChecksumAlgorithm::Crc32,
-        ChecksumAlgorithm::Crc32c,
-        ChecksumAlgorithm::Crc64Nvme,
-        ChecksumAlgorithm::Sha1,
-        ChecksumAlgorithm::Sha256,
-    ];
-
-    /// The name S3 uses: `CRC32`, `CRC32C`, `CRC64NVME`, `SHA1`, `SHA256`.
-    pub fn name(self) -> &'static str {
-        match self {
-            ChecksumAlgorithm::Crc32 => "CRC32",
-            ChecksumAlgorithm::Crc32c => "CRC32C",
-            ChecksumAlgorithm::Crc64Nvme => "CRC64NVME",
-            ChecksumAlgorithm::Sha1 => "SHA1",
-            ChecksumAlgorithm::Sha256 => "SHA256",
-        }
-    }
-
-    /// The header (and trailer) carrying a value: `x-amz-checksum-crc32` and so on.
-    pub fn header_name(self) -> &'static str {
-        match self {
-            ChecksumAlgorithm::Crc32 => "x-amz-checksum-crc32",
-            ChecksumAlgorithm::Crc32c => "x-amz-checksum-crc32c",
-            ChecksumAlgorithm::Crc64Nvme => "x-amz-checksum-crc64nvme",
-            ChecksumAlgorithm::Sha1 => "x-amz-checksum-sha1",
-            ChecksumAlgorithm::Sha256 => "x-amz-checksum-sha256",
-        }
-    }
-
-    /// Digest length in bytes.
-    pub fn digest_len(self) -> usize {
-        match self {
-            ChecksumAlgorithm::Crc32 | ChecksumAlgorithm::Crc32c => 4,
-            ChecksumAlgorithm::Crc64Nvme => 8,
-            ChecksumAlgorithm::Sha1 => 20,
-            ChecksumAlgorithm::Sha256 => 32,
-        }
-    }
-
-    /// Parses an algorithm name (`x-amz-sdk-checksum-algorithm`, `x-amz-checksum-algorithm`),
-    /// in any case.
-    pub fn parse(name: &str) -> Result<ChecksumAlgorithm, AuthError> {
-        Self::ALL
-            .into_iter()
-            .find(|a| a.name().eq_ignore_ascii_case(name.trim()))
-            .ok_or_else(|| {
-                AuthError::InvalidRequest(format!(
-                    "Checksum algorithm {name:?} is unsupported. Please try again with any of the \
-                     valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]"
-                ))
-            })
-    }
-
-    /// The algorithm of a value header or trailer name (`x-amz-checksum-crc32c`), in any case.
-    /// Other `x-amz-checksum-*` headers (`-algorithm`, `-type`, `-mode`) are not values: `None`.
-    pub fn from_header_name(name: &str) -> Option<ChecksumAlgorithm> {
-        Self::ALL
-            .into_iter()
-            .find(|a| a.header_name().eq_ignore_ascii_case(name))
-    }
+/// Parses an algorithm name (`x-amz-sdk-checksum-algorithm`, `x-amz-checksum-algorithm`), in
+/// any case; an unknown one is S3's `InvalidRequest`.
+pub fn parse_algorithm(name: &str) -> Result<ChecksumAlgorithm, AuthError> {
+    ChecksumAlgorithm::from_name(name).ok_or_else(|| {
+        AuthError::InvalidRequest(format!(
+            "Checksum algorithm {name:?} is unsupported. Please try again with any of the \
+             valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]"
+        ))
+    })
 }
 
 /// A checksum value: an algorithm and its digest.
@@ -323,7 +257,7 @@ impl ExpectedChecksums {
             checksum = Some(ChecksumSource::Trailer(algorithm));
         }
         if let Some(name) = header_text(headers, SDK_ALGORITHM_HEADER)? {
-            let sdk = ChecksumAlgorithm::parse(name)?;
+            let sdk = parse_algorithm(name)?;
             match checksum {
                 None => {
                     return Err(AuthError::InvalidRequest(

@@ -1,15 +1,16 @@
 //! What an object keeps from the request that wrote it, and how it comes back on GET and HEAD.
 //!
-//! The content type goes into the entry's own field. Everything else lives in the entry's
-//! `meta` list under lower-case header names: the standard headers S3 stores
-//! ([`STORED_HEADERS`]), the user metadata (`x-amz-meta-*`), and the verified flexible
-//! checksum (`x-amz-checksum-<algorithm>`, base64), returned only when the client asks with
-//! `x-amz-checksum-mode: ENABLED`.
+//! The content type goes into the entry's own field, and so does the verified flexible checksum
+//! (typed: algorithm, type, value), returned only when the client asks with
+//! `x-amz-checksum-mode: ENABLED`. Everything else lives in the entry's `meta` list under
+//! lower-case header names: the standard headers S3 stores ([`STORED_HEADERS`]) and the user
+//! metadata (`x-amz-meta-*`).
 
-use crate::auth::checksum::{Checksum, ChecksumAlgorithm};
+use crate::auth::checksum::{self as auth, ChecksumAlgorithm};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::router::Query;
 use crate::xml::Checksums;
+use dfs_common::checksum::{Checksum, ChecksumType};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// What S3 answers as the content type of an object stored without one.
@@ -24,8 +25,6 @@ pub(crate) const STORED_HEADERS: [&str; 5] = [
 ];
 /// Prefix of user metadata headers.
 pub(crate) const USER_META_PREFIX: &str = "x-amz-meta-";
-/// Prefix of the stored checksum's name.
-const CHECKSUM_PREFIX: &str = "x-amz-checksum-";
 /// Most bytes of user metadata (names without the prefix, and values), as S3 allows.
 pub(crate) const MAX_USER_META_BYTES: usize = 2048;
 
@@ -45,8 +44,10 @@ const RESPONSE_OVERRIDES: [(&str, &str); 6] = [
 pub(crate) struct ObjectMeta {
     /// The `Content-Type` given at write time.
     pub content_type: Option<String>,
-    /// Stored headers, user metadata and checksum, by lower-case name, sorted.
+    /// Stored headers and user metadata, by lower-case name, sorted.
     pub meta: Vec<(String, String)>,
+    /// The flexible checksum of the data.
+    pub checksum: Option<Checksum>,
 }
 
 /// A header value as text: UTF-8 when it is (returned as the same bytes), else each byte as
@@ -111,15 +112,28 @@ impl ObjectMeta {
             ));
         }
         meta.sort();
-        Ok(ObjectMeta { content_type, meta })
+        Ok(ObjectMeta {
+            content_type,
+            meta,
+            checksum: None,
+        })
     }
 
-    /// Records the verified checksum of the payload.
-    pub(crate) fn with_checksum(mut self, checksum: Option<&Checksum>) -> ObjectMeta {
+    /// Records the verified checksum of the payload (a checksum of its bytes).
+    pub(crate) fn with_checksum(mut self, checksum: Option<&auth::Checksum>) -> ObjectMeta {
         if let Some(checksum) = checksum {
-            set_checksum(&mut self.meta, checksum);
+            self.checksum = Some(full_object(checksum));
         }
         self
+    }
+}
+
+/// A computed digest as the typed checksum of the bytes it covers (an object's or a part's).
+pub(crate) fn full_object(checksum: &auth::Checksum) -> Checksum {
+    Checksum {
+        algorithm: checksum.algorithm(),
+        kind: ChecksumType::FullObject,
+        value: checksum.to_base64(),
     }
 }
 
@@ -189,57 +203,30 @@ pub(crate) fn check_version_id(query: &Query) -> S3Result<()> {
     }
 }
 
-/// Replaces any stored checksum of `meta` with `checksum`.
-pub(crate) fn set_checksum(meta: &mut Vec<(String, String)>, checksum: &Checksum) {
-    meta.retain(|(name, _)| !name.starts_with(CHECKSUM_PREFIX));
-    meta.push((
-        checksum.algorithm().header_name().to_owned(),
-        checksum.to_base64(),
-    ));
-    meta.sort();
-}
-
-/// The checksum stored in `meta`, as (algorithm, base64 value).
-pub(crate) fn stored_checksum(meta: &[(String, String)]) -> Option<(ChecksumAlgorithm, &str)> {
-    meta.iter().find_map(|(name, value)| {
-        ChecksumAlgorithm::from_header_name(name).map(|algorithm| (algorithm, value.as_str()))
-    })
-}
-
-/// The stored checksum as the XML documents report it (CopyObjectResult).
-pub(crate) fn checksums_xml(meta: &[(String, String)]) -> Checksums {
+/// The checksum as the XML documents report it (CopyObjectResult, ListParts...).
+pub(crate) fn checksums_xml(checksum: Option<&Checksum>) -> Checksums {
     let mut out = Checksums::default();
-    if let Some((algorithm, value)) = stored_checksum(meta) {
-        let slot = match algorithm {
+    if let Some(checksum) = checksum {
+        let slot = match checksum.algorithm {
             ChecksumAlgorithm::Crc32 => &mut out.crc32,
             ChecksumAlgorithm::Crc32c => &mut out.crc32c,
             ChecksumAlgorithm::Crc64Nvme => &mut out.crc64nvme,
             ChecksumAlgorithm::Sha1 => &mut out.sha1,
             ChecksumAlgorithm::Sha256 => &mut out.sha256,
         };
-        *slot = Some(value.to_owned());
+        *slot = Some(checksum.value.clone());
     }
     out
 }
 
-/// The type of a stored checksum value: a multipart object's composite checksum is stored as
-/// `<base64>-<parts>` (base64 has no `-`), any other value covers the object's bytes.
-pub(crate) fn stored_checksum_type(value: &str) -> &'static str {
-    if value.contains('-') {
-        "COMPOSITE"
-    } else {
-        "FULL_OBJECT"
-    }
-}
-
-/// Adds the stored checksum headers (`x-amz-checksum-<alg>` and `x-amz-checksum-type`).
-pub(crate) fn add_checksum_headers(out: &mut HeaderMap, meta: &[(String, String)]) {
-    if let Some((algorithm, value)) = stored_checksum(meta) {
-        if let Ok(header) = HeaderValue::from_str(value) {
-            out.insert(algorithm.header_name(), header);
+/// Adds the checksum headers (`x-amz-checksum-<alg>` and `x-amz-checksum-type`).
+pub(crate) fn add_checksum_headers(out: &mut HeaderMap, checksum: Option<&Checksum>) {
+    if let Some(checksum) = checksum {
+        if let Ok(header) = HeaderValue::from_str(&checksum.value) {
+            out.insert(checksum.algorithm.header_name(), header);
             out.insert(
                 "x-amz-checksum-type",
-                HeaderValue::from_static(stored_checksum_type(value)),
+                HeaderValue::from_static(checksum.kind.name()),
             );
         }
     }
@@ -266,7 +253,7 @@ pub(crate) fn write_object_headers(
         }
     }
     if with_checksum {
-        add_checksum_headers(out, &object.meta);
+        add_checksum_headers(out, object.checksum.as_ref());
     }
     for (param, header) in RESPONSE_OVERRIDES {
         if let Some(value) = query.get(param) {

@@ -71,25 +71,24 @@ fn user_metadata_is_limited_to_2_kib() {
 }
 
 #[test]
-fn checksum_is_stored_once_and_read_back() {
-    let crc = Checksum::parse_base64(ChecksumAlgorithm::Crc32, "QU+jOQ==").unwrap();
+fn checksum_is_typed_and_read_back() {
+    let crc = auth::Checksum::parse_base64(ChecksumAlgorithm::Crc32, "QU+jOQ==").unwrap();
     let object = ObjectMeta::default().with_checksum(Some(&crc));
+    assert!(object.meta.is_empty(), "the checksum is no metadata");
+    let typed = object.checksum.clone().unwrap();
     assert_eq!(
-        stored_checksum(&object.meta),
-        Some((ChecksumAlgorithm::Crc32, "QU+jOQ=="))
+        typed,
+        Checksum::new(
+            ChecksumAlgorithm::Crc32,
+            ChecksumType::FullObject,
+            "QU+jOQ=="
+        )
+        .unwrap()
     );
-    let mut replaced = object.meta.clone();
-    let sha = Checksum::from_bytes(ChecksumAlgorithm::Sha1, &[0; 20]).unwrap();
-    set_checksum(&mut replaced, &sha);
-    assert_eq!(replaced.len(), 1);
-    assert_eq!(
-        stored_checksum(&replaced).unwrap().0,
-        ChecksumAlgorithm::Sha1
-    );
-    let xml = checksums_xml(&object.meta);
+    let xml = checksums_xml(object.checksum.as_ref());
     assert_eq!(xml.crc32.as_deref(), Some("QU+jOQ=="));
     assert!(xml.sha256.is_none());
-    assert!(checksums_xml(&[]).is_empty());
+    assert!(checksums_xml(None).is_empty());
 }
 
 #[test]
@@ -99,7 +98,7 @@ fn content_type_defaults_to_binary_octet_stream() {
     assert_eq!(out["content-type"], "binary/octet-stream");
     let typed = ObjectMeta {
         content_type: Some("image/png".into()),
-        meta: Vec::new(),
+        ..ObjectMeta::default()
     };
     let mut out = HeaderMap::new();
     write_object_headers(&mut out, &typed, &Query::default(), false).unwrap();
@@ -113,10 +112,14 @@ fn response_headers_and_overrides() {
         meta: meta(&[
             ("cache-control", "no-cache"),
             ("content-language", "fr"),
-            ("x-amz-checksum-crc32", "QU+jOQ=="),
             ("x-amz-meta-color", "blue"),
             ("x-dfs-internal", "never sent"),
         ]),
+        checksum: Checksum::new(
+            ChecksumAlgorithm::Crc32,
+            ChecksumType::FullObject,
+            "QU+jOQ==",
+        ),
     };
     let query = Query::parse(
         "response-content-type=application%2Fjson&response-cache-control=max-age%3D60\
@@ -183,15 +186,20 @@ fn only_the_null_version_exists() {
 #[test]
 fn composite_checksums_are_reported_as_such() {
     let mut out = HeaderMap::new();
-    let meta = vec![("x-amz-checksum-crc32c".to_owned(), "yZRlqg==-3".to_owned())];
-    add_checksum_headers(&mut out, &meta);
+    let composite = Checksum::new(
+        ChecksumAlgorithm::Crc32c,
+        ChecksumType::Composite,
+        "yZRlqg==-3",
+    );
+    add_checksum_headers(&mut out, composite.as_ref());
     assert_eq!(out["x-amz-checksum-crc32c"], "yZRlqg==-3");
     assert_eq!(out["x-amz-checksum-type"], "COMPOSITE");
     let mut out = HeaderMap::new();
-    let meta = vec![(
-        "x-amz-checksum-crc64nvme".to_owned(),
-        "AAAAAAAAAAA=".to_owned(),
-    )];
-    add_checksum_headers(&mut out, &meta);
+    let full = Checksum::new(
+        ChecksumAlgorithm::Crc64Nvme,
+        ChecksumType::FullObject,
+        "AAAAAAAAAAA=",
+    );
+    add_checksum_headers(&mut out, full.as_ref());
     assert_eq!(out["x-amz-checksum-type"], "FULL_OBJECT");
 }

@@ -13,11 +13,12 @@ use crate::auth::checksum::{Checksum, ChecksumAlgorithm, SDK_ALGORITHM_HEADER, T
 use crate::body::BodySlot;
 use crate::ctx::{object_path, ReqCtx};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::s3::meta::{checksums_xml, stored_checksum, stored_checksum_type};
+use crate::s3::meta::checksums_xml;
 use crate::s3::put::{write_refused, WriteConditions};
 use crate::s3::xml_response;
 use crate::xml::{self, Checksums, CompletePart};
 use bytes::Bytes;
+use dfs_common::checksum::Checksum as StoredChecksum;
 use dfs_common::http::Body;
 use dfs_common::wire::{CompleteUploadReq, ListPartsReq, PartInfo, MAX_LIST_PARTS};
 use dfs_common::{ErrorCode, ErrorDetail};
@@ -72,8 +73,8 @@ pub(crate) async fn complete_multipart_upload(
         bucket,
         key,
         &resp.etag,
-        &checksums_xml(&resp.entry.meta),
-        stored_checksum(&resp.entry.meta).map(|(_, value)| stored_checksum_type(value)),
+        &checksums_xml(resp.entry.checksum.as_ref()),
+        resp.entry.checksum.as_ref().map(|c| c.kind.name()),
     )))
 }
 
@@ -131,7 +132,7 @@ async fn object_checksum(
     ctx: &ReqCtx,
     upload_id: &str,
     parts: &[CompletePart],
-) -> S3Result<Option<String>> {
+) -> S3Result<Option<StoredChecksum>> {
     let (bucket, key) = ctx.object()?;
     let Some((setting, stored)) = stored_parts(ctx, upload_id, parts).await? else {
         return Ok(None);
@@ -156,7 +157,7 @@ async fn object_checksum(
             )));
         }
         let algorithm = setting.algorithm.name();
-        let Some(value) = found.checksum.as_deref() else {
+        let Some(value) = found.checksum.as_ref().map(|c| c.value.as_str()) else {
             return Err(invalid(format!(
                 "part {number} has no {algorithm} checksum"
             )));
@@ -180,7 +181,11 @@ async fn object_checksum(
     }
     let computed = setting.object_checksum(&values)?;
     check_object_header(ctx, setting, &computed)?;
-    Ok(Some(computed))
+    Ok(Some(StoredChecksum {
+        algorithm: setting.algorithm,
+        kind: setting.kind,
+        value: computed,
+    }))
 }
 
 /// Checks the object checksum a client may send with the completion (`x-amz-checksum-<alg>`,
@@ -249,7 +254,7 @@ async fn stored_parts(
             Err(e) => return Err(upload_error(e, bucket, key, upload_id)),
         };
         if setting.is_none() {
-            match upload_checksum(&page.upload)? {
+            match upload_checksum(&page.upload) {
                 None => return Ok(None),
                 Some(found) => {
                     setting = Some(found);

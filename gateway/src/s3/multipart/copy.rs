@@ -76,8 +76,8 @@ struct Prepared {
     src_inode: Option<InodeId>,
     /// The part's ETag, when hashed here.
     etag: Option<String>,
-    /// The part's checksum (base64), when the upload needs one.
-    checksum: Option<String>,
+    /// The part's checksum, when the upload needs one.
+    checksum: Option<dfs_common::checksum::Checksum>,
 }
 
 /// `PUT /bucket/key?partNumber=N&uploadId=U` with `x-amz-copy-source`.
@@ -100,7 +100,7 @@ pub(crate) async fn upload_part_copy(
         .transpose()?;
     let conditions = Preconditions::from_headers(&ctx.headers, "x-amz-copy-source-");
     let info = upload_info(ctx, bucket, key, upload_id).await?;
-    let algorithm = upload_checksum(&info)?.map(|c| c.algorithm);
+    let algorithm = upload_checksum(&info).map(|c| c.algorithm);
     let src_path = object_path(&source.bucket, &source.key);
     let mut attempt = 0;
     let resp = loop {
@@ -142,14 +142,14 @@ pub(crate) async fn upload_part_copy(
         }
     };
     let part = resp.part;
-    let checksum: Vec<(String, String)> = match (algorithm, &part.checksum) {
-        (Some(a), Some(value)) => vec![(a.header_name().to_owned(), value.clone())],
-        _ => Vec::new(),
-    };
+    let shown = part
+        .checksum
+        .as_ref()
+        .filter(|c| Some(c.algorithm) == algorithm);
     Ok(xml_response(xml::copy_part_result(
         &part.etag,
         part.mtime_ms,
-        &checksums_xml(&checksum),
+        &checksums_xml(shown),
     )))
 }
 
@@ -192,7 +192,7 @@ async fn prepare(
         src_etag: entry.etag,
         src_inode: Some(entry.inode),
         etag: Some(dfs_client::format_etag(&digests.md5)),
-        checksum: digests.checksum.map(|c| c.to_base64()),
+        checksum: digests.checksum.as_ref().map(crate::s3::meta::full_object),
     })
 }
 

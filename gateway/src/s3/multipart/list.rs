@@ -96,23 +96,24 @@ pub(crate) async fn list_parts(ctx: &ReqCtx, upload_id: &str) -> S3Result<Respon
         })
         .await
         .map_err(|e| upload_error(e, bucket, key, upload_id))?;
-    // Part checksums are kept as values only: they are shown under the upload's algorithm.
-    let setting = upload_checksum(&page.upload)?;
+    // A part's checksum is shown only when it is of the upload's algorithm (a part of an
+    // upload without one may still have been sent with a checksum).
+    let setting = upload_checksum(&page.upload);
     let algorithm = setting.map(|c| c.algorithm);
     let parts: Vec<PartItem> = page
         .parts
         .into_iter()
         .map(|p| {
-            let stored: Vec<(String, String)> = match (algorithm, p.checksum) {
-                (Some(a), Some(value)) => vec![(a.header_name().to_owned(), value)],
-                _ => Vec::new(),
-            };
+            let shown = p
+                .checksum
+                .as_ref()
+                .filter(|c| Some(c.algorithm) == algorithm);
             PartItem {
                 part_number: p.part_number,
                 last_modified_ms: p.mtime_ms,
                 etag: p.etag,
                 size: p.size,
-                checksums: crate::s3::meta::checksums_xml(&stored),
+                checksums: crate::s3::meta::checksums_xml(shown),
             }
         })
         .collect();
@@ -173,8 +174,8 @@ pub(crate) async fn list_multipart_uploads(ctx: &ReqCtx) -> S3Result<Response<Bo
             upload_id: upload.upload_id,
             initiated_ms: upload.initiated_ms,
             initiator: Some(initiator),
-            checksum_algorithm: upload.checksum_algorithm,
-            checksum_type: upload.checksum_type,
+            checksum_algorithm: upload.checksum_algorithm.map(|a| a.name().to_owned()),
+            checksum_type: upload.checksum_type.map(|t| t.name().to_owned()),
         });
     }
     let me = ctx.owner();

@@ -16,7 +16,7 @@ pub(super) mod complete;
 pub(super) mod copy;
 pub(super) mod list;
 
-use super::meta::{check_write_headers, ObjectMeta};
+use super::meta::{check_write_headers, full_object, ObjectMeta};
 use super::put::declared_length;
 use super::{empty_response, header_value, xml_response};
 use crate::auth::checksum::{ChecksumAlgorithm, ChecksumHasher, ExpectedChecksums};
@@ -71,12 +71,8 @@ pub(crate) async fn upload_info(
 }
 
 /// The checksum setting of an upload.
-pub(crate) fn upload_checksum(info: &UploadInfo) -> S3Result<Option<UploadChecksum>> {
-    UploadChecksum::from_stored(
-        info.checksum_algorithm.as_deref(),
-        info.checksum_type.as_deref(),
-        &info.upload_id,
-    )
+pub(crate) fn upload_checksum(info: &UploadInfo) -> Option<UploadChecksum> {
+    UploadChecksum::from_stored(info.checksum_algorithm, info.checksum_type)
 }
 
 /// `POST /bucket/key?uploads`.
@@ -96,8 +92,8 @@ pub(super) async fn create_multipart_upload(ctx: &ReqCtx) -> S3Result<Response<B
             path: resource.clone(),
             content_type: object.content_type,
             meta: object.meta,
-            checksum_algorithm: checksum.map(|c| c.algorithm.name().to_owned()),
-            checksum_type: checksum.map(|c| c.kind.name().to_owned()),
+            checksum_algorithm: checksum.map(|c| c.algorithm),
+            checksum_type: checksum.map(|c| c.kind),
             owner_key: Some(ctx.identity.id.clone()),
         })
         .await
@@ -172,7 +168,7 @@ pub(super) async fn upload_part(
         .with_resource(resource));
     }
     let info = upload_info(ctx, bucket, key, upload_id).await?;
-    let upload_algorithm = upload_checksum(&info)?.map(|c| c.algorithm);
+    let upload_algorithm = upload_checksum(&info).map(|c| c.algorithm);
     let sent = request_algorithm(&expected);
     if let (Some(want), Some(got)) = (upload_algorithm, sent) {
         if want != got {
@@ -227,7 +223,7 @@ pub(super) async fn upload_part(
     let part = writer
         .finish_part(FinishPartOptions {
             etag: Some(etag),
-            checksum: checksum.map(|c| c.to_base64()),
+            checksum: checksum.as_ref().map(full_object),
         })
         .await
         .map_err(|e| upload_error(e, bucket, key, upload_id))?;

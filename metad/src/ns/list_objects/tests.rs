@@ -106,6 +106,7 @@ fn build(ns: &Namespace, keys: &BTreeSet<String>) {
                 path,
                 parents: false,
                 object: Some(DirObject {
+                    checksum: None,
                     etag: format!("\"{key}\""),
                     content_type: None,
                     meta: vec![],

@@ -7,15 +7,15 @@ use super::{find_upload, load_parts, no_such_upload, normalize_etag, Found};
 use crate::ns::target::{file_of, payload_of, Target};
 use crate::ns::{now_ms, parse, release_slices, to_entry, Namespace};
 use crate::store::keys;
-use crate::store::values::{Completion, Dentry, Dir, DirObject, File, Part, Upload, UploadState};
+use crate::store::values::{
+    Checksum as StoredChecksum, Completion, Dentry, Dir, DirObject, File, Part, Upload, UploadState,
+};
 use crate::store::{Cf, Txn};
+use dfs_common::checksum::{Checksum, ChecksumAlgorithm};
 use dfs_common::wire::{CompleteUploadReq, CompleteUploadResp, Entry, MIN_PART_SIZE};
 use dfs_common::{ErrorDetail, RpcError};
 use md5::{Digest, Md5};
 use std::collections::BTreeMap;
-
-/// Prefix of the metadata entry holding an object's flexible checksum.
-const CHECKSUM_META_PREFIX: &str = "x-amz-checksum-";
 
 impl Namespace {
     /// Completes an upload (see `CompleteUploadReq`), in one synced batch.
@@ -50,7 +50,8 @@ impl Namespace {
         let mut payload = DirObject {
             etag: etag.clone(),
             content_type: found.upload.content_type.clone(),
-            meta: object_meta(&found.upload, req.checksum.as_deref())?,
+            meta: found.upload.meta.clone(),
+            checksum: object_checksum(&found.upload, req.checksum.as_ref())?,
             size: 0,
             chunk_count: 0,
             part_sizes: Vec::with_capacity(listed.len()),
@@ -194,29 +195,37 @@ pub(super) fn multipart_etag(part_etags: &[&str]) -> Option<String> {
     ))
 }
 
-/// The object's metadata: the upload's, with the completion's checksum (under the upload's
-/// algorithm) replacing any checksum entry.
-fn object_meta(upload: &Upload, checksum: Option<&str>) -> Result<Vec<(String, String)>, RpcError> {
-    let mut meta = upload.meta.clone();
-    let Some(value) = checksum else {
-        return Ok(meta);
+/// The object's checksum: the completion's, which must be of the upload's algorithm (an
+/// upload without one takes none).
+fn object_checksum(
+    upload: &Upload,
+    checksum: Option<&Checksum>,
+) -> Result<Option<StoredChecksum>, RpcError> {
+    let Some(checksum) = checksum else {
+        return Ok(None);
     };
-    let algorithm = match &upload.checksum_algorithm {
-        Some(a) if !a.is_empty() && a.bytes().all(|b| b.is_ascii_alphanumeric()) => a,
-        _ => {
-            return Err(RpcError::detailed(ErrorDetail::InvalidRequest, format!(
-                "the upload of {}/{} has no checksum algorithm, so its completion cannot carry a checksum",
-                upload.bucket, upload.key
-            )))
+    match upload.checksum_algorithm {
+        Some(algorithm) if ChecksumAlgorithm::from(algorithm) == checksum.algorithm => {
+            Ok(Some(checksum.clone().into()))
         }
-    };
-    meta.retain(|(name, _)| !name.starts_with(CHECKSUM_META_PREFIX));
-    meta.push((
-        format!("{CHECKSUM_META_PREFIX}{}", algorithm.to_ascii_lowercase()),
-        value.to_owned(),
-    ));
-    meta.sort();
-    Ok(meta)
+        Some(algorithm) => Err(RpcError::detailed(
+            ErrorDetail::InvalidRequest,
+            format!(
+            "the upload of {}/{} has the checksum algorithm {}, not {}",
+            upload.bucket,
+            upload.key,
+            ChecksumAlgorithm::from(algorithm).name(),
+            checksum.algorithm.name()
+        ),
+        )),
+        None => Err(RpcError::detailed(
+            ErrorDetail::InvalidRequest,
+            format!(
+            "the upload of {}/{} has no checksum algorithm, so its completion cannot carry a checksum",
+            upload.bucket, upload.key
+        ),
+        )),
+    }
 }
 
 /// Stages the removal of the parts the completion left out; their chunks are collected unless

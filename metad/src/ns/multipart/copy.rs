@@ -80,7 +80,7 @@ impl Namespace {
         let part = Part {
             size,
             etag,
-            checksum: req.checksum.clone(),
+            checksum: req.checksum.clone().map(Into::into),
             mtime_ms: now,
             slices,
         };

@@ -80,8 +80,8 @@ impl Namespace {
             initiated_ms: now,
             content_type: req.content_type.clone(),
             meta: req.meta.clone(),
-            checksum_algorithm: req.checksum_algorithm.clone(),
-            checksum_type: req.checksum_type.clone(),
+            checksum_algorithm: req.checksum_algorithm.map(Into::into),
+            checksum_type: req.checksum_type.map(Into::into),
             owner_key: req.owner_key.clone(),
             state: UploadState::Open,
         };
@@ -183,7 +183,7 @@ impl Namespace {
         let part = Part {
             size: req.size,
             etag,
-            checksum: req.checksum.clone(),
+            checksum: req.checksum.clone().map(Into::into),
             mtime_ms: now,
             slices,
         };
@@ -420,7 +420,7 @@ pub(super) fn part_info(number: u32, part: &Part) -> PartInfo {
         part_number: number,
         size: part.size,
         etag: part.etag.clone(),
-        checksum: part.checksum.clone(),
+        checksum: part.checksum.clone().map(Into::into),
         mtime_ms: part.mtime_ms,
     }
 }
@@ -434,8 +434,8 @@ fn upload_info(found: &Found) -> UploadInfo {
         initiated_ms: u.initiated_ms,
         content_type: u.content_type.clone(),
         meta: u.meta.clone(),
-        checksum_algorithm: u.checksum_algorithm.clone(),
-        checksum_type: u.checksum_type.clone(),
+        checksum_algorithm: u.checksum_algorithm.map(Into::into),
+        checksum_type: u.checksum_type.map(Into::into),
         owner_key: u.owner_key.clone(),
     }
 }

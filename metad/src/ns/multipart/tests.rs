@@ -3,11 +3,19 @@
 
 use crate::ns::tests::{chunk_ids, code, fixture, loc, put, queued, stat, Fixture};
 use crate::store::queue::Queue;
+use base64::Engine;
+use dfs_common::checksum::{Checksum, ChecksumAlgorithm, ChecksumType};
 use dfs_common::wire::*;
 use dfs_common::{ChunkId, ErrorCode, ErrorDetail, RpcError};
 use md5::{Digest, Md5};
 
 pub(crate) const MIB: u64 = 1 << 20;
+
+/// A distinct valid CRC32 part checksum.
+pub(crate) fn part_checksum(n: u32) -> Checksum {
+    let value = base64::engine::general_purpose::STANDARD.encode(n.to_be_bytes());
+    Checksum::new(ChecksumAlgorithm::Crc32, ChecksumType::FullObject, &value).unwrap()
+}
 
 /// A distinct valid part ETag (quoted 32 hex digits).
 pub(crate) fn etag(n: u32) -> String {
@@ -19,8 +27,8 @@ pub(crate) fn create(f: &Fixture, path: &str) -> String {
         path: path.into(),
         content_type: Some("text/plain".into()),
         meta: vec![("x-amz-meta-a".into(), "1".into())],
-        checksum_algorithm: Some("CRC32".into()),
-        checksum_type: Some("COMPOSITE".into()),
+        checksum_algorithm: Some(ChecksumAlgorithm::Crc32),
+        checksum_type: Some(ChecksumType::Composite),
         owner_key: None,
     })
     .unwrap()
@@ -59,7 +67,7 @@ pub(crate) fn put_part(
         session: open.session,
         size: lens.iter().sum(),
         etag: etag(tag),
-        checksum: Some(format!("sum{tag}")),
+        checksum: Some(part_checksum(tag)),
         chunks,
     };
     match f.ns.commit_part(&req) {
@@ -121,7 +129,7 @@ fn a_completed_upload_is_its_parts_chunks_with_the_s3_etag() {
     let (p1, c1) = put_part(&f, &id, 1, &[3 * MIB, 2 * MIB], 1).unwrap();
     let (_, c2) = put_part(&f, &id, 2, &[4], 2).unwrap();
     assert_eq!((p1.size, p1.etag.as_str()), (5 * MIB, etag(1).as_str()));
-    assert_eq!(p1.checksum.as_deref(), Some("sum1"));
+    assert_eq!(p1.checksum, Some(part_checksum(1)));
     // Quotes are optional in the request.
     let parts = [(1, etag(1)), (2, etag(2).trim_matches('"').to_owned())];
     let done = complete(&f, &id, &parts).unwrap();
@@ -283,7 +291,10 @@ fn list_parts_pages_by_part_number() {
         (vec![1, 2], true, 2)
     );
     assert_eq!(page.path, "/b/k");
-    assert_eq!(page.upload.checksum_algorithm.as_deref(), Some("CRC32"));
+    assert_eq!(
+        page.upload.checksum_algorithm,
+        Some(ChecksumAlgorithm::Crc32)
+    );
     let page = list_parts(&f, &id, 2, 2).unwrap();
     assert_eq!((numbers(&page), page.truncated), (vec![3, 4], true));
     let page = list_parts(&f, &id, 4, 2).unwrap();
@@ -416,21 +427,41 @@ fn completion_honours_conditions_and_stores_the_checksum() {
     put(&f.ns, "/b/k", 1).unwrap();
     let id = create(&f, "/b/k");
     put_part(&f, &id, 1, &[3], 1).unwrap();
-    let req = |if_none_match, checksum: Option<&str>| CompleteUploadReq {
+    let composite = Checksum::new(
+        ChecksumAlgorithm::Crc32,
+        ChecksumType::Composite,
+        "AAAAAA==-1",
+    );
+    let req = |if_none_match, checksum: Option<Checksum>| CompleteUploadReq {
         upload_id: id.clone(),
         path: Some("/b/k".into()),
         parts: vec![(1, etag(1))],
         if_none_match,
         if_match: None,
-        checksum: checksum.map(str::to_owned),
+        checksum,
     };
     let refused = f.ns.complete_upload(&req(true, None));
     assert_eq!(code(refused), ErrorCode::PreconditionFailed);
-    let done = f.ns.complete_upload(&req(false, Some("AAAA-1"))).unwrap();
-    assert!(done
-        .entry
-        .meta
-        .contains(&("x-amz-checksum-crc32".to_owned(), "AAAA-1".to_owned())));
+    // A checksum of another algorithm than the upload's is refused.
+    let sha = Checksum::new(
+        ChecksumAlgorithm::Sha1,
+        ChecksumType::Composite,
+        &format!("{}-1", "A".repeat(27) + "="),
+    );
+    assert!(sha.is_some());
+    assert_eq!(
+        detail(f.ns.complete_upload(&req(false, sha))),
+        ErrorDetail::InvalidRequest
+    );
+    let done =
+        f.ns.complete_upload(&req(false, composite.clone()))
+            .unwrap();
+    assert_eq!(done.entry.checksum, composite);
+    assert_eq!(
+        done.entry.meta,
+        [("x-amz-meta-a".to_owned(), "1".to_owned())]
+    );
+    assert_eq!(stat(&f.ns, "/b/k").unwrap().entry.checksum, composite);
     // An upload without a checksum algorithm takes no checksum.
     let plain =
         f.ns.create_upload(&CreateUploadReq {
@@ -444,7 +475,7 @@ fn completion_honours_conditions_and_stores_the_checksum() {
         .unwrap()
         .upload_id;
     put_part(&f, &plain, 1, &[3], 1).unwrap();
-    let mut with_sum = req(false, Some("AAAA"));
+    let mut with_sum = req(false, Some(part_checksum(1)));
     with_sum.upload_id = plain;
     with_sum.path = None;
     assert_eq!(
@@ -473,6 +504,7 @@ fn calls_naming_another_path_do_not_find_the_upload() {
     let session = open("/b/k", 1).unwrap().session;
     // A part session is committed as a part, a file session as a file.
     let as_file = f.ns.commit(&CommitReq {
+        checksum: None,
         session,
         size: 0,
         etag: etag(1),

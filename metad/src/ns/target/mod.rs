@@ -191,6 +191,7 @@ pub(super) fn payload_of(file: &File) -> DirObject {
         etag: file.etag.clone(),
         content_type: file.content_type.clone(),
         meta: file.meta.clone(),
+        checksum: file.checksum.clone(),
         size: file.size,
         chunk_count: file.chunk_count,
         part_sizes: file.part_sizes.clone(),
@@ -206,6 +207,7 @@ pub(super) fn file_of(inode: InodeId, mtime_ms: u64, payload: DirObject) -> File
         mtime_ms,
         content_type: payload.content_type,
         meta: payload.meta,
+        checksum: payload.checksum,
         chunk_count: payload.chunk_count,
         part_sizes: payload.part_sizes,
     }

@@ -32,6 +32,7 @@ fn write(
         });
     }
     let result = f.ns.commit(&CommitReq {
+        checksum: None,
         session: open.session,
         size: 10 * chunks as u64,
         etag: etag.into(),
@@ -67,6 +68,7 @@ fn copy(f: &Fixture, src: &str, dst: &str, content_type: Option<&str>) -> Result
         src: src.into(),
         dst: dst.into(),
         replace_meta: content_type.map(|ct| ReplaceMeta {
+            checksum: None,
             content_type: Some(ct.into()),
             meta: vec![],
         }),
@@ -81,6 +83,7 @@ fn mkdir_object(f: &Fixture, path: &str, etag: &str) -> Result<Entry, RpcError> 
         path: path.into(),
         parents: false,
         object: Some(DirObject {
+            checksum: None,
             etag: etag.into(),
             content_type: None,
             meta: vec![],

@@ -1,6 +1,7 @@
 //! Namespace tests on a real RocksDB in a temporary folder.
 
 mod s3;
+mod upgrade;
 mod walk;
 
 use super::{Namespace, NsSettings, Sessions};
@@ -93,6 +94,7 @@ pub(super) fn put(ns: &Namespace, path: &str, chunks: usize) -> Result<Entry, Rp
         });
     }
     ns.commit(&CommitReq {
+        checksum: None,
         session: open.session,
         size: 10 * chunks as u64,
         etag: "\"e\"".into(),
@@ -237,6 +239,7 @@ fn commit_checks_the_session() {
     let nodes: Vec<NodeId> = alloc.replicas.iter().map(|r| r.node).collect();
     let commit = |size: u64, id: ChunkId, replicas: Vec<NodeId>| {
         f.ns.commit(&CommitReq {
+            checksum: None,
             session: open.session,
             size,
             etag: String::new(),
@@ -305,6 +308,7 @@ fn commit_refuses_chunks_longer_than_any_chunkd_holds() {
     let nodes: Vec<NodeId> = alloc.replicas.iter().map(|r| r.node).collect();
     let err =
         f.ns.commit(&CommitReq {
+            checksum: None,
             session: open.session,
             size: u64::MAX,
             etag: String::new(),

@@ -57,6 +57,7 @@ fn put_if(
 ) -> Result<Entry, RpcError> {
     let open = f.ns.open(&OpenReq { path: path.into() })?;
     let result = f.ns.commit(&CommitReq {
+        checksum: None,
         session: open.session,
         size: 0,
         etag: etag.into(),
@@ -81,6 +82,7 @@ fn mkdir_object(f: &Fixture, path: &str, etag: &str) -> Result<Entry, RpcError> 
         path: path.into(),
         parents: false,
         object: Some(DirObject {
+            checksum: None,
             etag: etag.into(),
             content_type: Some("application/x-directory".into()),
             meta: vec![("k".into(), etag.into())],
@@ -322,6 +324,7 @@ fn copies_replace_metadata_and_check_preconditions() {
             src: "/b/src".into(),
             dst: dst.into(),
             replace_meta: replace.map(|ct| ReplaceMeta {
+                checksum: None,
                 content_type: Some(ct.into()),
                 meta: vec![("m".into(), ct.into())],
             }),

@@ -10,21 +10,22 @@
 //! and a bucket record) and added the access key. Version 3 ([`v3`]) changed the file (part
 //! sizes), the file chunk row (a slice of a stored chunk) and the session (the part it
 //! writes), and added the multipart values. Version 4 ([`v4`]) changed the directory entry
-//! again (the payload of `x/` holds data: size, chunk count, part sizes); every other type is
-//! still written as the version it was born in.
+//! again (the payload of `x/` holds data: size, chunk count, part sizes). Version 5 ([`v5`])
+//! typed the S3 flexible checksums of the directory entry, the upload and the part (see [`v5`]
+//! for how older ones upgrade); every other type is still written as the version it was born
+//! in.
 
 use super::StoreError;
 use bincode::Options;
 
 pub mod v3;
 pub mod v4;
+pub mod v5;
 
 pub use v1::{ChunkLoc, Counter, Node, NodeState, Present, QueueItem, Schema, SessionChunk};
 pub use v2::{AccessKey, BucketRecord, Grant};
-pub use v3::{
-    Completion, File, FileChunk, Part, PartTarget, Session, Upload, UploadRef, UploadState,
-};
-pub use v4::{Dentry, Dir, DirObject};
+pub use v3::{FileChunk, PartTarget, Session, UploadRef};
+pub use v5::{Checksum, Completion, Dentry, Dir, DirObject, File, Part, Upload, UploadState};
 
 /// Largest value we encode or decode; a corrupt length prefix must not allocate gigabytes.
 const MAX_VALUE_BYTES: u64 = 256 * 1024 * 1024;
@@ -350,28 +351,75 @@ versioned!(
     Schema => "schema", 1;
     Present => "marker", 1;
     AccessKey => "access key", 2;
-    Upload => "upload", 3;
     UploadRef => "upload index", 3;
-    Part => "part", 3;
 );
 
 impl Value for Dentry {
     const WHAT: &'static str = "directory entry";
 
     fn encode(&self) -> Result<Vec<u8>, StoreError> {
-        encode_as(4, self, Self::WHAT)
+        encode_as(5, self, Self::WHAT)
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        // Each older version converts forward one step at a time.
+        let v4 = match bytes.split_first() {
+            Some((1, rest)) => decode_as::<v1::Dentry>(rest, 1, Self::WHAT)
+                .map(|old| v4::Dentry::from(v3::Dentry::from(v2::Dentry::from(old)))),
+            Some((2, rest)) => decode_as::<v2::Dentry>(rest, 2, Self::WHAT)
+                .map(|old| v4::Dentry::from(v3::Dentry::from(old))),
+            Some((3, rest)) => decode_as::<v3::Dentry>(rest, 3, Self::WHAT).map(v4::Dentry::from),
+            Some((4, rest)) => decode_as::<v4::Dentry>(rest, 4, Self::WHAT),
+            Some((5, rest)) => return decode_as(rest, 5, Self::WHAT),
+            other => Err(bad_version(other.map(|(v, _)| *v), Self::WHAT)),
+        };
+        v4.map(Dentry::from)
+    }
+}
+
+impl Value for Upload {
+    const WHAT: &'static str = "upload";
+
+    fn encode(&self) -> Result<Vec<u8>, StoreError> {
+        encode_as(5, self, Self::WHAT)
     }
 
     fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
         match bytes.split_first() {
-            Some((1, rest)) => decode_as::<v1::Dentry>(rest, 1, Self::WHAT)
-                .map(|old| Dentry::from(v3::Dentry::from(v2::Dentry::from(old)))),
-            Some((2, rest)) => decode_as::<v2::Dentry>(rest, 2, Self::WHAT)
-                .map(|old| Dentry::from(v3::Dentry::from(old))),
-            Some((3, rest)) => decode_as::<v3::Dentry>(rest, 3, Self::WHAT).map(Dentry::from),
-            Some((4, rest)) => decode_as(rest, 4, Self::WHAT),
+            Some((3, rest)) => decode_as::<v3::Upload>(rest, 3, Self::WHAT).map(Upload::from),
+            Some((5, rest)) => decode_as(rest, 5, Self::WHAT),
             other => Err(bad_version(other.map(|(v, _)| *v), Self::WHAT)),
         }
+    }
+}
+
+impl Value for Part {
+    const WHAT: &'static str = "part";
+
+    fn encode(&self) -> Result<Vec<u8>, StoreError> {
+        encode_as(5, self, Self::WHAT)
+    }
+
+    /// A version 3 part decodes without its checksum (logged): its algorithm is in its upload.
+    /// The store's upgrade at open rewrites every version 3 part with the right one (see
+    /// [`decode_v3_part`]), so this arm only serves a part the upgrade could not reach.
+    fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        match bytes.split_first() {
+            Some((3, rest)) => {
+                decode_as::<v3::Part>(rest, 3, Self::WHAT).map(|old| Part::from_v3(old, None))
+            }
+            Some((5, rest)) => decode_as(rest, 5, Self::WHAT),
+            other => Err(bad_version(other.map(|(v, _)| *v), Self::WHAT)),
+        }
+    }
+}
+
+/// The frozen version 3 part in `bytes`, if they hold one (`None` for any other version):
+/// what the upgrade at open types with the upload's algorithm.
+pub fn decode_v3_part(bytes: &[u8]) -> Result<Option<v3::Part>, StoreError> {
+    match bytes.split_first() {
+        Some((3, rest)) => decode_as(rest, 3, Part::WHAT).map(Some),
+        _ => Ok(None),
     }
 }
 

@@ -6,6 +6,11 @@ use dfs_common::{ChunkId, InodeId, NodeId};
 #[test]
 fn round_trip_with_version_byte() {
     let value = Dentry::File(File {
+        checksum: Some(Checksum {
+            algorithm: v5::ChecksumAlgorithm::Sha1,
+            kind: v5::ChecksumType::Composite,
+            value: "AAAAAAAAAAAAAAAAAAAAAAAAAAA=-2".into(),
+        }),
         inode: InodeId(7),
         size: 3,
         etag: "\"abc\"".into(),
@@ -16,13 +21,14 @@ fn round_trip_with_version_byte() {
         part_sizes: vec![5, 7],
     });
     let bytes = value.encode().unwrap();
-    assert_eq!(bytes[0], 4);
+    assert_eq!(bytes[0], 5);
     assert_eq!(Dentry::decode(&bytes).unwrap(), value);
     let dir = Dentry::Dir(Dir {
         inode: InodeId(8),
         mtime_ms: 1,
         explicit: true,
         object: Some(DirObject {
+            checksum: None,
             etag: "\"e\"".into(),
             content_type: Some("x/y".into()),
             meta: vec![("a".into(), "b".into())],
@@ -69,6 +75,7 @@ fn round_trip_with_version_byte() {
 #[test]
 fn multipart_values_round_trip() {
     let file = File {
+        checksum: None,
         inode: InodeId(4),
         size: 10,
         etag: "\"e-2\"".into(),
@@ -84,8 +91,8 @@ fn multipart_values_round_trip() {
         initiated_ms: 1,
         content_type: Some("a/b".into()),
         meta: vec![("x-amz-meta-a".into(), "1".into())],
-        checksum_algorithm: Some("CRC32".into()),
-        checksum_type: Some("COMPOSITE".into()),
+        checksum_algorithm: Some(v5::ChecksumAlgorithm::Crc32),
+        checksum_type: Some(v5::ChecksumType::Composite),
         owner_key: None,
         state: UploadState::Completed(Completion {
             completed_ms: 2,
@@ -97,7 +104,11 @@ fn multipart_values_round_trip() {
     let part = Part {
         size: 3,
         etag: "\"p\"".into(),
-        checksum: Some("AAAA".into()),
+        checksum: Some(Checksum {
+            algorithm: v5::ChecksumAlgorithm::Crc32,
+            kind: v5::ChecksumType::FullObject,
+            value: "AAAAAA==".into(),
+        }),
         mtime_ms: 5,
         slices: vec![FileChunk {
             chunk: ChunkId(1),
@@ -172,7 +183,7 @@ fn older_rows_decode_forward() {
     let bytes = encode_as(2, &v2::Dentry::File(old_file.clone()), "test").unwrap();
     assert_eq!(
         Dentry::decode(&bytes).unwrap(),
-        Dentry::File(File::from(old_file.clone()))
+        Dentry::File(File::from(v3::File::from(old_file.clone())))
     );
     // Version 2 and 3 directories hold no data; a version 3 file is unchanged.
     let old_dir = v2::Dir {
@@ -191,6 +202,7 @@ fn older_rows_decode_forward() {
         mtime_ms: 4,
         explicit: true,
         object: Some(DirObject {
+            checksum: None,
             etag: "\"d\"".into(),
             content_type: Some("application/x-directory".into()),
             meta: vec![("m".into(), "v".into())],
@@ -204,9 +216,9 @@ fn older_rows_decode_forward() {
     assert_eq!(Dentry::decode(&bytes).unwrap(), want);
     let bytes = encode_as(3, &v3::Dentry::Dir(old_dir), "test").unwrap();
     assert_eq!(Dentry::decode(&bytes).unwrap(), want);
-    let file = File::from(old_file);
+    let file = v3::File::from(old_file);
     let bytes = encode_as(3, &v3::Dentry::File(file.clone()), "test").unwrap();
-    assert_eq!(Dentry::decode(&bytes).unwrap(), Dentry::File(file));
+    assert_eq!(Dentry::decode(&bytes).unwrap(), Dentry::File(file.into()));
     // Version 2 of a type born in version 3 does not exist.
     assert!(Upload::decode(&[2, 0]).is_err());
     assert!(FileChunk::decode(&[2, 0]).is_err());
@@ -240,7 +252,10 @@ fn version_1_directory_entries_still_decode() {
         chunk_count: 1,
     };
     let bytes = encode_as(1, &v1::Dentry::File(file.clone()), "test").unwrap();
-    assert_eq!(Dentry::decode(&bytes).unwrap(), Dentry::File(file.into()));
+    assert_eq!(
+        Dentry::decode(&bytes).unwrap(),
+        Dentry::File(v3::File::from(file).into())
+    );
     // Version 1 of a type born in version 2 does not exist.
     assert!(AccessKey::decode(&[1, 0]).is_err());
 }
@@ -254,9 +269,134 @@ fn unknown_version_and_garbage_are_clear_errors() {
     assert!(Dentry::decode(&[2, 0xff, 0xff, 0xff, 0xff, 0xff]).is_err());
     assert!(Dentry::decode(&[3, 0xff, 0xff, 0xff, 0xff, 0xff]).is_err());
     assert!(Dentry::decode(&[4, 0xff, 0xff, 0xff, 0xff, 0xff]).is_err());
-    assert!(Dentry::decode(&[5, 0]).is_err());
+    assert!(Dentry::decode(&[5, 0xff, 0xff, 0xff, 0xff, 0xff]).is_err());
+    assert!(Dentry::decode(&[6, 0]).is_err());
     // A huge length prefix must fail cleanly, not allocate.
     assert!(
         Session::decode(&[1, 1, 0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]).is_err()
     );
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn typed(algorithm: v5::ChecksumAlgorithm, kind: v5::ChecksumType, value: &str) -> Checksum {
+    Checksum {
+        algorithm,
+        kind,
+        value: value.into(),
+    }
+}
+
+#[test]
+fn version_4_checksum_pairs_become_typed_fields() {
+    use v5::{ChecksumAlgorithm::*, ChecksumType::*};
+    let file = |meta: &[(&str, &str)]| v3::File {
+        inode: InodeId(3),
+        size: 1,
+        etag: "\"x\"".into(),
+        mtime_ms: 2,
+        content_type: None,
+        meta: pairs(meta),
+        chunk_count: 1,
+        part_sizes: vec![],
+    };
+    let decode = |meta: &[(&str, &str)]| {
+        let bytes = encode_as(4, &v4::Dentry::File(file(meta)), "test").unwrap();
+        match Dentry::decode(&bytes).unwrap() {
+            Dentry::File(f) => (f.meta, f.checksum),
+            Dentry::Dir(_) => unreachable!(),
+        }
+    };
+    let (meta, checksum) = decode(&[("x-amz-checksum-crc32c", "yZRlqg=="), ("x-amz-meta-k", "v")]);
+    assert_eq!(meta, pairs(&[("x-amz-meta-k", "v")]));
+    assert_eq!(checksum, Some(typed(Crc32c, FullObject, "yZRlqg==")));
+    let (_, checksum) = decode(&[("x-amz-checksum-crc32", "ZH8r7A==-2")]);
+    assert_eq!(checksum, Some(typed(Crc32, Composite, "ZH8r7A==-2")));
+    // Unreadable values leave the metadata and never become a checksum.
+    let (meta, checksum) = decode(&[("x-amz-checksum-sha1", "not base64!"), ("a", "b")]);
+    assert_eq!((meta, checksum), (pairs(&[("a", "b")]), None));
+    let (meta, checksum) = decode(&[("x-amz-checksum-sha256", "yZRlqg==")]);
+    assert_eq!((meta.len(), checksum), (0, None));
+    // A directory object converts the same way.
+    let dir = v4::Dentry::Dir(v4::Dir {
+        inode: InodeId(4),
+        mtime_ms: 1,
+        explicit: true,
+        object: Some(v4::DirObject {
+            meta: pairs(&[("x-amz-checksum-crc64nvme", "AAAAAAAAAAA=")]),
+            ..v4::DirObject::default()
+        }),
+        bucket: None,
+    });
+    let Dentry::Dir(dir) = Dentry::decode(&encode_as(4, &dir, "test").unwrap()).unwrap() else {
+        panic!("not a directory");
+    };
+    let object = dir.object.unwrap();
+    assert!(object.meta.is_empty());
+    assert_eq!(
+        object.checksum,
+        Some(typed(Crc64Nvme, FullObject, "AAAAAAAAAAA="))
+    );
+}
+
+#[test]
+fn version_3_uploads_and_parts_become_typed() {
+    use v5::{ChecksumAlgorithm::*, ChecksumType::*};
+    let upload = |algorithm: Option<&str>, kind: Option<&str>| v3::Upload {
+        bucket: "b".into(),
+        key: "k".into(),
+        initiated_ms: 1,
+        content_type: None,
+        meta: vec![],
+        checksum_algorithm: algorithm.map(str::to_owned),
+        checksum_type: kind.map(str::to_owned),
+        owner_key: None,
+        state: v3::UploadState::Open,
+    };
+    let decode = |old: &v3::Upload| {
+        let new = Upload::decode(&encode_as(3, old, "test").unwrap()).unwrap();
+        (new.checksum_algorithm, new.checksum_type)
+    };
+    assert_eq!(
+        decode(&upload(Some("CRC32C"), Some("FULL_OBJECT"))),
+        (Some(Crc32c), Some(FullObject))
+    );
+    assert_eq!(decode(&upload(Some("SHA256"), None)), (Some(Sha256), None));
+    assert_eq!(
+        decode(&upload(Some("MD5X"), Some("COMPOSITE"))),
+        (None, None)
+    );
+    assert_eq!(
+        decode(&upload(Some("CRC32"), Some("SIDEWAYS"))),
+        (Some(Crc32), None)
+    );
+    let part = |checksum: Option<&str>| v3::Part {
+        size: 4,
+        etag: "\"p\"".into(),
+        checksum: checksum.map(str::to_owned),
+        mtime_ms: 1,
+        slices: vec![],
+    };
+    assert_eq!(
+        Part::from_v3(part(Some("yZRlqg==")), Some(Crc32c)).checksum,
+        Some(typed(Crc32c, FullObject, "yZRlqg=="))
+    );
+    assert_eq!(
+        Part::from_v3(part(Some("yZRlqg==")), Some(Sha1)).checksum,
+        None
+    );
+    assert_eq!(Part::from_v3(part(Some("???")), Some(Crc32)).checksum, None);
+    // Without its upload a version 3 part decodes, without its checksum.
+    let bytes = encode_as(3, &part(Some("yZRlqg==")), "test").unwrap();
+    let decoded = Part::decode(&bytes).unwrap();
+    assert_eq!((decoded.size, decoded.checksum.clone()), (4, None));
+    assert_eq!(
+        decode_v3_part(&bytes).unwrap(),
+        Some(part(Some("yZRlqg==")))
+    );
+    assert_eq!(decode_v3_part(&decoded.encode().unwrap()).unwrap(), None);
 }

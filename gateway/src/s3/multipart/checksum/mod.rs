@@ -10,38 +10,9 @@
 //!   CRC combination below (the method of zlib's `crc32_combine`), so it is exactly what a
 //!   client computes over the downloaded object.
 
-use crate::auth::checksum::{Checksum, ChecksumAlgorithm, ChecksumHasher};
+use crate::auth::checksum::{parse_algorithm, Checksum, ChecksumAlgorithm, ChecksumHasher};
 use crate::error::{S3Error, S3Result};
-
-/// The two checksum types of a multipart upload (S3 `x-amz-checksum-type`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ChecksumType {
-    /// A checksum of the part checksums, with a `-N` suffix.
-    Composite,
-    /// A checksum of the object's bytes.
-    FullObject,
-}
-
-impl ChecksumType {
-    /// The name S3 uses.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            ChecksumType::Composite => "COMPOSITE",
-            ChecksumType::FullObject => "FULL_OBJECT",
-        }
-    }
-
-    fn parse(text: &str) -> Option<ChecksumType> {
-        let text = text.trim();
-        if text.eq_ignore_ascii_case("COMPOSITE") {
-            Some(ChecksumType::Composite)
-        } else if text.eq_ignore_ascii_case("FULL_OBJECT") {
-            Some(ChecksumType::FullObject)
-        } else {
-            None
-        }
-    }
-}
+pub(crate) use dfs_common::checksum::ChecksumType;
 
 /// The checksum an upload was created with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,7 +33,7 @@ impl UploadChecksum {
     ) -> S3Result<Option<UploadChecksum>> {
         let kind = kind
             .map(|text| {
-                ChecksumType::parse(text).ok_or_else(|| {
+                ChecksumType::from_name(text).ok_or_else(|| {
                     S3Error::invalid_request(format!(
                         "Value for x-amz-checksum-type header is invalid: {text:?} (it must be \
                          COMPOSITE or FULL_OBJECT)."
@@ -79,12 +50,8 @@ impl UploadChecksum {
             }
             return Ok(None);
         };
-        let algorithm = ChecksumAlgorithm::parse(name)?;
-        let default = match algorithm {
-            ChecksumAlgorithm::Crc64Nvme => ChecksumType::FullObject,
-            _ => ChecksumType::Composite,
-        };
-        let kind = kind.unwrap_or(default);
+        let algorithm = parse_algorithm(name)?;
+        let kind = kind.unwrap_or_else(|| default_type(algorithm));
         let allowed = match algorithm {
             ChecksumAlgorithm::Crc64Nvme => kind == ChecksumType::FullObject,
             ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256 => kind == ChecksumType::Composite,
@@ -100,17 +67,16 @@ impl UploadChecksum {
         Ok(Some(UploadChecksum { algorithm, kind }))
     }
 
-    /// The checksum of an upload as metad keeps it (the names given at creation, already
-    /// checked then); names it cannot read are an internal error.
+    /// The checksum of an upload as metad keeps it (checked at creation). A stored type
+    /// without an algorithm means nothing; an algorithm without a type gets the default type.
     pub(crate) fn from_stored(
-        algorithm: Option<&str>,
-        kind: Option<&str>,
-        upload_id: &str,
-    ) -> S3Result<Option<UploadChecksum>> {
-        UploadChecksum::from_request(algorithm, kind).map_err(|e| {
-            S3Error::internal(format!(
-                "upload {upload_id} has an unreadable checksum setting ({algorithm:?}, {kind:?}): {e}"
-            ))
+        algorithm: Option<ChecksumAlgorithm>,
+        kind: Option<ChecksumType>,
+    ) -> Option<UploadChecksum> {
+        let algorithm = algorithm?;
+        Some(UploadChecksum {
+            algorithm,
+            kind: kind.unwrap_or_else(|| default_type(algorithm)),
         })
     }
 
@@ -142,6 +108,15 @@ impl UploadChecksum {
                     ))
                 }),
         }
+    }
+}
+
+/// The type of an upload created with `algorithm` alone: full-object for CRC64NVME (the only
+/// type it has), composite for the others.
+fn default_type(algorithm: ChecksumAlgorithm) -> ChecksumType {
+    match algorithm {
+        ChecksumAlgorithm::Crc64Nvme => ChecksumType::FullObject,
+        _ => ChecksumType::Composite,
     }
 }
 

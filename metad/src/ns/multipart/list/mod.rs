@@ -80,8 +80,8 @@ impl Namespace {
                         upload_id: id,
                         initiated_ms: upload.initiated_ms,
                         owner_key: upload.owner_key,
-                        checksum_algorithm: upload.checksum_algorithm,
-                        checksum_type: upload.checksum_type,
+                        checksum_algorithm: upload.checksum_algorithm.map(Into::into),
+                        checksum_type: upload.checksum_type.map(Into::into),
                     }));
                     Ok(items.len() <= max)
                 },
