@@ -56,6 +56,9 @@ pub struct Config {
     pub scrub_interval_secs: u64,
     /// Heartbeat period until metad answers the registration with its own.
     pub heartbeat_interval_ms: u64,
+    /// How log lines are written: `text` (the default) or `json`, one object per line. Read by
+    /// the binary, which sets up logging; the library only carries it.
+    pub log_format: dfs_common::daemon::LogFormat,
 }
 
 impl Default for Config {
@@ -70,6 +73,7 @@ impl Default for Config {
             capacity: None,
             scrub_interval_secs: 24 * 3600,
             heartbeat_interval_ms: 1000,
+            log_format: dfs_common::daemon::LogFormat::Text,
         }
     }
 }
@@ -127,11 +131,17 @@ impl Node {
     /// thread) and reports it to metad in the background so metad repairs it from a good copy.
     pub fn corrupt_chunk(self: &Arc<Self>, id: dfs_common::ChunkId, err: &StoreError) {
         match self.store.quarantine(id) {
-            Ok(path) => tracing::error!("{err}; moved to {}", path.display()),
-            Err(e) => tracing::error!("{err}; and it cannot be quarantined: {e}"),
+            Ok(path) => {
+                tracing::error!(%id, error = %err, quarantine = %path.display(), "corrupt chunk quarantined")
+            }
+            Err(e) => {
+                tracing::error!(%id, error = %err, quarantine_error = %e, "corrupt chunk cannot be quarantined")
+            }
         }
         let node = Arc::clone(self);
-        self.runtime.spawn(async move {
+        // The report keeps the span of the request that found the damage, if any.
+        let span = tracing::Span::current();
+        self.runtime.spawn(tracing::Instrument::instrument(async move {
             let Some(node_id) = node.node_id() else {
                 // metad learns at registration: the chunk is no longer in our list.
                 tracing::warn!("not registered yet: metad will see chunk {id} missing from this node at registration");
@@ -142,9 +152,9 @@ impl Node {
                 chunk_id: id,
             };
             if let Err(e) = node.client.call(&node.metad, &req).await {
-                tracing::warn!("cannot report corrupt chunk {id} to metad at {}: {e}", node.metad);
+                tracing::warn!(%id, metad = %node.metad, error = %e, "cannot report corrupt chunk");
             }
-        });
+        }, span));
     }
 }
 

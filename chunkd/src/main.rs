@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use dfs_chunkd::Config;
-use dfs_common::config::{init_logging, load_toml, parse_size};
+use dfs_common::config::{load_toml, parse_size};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -13,7 +13,10 @@ use std::process::ExitCode;
     version,
     after_help = "The cluster secret comes from the DFS_SECRET environment variable, or from the \
                   file given by --secret-file (or `secret_file` in the config file).\n\
-                  Log verbosity follows RUST_LOG (default: info)."
+                  Log verbosity follows RUST_LOG (default: info). Lines about a request carry \
+                  its operation, chunk and request_id (the x-amz-request-id of the S3 request \
+                  that caused it); at debug, every request served is logged with its status \
+                  and duration_ms."
 )]
 struct Args {
     /// TOML config file (same field names as the flags, with `_`: data_dir, scrub_interval_secs,
@@ -43,11 +46,14 @@ struct Args {
     /// [default: 86400].
     #[arg(long, value_name = "N")]
     scrub_interval_secs: Option<u64>,
+    /// Log line format, `text` or `json`. Overrides `log_format` in the config file
+    /// [default: text].
+    #[arg(long, value_enum, env = "DFS_LOG_FORMAT", value_name = "FORMAT")]
+    log_format: Option<dfs_common::daemon::LogFormat>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    init_logging();
     let config = match build_config(args) {
         Ok(config) => config,
         Err(e) => {
@@ -55,6 +61,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    dfs_common::daemon::init_logging(config.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -101,6 +108,9 @@ fn build_config(args: Args) -> Result<Config, String> {
     }
     if let Some(secs) = args.scrub_interval_secs {
         config.scrub_interval_secs = secs;
+    }
+    if let Some(format) = args.log_format {
+        config.log_format = format;
     }
     Ok(config)
 }

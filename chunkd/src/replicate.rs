@@ -70,7 +70,7 @@ pub async fn handle(
             crc_to_hex(crc)
         )));
     }
-    tracing::info!("copied chunk {id} ({len} bytes) to {to}");
+    tracing::info!(%to, len, "chunk copied to peer");
     Ok(json_response(StatusCode::OK, &ack))
 }
 

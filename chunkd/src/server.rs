@@ -9,25 +9,71 @@ use dfs_common::auth::CONTENT_HEADER;
 use dfs_common::checksum::{crc_from_hex, crc_to_hex};
 use dfs_common::http::{check_signature, error_response, json_response, Body};
 use dfs_common::metrics::{self as dmetrics, Probe, Timer};
+use dfs_common::request_id;
 use dfs_common::wire::{ChunkPutResp, CHUNK_PATH_PREFIX, LIST_CHUNKS_PATH, REPLICATE_PATH_PREFIX};
 use dfs_common::{ChunkId, RpcError};
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::{Body as _, Incoming};
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 /// Body pieces buffered between the network and the writer thread (each at most a few hundred
 /// KiB, as hyper reads them).
 const PUT_DEPTH: usize = 8;
 
-/// Answers one request.
+/// Answers one request, inside a span with the operation, the chunk and, when the caller sent
+/// one, the id of the S3 request that caused it ([`request_id`]): every line logged while
+/// serving it carries them, including those of the blocking threads that read or write the
+/// chunk, which enter the span too.
 pub async fn handle(node: Arc<Node>, req: Request<Incoming>) -> Response<Body> {
     if let Some(probe) = Probe::of(req.method(), req.uri().path()) {
         return observe(&node, probe).await;
     }
+    let id = request_id::from_headers(req.headers());
+    let path = req.uri().path();
+    let (op, chunk) = if let Some(rest) = path.strip_prefix(CHUNK_PATH_PREFIX) {
+        (req.method().as_str().to_ascii_lowercase(), rest)
+    } else if let Some(rest) = path.strip_prefix(REPLICATE_PATH_PREFIX) {
+        ("replicate".to_owned(), rest)
+    } else if path == LIST_CHUNKS_PATH {
+        ("list".to_owned(), "")
+    } else {
+        ("other".to_owned(), "")
+    };
+    // ERROR level so that the span, and with it the request id, is there whenever any line
+    // inside is written, even with RUST_LOG=warn; a span alone writes nothing.
+    let span = tracing::error_span!(
+        "chunk",
+        request_id = tracing::field::Empty,
+        op = %op,
+        chunk = tracing::field::Empty,
+    );
+    if let Some(id) = &id {
+        span.record("request_id", tracing::field::display(id));
+    }
+    if !chunk.is_empty() {
+        span.record("chunk", chunk);
+    }
+    let started = Instant::now();
+    let serve = async move {
+        let resp = serve(node, req).await;
+        // For a GET, the time to the response head: the data streams afterwards.
+        tracing::debug!(
+            status = resp.status().as_u16(),
+            duration_ms = started.elapsed().as_millis() as u64,
+            "chunk request served"
+        );
+        resp
+    };
+    request_id::scope(id, serve.instrument(span)).await
+}
+
+async fn serve(node: Arc<Node>, req: Request<Incoming>) -> Response<Body> {
     if let Err(e) = check_signature(&node.secret, &req) {
-        tracing::debug!("refused {} {}: {e}", req.method(), req.uri());
+        tracing::debug!(error = %e, "request refused");
         return error_response(&e);
     }
     let path = req.uri().path().to_owned();
@@ -144,10 +190,13 @@ async fn put_chunk(
     }
     let (tx, mut rx) = mpsc::channel::<Piece>(PUT_DEPTH);
     let writer_node = Arc::clone(node);
+    let span = tracing::Span::current();
     let writer = tokio::task::spawn_blocking(move || {
-        writer_node
-            .store
-            .write_chunk(id, len, expected_crc, || rx.blocking_recv())
+        span.in_scope(|| {
+            writer_node
+                .store
+                .write_chunk(id, len, expected_crc, || rx.blocking_recv())
+        })
     });
     let mut body = req.into_body();
     loop {
@@ -165,7 +214,7 @@ async fn put_chunk(
             }
             Some(Err(e)) => {
                 // Dropping the sender without `End` makes the writer discard the temp file.
-                tracing::debug!("body of PUT chunk {id} failed: {e}");
+                tracing::debug!(error = %e, "request body failed");
                 break;
             }
         }
@@ -175,7 +224,7 @@ async fn put_chunk(
         .await
         .map_err(|e| RpcError::internal(format!("writer of chunk {id} failed: {e}")))?;
     let (outcome, header) = written.map_err(|e| {
-        tracing::warn!("PUT chunk {id} refused: {e}");
+        tracing::warn!(error = %e, "chunk refused");
         e.to_rpc()
     })?;
     let status = match outcome {
@@ -257,12 +306,14 @@ fn insert_header(resp: &mut Response<Body>, name: header::HeaderName, value: Str
 /// `DELETE /chunk/<id>`: 204 whether or not the chunk was here (deletes are retried).
 async fn delete_chunk(node: &Arc<Node>, id: ChunkId) -> Result<Response<Body>, RpcError> {
     let store_node = Arc::clone(node);
-    let removed = tokio::task::spawn_blocking(move || store_node.store.delete(id))
-        .await
-        .map_err(|e| RpcError::internal(format!("delete of chunk {id} failed: {e}")))?
-        .map_err(|e| e.to_rpc())?;
+    let span = tracing::Span::current();
+    let removed =
+        tokio::task::spawn_blocking(move || span.in_scope(|| store_node.store.delete(id)))
+            .await
+            .map_err(|e| RpcError::internal(format!("delete of chunk {id} failed: {e}")))?
+            .map_err(|e| e.to_rpc())?;
     if removed {
-        tracing::debug!("deleted chunk {id}");
+        tracing::debug!("chunk deleted");
     }
     let mut resp = Response::new(dfs_common::http::empty());
     *resp.status_mut() = StatusCode::NO_CONTENT;

@@ -351,7 +351,7 @@ impl Store {
                     Ok(_) => return Err(StoreError::Conflict(id)),
                     // A damaged old copy is replaced by the good one just received.
                     Err(reason) => {
-                        tracing::warn!("replacing damaged copy of chunk {id}: {reason}")
+                        tracing::warn!(%id, %reason, "replacing damaged copy of chunk")
                     }
                 }
             }

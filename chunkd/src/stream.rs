@@ -103,7 +103,11 @@ pub async fn open(
     let (first_tx, first_rx) = oneshot::channel();
     let (tx, rx) = mpsc::channel(STREAM_DEPTH);
     let reader_node = Arc::clone(node);
-    tokio::task::spawn_blocking(move || read_blocks(&reader_node, id, range, first_tx, tx));
+    // The caller's span (a request's, with its id) follows the reader to its thread.
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || {
+        span.in_scope(|| read_blocks(&reader_node, id, range, first_tx, tx))
+    });
     match first_rx.await {
         Ok(Ok((len, crc32c, start, end))) => Ok(Opened {
             len,

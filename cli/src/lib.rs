@@ -117,7 +117,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let is_dev = matches!(cli.command, Some(Command::Dev(_)));
     // The daemons of `dfs dev` log at info; one-shot commands stay quiet unless RUST_LOG asks.
     if is_dev || std::env::var_os("RUST_LOG").is_some() {
-        dfs_common::config::init_logging();
+        dfs_common::daemon::init_logging(dfs_common::daemon::LogFormat::Text);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

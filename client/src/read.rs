@@ -6,6 +6,7 @@ use bytes::{Bytes, BytesMut};
 use dfs_common::auth::NO_CONTENT;
 use dfs_common::checksum::{crc32c, crc_to_hex};
 use dfs_common::http::{empty, error_from_response};
+use dfs_common::request_id;
 use dfs_common::wire::{ChunkInfo, Entry, Replica, CHUNK_PATH_PREFIX};
 use dfs_common::{ErrorCode, RpcError};
 use futures_util::Stream;
@@ -145,7 +146,8 @@ impl FileReader {
                     let (tx, rx) = mpsc::channel(PREFETCH_QUEUE);
                     let remaining = pieces.len();
                     let path = fetcher.path.clone();
-                    runtime.spawn(fetcher.run(pieces, tx));
+                    // Task-locals do not cross `spawn`: carry the request id over.
+                    runtime.spawn(request_id::in_current(fetcher.run(pieces, tx)));
                     next_piece(rx, remaining, path).await
                 }
                 State::Running {

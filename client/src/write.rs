@@ -8,6 +8,7 @@ use crate::upload::{upload_chunk, SessionCtx};
 use crate::DfsClient;
 use bytes::Bytes;
 use dfs_common::checksum::Checksum;
+use dfs_common::request_id;
 use dfs_common::wire::{AbortReq, CommitPartReq, CommitReq, Entry, PartInfo, Rpc, WrittenChunk};
 use dfs_common::{ErrorDetail, RpcError, SessionId};
 use std::sync::{Arc, Mutex};
@@ -310,7 +311,8 @@ impl FileWriter {
         let ctx = self.ctx.clone();
         let failure = self.failure.clone();
         let window = self.window.clone();
-        self.uploads.push(tokio::spawn(async move {
+        // Task-locals do not cross `spawn`: carry the request id over (see request_id).
+        self.uploads.push(request_id::spawn(async move {
             let result = upload_chunk(ctx, index, chunk).await;
             drop(permit);
             if let Err(err) = &result {
@@ -375,11 +377,11 @@ impl Drop for FileWriter {
             let req = AbortReq {
                 session: self.ctx.session,
             };
-            runtime.spawn(async move {
+            runtime.spawn(request_id::in_current(async move {
                 if let Err(e) = client.call(&req).await {
                     tracing::debug!("cannot abort dropped write session {}: {e}", req.session);
                 }
-            });
+            }));
         }
     }
 }

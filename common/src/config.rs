@@ -1,4 +1,4 @@
-//! Helpers for daemon configuration: TOML files, sizes written like `8M`, logging set-up.
+//! Helpers for daemon configuration: TOML files, sizes written like `8M`.
 
 use serde::de::DeserializeOwned;
 use std::path::Path;
@@ -32,19 +32,6 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     number
         .checked_mul(multiplier)
         .ok_or_else(|| format!("size {text:?} is too large"))
-}
-
-/// Sets up `tracing` output to stderr, filtered by `RUST_LOG` (default `info`). Colours only on
-/// a terminal, so log files and journald get plain text.
-pub fn init_logging() {
-    use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 #[cfg(test)]

@@ -1,5 +1,39 @@
 //! What every daemon binary (`metad`, `chunkd`, `gateway`) does the same way around its library:
-//! report a bad configuration on one line and run until Ctrl-C or SIGTERM.
+//! set up logging, report a bad configuration on one line and run until Ctrl-C or SIGTERM.
+
+use serde::Deserialize;
+
+/// How log lines are written to stderr (`--log-format`, `log_format` in the config file,
+/// `DFS_LOG_FORMAT`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines, `key=value` fields; coloured on a terminal unless `NO_COLOR` is set.
+    #[default]
+    Text,
+    /// One JSON object per line (`timestamp`, `level`, `target`, the event's fields at the top
+    /// level, the fields of the spans it happened in under `span` and `spans`), for log shippers.
+    Json,
+}
+
+/// Sets up `tracing` output to stderr in `format`, filtered by `RUST_LOG` (default `info`).
+/// Colours only on a terminal and never with `NO_COLOR`, so log files and journald get plain
+/// text. The daemons call it once, after reading their configuration.
+pub fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+            .try_init(),
+        // Event fields at the top level, where log shippers look for `request_id`, `status`...
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
 
 /// Folds a multi-line message (TOML errors draw the offending line) into its first and last
 /// lines, which carry the position and the reason, so a bad config is reported on one line.
@@ -21,7 +55,7 @@ pub async fn wait_for_shutdown_signal() {
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(term) => Some(term),
         Err(e) => {
-            tracing::warn!("cannot watch SIGTERM ({e}); stop with Ctrl-C");
+            tracing::warn!(error = %e, "cannot watch SIGTERM; stop with Ctrl-C");
             None
         }
     };

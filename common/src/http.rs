@@ -3,6 +3,7 @@
 //! delayed ACK.
 
 use crate::auth::{self, ClusterSecret};
+use crate::request_id;
 use crate::wire::Rpc;
 use crate::{ErrorCode, ErrorDetail, RpcError};
 use bytes::Bytes;
@@ -124,7 +125,7 @@ where
             Ok(pair) => pair,
             Err(e) => {
                 // Running out of file descriptors must not end the server: wait and go on.
-                tracing::warn!("accept failed: {e}");
+                tracing::warn!(error = %e, "accept failed");
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
@@ -141,7 +142,7 @@ where
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {
-                tracing::debug!("connection ended with an error: {e}");
+                tracing::debug!(error = %e, "connection ended with an error");
             }
         });
     }
@@ -191,6 +192,8 @@ impl InternalClient {
 
     /// Like [`send`](Self::send), with extra request headers such as `Range` for a chunk read.
     /// The extra headers are not covered by the signature: they must not carry authority.
+    /// The id of the request being served ([`request_id::current`]), if any, goes along as
+    /// [`request_id::HEADER`].
     pub async fn send_with_headers(
         &self,
         method: Method,
@@ -213,6 +216,11 @@ impl InternalClient {
             .body(body)
             .map_err(|e| RpcError::invalid(format!("cannot build request to {addr}: {e}")))?;
         req.headers_mut().extend(headers);
+        if let Some(id) = request_id::current() {
+            if let Ok(value) = HeaderValue::from_str(id.as_str()) {
+                req.headers_mut().insert(request_id::HEADER, value);
+            }
+        }
         self.http.request(req).await.map_err(|e| {
             // A failed connect means the request never left: safe to send again, whatever it
             // is. Any other transport failure may come after the server acted on it.

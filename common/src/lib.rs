@@ -13,6 +13,7 @@ pub mod http;
 pub mod ids;
 pub mod metrics;
 pub mod path;
+pub mod request_id;
 pub mod wire;
 
 pub use error::{ErrorCode, ErrorDetail, RpcError};

@@ -18,8 +18,6 @@ pub(crate) struct ReqCtx {
     pub keys: Arc<KeyCache>,
     /// The region this gateway serves.
     pub region: Arc<str>,
-    /// The request id sent back in `x-amz-request-id`.
-    pub request_id: String,
     /// The access key that signed the request.
     pub identity: Arc<AccessKey>,
     /// The checked signature: what the body must still satisfy.

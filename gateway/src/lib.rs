@@ -59,6 +59,9 @@ pub struct Config {
     /// `BUCKET.s3.example.com/key` names the bucket by its host. Path-style requests work
     /// whether or not it is set.
     pub root_domain: Option<String>,
+    /// How log lines are written: `text` (the default) or `json`, one object per line. Read by
+    /// the binary, which sets up logging; the library only carries it.
+    pub log_format: dfs_common::daemon::LogFormat,
 }
 
 impl Default for Config {
@@ -71,6 +74,7 @@ impl Default for Config {
             secret: None,
             region: "us-east-1".into(),
             root_domain: None,
+            log_format: dfs_common::daemon::LogFormat::Text,
         }
     }
 }
@@ -190,7 +194,7 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
         move |req| server::handle_admin(admin_app.clone(), req),
         stopped(shutdown_rx),
     ));
-    tracing::info!("gateway listening on {addr} (admin {admin_addr})");
+    tracing::info!(%addr, %admin_addr, "gateway listening");
     Ok(Daemon {
         addr,
         admin_addr,

@@ -11,11 +11,14 @@ use std::process::ExitCode;
     name = "gateway",
     version,
     after_help = "Environment:\n  DFS_SECRET  the cluster secret (instead of a secret file)\n  \
-                  RUST_LOG    log filter, e.g. debug or dfs_gateway=debug [default: info]"
+                  RUST_LOG    log filter, e.g. debug or dfs_gateway=debug [default: info]\n\n\
+                  Logs: one info line per S3 request (method, path, endpoint, status, bytes, \
+                  duration_ms) under its request_id, the x-amz-request-id answered to the client; \
+                  metad and chunkd log the work it causes under the same id."
 )]
 struct Args {
     /// TOML configuration file (fields: listen, admin_listen, metad, secret_file, secret,
-    /// region, root_domain). The flags below override it.
+    /// region, root_domain, log_format). The flags below override it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Address of the S3 endpoint, host:port; port 0 picks a free port
@@ -39,6 +42,10 @@ struct Args {
     /// [default: none, path style only].
     #[arg(long, value_name = "DOMAIN")]
     root_domain: Option<String>,
+    /// Log line format, `text` or `json`. Overrides `log_format` in the config file
+    /// [default: text].
+    #[arg(long, value_enum, env = "DFS_LOG_FORMAT", value_name = "FORMAT")]
+    log_format: Option<dfs_common::daemon::LogFormat>,
 }
 
 /// The configuration: file, then the `DFS_SECRET` environment variable, then flags.
@@ -66,12 +73,14 @@ fn config(args: Args) -> Result<dfs_gateway::Config, String> {
     if let Some(domain) = args.root_domain {
         config.root_domain = Some(domain);
     }
+    if let Some(format) = args.log_format {
+        config.log_format = format;
+    }
     Ok(config)
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    dfs_common::config::init_logging();
     let args: Args = match dfs_common::daemon::parse_args("gateway") {
         Ok(args) => args,
         Err(code) => return code,
@@ -83,6 +92,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    dfs_common::daemon::init_logging(config.log_format);
     let daemon = match dfs_gateway::start(config).await {
         Ok(daemon) => daemon,
         Err(e) => {

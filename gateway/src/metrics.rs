@@ -7,6 +7,7 @@
 use bytes::Bytes;
 use dfs_common::http::{Body, BoxError};
 use dfs_common::metrics::{latency_family, Counter, Family, Gauge, LatencyFamily, Registry, Unit};
+use dfs_common::request_id::{self, RequestId};
 use hyper::body::{Frame, SizeHint};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -153,8 +154,11 @@ pub(crate) struct RequestLog {
     pub endpoint: &'static str,
     /// The response status.
     pub status: u16,
-    /// The request id.
-    pub request_id: String,
+    /// The request id: the body is polled with it current, so chunk reads that happen while
+    /// a GET streams send it along.
+    pub request_id: RequestId,
+    /// The request's span (with its id): the body is polled and the line logged inside it.
+    pub span: tracing::Span,
     /// Payload bytes received.
     pub received: Arc<AtomicU64>,
     /// When the request arrived.
@@ -189,10 +193,12 @@ impl LoggedBody {
         }
     }
 
+    /// The request's one log line, with fields; inside the request's span, which carries the
+    /// request id.
     fn emit(&mut self, aborted: bool) {
         let Some(log) = self.log.take() else { return };
         let elapsed = log.started.elapsed();
-        let ms = elapsed.as_millis();
+        let duration_ms = elapsed.as_millis() as u64;
         let received = log.received.load(Ordering::Relaxed);
         self.metrics.add_received(received);
         self.metrics.finish(
@@ -202,25 +208,24 @@ impl LoggedBody {
             elapsed.as_secs_f64(),
             aborted,
         );
+        let _entered = log.span.enter();
+        // `path` is written quoted and escaped: an object key cannot forge a line or a field.
+        let (method, path, endpoint, status, sent) = (
+            &log.method,
+            log.path.as_str(),
+            log.endpoint,
+            log.status,
+            self.sent,
+        );
         if aborted {
             tracing::warn!(
-                "{} {} {} {} in={received} out={} {ms}ms id={} ABORTED",
-                log.method,
-                log.path,
-                log.endpoint,
-                log.status,
-                self.sent,
-                log.request_id
+                %method, path, %endpoint, status, received, sent, duration_ms,
+                "request aborted"
             );
         } else {
             tracing::info!(
-                "{} {} {} {} in={received} out={} {ms}ms id={}",
-                log.method,
-                log.path,
-                log.endpoint,
-                log.status,
-                self.sent,
-                log.request_id
+                %method, path, %endpoint, status, received, sent, duration_ms,
+                "request"
             );
         }
     }
@@ -235,7 +240,15 @@ impl hyper::body::Body for LoggedBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        let polled = match &this.log {
+            Some(log) => {
+                let _entered = log.span.enter();
+                request_id::sync_scope(Some(&log.request_id), || {
+                    Pin::new(&mut this.inner).poll_frame(cx)
+                })
+            }
+            None => Pin::new(&mut this.inner).poll_frame(cx),
+        };
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {

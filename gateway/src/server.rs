@@ -16,6 +16,7 @@ use crate::router::{route, Endpoint, Query};
 use dfs_client::DfsClient;
 use dfs_common::http::{empty, full, Body};
 use dfs_common::metrics::ready_response;
+use dfs_common::request_id::{self, RequestId};
 use dfs_common::ErrorCode;
 use http::request::Parts;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
@@ -24,6 +25,7 @@ use hyper::body::Incoming;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 /// After an error, request body bytes read and dropped so that the connection can be kept.
 const DRAIN_LIMIT: u64 = 1 << 20;
@@ -54,20 +56,53 @@ impl App {
     }
 }
 
-/// A request id as S3 makes them: 16 upper-case hex digits.
-fn new_request_id() -> String {
-    format!("{:016X}", rand::random::<u64>())
-}
-
 /// The S3 endpoint's handler.
+///
+/// Each request gets an id ([`RequestId::generate`], answered as `x-amz-request-id`) and is
+/// served inside [`request_id::scope`] and a span with that id: every line logged about it,
+/// here and in metad and the chunkds it calls (the internal client sends the id along), carries
+/// `request_id`. The response body is polled in both too ([`LoggedBody`]), since a GET does its
+/// chunk reads while the body streams, after this function returned.
 pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
     let in_flight = app.metrics.start();
-    let request_id = new_request_id();
+    let id = RequestId::generate();
+    // ERROR level so that the span, and with it the request id, is there whenever any line
+    // inside is written, even with RUST_LOG=warn; a span alone writes nothing.
+    let span = tracing::error_span!("s3", request_id = %id);
+    let served = request_id::scope(
+        Some(id.clone()),
+        respond(&app, req, id.as_str()).instrument(span.clone()),
+    );
+    let (mut resp, parts, endpoint, received) = served.await;
+    let status = resp.status().as_u16();
+    if let Ok(value) = HeaderValue::from_str(id.as_str()) {
+        resp.headers_mut().insert("x-amz-request-id", value);
+    }
+    let log = RequestLog {
+        method: parts.method,
+        path: parts.uri.path().to_owned(),
+        endpoint,
+        status,
+        request_id: id,
+        span,
+        received,
+        started,
+    };
+    resp.map(|body| Body::new(LoggedBody::new(body, log, app.metrics.clone(), in_flight)))
+}
+
+/// Serves one request; returns the response (without its request id header), the request's
+/// head, the endpoint's name and the count of body bytes received, for the log line.
+async fn respond(
+    app: &App,
+    req: Request<Incoming>,
+    request_id: &str,
+) -> (Response<Body>, Parts, &'static str, Arc<AtomicU64>) {
     let (parts, body) = req.into_parts();
     let received = Arc::new(AtomicU64::new(0));
     let mut slot = BodySlot::new(body, received.clone());
-    let (endpoint, result) = process(&app, &parts, &request_id, &mut slot).await;
+    let (endpoint, result) = process(app, &parts, &mut slot).await;
     let head = parts.method == Method::HEAD;
     // A body no handler read: hyper sent no `100 Continue` for it.
     let unread = slot.take_left();
@@ -75,34 +110,21 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Bo
     let mut resp = match result {
         Ok(resp) => resp,
         Err(err) => {
-            log_error(&err, &parts, &request_id);
+            log_error(&err, &parts);
             if let Some(left) = unread {
                 drain(left, &parts).await;
             }
-            error_response(&err, &parts, &request_id, head)
+            error_response(&err, &parts, request_id, head)
         }
     };
     let headers = resp.headers_mut();
     if close {
         headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
     }
-    if let Ok(id) = HeaderValue::from_str(&request_id) {
-        headers.insert("x-amz-request-id", id);
-    }
     if let Ok(id2) = HeaderValue::from_str(&format!("{:032x}", rand::random::<u128>())) {
         headers.insert("x-amz-id-2", id2);
     }
-    let status = resp.status().as_u16();
-    let log = RequestLog {
-        method: parts.method.clone(),
-        path: parts.uri.path().to_owned(),
-        endpoint,
-        status,
-        request_id,
-        received,
-        started,
-    };
-    resp.map(|body| Body::new(LoggedBody::new(body, log, app.metrics.clone(), in_flight)))
+    (resp, parts, endpoint, received)
 }
 
 /// Whether the request asked `Expect: 100-continue`.
@@ -133,7 +155,6 @@ fn declares_empty_body(parts: &Parts) -> bool {
 async fn process(
     app: &App,
     parts: &Parts,
-    request_id: &str,
     body: &mut BodySlot,
 ) -> (&'static str, S3Result<Response<Body>>) {
     let host = parts
@@ -163,7 +184,6 @@ async fn process(
             client: app.client.clone(),
             keys: app.keys.clone(),
             region: app.region.clone(),
-            request_id: request_id.to_owned(),
             identity,
             verified,
             bucket,
@@ -244,20 +264,15 @@ async fn authorize(
     )))
 }
 
-fn log_error(err: &S3Error, parts: &Parts, request_id: &str) {
+/// Logs a failed request (inside its span, which carries the request id): server errors as
+/// warnings, client errors at debug.
+fn log_error(err: &S3Error, parts: &Parts) {
     let chain = dfs_common::http::error_chain(err);
+    let (method, path, code) = (&parts.method, parts.uri.path(), err.code());
     if err.http_status().is_server_error() {
-        tracing::warn!(
-            "{} {} id={request_id}: {chain}",
-            parts.method,
-            parts.uri.path()
-        );
+        tracing::warn!(%method, path, ?code, error = %chain, "request failed");
     } else {
-        tracing::debug!(
-            "{} {} id={request_id}: {chain}",
-            parts.method,
-            parts.uri.path()
-        );
+        tracing::debug!(%method, path, ?code, error = %chain, "request refused");
     }
 }
 

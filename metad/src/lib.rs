@@ -58,6 +58,9 @@ pub struct Config {
     /// Multipart uploads neither completed nor aborted this many seconds after their creation
     /// are aborted and their parts' chunks collected (S3 clients that crashed mid-upload).
     pub upload_expiry_secs: u64,
+    /// How log lines are written: `text` (the default) or `json`, one object per line. Read by
+    /// the binary, which sets up logging; the library only carries it.
+    pub log_format: dfs_common::daemon::LogFormat,
 }
 
 impl Default for Config {
@@ -74,6 +77,7 @@ impl Default for Config {
             session_timeout_secs: 86_400,
             orphan_grace_secs: 3600,
             upload_expiry_secs: 7 * 86_400,
+            log_format: dfs_common::daemon::LogFormat::Text,
         }
     }
 }
@@ -262,7 +266,7 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
         upload_expiry: Duration::from_secs(config.upload_expiry_secs),
     };
     let workers = workers::spawn_all(&ctx, &shutdown_rx);
-    tracing::info!("metad listening on {addr}");
+    tracing::info!(%addr, "metad listening");
     Ok(Daemon {
         addr,
         shutdown,
@@ -318,11 +322,13 @@ impl Daemon {
     }
 }
 
-/// Runs blocking work (RocksDB calls) off the async runtime.
+/// Runs blocking work (RocksDB calls) off the async runtime, inside the caller's tracing span
+/// (an RPC's, with its request id), which does not follow work to another thread by itself.
 pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, RpcError> + Send + 'static,
 ) -> Result<T, RpcError> {
-    tokio::task::spawn_blocking(work)
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(work))
         .await
         .map_err(|e| RpcError::internal(format!("blocking task failed: {e}")))?
 }

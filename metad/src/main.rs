@@ -11,12 +11,15 @@ use std::process::ExitCode;
     name = "metad",
     version,
     after_help = "Environment:\n  DFS_SECRET  the cluster secret (instead of a secret file)\n  \
-                  RUST_LOG    log filter, e.g. debug or dfs_metad=debug [default: info]"
+                  RUST_LOG    log filter, e.g. debug or dfs_metad=debug [default: info]\n\n\
+                  Logs: lines about an RPC carry its method and request_id, the x-amz-request-id \
+                  of the S3 request that caused it; at debug, every RPC served is logged with its \
+                  status and duration_ms."
 )]
 struct Args {
     /// TOML configuration file (fields: listen, data_dir, secret_file, replication, chunk_size,
     /// heartbeat_interval_ms, dead_timeout_ms, session_timeout_secs, orphan_grace_secs,
-    /// upload_expiry_secs).
+    /// upload_expiry_secs, log_format).
     /// The flags below override it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -42,6 +45,10 @@ struct Args {
     /// milliseconds [default: 10000].
     #[arg(long, value_name = "N")]
     dead_timeout_ms: Option<u64>,
+    /// Log line format, `text` or `json`. Overrides `log_format` in the config file
+    /// [default: text].
+    #[arg(long, value_enum, env = "DFS_LOG_FORMAT", value_name = "FORMAT")]
+    log_format: Option<dfs_common::daemon::LogFormat>,
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {
@@ -76,12 +83,14 @@ fn config(args: Args) -> Result<dfs_metad::Config, String> {
     if let Some(ms) = args.dead_timeout_ms {
         config.dead_timeout_ms = ms;
     }
+    if let Some(format) = args.log_format {
+        config.log_format = format;
+    }
     Ok(config)
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    dfs_common::config::init_logging();
     let args: Args = match dfs_common::daemon::parse_args("metad") {
         Ok(args) => args,
         Err(code) => return code,
@@ -93,6 +102,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    dfs_common::daemon::init_logging(config.log_format);
     let daemon = match dfs_metad::start(config).await {
         Ok(daemon) => daemon,
         Err(e) => {

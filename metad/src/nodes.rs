@@ -298,7 +298,7 @@ impl Nodes {
             }
         }
         txn.commit(true)?;
-        tracing::warn!("node {node} reported a corrupt copy of chunk {chunk}; repair queued");
+        tracing::warn!(%node, %chunk, "node reported a corrupt copy; repair queued");
         Ok(())
     }
 

@@ -13,12 +13,14 @@ use crate::store::Store;
 use dfs_common::auth::{self, ClusterSecret};
 use dfs_common::http::{self as dhttp, Body};
 use dfs_common::metrics::{self as dmetrics, Probe};
+use dfs_common::request_id;
 use dfs_common::wire::*;
 use dfs_common::{ErrorCode, RpcError};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use std::sync::{Arc, Weak};
 use std::time::Instant;
+use tracing::Instrument;
 
 /// What request handling needs.
 pub(crate) struct App {
@@ -42,11 +44,42 @@ pub(crate) struct App {
 
 /// Answers one request. The server holds the application weakly: after shutdown, lingering
 /// keep-alive connections get `Unavailable` and cannot keep the database open.
+///
+/// An RPC is served inside a span with its method and, when the caller sent one, the id of the
+/// S3 request that caused it ([`request_id`]), so every line logged while serving it carries
+/// them; the span is also entered on the blocking thread that does the work
+/// ([`crate::blocking`]).
 pub(crate) async fn handle(app: Weak<App>, req: Request<Incoming>) -> Response<Body> {
     let probe = Probe::of(req.method(), req.uri().path());
     if probe == Some(Probe::Live) {
         return dmetrics::ready_response(Ok(()));
     }
+    let id = request_id::from_headers(req.headers());
+    let method = req.uri().path().strip_prefix("/rpc/").unwrap_or("-");
+    // ERROR level so that the span, and with it the request id, is there whenever any line
+    // inside is written, even with RUST_LOG=warn; a span alone writes nothing.
+    let span = tracing::error_span!(
+        "rpc",
+        request_id = tracing::field::Empty,
+        method = %method
+    );
+    if let Some(id) = &id {
+        span.record("request_id", tracing::field::display(id));
+    }
+    let started = Instant::now();
+    let serve = async move {
+        let resp = serve(app, req, probe).await;
+        tracing::debug!(
+            status = resp.status().as_u16(),
+            duration_ms = started.elapsed().as_millis() as u64,
+            "rpc served"
+        );
+        resp
+    };
+    request_id::scope(id, serve.instrument(span)).await
+}
+
+async fn serve(app: Weak<App>, req: Request<Incoming>, probe: Option<Probe>) -> Response<Body> {
     let Some(app) = app.upgrade() else {
         if probe == Some(Probe::Ready) {
             return dmetrics::ready_response(Err("metad is shutting down".into()));
@@ -56,14 +89,13 @@ pub(crate) async fn handle(app: Weak<App>, req: Request<Incoming>) -> Response<B
     if let Some(probe) = probe {
         return observe(app, probe).await;
     }
-    let path = req.uri().path().to_owned();
     match rpc(app, req).await {
         Ok(resp) => resp,
         Err(e) => {
             if e.code == ErrorCode::Internal {
-                tracing::error!("{path}: {e}");
+                tracing::error!(code = ?e.code, error = %e, "rpc failed");
             } else {
-                tracing::debug!("{path}: {:?}: {e}", e.code);
+                tracing::debug!(code = ?e.code, error = %e, "rpc refused");
             }
             dhttp::error_response(&e)
         }

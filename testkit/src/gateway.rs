@@ -42,8 +42,11 @@ impl Cluster {
                 path_arg(&self.secret_file),
                 "--region".into(),
                 REGION.into(),
+                "--log-format".into(),
+                self.options.log_format_arg().into(),
             ],
             self.dir.path().join("gateway.log"),
+            &self.options.log_filter,
         )?;
         self.gateway = Some(Gateway {
             daemon,

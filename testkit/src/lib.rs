@@ -20,6 +20,7 @@ pub use s3::{s3_request, S3Answer};
 use anyhow::{bail, Context, Result};
 use dfs_client::DfsClient;
 use dfs_common::auth::ClusterSecret;
+pub use dfs_common::daemon::LogFormat;
 use dfs_common::wire::NodeState;
 use gateway::Gateway;
 use process::Daemon;
@@ -43,6 +44,11 @@ pub struct ClusterOptions {
     /// Also run the S3 gateway (the `gateway` binary must then be built) and create an access
     /// key for it. Off by default, so that tests of the rest need no gateway.
     pub gateway: bool,
+    /// The daemons' `RUST_LOG` [default: `info`]; `debug` logs every RPC and chunk request
+    /// with its request id.
+    pub log_filter: String,
+    /// The daemons' `--log-format` [default: text].
+    pub log_format: LogFormat,
 }
 
 impl Default for ClusterOptions {
@@ -54,8 +60,31 @@ impl Default for ClusterOptions {
             heartbeat_interval_ms: 200,
             dead_timeout_ms: 2_000,
             gateway: false,
+            log_filter: "info".into(),
+            log_format: LogFormat::Text,
         }
     }
+}
+
+impl ClusterOptions {
+    /// The value of the daemons' `--log-format`.
+    fn log_format_arg(&self) -> &'static str {
+        match self.log_format {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
+/// One daemon of a cluster, to read its log with [`Cluster::log`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// metad.
+    Metad,
+    /// chunkd `index` (0-based, as in [`Cluster::chunkd_addr`]).
+    Chunkd(usize),
+    /// The gateway.
+    Gateway,
 }
 
 /// A running test cluster: one metad, several chunkds and maybe a gateway, as processes.
@@ -101,8 +130,11 @@ impl Cluster {
                 options.heartbeat_interval_ms.to_string(),
                 "--dead-timeout-ms".into(),
                 options.dead_timeout_ms.to_string(),
+                "--log-format".into(),
+                options.log_format_arg().into(),
             ],
             dir.path().join("metad.log"),
+            &options.log_filter,
         )?;
         let mut cluster = Cluster {
             dir,
@@ -132,8 +164,11 @@ impl Cluster {
                     path_arg(&cluster.secret_file),
                     "--capacity".into(),
                     "64G".into(),
+                    "--log-format".into(),
+                    cluster.options.log_format_arg().into(),
                 ],
                 cluster.dir.path().join(format!("chunkd-{}.log", index + 1)),
+                &cluster.options.log_filter,
             )?;
             cluster.chunkds.push(daemon);
             cluster.chunkd_addrs.push(addr);
@@ -252,6 +287,18 @@ impl Cluster {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Everything daemon `which` has logged so far (across restarts); empty if it has no log.
+    pub fn log(&self, which: Role) -> String {
+        let daemon = match which {
+            Role::Metad => Some(&self.metad),
+            Role::Chunkd(index) => self.chunkds.get(index),
+            Role::Gateway => self.gateway.as_ref().map(|g| &g.daemon),
+        };
+        daemon
+            .and_then(|d| std::fs::read_to_string(&d.log).ok())
+            .unwrap_or_default()
     }
 
     /// The last lines of every daemon's log, for failure messages.

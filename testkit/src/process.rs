@@ -10,17 +10,26 @@ pub(crate) struct Daemon {
     child: Option<Child>,
     args: Vec<String>,
     binary: PathBuf,
+    /// Its `RUST_LOG`.
+    log_filter: String,
     /// Where its standard output and error go (appended across restarts).
     pub(crate) log: PathBuf,
 }
 
 impl Daemon {
-    /// Starts `binary ARGS...` with its output appended to `log`.
-    pub(crate) fn spawn(binary: &Path, args: Vec<String>, log: PathBuf) -> Result<Daemon> {
+    /// Starts `binary ARGS...` with its output appended to `log`, filtered by `log_filter`
+    /// (a `RUST_LOG` value).
+    pub(crate) fn spawn(
+        binary: &Path,
+        args: Vec<String>,
+        log: PathBuf,
+        log_filter: &str,
+    ) -> Result<Daemon> {
         let mut daemon = Daemon {
             child: None,
             args,
             binary: binary.to_owned(),
+            log_filter: log_filter.to_owned(),
             log,
         };
         daemon.respawn()?;
@@ -36,7 +45,7 @@ impl Daemon {
             .with_context(|| format!("cannot open {}", self.log.display()))?;
         let child = Command::new(&self.binary)
             .args(&self.args)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", &self.log_filter)
             // Plain text in the log files, without terminal colour codes.
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())

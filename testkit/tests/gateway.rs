@@ -1,14 +1,12 @@
 //! The harness runs the real gateway: it answers on its ports, the `test` access key opens it,
-//! and it can be killed and restarted.
+//! and it can be killed and restarted; and the request id of an S3 request shows in the logs of
+//! every daemon it reached.
 
-use dfs_testkit::{http_status, Cluster, ClusterOptions, REGION};
+use dfs_testkit::{http_status, Cluster, ClusterOptions, LogFormat, Role, REGION};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
-
-/// SHA-256 of the empty payload, as SigV4 wants it.
-const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 fn hmac(key: &[u8], data: &str) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
@@ -44,14 +42,30 @@ fn amz_dates() -> (String, String) {
 }
 
 /// `GET /` (ListBuckets) to `addr`, signed with SigV4 when a key is given; the status code and
-/// the body.
+/// the answer.
 fn list_buckets(addr: &str, key: Option<&(String, String)>) -> (u16, String) {
-    let mut headers = format!("Host: {addr}\r\nConnection: close\r\n");
+    s3_request(addr, "GET", "/", b"", key)
+}
+
+/// `METHOD path` with `body` to `addr`, signed with SigV4 (payload hash included) when a key
+/// is given; the status code and the whole answer, head and body.
+fn s3_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    key: Option<&(String, String)>,
+) -> (u16, String) {
+    let mut headers = format!(
+        "Host: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     if let Some((key_id, secret)) = key {
         let (date, stamp) = amz_dates();
+        let payload = hex::encode(Sha256::digest(body));
         let signed = "host;x-amz-content-sha256;x-amz-date";
         let canonical = format!(
-            "GET\n/\n\nhost:{addr}\nx-amz-content-sha256:{EMPTY_SHA256}\nx-amz-date:{stamp}\n\n{signed}\n{EMPTY_SHA256}"
+            "{method}\n{path}\n\nhost:{addr}\nx-amz-content-sha256:{payload}\nx-amz-date:{stamp}\n\n{signed}\n{payload}"
         );
         let scope = format!("{date}/{REGION}/s3/aws4_request");
         let to_sign = format!(
@@ -64,16 +78,18 @@ fn list_buckets(addr: &str, key: Option<&(String, String)>) -> (u16, String) {
         }
         let signature = hex::encode(hmac(&signing_key, &to_sign));
         headers.push_str(&format!(
-            "x-amz-content-sha256: {EMPTY_SHA256}\r\nx-amz-date: {stamp}\r\n\
+            "x-amz-content-sha256: {payload}\r\nx-amz-date: {stamp}\r\n\
              Authorization: AWS4-HMAC-SHA256 Credential={key_id}/{scope}, SignedHeaders={signed}, Signature={signature}\r\n"
         ));
     }
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     stream
-        .write_all(format!("GET / HTTP/1.1\r\n{headers}\r\n").as_bytes())
+        .write_all(format!("{method} {path} HTTP/1.1\r\n{headers}\r\n").as_bytes())
         .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
+    stream.write_all(body).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
     let status = answer
         .split_whitespace()
         .nth(1)
@@ -131,4 +147,125 @@ async fn clusters_without_gateway_have_no_endpoint() {
     assert_eq!(cluster.access_key(), None);
     cluster.kill_gateway();
     assert!(cluster.restart_gateway().await.is_err());
+}
+
+/// The value of header `name` in an HTTP answer's head.
+fn header<'a>(answer: &'a str, name: &str) -> Option<&'a str> {
+    let head = answer.split("\r\n\r\n").next()?;
+    head.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.trim()
+            .eq_ignore_ascii_case(name)
+            .then_some(value.trim())
+    })
+}
+
+/// A cluster with debug logs in `format`, a bucket, and one object of `size` bytes PUT through
+/// the gateway; the cluster and the PUT's `x-amz-request-id`.
+async fn put_one_object(format: LogFormat, size: usize) -> (Cluster, String) {
+    let cluster = Cluster::start(ClusterOptions {
+        chunkds: 3,
+        chunk_size: 1 << 20,
+        gateway: true,
+        log_filter: "info,dfs_metad=debug,dfs_chunkd=debug,dfs_gateway=debug".into(),
+        log_format: format,
+        ..ClusterOptions::default()
+    })
+    .await
+    .unwrap();
+    let addr = cluster.gateway_addr().unwrap().to_owned();
+    let key = cluster.access_key().unwrap();
+    let (status, answer) = s3_request(&addr, "PUT", "/logs", b"", Some(&key));
+    assert_eq!(status, 200, "{answer}\n{}", cluster.log_tails());
+    let body = dfs_testkit::test_bytes(size, 7);
+    let (status, answer) = s3_request(&addr, "PUT", "/logs/object", &body, Some(&key));
+    assert_eq!(status, 200, "{answer}\n{}", cluster.log_tails());
+    let id = header(&answer, "x-amz-request-id")
+        .expect("x-amz-request-id")
+        .to_owned();
+    (cluster, id)
+}
+
+/// Waits (the gateway logs a request once its answer is sent) until `which`'s log has a line
+/// that `wanted` accepts; fails with the log otherwise.
+async fn wait_for_line(cluster: &Cluster, which: Role, wanted: impl Fn(&str) -> bool) {
+    for _ in 0..50 {
+        if cluster.log(which).lines().any(&wanted) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!(
+        "no such line in the log of {which:?}:\n{}",
+        cluster.log(which)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_id_shows_in_the_logs_of_every_daemon_it_reached() {
+    let (cluster, id) = put_one_object(LogFormat::Text, 5 << 20).await;
+    let field = format!("request_id={id}");
+    // The gateway's one line for the request, with fields.
+    wait_for_line(&cluster, Role::Gateway, |l| {
+        l.contains(&field) && l.contains("endpoint=PutObject") && l.contains("status=200")
+    })
+    .await;
+    // metad's debug line for each RPC it served, the commit among them.
+    wait_for_line(&cluster, Role::Metad, |l| {
+        l.contains(&field) && l.contains("method=commit") && l.contains("rpc served")
+    })
+    .await;
+    let stat = cluster.client().stat_chunks("/logs/object").await.unwrap();
+    assert_eq!(stat.chunks.len(), 5);
+    let mut holders: Vec<usize> = stat
+        .chunks
+        .iter()
+        .flat_map(|c| &c.replicas)
+        .map(|r| {
+            (0..3)
+                .find(|&i| cluster.chunkd_addr(i) == r.addr)
+                .expect("a replica on a chunkd of the cluster")
+        })
+        .collect();
+    holders.sort_unstable();
+    holders.dedup();
+    assert!(!holders.is_empty());
+    for index in holders {
+        wait_for_line(&cluster, Role::Chunkd(index), |l| {
+            l.contains(&field) && l.contains("op=put") && l.contains("chunk request served")
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_per_line_with_the_request_id() {
+    let (cluster, id) = put_one_object(LogFormat::Json, 4096).await;
+    let in_span = |line: &serde_json::Value| line["span"]["request_id"] == id.as_str();
+    for (which, message) in [(Role::Gateway, "request"), (Role::Metad, "rpc served")] {
+        wait_for_line(&cluster, which, |l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .is_ok_and(|v| in_span(&v) && v["message"] == message)
+        })
+        .await;
+        for line in cluster.log(which).lines() {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| {
+                panic!("{which:?} wrote a line that is not JSON ({e}): {line}")
+            });
+            assert!(
+                value["level"].is_string() && value["timestamp"].is_string(),
+                "{line}"
+            );
+        }
+    }
+    let log = cluster.log(Role::Gateway);
+    let request = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| in_span(v) && v["message"] == "request")
+        .unwrap();
+    // The request line's own fields are at the top level.
+    assert_eq!(request["endpoint"], "PutObject", "{request}");
+    assert_eq!(request["status"], 200, "{request}");
+    assert_eq!(request["received"], 4096, "{request}");
 }

@@ -91,11 +91,12 @@ pub(super) async fn delete_objects(ctx: &ReqCtx, body: &mut BodySlot) -> S3Resul
             }),
             Err(err) => {
                 if err.http_status().is_server_error() {
+                    // Inside the request's span, which carries the request id.
                     tracing::warn!(
-                        "DeleteObjects /{bucket}/{} id={}: {}",
-                        object.key,
-                        ctx.request_id,
-                        dfs_common::http::error_chain(&err)
+                        %bucket,
+                        key = %object.key,
+                        error = %dfs_common::http::error_chain(&err),
+                        "DeleteObjects: object not deleted"
                     );
                 }
                 errors.push(DeleteErrorItem::from_error(

@@ -227,9 +227,10 @@ impl hyper::body::Body for ReadBody {
             }
             Poll::Ready(Some(Err(err))) => {
                 tracing::warn!(
-                    "GET {} failed after the headers were sent ({} bytes unsent): {err}",
-                    this.path,
-                    this.remaining
+                    path = %this.path,
+                    unsent = this.remaining,
+                    error = %err,
+                    "GET failed after the headers were sent"
                 );
                 Poll::Ready(Some(Err(Box::new(err))))
             }
@@ -238,7 +239,7 @@ impl hyper::body::Body for ReadBody {
                     "the read of {} ended {} bytes early",
                     this.path, this.remaining
                 ));
-                tracing::warn!("{err}");
+                tracing::warn!(error = %err, "GET ended early");
                 this.remaining = 0;
                 Poll::Ready(Some(Err(Box::new(err))))
             }

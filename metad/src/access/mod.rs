@@ -70,7 +70,7 @@ impl AccessKeys {
         };
         txn.put(Cf::AccessKey, &keys::access_key(&key_id), &record)?;
         txn.commit(true)?;
-        tracing::info!("created access key {key_id} ({:?})", req.name);
+        tracing::info!(%key_id, name = %req.name, "access key created");
         Ok(KeyCreateResp { key_id, secret })
     }
 
@@ -120,7 +120,7 @@ impl AccessKeys {
         require(&txn, &req.key_id)?;
         txn.delete(Cf::AccessKey, &keys::access_key(&req.key_id));
         txn.commit(true)?;
-        tracing::info!("deleted access key {}", req.key_id);
+        tracing::info!(key_id = %req.key_id, "access key deleted");
         Ok(())
     }
 

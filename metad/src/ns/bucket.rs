@@ -55,7 +55,7 @@ impl Namespace {
         });
         txn.put(Cf::Dentry, &keys::dentry(InodeId::ROOT, &key_name), &dentry)?;
         txn.commit(true)?;
-        tracing::info!("created bucket {:?} (owner {:?})", req.name, req.owner_key);
+        tracing::info!(bucket = %req.name, owner = ?req.owner_key, "bucket created");
         Ok(CreateBucketResp {
             created: true,
             owned_by_caller: true,
@@ -131,7 +131,7 @@ impl Namespace {
         txn.delete(Cf::Dentry, &keys::dentry(InodeId::ROOT, &key_name));
         access::drop_bucket_grants(&mut txn, &req.name)?;
         txn.commit(true)?;
-        tracing::info!("deleted bucket {:?}", req.name);
+        tracing::info!(bucket = %req.name, "bucket deleted");
         Ok(())
     }
 }

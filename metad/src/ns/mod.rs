@@ -319,7 +319,7 @@ fn release_slices(txn: &mut Txn<'_>, slices: &[FileChunk], owner: &str) -> Resul
     for slice in slices {
         let key = keys::chunk_loc(slice.chunk);
         let Some(mut loc) = txn.get::<ChunkLoc>(Cf::ChunkLoc, &key)? else {
-            tracing::error!("chunk {} of {owner} has no location record", slice.chunk);
+            tracing::error!(chunk = %slice.chunk, %owner, "chunk has no location record");
             continue;
         };
         loc.refcount = loc.refcount.saturating_sub(1);

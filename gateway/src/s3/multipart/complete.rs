@@ -63,10 +63,11 @@ pub(crate) async fn complete_multipart_upload(
         Err(e) => return Err(upload_error(e, bucket, key, upload_id)),
     };
     tracing::debug!(
-        "upload {upload_id} completed as {} ({} parts, {} bytes)",
-        object_path(bucket, key),
-        parts.len(),
-        resp.entry.size
+        %upload_id,
+        path = %object_path(bucket, key),
+        parts = parts.len(),
+        size = resp.entry.size,
+        "upload completed"
     );
     Ok(xml_response(xml::complete_multipart_upload_result(
         &location(ctx, bucket, key),

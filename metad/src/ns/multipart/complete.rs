@@ -80,7 +80,7 @@ impl Namespace {
         };
         txn.put(Cf::Upload, &found.row_key(), &completed)?;
         txn.commit(true)?;
-        tracing::debug!("upload {} completed as {path} ({etag})", found.id);
+        tracing::debug!(upload_id = %found.id, %path, %etag, "upload completed");
         Ok(CompleteUploadResp { entry, etag })
     }
 }

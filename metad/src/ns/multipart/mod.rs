@@ -96,7 +96,7 @@ impl Namespace {
         )?;
         txn.put(Cf::UploadId, &keys::upload_id(&upload_id), &index)?;
         txn.commit(true)?;
-        tracing::debug!("upload {upload_id} of {path} created");
+        tracing::debug!(%upload_id, %path, "upload created");
         Ok(CreateUploadResp { upload_id })
     }
 
@@ -198,7 +198,7 @@ impl Namespace {
         let found = open_upload(&txn, &req.upload_id, req.path.as_deref())?;
         drop_upload(&mut txn, &found, "aborted")?;
         txn.commit(true)?;
-        tracing::debug!("upload {} of {} aborted", found.id, found.path());
+        tracing::debug!(upload_id = %found.id, path = %found.path(), "upload aborted");
         Ok(())
     }
 
