@@ -389,7 +389,11 @@ mod tests {
             .unwrap()
             .port();
         let addr = format!("127.0.0.1:{port}");
-        let client = DfsClient::new(addr.clone(), secret());
+        // A short deadline: the retries happen, and the error that ends them is the one shown.
+        let client = DfsClient::new(addr.clone(), secret()).with_retry_policy(RetryPolicy {
+            deadline: std::time::Duration::from_millis(300),
+            ..RetryPolicy::default()
+        });
         let err = client.stat("/b").await.unwrap_err();
         assert_eq!(err.code, ErrorCode::Unavailable);
         assert!(
