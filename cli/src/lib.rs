@@ -83,7 +83,12 @@ impl Context {
             return Ok(client.clone());
         }
         let secret = load_secret(self.settings.secret_file.as_deref())?;
-        let client = DfsClient::new(self.settings.metad.clone(), secret);
+        let client = DfsClient::new(self.settings.metad.clone(), secret).with_retry_policy(
+            dfs_client::RetryPolicy {
+                on_retry: Some(tell_waiting),
+                ..dfs_client::RetryPolicy::default()
+            },
+        );
         self.client = Some(client.clone());
         Ok(client)
     }
@@ -159,4 +164,13 @@ fn run_dev(_runtime: &tokio::runtime::Runtime, _dev_args: args::DevArgs) -> Resu
     Err(CliError::Usage(
         "this dfs was built without the `dev` feature: it cannot run a local cluster".into(),
     ))
+}
+
+/// Tells the person once why a command is waiting: metad did not answer and the call is being
+/// retried (a metad restart is ridden out; a metad that stays down fails the command).
+fn tell_waiting(attempt: u32, err: &dfs_common::RpcError) {
+    if attempt == 1 {
+        let secs = dfs_client::RetryPolicy::default().deadline.as_secs();
+        eprintln!("dfs: {err}; retrying for up to {secs} s");
+    }
 }

@@ -157,4 +157,6 @@ async fn clear_errors_for_namespace_mistakes() {
     assert!(!unreachable.status.success());
     let err = String::from_utf8_lossy(&unreachable.stderr);
     assert!(err.contains("cannot reach metad"), "{err}");
+    // The person is told once, at the first retry, why the command waits.
+    assert_eq!(err.matches("retrying for up to").count(), 1, "{err}");
 }

@@ -112,6 +112,9 @@ impl DfsClient {
                 return Err((name_metad(err, addr), maybe_done));
             }
             maybe_done |= err.detail == ErrorDetail::NoAnswer;
+            if let Some(notify) = policy.on_retry {
+                notify(attempt, &err);
+            }
             tracing::debug!(
                 rpc = R::METHOD,
                 attempt,

@@ -15,7 +15,7 @@ use dfs_common::{ErrorCode, ErrorDetail, RpcError};
 use std::time::Duration;
 
 /// How long and how often failed calls are tried again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub struct RetryPolicy {
     /// The wait before the first retry; each later wait doubles, up to `max_backoff`.
     pub first_backoff: Duration,
@@ -25,6 +25,9 @@ pub struct RetryPolicy {
     pub deadline: Duration,
     /// The most attempts in all, the first included.
     pub max_attempts: u32,
+    /// Called before each wait with the attempt that failed (from 1) and its error: an
+    /// interactive client tells its user why it is waiting; daemons log instead.
+    pub on_retry: Option<fn(u32, &RpcError)>,
 }
 
 impl Default for RetryPolicy {
@@ -36,6 +39,7 @@ impl Default for RetryPolicy {
             max_backoff: Duration::from_secs(2),
             deadline: Duration::from_secs(20),
             max_attempts: 40,
+            on_retry: None,
         }
     }
 }
