@@ -16,6 +16,7 @@ mod workloads;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use client::S3Client;
+use dfs_common::Secret;
 use report::{ClusterShape, Machine};
 use sign::{Credentials, Signer};
 use std::path::PathBuf;
@@ -43,9 +44,10 @@ struct Args {
         long,
         env = "AWS_SECRET_ACCESS_KEY",
         hide_env_values = true,
-        value_name = "SECRET"
+        value_name = "SECRET",
+        value_parser = parse_secret
     )]
-    secret_key: Option<String>,
+    secret_key: Option<Secret>,
     /// Region the requests are signed for (with --endpoint).
     #[arg(long, env = "AWS_DEFAULT_REGION", default_value = "us-east-1")]
     region: String,
@@ -160,6 +162,11 @@ struct Target {
     cluster: Option<(dfs_testkit::Cluster, ClusterShape)>,
 }
 
+/// `--secret-key` as a [`Secret`], so that `Args`' `Debug` cannot print it.
+fn parse_secret(text: &str) -> Result<Secret, std::convert::Infallible> {
+    Ok(Secret::new(text))
+}
+
 async fn target(args: &Args) -> Result<Target> {
     if let Some(endpoint) = &args.endpoint {
         let (Some(access_key_id), Some(secret_access_key)) =
@@ -216,7 +223,7 @@ async fn target(args: &Args) -> Result<Target> {
         endpoint,
         credentials: Credentials {
             access_key_id,
-            secret_access_key,
+            secret_access_key: secret_access_key.into(),
             region: dfs_testkit::REGION.to_owned(),
         },
         cluster: Some((cluster, shape)),

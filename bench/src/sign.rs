@@ -2,6 +2,7 @@
 //! functions (`dfs_s3auth::sigv4`): client and server then share one definition of the
 //! canonical request, and the tests below check it against AWS's worked example.
 
+use dfs_common::Secret;
 use dfs_s3auth::sigv4::{self, Scope, SigningKey};
 use dfs_s3auth::time::{format_amz_date, format_scope_date};
 use dfs_s3auth::verify::SERVICE;
@@ -13,24 +14,14 @@ use std::sync::Mutex;
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 
 /// An access key and the region requests are signed for.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Credentials {
     /// The access key id (`AWS_ACCESS_KEY_ID`).
     pub access_key_id: String,
-    /// The secret access key (`AWS_SECRET_ACCESS_KEY`).
-    pub secret_access_key: String,
+    /// The secret access key (`AWS_SECRET_ACCESS_KEY`), never printed.
+    pub secret_access_key: Secret,
     /// The region (`AWS_DEFAULT_REGION`), such as `us-east-1`.
     pub region: String,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print the secret.
-        f.debug_struct("Credentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("region", &self.region)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Signs requests with SigV4 in the `Authorization` header. Shared by every worker.
@@ -75,7 +66,7 @@ impl Signer {
             }
         }
         let key = sigv4::signing_key(
-            &self.credentials.secret_access_key,
+            self.credentials.secret_access_key.expose(),
             date,
             &self.credentials.region,
             SERVICE,
@@ -290,6 +281,7 @@ mod tests {
             secret_access_key: "very-secret".into(),
             region: "r".into(),
         };
-        assert!(!format!("{credentials:?}").contains("very-secret"));
+        let text = format!("{credentials:?} {credentials:#?}");
+        assert!(!text.contains("very-secret"), "{text}");
     }
 }

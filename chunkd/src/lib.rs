@@ -22,6 +22,7 @@ pub use store::StoreError;
 use dfs_common::auth::ClusterSecret;
 use dfs_common::http::InternalClient;
 use dfs_common::NodeId;
+use dfs_common::Secret;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -48,7 +49,8 @@ pub struct Config {
     /// File holding the cluster secret.
     pub secret_file: Option<PathBuf>,
     /// The cluster secret itself (wins over `secret_file`); better given by `DFS_SECRET`.
-    pub secret: Option<String>,
+    /// Never printed.
+    pub secret: Option<Secret>,
     /// Bytes this node offers to the cluster; defaults to the size of the data folder's
     /// filesystem.
     pub capacity: Option<u64>,
@@ -273,7 +275,7 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
 
 /// The cluster secret from `secret` or `secret_file`.
 fn load_secret(config: &Config) -> Result<ClusterSecret, Error> {
-    ClusterSecret::resolve(config.secret.as_deref(), config.secret_file.as_deref())
+    ClusterSecret::resolve(config.secret.as_ref(), config.secret_file.as_deref())
         .map_err(Error::Config)
 }
 

@@ -38,11 +38,9 @@ pub fn load_secret(file: Option<&Path>) -> Result<ClusterSecret, CliError> {
     if let Some(file) = file {
         return ClusterSecret::from_file(file).map_err(CliError::Config);
     }
-    if let Ok(text) = std::env::var("DFS_SECRET") {
-        if !text.trim().is_empty() {
-            return ClusterSecret::new(&text)
-                .map_err(|e| CliError::Config(format!("DFS_SECRET: {e}")));
-        }
+    if let Some(secret) = dfs_common::daemon::secret_from_env() {
+        return ClusterSecret::new(secret.expose())
+            .map_err(|e| CliError::Config(format!("DFS_SECRET: {e}")));
     }
     let dev = Path::new(DEV_SECRET_FILE);
     if dev.exists() {

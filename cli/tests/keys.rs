@@ -46,7 +46,7 @@ async fn keys_and_grants_through_the_cli() {
         out.stderr
     );
     let stored = cluster.client().keys().get(&alice).await.unwrap();
-    assert_eq!(stored.secret, secret);
+    assert_eq!(stored.secret.expose(), secret);
     let bob = export_value(
         &cluster.dfs_ok(&["key", "create", "bob"]),
         "AWS_ACCESS_KEY_ID",

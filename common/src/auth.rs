@@ -10,6 +10,7 @@
 //! A receiver refuses requests without them, with a bad signature, or whose time is more than
 //! [`MAX_SKEW_SECS`] away from its own clock (so a captured request is soon useless).
 
+use crate::secret::Secret;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -26,15 +27,10 @@ pub const MAX_SKEW_SECS: u64 = 300;
 /// Content descriptor of a request without a body.
 pub const NO_CONTENT: &str = "-";
 
-/// The secret shared by every daemon of a cluster. Never printed by `Debug`.
-#[derive(Clone)]
-pub struct ClusterSecret(Vec<u8>);
-
-impl std::fmt::Debug for ClusterSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ClusterSecret(..)")
-    }
-}
+/// The secret shared by every daemon of a cluster. Never printed by `Debug` (it holds a
+/// [`Secret`]).
+#[derive(Clone, Debug)]
+pub struct ClusterSecret(Secret);
 
 /// Why a request's signature was refused.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -58,13 +54,13 @@ impl ClusterSecret {
         if trimmed.len() < 16 {
             return Err("the cluster secret must be at least 16 characters long".into());
         }
-        Ok(ClusterSecret(trimmed.as_bytes().to_vec()))
+        Ok(ClusterSecret(Secret::new(trimmed)))
     }
 
     /// A new random secret of 64 hex digits.
-    pub fn generate() -> String {
+    pub fn generate() -> Secret {
         let bytes: [u8; 32] = rand::random();
-        hex::encode(bytes)
+        Secret::new(hex::encode(bytes))
     }
 
     /// Reads the secret from a file.
@@ -76,9 +72,9 @@ impl ClusterSecret {
 
     /// The secret a daemon's configuration gives: the text itself if set, else the file.
     /// The error says every way to give one.
-    pub fn resolve(secret: Option<&str>, secret_file: Option<&Path>) -> Result<Self, String> {
+    pub fn resolve(secret: Option<&Secret>, secret_file: Option<&Path>) -> Result<Self, String> {
         match (secret, secret_file) {
-            (Some(text), _) => Self::new(text),
+            (Some(text), _) => Self::new(text.expose()),
             (None, Some(file)) => Self::from_file(file),
             (None, None) => Err(
                 "no cluster secret given: set secret_file in the config file, pass \
@@ -92,7 +88,7 @@ impl ClusterSecret {
     pub fn load_or_create(path: &Path) -> Result<Self, String> {
         if !path.exists() {
             let secret = Self::generate();
-            write_private_file(path, secret.as_bytes())
+            write_private_file(path, secret.expose().as_bytes())
                 .map_err(|e| format!("cannot write cluster secret file {}: {e}", path.display()))?;
         }
         Self::from_file(path)
@@ -100,8 +96,8 @@ impl ClusterSecret {
 
     /// The signature of one request.
     pub fn sign(&self, method: &str, path_and_query: &str, time: u64, content: &str) -> String {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.0.expose().as_bytes())
+            .expect("HMAC takes keys of any length");
         for part in ["DFS1", method, path_and_query, &time.to_string(), content] {
             mac.update(part.as_bytes());
             mac.update(b"\n");
@@ -114,8 +110,8 @@ impl ClusterSecret {
     /// secrets with it). The caller makes the concatenation unambiguous: a distinct leading label
     /// per use, and fixed-width or final variable-length parts.
     pub fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.0.expose().as_bytes())
+            .expect("HMAC takes keys of any length");
         for part in parts {
             mac.update(part);
         }
@@ -268,6 +264,13 @@ mod tests {
         assert_ne!(secret.mac(&[b"label", b"kez"]), whole);
         let other = ClusterSecret::new("another-secret-of-length").unwrap();
         assert_ne!(other.mac(&[b"label", b"key"]), whole);
+    }
+
+    #[test]
+    fn debug_hides_the_secret() {
+        let secret = ClusterSecret::new("0123456789abcdef0123").unwrap();
+        let text = format!("{secret:?} {secret:#?}");
+        assert!(!text.contains("0123456789"), "{text}");
     }
 
     #[test]

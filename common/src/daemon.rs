@@ -92,10 +92,11 @@ pub fn parse_args<A: clap::Parser>(program: &str) -> Result<A, std::process::Exi
 }
 
 /// The cluster secret given in the environment (`DFS_SECRET`), if any and not blank.
-pub fn secret_from_env() -> Option<String> {
+pub fn secret_from_env() -> Option<crate::Secret> {
     std::env::var("DFS_SECRET")
         .ok()
         .filter(|s| !s.trim().is_empty())
+        .map(crate::Secret::new)
 }
 
 #[cfg(test)]

@@ -14,7 +14,9 @@ pub mod ids;
 pub mod metrics;
 pub mod path;
 pub mod request_id;
+pub mod secret;
 pub mod wire;
 
 pub use error::{ErrorCode, ErrorDetail, RpcError};
 pub use ids::{ChunkId, InodeId, NodeId, SessionId};
+pub use secret::Secret;

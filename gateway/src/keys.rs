@@ -10,7 +10,7 @@ use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::router::Endpoint;
 use dfs_client::DfsClient;
 use dfs_common::wire::BucketGrant;
-use dfs_common::ErrorDetail;
+use dfs_common::{ErrorDetail, Secret};
 use http::Method;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -24,26 +24,16 @@ const MAX_CACHED_KEYS: usize = 10_000;
 const MAX_KEY_ID_LEN: usize = 128;
 
 /// An access key as the gateway uses it.
+#[derive(Debug)]
 pub(crate) struct AccessKey {
     /// The access key id.
     pub id: String,
-    /// The secret access key.
-    pub secret: String,
+    /// The secret access key (never printed).
+    pub secret: Secret,
     /// Its name, shown as the owner's display name.
     pub name: String,
     /// Its grants, by bucket.
     pub grants: Vec<BucketGrant>,
-}
-
-impl std::fmt::Debug for AccessKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print the secret.
-        f.debug_struct("AccessKey")
-            .field("id", &self.id)
-            .field("name", &self.name)
-            .field("grants", &self.grants)
-            .finish()
-    }
 }
 
 /// What an operation needs from the key that signed it.
@@ -272,7 +262,8 @@ mod tests {
     #[test]
     fn debug_hides_the_secret() {
         let text = format!("{:?}", key(&[]));
-        assert!(!text.contains("secret\""), "{text}");
+        assert!(!text.contains("\"secret\""), "{text}");
+        assert!(text.contains("[redacted]"), "{text}");
     }
 
     #[tokio::test]

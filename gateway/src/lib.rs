@@ -27,6 +27,7 @@ pub mod xml;
 
 use dfs_client::DfsClient;
 use dfs_common::auth::ClusterSecret;
+use dfs_common::Secret;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,7 +38,7 @@ use tokio::task::JoinHandle;
 
 /// The gateway's configuration: a TOML file, overridden by command-line flags. Every field has
 /// a default.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address of the S3 endpoint, `host:port` (port 0 picks a free port).
@@ -50,8 +51,8 @@ pub struct Config {
     /// File holding the cluster secret shared by every daemon (at least 16 characters).
     pub secret_file: Option<PathBuf>,
     /// The cluster secret itself; takes precedence over `secret_file`. Prefer a file or the
-    /// `DFS_SECRET` environment variable over writing it into a config file.
-    pub secret: Option<String>,
+    /// `DFS_SECRET` environment variable over writing it into a config file. Never printed.
+    pub secret: Option<Secret>,
     /// The S3 region this gateway serves: clients must sign for it, and GetBucketLocation
     /// reports it.
     pub region: String,
@@ -79,21 +80,6 @@ impl Default for Config {
     }
 }
 
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print the secret.
-        f.debug_struct("Config")
-            .field("listen", &self.listen)
-            .field("admin_listen", &self.admin_listen)
-            .field("metad", &self.metad)
-            .field("secret_file", &self.secret_file)
-            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
-            .field("region", &self.region)
-            .field("root_domain", &self.root_domain)
-            .finish()
-    }
-}
-
 impl Config {
     /// Checks the values and loads the cluster secret.
     fn check(&self) -> Result<ClusterSecret, Error> {
@@ -113,7 +99,7 @@ impl Config {
                 )));
             }
         }
-        ClusterSecret::resolve(self.secret.as_deref(), self.secret_file.as_deref())
+        ClusterSecret::resolve(self.secret.as_ref(), self.secret_file.as_deref())
             .map_err(Error::Secret)
     }
 }
@@ -258,8 +244,12 @@ mod tests {
             secret: Some("a-very-secret-secret".into()),
             ..Config::default()
         };
-        let text = format!("{config:?}");
+        let text = format!("{config:?} {config:#?}");
         assert!(!text.contains("a-very-secret-secret"), "{text}");
+        assert!(text.contains("[redacted]"), "{text}");
+        // The TOML shape is a plain string.
+        let parsed: Config = toml::from_str("secret = \"a-very-secret-secret\"").unwrap();
+        assert_eq!(parsed.secret.unwrap().expose(), "a-very-secret-secret");
     }
 
     #[test]

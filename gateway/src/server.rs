@@ -218,7 +218,7 @@ async fn authenticate(
         headers: &parts.headers,
     };
     let now = i64::try_from(dfs_common::auth::unix_now()).unwrap_or(i64::MAX);
-    let verified = auth.verify(&request, &key.secret, now, Some(&app.region))?;
+    let verified = auth.verify(&request, key.secret.expose(), now, Some(&app.region))?;
     Ok((key, verified))
 }
 

@@ -16,6 +16,7 @@ mod workers;
 
 use dfs_common::auth::ClusterSecret;
 use dfs_common::RpcError;
+use dfs_common::Secret;
 use serde::{Deserialize, Deserializer};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,7 +27,7 @@ use tokio::task::JoinHandle;
 
 /// metad's configuration: a TOML file, overridden by command-line flags. Every field has a
 /// default.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address of the RPC server, `host:port` (port 0 picks a free port).
@@ -36,8 +37,8 @@ pub struct Config {
     /// File holding the cluster secret shared by every daemon (at least 16 characters).
     pub secret_file: Option<PathBuf>,
     /// The cluster secret itself; takes precedence over `secret_file`. Prefer a file or the
-    /// `DFS_SECRET` environment variable over writing it into a config file.
-    pub secret: Option<String>,
+    /// `DFS_SECRET` environment variable over writing it into a config file. Never printed.
+    pub secret: Option<Secret>,
     /// Replicas of each chunk, on distinct chunkds.
     pub replication: u32,
     /// Bytes per chunk that writers cut files into; an integer or a size such as `"8M"`.
@@ -79,25 +80,6 @@ impl Default for Config {
             upload_expiry_secs: 7 * 86_400,
             log_format: dfs_common::daemon::LogFormat::Text,
         }
-    }
-}
-
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print the secret.
-        f.debug_struct("Config")
-            .field("listen", &self.listen)
-            .field("data_dir", &self.data_dir)
-            .field("secret_file", &self.secret_file)
-            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
-            .field("replication", &self.replication)
-            .field("chunk_size", &self.chunk_size)
-            .field("heartbeat_interval_ms", &self.heartbeat_interval_ms)
-            .field("dead_timeout_ms", &self.dead_timeout_ms)
-            .field("session_timeout_secs", &self.session_timeout_secs)
-            .field("orphan_grace_secs", &self.orphan_grace_secs)
-            .field("upload_expiry_secs", &self.upload_expiry_secs)
-            .finish()
     }
 }
 
@@ -146,7 +128,7 @@ impl Config {
         if self.upload_expiry_secs == 0 {
             return bad("upload_expiry_secs must be positive".into());
         }
-        ClusterSecret::resolve(self.secret.as_deref(), self.secret_file.as_deref())
+        ClusterSecret::resolve(self.secret.as_ref(), self.secret_file.as_deref())
             .map_err(Error::Secret)
     }
 }
@@ -331,4 +313,23 @@ pub(crate) async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(move || span.in_scope(work))
         .await
         .map_err(|e| RpcError::internal(format!("blocking task failed: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_secret() {
+        let config = Config {
+            secret: Some("metad-very-secret-secret".into()),
+            ..Config::default()
+        };
+        let text = format!("{config:?} {config:#?}");
+        assert!(!text.contains("metad-very-secret-secret"), "{text}");
+        assert!(text.contains("[redacted]"), "{text}");
+        // The TOML shape is a plain string.
+        let parsed: Config = toml::from_str("secret = \"metad-very-secret-secret\"").unwrap();
+        assert_eq!(parsed.secret.unwrap().expose(), "metad-very-secret-secret");
+    }
 }

@@ -145,184 +145,123 @@ async fn rpc(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, Rp
     dispatch(app, &method, &body).await
 }
 
+/// Runs one RPC, one line per method. Every operation runs on a blocking thread ([`call`],
+/// RocksDB calls block) except the heartbeat, which only touches memory ([`call_inline`]).
 async fn dispatch(app: Arc<App>, method: &str, body: &[u8]) -> Result<Response<Body>, RpcError> {
     match method {
-        RegisterReq::METHOD => {
-            call(app, body, |app, req: RegisterReq| {
-                let (node_id, delete) =
-                    app.nodes
-                        .register(&app.store, app.ns.sessions(), app.replication, req)?;
-                Ok(RegisterResp {
-                    node_id,
-                    heartbeat_interval_ms: app.heartbeat_interval_ms,
-                    delete,
-                })
-            })
-            .await
-        }
-        HeartbeatReq::METHOD => {
-            // In memory only: no need for a blocking thread.
-            let started = Instant::now();
-            let req: HeartbeatReq = dhttp::decode_json(body)?;
-            let resp = ok(&app.nodes.heartbeat(&req));
-            app.metrics.observe_rpc(HeartbeatReq::METHOD, true, started);
-            Ok(resp)
-        }
-        ReportBadChunkReq::METHOD => {
-            call(app, body, |app, req: ReportBadChunkReq| {
-                app.nodes
-                    .report_bad_chunk(&app.store, &req)
-                    .map(|()| Empty {})
-            })
-            .await
-        }
-        StatusReq::METHOD => {
-            call(app, body, |app, _: StatusReq| {
-                app.nodes.status(&app.store, app.replication)
-            })
-            .await
-        }
-        StatReq::METHOD => call(app, body, |app, req: StatReq| app.ns.stat(&req)).await,
-        MkdirReq::METHOD => call(app, body, |app, req: MkdirReq| app.ns.mkdir(&req)).await,
-        ListReq::METHOD => call(app, body, |app, req: ListReq| app.ns.list(&req)).await,
-        OpenReq::METHOD => call(app, body, |app, req: OpenReq| app.ns.open(&req)).await,
-        AllocChunkReq::METHOD => {
-            call(app, body, |app, req: AllocChunkReq| {
-                app.ns.alloc_chunk(&req)
-            })
-            .await
-        }
-        ReplaceReplicaReq::METHOD => {
-            call(app, body, |app, req: ReplaceReplicaReq| {
-                app.ns.replace_replica(&req)
-            })
-            .await
-        }
-        CommitReq::METHOD => call(app, body, |app, req: CommitReq| app.ns.commit(&req)).await,
-        AbortReq::METHOD => {
-            call(app, body, |app, req: AbortReq| {
-                app.ns.abort(&req).map(|()| Empty {})
-            })
-            .await
-        }
-        DeleteReq::METHOD => {
-            call(app, body, |app, req: DeleteReq| {
-                app.ns.delete(&req).map(|()| Empty {})
-            })
-            .await
-        }
-        RenameReq::METHOD => {
-            call(app, body, |app, req: RenameReq| {
-                app.ns.rename(&req).map(|()| Empty {})
-            })
-            .await
-        }
-        CopyReq::METHOD => call(app, body, |app, req: CopyReq| app.ns.copy(&req)).await,
-        CreateBucketReq::METHOD => {
-            call(app, body, |app, req: CreateBucketReq| {
-                app.ns.create_bucket(&req)
-            })
-            .await
-        }
-        ListBucketsReq::METHOD => {
-            call(app, body, |app, req: ListBucketsReq| {
-                app.ns.list_buckets(&req)
-            })
-            .await
-        }
-        DeleteBucketReq::METHOD => {
-            call(app, body, |app, req: DeleteBucketReq| {
-                app.ns.delete_bucket(&req).map(|()| Empty {})
-            })
-            .await
-        }
-        ListObjectsReq::METHOD => {
-            call(app, body, |app, req: ListObjectsReq| {
-                app.ns.list_objects(&req)
-            })
-            .await
-        }
-        CreateUploadReq::METHOD => {
-            call(app, body, |app, req: CreateUploadReq| {
-                app.ns.create_upload(&req)
-            })
-            .await
-        }
-        OpenPartReq::METHOD => {
-            call(app, body, |app, req: OpenPartReq| app.ns.open_part(&req)).await
-        }
-        CommitPartReq::METHOD => {
-            call(app, body, |app, req: CommitPartReq| {
-                app.ns.commit_part(&req)
-            })
-            .await
-        }
-        CopyPartReq::METHOD => {
-            call(app, body, |app, req: CopyPartReq| app.ns.copy_part(&req)).await
-        }
-        CompleteUploadReq::METHOD => {
-            call(app, body, |app, req: CompleteUploadReq| {
-                app.ns.complete_upload(&req)
-            })
-            .await
-        }
-        AbortUploadReq::METHOD => {
-            call(app, body, |app, req: AbortUploadReq| {
-                app.ns.abort_upload(&req).map(|()| Empty {})
-            })
-            .await
-        }
-        ListPartsReq::METHOD => {
-            call(app, body, |app, req: ListPartsReq| app.ns.list_parts(&req)).await
-        }
-        ListUploadsReq::METHOD => {
-            call(app, body, |app, req: ListUploadsReq| {
-                app.ns.list_uploads(&req)
-            })
-            .await
-        }
-        KeyCreateReq::METHOD => {
-            call(app, body, |app, req: KeyCreateReq| app.access.create(&req)).await
-        }
-        KeyListReq::METHOD => call(app, body, |app, req: KeyListReq| app.access.list(&req)).await,
-        KeyGetReq::METHOD => call(app, body, |app, req: KeyGetReq| app.access.get(&req)).await,
-        KeyDeleteReq::METHOD => {
-            call(app, body, |app, req: KeyDeleteReq| {
-                app.access.delete(&req).map(|()| Empty {})
-            })
-            .await
-        }
-        BucketAllowReq::METHOD => {
-            call(app, body, |app, req: BucketAllowReq| app.access.allow(&req)).await
-        }
-        BucketDenyReq::METHOD => {
-            call(app, body, |app, req: BucketDenyReq| app.access.deny(&req)).await
-        }
+        RegisterReq::METHOD => call(app, body, |a, r| a.register(r)).await,
+        HeartbeatReq::METHOD => call_inline(&app, body, |a, r| Ok(a.nodes.heartbeat(&r))),
+        ReportBadChunkReq::METHOD => call(app, body, |a, r| a.report_bad_chunk(&r)).await,
+        StatusReq::METHOD => call(app, body, |a, r| a.status(&r)).await,
+        StatReq::METHOD => call(app, body, |a, r| a.ns.stat(&r)).await,
+        MkdirReq::METHOD => call(app, body, |a, r| a.ns.mkdir(&r)).await,
+        ListReq::METHOD => call(app, body, |a, r| a.ns.list(&r)).await,
+        OpenReq::METHOD => call(app, body, |a, r| a.ns.open(&r)).await,
+        AllocChunkReq::METHOD => call(app, body, |a, r| a.ns.alloc_chunk(&r)).await,
+        ReplaceReplicaReq::METHOD => call(app, body, |a, r| a.ns.replace_replica(&r)).await,
+        CommitReq::METHOD => call(app, body, |a, r| a.ns.commit(&r)).await,
+        AbortReq::METHOD => call(app, body, |a, r| a.ns.abort(&r)).await,
+        DeleteReq::METHOD => call(app, body, |a, r| a.ns.delete(&r)).await,
+        RenameReq::METHOD => call(app, body, |a, r| a.ns.rename(&r)).await,
+        CopyReq::METHOD => call(app, body, |a, r| a.ns.copy(&r)).await,
+        CreateBucketReq::METHOD => call(app, body, |a, r| a.ns.create_bucket(&r)).await,
+        ListBucketsReq::METHOD => call(app, body, |a, r| a.ns.list_buckets(&r)).await,
+        DeleteBucketReq::METHOD => call(app, body, |a, r| a.ns.delete_bucket(&r)).await,
+        ListObjectsReq::METHOD => call(app, body, |a, r| a.ns.list_objects(&r)).await,
+        CreateUploadReq::METHOD => call(app, body, |a, r| a.ns.create_upload(&r)).await,
+        OpenPartReq::METHOD => call(app, body, |a, r| a.ns.open_part(&r)).await,
+        CommitPartReq::METHOD => call(app, body, |a, r| a.ns.commit_part(&r)).await,
+        CopyPartReq::METHOD => call(app, body, |a, r| a.ns.copy_part(&r)).await,
+        CompleteUploadReq::METHOD => call(app, body, |a, r| a.ns.complete_upload(&r)).await,
+        AbortUploadReq::METHOD => call(app, body, |a, r| a.ns.abort_upload(&r)).await,
+        ListPartsReq::METHOD => call(app, body, |a, r| a.ns.list_parts(&r)).await,
+        ListUploadsReq::METHOD => call(app, body, |a, r| a.ns.list_uploads(&r)).await,
+        KeyCreateReq::METHOD => call(app, body, |a, r| a.access.create(&r)).await,
+        KeyListReq::METHOD => call(app, body, |a, r| a.access.list(&r)).await,
+        KeyGetReq::METHOD => call(app, body, |a, r| a.access.get(&r)).await,
+        KeyDeleteReq::METHOD => call(app, body, |a, r| a.access.delete(&r)).await,
+        BucketAllowReq::METHOD => call(app, body, |a, r| a.access.allow(&r)).await,
+        BucketDenyReq::METHOD => call(app, body, |a, r| a.access.deny(&r)).await,
         _ => Err(RpcError::not_found(format!(
             "unknown RPC method {method:?}"
         ))),
     }
 }
 
+/// The RPCs that need more than one of `ns`, `access` or `nodes`, or settings of the daemon.
+impl App {
+    fn register(&self, req: RegisterReq) -> Result<RegisterResp, RpcError> {
+        let sessions = self.ns.sessions();
+        let (node_id, delete) =
+            self.nodes
+                .register(&self.store, sessions, self.replication, req)?;
+        Ok(RegisterResp {
+            node_id,
+            heartbeat_interval_ms: self.heartbeat_interval_ms,
+            delete,
+        })
+    }
+
+    fn report_bad_chunk(&self, req: &ReportBadChunkReq) -> Result<(), RpcError> {
+        self.nodes.report_bad_chunk(&self.store, req)
+    }
+
+    fn status(&self, _req: &StatusReq) -> Result<StatusResp, RpcError> {
+        self.nodes.status(&self.store, self.replication)
+    }
+}
+
+/// What an operation returns, made into its RPC's answer: the answer itself, or [`Empty`] for
+/// operations that return nothing.
+trait IntoAnswer<A> {
+    fn into_answer(self) -> A;
+}
+
+impl<A> IntoAnswer<A> for A {
+    fn into_answer(self) -> A {
+        self
+    }
+}
+
+impl IntoAnswer<Empty> for () {
+    fn into_answer(self) -> Empty {
+        Empty {}
+    }
+}
+
 /// Decodes the request and runs `op` on a blocking thread (RocksDB calls block).
-async fn call<R>(
+async fn call<R, O>(
     app: Arc<App>,
     body: &[u8],
-    op: fn(&App, R) -> Result<R::Response, RpcError>,
+    op: fn(&App, R) -> Result<O, RpcError>,
 ) -> Result<Response<Body>, RpcError>
 where
     R: Rpc + Send + 'static,
     R::Response: Send + 'static,
+    O: IntoAnswer<R::Response> + 'static,
 {
     let started = Instant::now();
     let metrics_app = Arc::clone(&app);
     let result = match dhttp::decode_json::<R>(body) {
-        Ok(req) => crate::blocking(move || op(&app, req)).await,
+        Ok(req) => crate::blocking(move || op(&app, req).map(O::into_answer)).await,
         Err(e) => Err(e),
     };
     metrics_app
         .metrics
         .observe_rpc(R::METHOD, result.is_ok(), started);
+    Ok(ok(&result?))
+}
+
+/// Decodes the request and runs `op` on this thread: for operations that only touch memory and
+/// never block.
+fn call_inline<R: Rpc>(
+    app: &App,
+    body: &[u8],
+    op: fn(&App, R) -> Result<R::Response, RpcError>,
+) -> Result<Response<Body>, RpcError> {
+    let started = Instant::now();
+    let result = dhttp::decode_json::<R>(body).and_then(|req| op(app, req));
+    app.metrics.observe_rpc(R::METHOD, result.is_ok(), started);
     Ok(ok(&result?))
 }
 

@@ -65,7 +65,7 @@ impl Cluster {
                     self.log_tails()
                 )
             })?;
-        self.access_key = Some((created.key_id, created.secret));
+        self.access_key = Some((created.key_id, created.secret.into_exposed()));
         Ok(())
     }
 

@@ -36,6 +36,17 @@ pub(crate) fn config(data: &Path, metad: &str) -> Config {
     }
 }
 
+#[test]
+fn debug_hides_the_secret() {
+    let config = config(Path::new("/tmp/x"), NO_METAD);
+    let text = format!("{config:?} {config:#?}");
+    assert!(!text.contains(SECRET), "{text}");
+    assert!(text.contains("[redacted]"), "{text}");
+    // The TOML shape is a plain string.
+    let parsed: Config = toml::from_str(&format!("secret = \"{SECRET}\"")).unwrap();
+    assert_eq!(parsed.secret.unwrap().expose(), SECRET);
+}
+
 /// A started chunkd and its data folder.
 pub(crate) struct TestNode {
     pub daemon: Daemon,

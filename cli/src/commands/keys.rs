@@ -121,7 +121,7 @@ pub fn format_key_exports(created: &KeyCreateResp) -> String {
     format!(
         "export AWS_ACCESS_KEY_ID={}\nexport AWS_SECRET_ACCESS_KEY={}\n",
         shell_quote(&created.key_id),
-        shell_quote(&created.secret)
+        shell_quote(created.secret.expose())
     )
 }
 

@@ -367,7 +367,7 @@ fn export_lines(
              export AWS_SECRET_ACCESS_KEY={}\n\
              export AWS_DEFAULT_REGION={}\n",
             shell_quote(&key.key_id),
-            shell_quote(&key.secret),
+            shell_quote(key.secret.expose()),
             dfs_gateway::Config::default().region
         ));
     }

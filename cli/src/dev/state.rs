@@ -1,6 +1,7 @@
 //! What `dfs dev` remembers between starts, in its data folder: the ports (`dev.json`) and
 //! the S3 access key it made (`s3-key.json`, readable by its owner only).
 
+use dfs_common::Secret;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -30,21 +31,12 @@ pub(super) struct Remembered {
 }
 
 /// The access key `dfs dev` made for the person using it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct DevKey {
     /// The access key id.
     pub key_id: String,
-    /// Its secret.
-    pub secret: String,
-}
-
-impl std::fmt::Debug for DevKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never in logs or panics.
-        f.debug_struct("DevKey")
-            .field("key_id", &self.key_id)
-            .finish_non_exhaustive()
-    }
+    /// Its secret (never in logs or panics).
+    pub secret: Secret,
 }
 
 /// The remembered ports; nothing when the file is missing or unreadable (a fresh start).

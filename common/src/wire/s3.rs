@@ -82,7 +82,7 @@ pub struct KeyCreateResp {
     /// The access key id: `DFS` and 17 upper-case letters or digits (20 characters, like AWS).
     pub key_id: String,
     /// The secret access key: 40 letters and digits.
-    pub secret: String,
+    pub secret: crate::Secret,
 }
 rpc!(KeyCreateReq, "key_create", KeyCreateResp, Never);
 
@@ -146,7 +146,7 @@ pub struct KeyGetResp {
     /// The access key id.
     pub key_id: String,
     /// The secret access key.
-    pub secret: String,
+    pub secret: crate::Secret,
     /// Its name.
     #[serde(default)]
     pub name: String,

@@ -18,7 +18,7 @@ use dfs_common::wire::{
     BucketAllowReq, BucketDenyReq, BucketGrant, KeyCreateReq, KeyCreateResp, KeyDeleteReq,
     KeyGetReq, KeyGetResp, KeyInfo, KeyListReq, KeyListResp,
 };
-use dfs_common::{ErrorDetail, InodeId, RpcError};
+use dfs_common::{ErrorDetail, InodeId, RpcError, Secret};
 use rand::Rng;
 use std::sync::Arc;
 
@@ -53,14 +53,14 @@ impl AccessKeys {
                 "access key name is longer than {MAX_NAME_BYTES} bytes"
             )));
         }
-        let secret = random_text(SECRET_ALPHABET, SECRET_LEN);
+        let secret = Secret::new(random_text(SECRET_ALPHABET, SECRET_LEN));
         let mut txn = self.store.begin();
         // 88 random bits make a clash all but impossible; checking costs one read.
         let mut key_id = new_key_id();
         while load(&txn, &key_id)?.is_some() {
             key_id = new_key_id();
         }
-        let (sealed_secret, tag) = seal::seal(&self.secret, &key_id, secret.as_bytes());
+        let (sealed_secret, tag) = seal::seal(&self.secret, &key_id, secret.expose().as_bytes());
         let record = AccessKey {
             name: req.name.clone(),
             created_ms: dfs_common::auth::unix_now_ms(),
@@ -100,7 +100,7 @@ impl AccessKeys {
             &record.tag,
         )
         .map_err(|e| RpcError::internal(e.to_string()))?;
-        let secret = String::from_utf8(secret).map_err(|_| {
+        let secret = String::from_utf8(secret).map(Secret::new).map_err(|_| {
             RpcError::internal(format!(
                 "the secret of access key {} is not text",
                 req.key_id

@@ -53,16 +53,20 @@ fn created_keys_look_like_aws_keys_and_round_trip() {
         .key_id
         .bytes()
         .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
-    assert_eq!(made.secret.len(), 40);
-    assert!(made.secret.bytes().all(|b| b.is_ascii_alphanumeric()));
+    assert_eq!(made.secret.expose().len(), 40);
+    assert!(made
+        .secret
+        .expose()
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric()));
     let other = keys.create(&KeyCreateReq { name: "b".into() }).unwrap();
     assert_ne!(other.key_id, made.key_id);
     assert_ne!(other.secret, made.secret);
 
     let got = get(&keys, &made.key_id).unwrap();
     assert_eq!(
-        (got.secret.as_str(), got.name.as_str()),
-        (made.secret.as_str(), "ci")
+        (got.secret.expose(), got.name.as_str()),
+        (made.secret.expose(), "ci")
     );
     assert!(got.grants.is_empty());
     let listed = keys.list(&KeyListReq {}).unwrap().keys;
@@ -100,7 +104,7 @@ fn the_secret_is_stored_sealed_and_checked() {
         .unwrap();
     assert!(
         !raw.windows(8)
-            .any(|w| made.secret.as_bytes().windows(8).any(|s| s == w)),
+            .any(|w| made.secret.expose().as_bytes().windows(8).any(|s| s == w)),
         "no piece of the secret is stored in clear"
     );
     // Another cluster secret cannot read it, and says why.
