@@ -14,8 +14,7 @@ use crate::error::{S3Error, S3ErrorCode, S3Result};
 use http::{HeaderMap, Method};
 use percent_encoding::percent_decode_str;
 
-/// Longest key S3 accepts, in bytes of UTF-8.
-pub const MAX_KEY_BYTES: usize = 1024;
+pub use dfs_common::names::MAX_KEY_BYTES;
 
 /// The header that makes a PUT a copy.
 pub const COPY_SOURCE_HEADER: &str = "x-amz-copy-source";

@@ -8,6 +8,7 @@
 
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::router::MAX_KEY_BYTES;
+use dfs_common::names::BucketName;
 use percent_encoding::percent_decode_str;
 
 /// The decoded parameters of a query string, in order. A name given twice keeps its first value
@@ -109,52 +110,10 @@ pub fn parse_copy_source(value: &str) -> S3Result<CopySource> {
     })
 }
 
-/// Bucket name prefixes S3 reserves (punycode, access points, documentation examples).
-const RESERVED_PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
-/// Bucket name suffixes S3 reserves (access point aliases, multi-region access points,
-/// directory and table buckets).
-const RESERVED_SUFFIXES: [&str; 5] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
-
-/// Checks S3's bucket naming rules: 3 to 63 characters of lower-case letters, digits, `.` and
-/// `-`, beginning and ending with a letter or digit, no `..`, and not shaped like an IPv4
-/// address, nor with a prefix or suffix S3 reserves. dfs applies them to every request, not only
-/// CreateBucket: a name that breaks them can name no bucket (the router answers `NoSuchBucket`
-/// for it outside CreateBucket), and it keeps odd names (`.`, `..`) out of metad's paths.
+/// Checks S3's bucket naming rules ([`BucketName`]): a name that breaks them is
+/// `InvalidBucketName`.
 pub fn validate_bucket_name(name: &str) -> S3Result<()> {
-    let invalid = |why: &str| {
-        Err(S3Error::new(
-            S3ErrorCode::InvalidBucketName,
-            format!("The specified bucket is not valid: {name:?} {why}."),
-        ))
-    };
-    if !(3..=63).contains(&name.len()) {
-        return invalid("must be 3 to 63 characters long");
-    }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
-    {
-        return invalid("may contain only lower-case letters, digits, '.' and '-'");
-    }
-    let edge_ok = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    if !edge_ok(name.bytes().next()) || !edge_ok(name.bytes().last()) {
-        return invalid("must begin and end with a letter or digit");
-    }
-    if name.contains("..") {
-        return invalid("must not contain two adjacent periods");
-    }
-    if name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok()) {
-        return invalid("must not be formatted as an IP address");
-    }
-    if let Some(prefix) = RESERVED_PREFIXES.iter().find(|p| name.starts_with(*p)) {
-        return invalid(&format!(
-            "must not start with the reserved prefix {prefix:?}"
-        ));
-    }
-    if let Some(suffix) = RESERVED_SUFFIXES.iter().find(|s| name.ends_with(*s)) {
-        return invalid(&format!("must not end with the reserved suffix {suffix:?}"));
-    }
-    Ok(())
+    BucketName::new(name).map(drop).map_err(S3Error::from)
 }
 
 #[cfg(test)]
