@@ -140,3 +140,38 @@ fn bucket_rules_exhaustively_over_a_small_alphabet() {
         assert_eq!(BucketName::new(name.as_str()).is_ok(), expected, "{name:?}");
     }
 }
+
+/// [`crate::wire::Entry::is_object`]: what a lookup found is the object only when its kind
+/// fits the key's form.
+#[test]
+fn entries_are_objects_by_the_form_of_the_key() {
+    use crate::wire::{Entry, EntryKind, EMPTY_ETAG};
+    let entry = |kind, etag: &str, explicit| Entry {
+        name: "x".into(),
+        kind,
+        inode: crate::InodeId(5),
+        size: 0,
+        mtime_ms: 0,
+        etag: etag.into(),
+        content_type: None,
+        meta: vec![],
+        checksum: None,
+        explicit,
+        chunk_count: 0,
+        part_sizes: vec![],
+    };
+    let file = entry(EntryKind::File, "\"e\"", false);
+    let dir_object = entry(EntryKind::Dir, EMPTY_ETAG, true);
+    // Buckets and the root are explicit but have no ETag; implicit directories neither.
+    let bucket = entry(EntryKind::Dir, "", true);
+    let implicit = entry(EntryKind::Dir, "", false);
+    let key = |k: &str| ObjectKey::new(k).unwrap().names_dir();
+    assert!(file.is_object(key("x")));
+    assert!(!file.is_object(key("x/")));
+    assert!(dir_object.is_object(key("x/")));
+    // Without the slash the key names a file: metad's fallback to `x/` is not this object.
+    assert!(!dir_object.is_object(key("x")));
+    assert!(!bucket.is_object(key("x/")));
+    assert!(!implicit.is_object(key("x/")));
+    assert!(!implicit.is_object(key("x")));
+}

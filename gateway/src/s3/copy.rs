@@ -21,7 +21,7 @@ use crate::xml;
 use dfs_common::checksum::ChecksumType;
 use dfs_common::http::Body;
 use dfs_common::names::ObjectPath;
-use dfs_common::wire::{CopyReq, Entry, EntryKind, ReplaceMeta};
+use dfs_common::wire::{CopyReq, Entry, ReplaceMeta};
 use dfs_common::ErrorCode;
 use http::Response;
 
@@ -172,20 +172,15 @@ async fn lookup(ctx: &ReqCtx, source: &CopySource, conditions: &Preconditions) -
     Ok(entry)
 }
 
-/// The source must be an object (a file, or for a key ending in `/` an explicit directory,
-/// whose payload is the object's data) and pass the copy-source conditions, all of which
+/// The source must be an object ([`Entry::is_object`]: a file, or for a key ending in `/` a
+/// directory object, whose payload is the object's data) and pass the copy-source conditions, all of which
 /// answer 412 when they fail, 304 included.
 pub(super) fn check_source(
     entry: &Entry,
     source: &CopySource,
     conditions: &Preconditions,
 ) -> S3Result<()> {
-    let is_object = if source.object.key.ends_with('/') {
-        entry.kind == EntryKind::Dir && entry.explicit
-    } else {
-        entry.kind == EntryKind::File
-    };
-    if !is_object {
+    if !entry.is_object(source.object.key.names_dir()) {
         return Err(S3Error::no_such_key(
             &source.object.bucket,
             &source.object.key,

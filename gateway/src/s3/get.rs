@@ -18,7 +18,7 @@ use bytes::Bytes;
 use dfs_client::FileReader;
 use dfs_common::http::{empty, Body, BoxError};
 use dfs_common::names::ObjectPath;
-use dfs_common::wire::{Entry, EntryKind};
+use dfs_common::wire::Entry;
 use dfs_common::{ErrorCode, RpcError};
 use futures_util::{Stream, StreamExt};
 use http::header::{ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, ETAG, LAST_MODIFIED};
@@ -39,14 +39,13 @@ fn read_error(err: RpcError, target: &ObjectPath) -> S3Error {
 }
 
 /// The object at a key: its entry, and for a GET the reader of its data. A key ending in `/`
-/// names a directory, which is an object only when explicit (its payload is the object's
-/// data); any other key names a file only.
+/// names a directory object (its payload is the object's data), any other key a file only
+/// ([`Entry::is_object`]).
 async fn find_object(
     ctx: &ReqCtx,
     target: &ObjectPath,
     with_data: bool,
 ) -> S3Result<(Entry, Option<FileReader>)> {
-    let (bucket, key) = (target.bucket.as_str(), target.key.as_str());
     let path = target.to_string();
     let (entry, reader) = if with_data {
         let reader = ctx
@@ -63,14 +62,8 @@ async fn find_object(
             .map_err(|e| read_error(e, target))?;
         (entry, None)
     };
-    let is_object = if key.ends_with('/') {
-        entry.kind == EntryKind::Dir && entry.explicit
-    } else {
-        // Without a file `x`, metad's lookup of `x` finds the directory `x/`: not this object.
-        entry.kind == EntryKind::File
-    };
-    if !is_object {
-        return Err(S3Error::no_such_key(bucket, key));
+    if !entry.is_object(target.key.names_dir()) {
+        return Err(S3Error::no_such_key(&target.bucket, &target.key));
     }
     Ok((entry, reader))
 }

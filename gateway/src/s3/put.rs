@@ -17,7 +17,6 @@ use crate::error::{S3Error, S3ErrorCode, S3Result};
 use dfs_client::{CreateOptions, FinishOptions};
 use dfs_common::http::Body;
 use dfs_common::names::ObjectPath;
-use dfs_common::wire::EntryKind;
 use dfs_common::{ErrorCode, RpcError};
 use http::{Response, StatusCode};
 
@@ -154,18 +153,15 @@ pub(super) async fn write_refused(
     conditions: &WriteConditions,
     target: &ObjectPath,
 ) -> S3Error {
-    let (bucket, key) = (target.bucket.as_str(), target.key.as_str());
+    let bucket = target.bucket.as_str();
     let resource = target.to_string();
     if err.code == ErrorCode::PreconditionFailed && conditions.if_match.is_some() {
         let missing = match ctx.client.stat(&resource).await {
             Err(stat) => stat.code == ErrorCode::NotFound,
-            // metad's lookup of `x` falls back to the directory `x/`, which is not this
-            // object; and a directory is the object `x/` only when it has an ETag.
-            Ok(entry) if key.ends_with('/') => entry.etag.is_empty(),
-            Ok(entry) => entry.kind != EntryKind::File,
+            Ok(entry) => !entry.is_object(target.key.names_dir()),
         };
         if missing {
-            return S3Error::no_such_key(bucket, key).with_source(err);
+            return S3Error::no_such_key(&target.bucket, &target.key).with_source(err);
         }
     }
     rpc_error(err, bucket, S3ErrorCode::NoSuchKey, resource)
