@@ -175,3 +175,19 @@ fn entries_are_objects_by_the_form_of_the_key() {
     assert!(!implicit.is_object(key("x/")));
     assert!(!implicit.is_object(key("x")));
 }
+
+/// A wire request with a typed name keeps its JSON shape (a string) and refuses a bad name.
+#[test]
+fn typed_wire_names_keep_their_json_shape() {
+    use crate::wire::CreateBucketReq;
+    let req = CreateBucketReq {
+        name: BucketName::new("photos").unwrap(),
+        owner_key: None,
+    };
+    let json = serde_json::to_string(&req).unwrap();
+    assert_eq!(json, r#"{"name":"photos","owner_key":null}"#);
+    let back: CreateBucketReq = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.name, req.name);
+    let bad = r#"{"name":"No_Such","owner_key":null}"#;
+    assert!(serde_json::from_str::<CreateBucketReq>(bad).is_err());
+}

@@ -63,7 +63,7 @@ pub(super) async fn create_bucket(
         .client
         .buckets()
         .create(&CreateBucketReq {
-            name: bucket.to_string(),
+            name: bucket.clone(),
             owner_key: Some(ctx.identity.id.clone()),
         })
         .await
