@@ -1,5 +1,6 @@
 //! S3 administration through the real `dfs` binary: access keys and bucket grants.
 
+use dfs_common::names::BucketName;
 use dfs_common::wire::CreateBucketReq;
 use dfs_testkit::{Cluster, ClusterOptions};
 
@@ -68,7 +69,7 @@ async fn keys_and_grants_through_the_cli() {
         .client()
         .buckets()
         .create(&CreateBucketReq {
-            name: "b3".into(),
+            name: BucketName::new("bb3").unwrap(),
             owner_key: Some(bob.clone()),
         })
         .await
@@ -79,7 +80,7 @@ async fn keys_and_grants_through_the_cli() {
         line_with(&buckets, "b1 ").trim_end().ends_with(" -"),
         "{buckets}"
     );
-    assert!(line_with(&buckets, "b3 ").contains(&bob), "{buckets}");
+    assert!(line_with(&buckets, "bb3 ").contains(&bob), "{buckets}");
 
     // allow / deny, with and without flags.
     assert_eq!(
@@ -95,7 +96,7 @@ async fn keys_and_grants_through_the_cli() {
         line_with(&listed, &alice).contains("b1:rwo b2:r"),
         "{listed}"
     );
-    assert!(line_with(&listed, &bob).contains("b3:rwo"), "{listed}");
+    assert!(line_with(&listed, &bob).contains("bb3:rwo"), "{listed}");
     assert_eq!(
         cluster.dfs_ok(&["bucket", "deny", "--write", "b1", &alice]),
         format!("{alice}: b1:ro b2:r\n")
@@ -128,7 +129,7 @@ async fn keys_and_grants_through_the_cli() {
     assert!(!listed.contains(&bob), "{listed}");
     assert!(listed.contains(&alice), "{listed}");
     // The bucket keeps its recorded owner.
-    assert!(line_with(&cluster.dfs_ok(&["bucket", "ls"]), "b3 ").contains(&bob));
+    assert!(line_with(&cluster.dfs_ok(&["bucket", "ls"]), "bb3 ").contains(&bob));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -303,7 +303,7 @@ impl DfsClient {
     /// bucket); any other directory is `IsADirectory`.
     pub async fn open(&self, path: &str) -> Result<FileReader, RpcError> {
         let stat = self.stat_chunks(path).await?;
-        if stat.entry.kind == EntryKind::Dir && !is_dir_object(path, &stat.entry) {
+        if stat.entry.kind == EntryKind::Dir && !stat.entry.is_object(path.ends_with('/')) {
             return Err(RpcError::new(
                 ErrorCode::IsADirectory,
                 format!("{path} is a directory"),
@@ -316,13 +316,6 @@ impl DfsClient {
             stat.chunks,
         ))
     }
-}
-
-/// Whether the directory `entry` found at `path` is an object whose payload can be read: the
-/// path ends in `/` and metad gave it an ETag (it does so exactly for the directories that are
-/// objects, never for buckets, the root or implicit directories).
-fn is_dir_object(path: &str, entry: &Entry) -> bool {
-    path.ends_with('/') && !entry.etag.is_empty()
 }
 
 /// Says that a transport failure (the request never reached metad, or no answer came) was
@@ -360,29 +353,6 @@ mod tests {
         );
         let other = RpcError::not_found("no such file or directory: /b/x");
         assert_eq!(name_metad(other.clone(), "127.0.0.1:7700"), other);
-    }
-
-    #[test]
-    fn only_directory_objects_open_as_data() {
-        let dir = |etag: &str| Entry {
-            checksum: None,
-            name: "x/".into(),
-            kind: EntryKind::Dir,
-            inode: dfs_common::InodeId(5),
-            size: 3,
-            mtime_ms: 0,
-            etag: etag.into(),
-            content_type: None,
-            meta: vec![],
-            explicit: true,
-            chunk_count: 1,
-            part_sizes: vec![],
-        };
-        assert!(is_dir_object("/b/x/", &dir("\"e\"")));
-        // Without the slash the path names a file; buckets and implicit directories have no
-        // ETag.
-        assert!(!is_dir_object("/b/x", &dir("\"e\"")));
-        assert!(!is_dir_object("/b/", &dir("")));
     }
 
     #[tokio::test]

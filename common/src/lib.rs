@@ -12,6 +12,7 @@ pub mod error;
 pub mod http;
 pub mod ids;
 pub mod metrics;
+pub mod names;
 pub mod path;
 pub mod request_id;
 pub mod secret;

@@ -1,5 +1,6 @@
 //! What a handler knows about its request: a narrow context, so that handlers talk to the
-//! cluster through the client and never touch hyper plumbing.
+//! cluster through the client and never touch hyper plumbing. The bucket or object a handler
+//! acts on is not here: it comes in its [`crate::router::Endpoint`] variant.
 
 use crate::auth::verify::Verified;
 use crate::error::{S3Error, S3Result};
@@ -22,10 +23,6 @@ pub(crate) struct ReqCtx {
     pub identity: Arc<AccessKey>,
     /// The checked signature: what the body must still satisfy.
     pub verified: Verified,
-    /// The bucket, if the request names one.
-    pub bucket: Option<String>,
-    /// The key, if the request names one (decoded, never normalised).
-    pub key: Option<String>,
     /// The decoded query parameters.
     pub query: Query,
     /// The request headers.
@@ -33,22 +30,6 @@ pub(crate) struct ReqCtx {
 }
 
 impl ReqCtx {
-    /// The bucket; the router guarantees one for bucket and object endpoints.
-    pub(crate) fn bucket(&self) -> S3Result<&str> {
-        self.bucket
-            .as_deref()
-            .ok_or_else(|| S3Error::internal("a bucket endpoint was routed without a bucket"))
-    }
-
-    /// The bucket and the key of an object endpoint.
-    pub(crate) fn object(&self) -> S3Result<(&str, &str)> {
-        let key = self
-            .key
-            .as_deref()
-            .ok_or_else(|| S3Error::internal("an object endpoint was routed without a key"))?;
-        Ok((self.bucket()?, key))
-    }
-
     /// A header's value as text; `None` when absent. A value that is not visible ASCII is
     /// `InvalidArgument`, naming the header.
     pub(crate) fn header(&self, name: &str) -> S3Result<Option<&str>> {
@@ -85,22 +66,9 @@ pub(crate) fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> S3Result<Op
         .transpose()
 }
 
-/// The DFS path of an object: `/bucket/key`, the key verbatim.
-pub(crate) fn object_path(bucket: &str, key: &str) -> String {
-    format!("/{bucket}/{key}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn object_paths_keep_the_key_verbatim() {
-        assert_eq!(object_path("b", "x/y.txt"), "/b/x/y.txt");
-        assert_eq!(object_path("b", "a//b/../c"), "/b/a//b/../c");
-        assert_eq!(object_path("b", "/lead"), "/b//lead");
-        assert_eq!(object_path("b", "dir/"), "/b/dir/");
-    }
 
     #[test]
     fn header_text_refuses_binary_values() {

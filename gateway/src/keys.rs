@@ -52,19 +52,19 @@ pub(crate) enum Access {
 /// The access an endpoint needs.
 pub(crate) fn required_access(endpoint: &Endpoint) -> Access {
     match endpoint {
-        Endpoint::ListBuckets | Endpoint::CreateBucket => Access::Authenticated,
-        Endpoint::HeadBucket
-        | Endpoint::GetBucketLocation
-        | Endpoint::GetBucketVersioning
-        | Endpoint::GetBucketAcl
-        | Endpoint::ListObjects
-        | Endpoint::ListObjectsV2
-        | Endpoint::ListMultipartUploads
-        | Endpoint::GetObject
-        | Endpoint::HeadObject
+        Endpoint::ListBuckets | Endpoint::CreateBucket { .. } => Access::Authenticated,
+        Endpoint::HeadBucket { .. }
+        | Endpoint::GetBucketLocation { .. }
+        | Endpoint::GetBucketVersioning { .. }
+        | Endpoint::GetBucketAcl { .. }
+        | Endpoint::ListObjects { .. }
+        | Endpoint::ListObjectsV2 { .. }
+        | Endpoint::ListMultipartUploads { .. }
+        | Endpoint::GetObject { .. }
+        | Endpoint::HeadObject { .. }
         | Endpoint::ListParts { .. }
-        | Endpoint::GetObjectAcl => Access::Read,
-        Endpoint::DeleteBucket => Access::Owner,
+        | Endpoint::GetObjectAcl { .. } => Access::Read,
+        Endpoint::DeleteBucket { .. } => Access::Owner,
         Endpoint::BucketSubresource { method, .. } => {
             if *method == Method::GET {
                 Access::Read
@@ -72,17 +72,17 @@ pub(crate) fn required_access(endpoint: &Endpoint) -> Access {
                 Access::Owner
             }
         }
-        Endpoint::PutObject
+        Endpoint::PutObject { .. }
         | Endpoint::CopyObject { .. }
-        | Endpoint::DeleteObject
-        | Endpoint::DeleteObjects
-        | Endpoint::CreateMultipartUpload
+        | Endpoint::DeleteObject { .. }
+        | Endpoint::DeleteObjects { .. }
+        | Endpoint::CreateMultipartUpload { .. }
         | Endpoint::UploadPart { .. }
         | Endpoint::UploadPartCopy { .. }
         | Endpoint::CompleteMultipartUpload { .. }
         | Endpoint::AbortMultipartUpload { .. } => Access::Write,
         // Refused with NotImplemented anyway; a GET-style name only needs to read.
-        Endpoint::NotImplemented { operation } => {
+        Endpoint::NotImplemented { operation, .. } => {
             if operation.starts_with("Get") {
                 Access::Read
             } else {
@@ -193,6 +193,7 @@ impl KeyCache {
 mod tests {
     use super::*;
     use crate::router::{BucketConfig, CopySource};
+    use dfs_common::names::{BucketName, ObjectPath};
 
     fn key(grants: &[(&str, bool, bool, bool)]) -> AccessKey {
         AccessKey {
@@ -213,34 +214,56 @@ mod tests {
 
     #[test]
     fn operations_need_the_right_grant() {
+        let bucket = BucketName::new("bkt").unwrap();
+        let object = ObjectPath::parse("/bkt/k").unwrap();
         assert_eq!(
             required_access(&Endpoint::ListBuckets),
             Access::Authenticated
         );
-        assert_eq!(
-            required_access(&Endpoint::CreateBucket),
-            Access::Authenticated
-        );
-        assert_eq!(required_access(&Endpoint::GetObject), Access::Read);
-        assert_eq!(required_access(&Endpoint::ListObjectsV2), Access::Read);
-        assert_eq!(required_access(&Endpoint::HeadBucket), Access::Read);
-        assert_eq!(required_access(&Endpoint::PutObject), Access::Write);
-        assert_eq!(required_access(&Endpoint::DeleteObjects), Access::Write);
+        let create = Endpoint::CreateBucket {
+            bucket: bucket.clone(),
+        };
+        assert_eq!(required_access(&create), Access::Authenticated);
+        let get = Endpoint::GetObject {
+            object: object.clone(),
+        };
+        assert_eq!(required_access(&get), Access::Read);
+        let list = Endpoint::ListObjectsV2 {
+            bucket: bucket.clone(),
+        };
+        assert_eq!(required_access(&list), Access::Read);
+        let head = Endpoint::HeadBucket {
+            bucket: bucket.clone(),
+        };
+        assert_eq!(required_access(&head), Access::Read);
+        let put = Endpoint::PutObject {
+            object: object.clone(),
+        };
+        assert_eq!(required_access(&put), Access::Write);
+        let delete = Endpoint::DeleteObjects {
+            bucket: bucket.clone(),
+        };
+        assert_eq!(required_access(&delete), Access::Write);
         let copy = Endpoint::CopyObject {
+            object,
             source: CopySource {
-                bucket: "a".into(),
-                key: "b".into(),
+                object: ObjectPath::parse("/src/b").unwrap(),
                 version_id: None,
             },
         };
         assert_eq!(required_access(&copy), Access::Write);
-        assert_eq!(required_access(&Endpoint::DeleteBucket), Access::Owner);
+        let delete_bucket = Endpoint::DeleteBucket {
+            bucket: bucket.clone(),
+        };
+        assert_eq!(required_access(&delete_bucket), Access::Owner);
         let get_cors = Endpoint::BucketSubresource {
+            bucket: bucket.clone(),
             config: BucketConfig::Cors,
             method: Method::GET,
         };
         assert_eq!(required_access(&get_cors), Access::Read);
         let put_cors = Endpoint::BucketSubresource {
+            bucket,
             config: BucketConfig::Cors,
             method: Method::PUT,
         };

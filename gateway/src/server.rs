@@ -16,6 +16,7 @@ use crate::router::{route, Endpoint, Query};
 use dfs_client::DfsClient;
 use dfs_common::http::{empty, full, Body};
 use dfs_common::metrics::ready_response;
+use dfs_common::names::BucketName;
 use dfs_common::request_id::{self, RequestId};
 use dfs_common::ErrorCode;
 use http::request::Parts;
@@ -171,7 +172,7 @@ async fn process(
         &parts.headers,
         app.root_domain.as_deref(),
     );
-    let (bucket, key, endpoint) = match routed {
+    let endpoint = match routed {
         Ok(routed) => routed,
         Err(err) => return ("Unrouted", Err(err)),
     };
@@ -179,15 +180,13 @@ async fn process(
     let result = async {
         let pairs = parse_query(raw_query);
         let (identity, verified) = authenticate(app, parts, &pairs).await?;
-        let identity = authorize(app, identity, &endpoint, bucket.as_deref()).await?;
+        let identity = authorize(app, identity, &endpoint).await?;
         let ctx = ReqCtx {
             client: app.client.clone(),
             keys: app.keys.clone(),
             region: app.region.clone(),
             identity,
             verified,
-            bucket,
-            key,
             query: Query::parse(raw_query)?,
             headers: parts.headers.clone(),
         };
@@ -229,8 +228,8 @@ async fn authorize(
     app: &App,
     key: Arc<AccessKey>,
     endpoint: &Endpoint,
-    bucket: Option<&str>,
 ) -> S3Result<Arc<AccessKey>> {
+    let bucket = endpoint.bucket().map(BucketName::as_str);
     let access = required_access(endpoint);
     if key.may(bucket, access) {
         return Ok(key);

@@ -3,6 +3,7 @@
 
 use dfs_common::auth::ClusterSecret;
 use dfs_common::http::InternalClient;
+use dfs_common::names::BucketName;
 use dfs_common::wire::*;
 use dfs_common::ErrorCode;
 use dfs_metad::{start, Config, Daemon};
@@ -34,7 +35,7 @@ async fn keys_buckets_and_listings_over_the_wire() {
     let made = call(
         &daemon,
         &CreateBucketReq {
-            name: "pics".into(),
+            name: BucketName::new("pics").unwrap(),
             owner_key: Some(key.key_id.clone()),
         },
     )

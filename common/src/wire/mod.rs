@@ -216,6 +216,24 @@ pub struct Entry {
     pub part_sizes: Vec<u64>,
 }
 
+impl Entry {
+    /// Whether this entry, found by looking up a path, is the S3 object that path names: the
+    /// one definition the client and the gateway share.
+    ///
+    /// A path ending in `/` (`path_names_dir`, as [`crate::names::ObjectKey::names_dir`] says of
+    /// a key) names the object `x/`: a directory with an ETag, which metad gives exactly to
+    /// explicit directories below a bucket (never to buckets, the root or implicit
+    /// directories). Any other path names a file only: without a file `x`, metad's lookup of
+    /// `x` falls back to the directory `x/`, which is not that object.
+    pub fn is_object(&self, path_names_dir: bool) -> bool {
+        if path_names_dir {
+            self.kind == EntryKind::Dir && !self.etag.is_empty()
+        } else {
+            self.kind == EntryKind::File
+        }
+    }
+}
+
 /// Where one replica of a chunk lives.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Replica {

@@ -2,6 +2,7 @@
 //! ListObjects page. Re-exported by [`crate::wire`].
 
 use super::{Empty, Entry, Repeat, Rpc};
+use crate::names::BucketName;
 use serde::{Deserialize, Serialize};
 
 // ---------------------------------------------------------------------------------------------
@@ -10,8 +11,9 @@ use serde::{Deserialize, Serialize};
 /// Create a bucket: a top-level directory with a bucket record.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CreateBucketReq {
-    /// The bucket's name (one path component; S3 naming rules are the gateway's to check).
-    pub name: String,
+    /// The bucket's name. Only S3 creates buckets this way, so the name follows S3's rules,
+    /// checked again when the request is decoded (on the wire it is a plain string).
+    pub name: BucketName,
     /// The access key creating it: it becomes the owner and gets read, write and owner grants
     /// on the bucket. `None` for the cluster administrator (no owner, no grant).
     pub owner_key: Option<String>,

@@ -8,6 +8,7 @@
 
 use crate::auth::AuthError;
 use crate::xml::escape;
+use dfs_common::names::NameError;
 use dfs_common::{ErrorCode, ErrorDetail, RpcError};
 use http::{HeaderName, HeaderValue, StatusCode};
 use std::fmt;
@@ -336,6 +337,19 @@ impl From<RpcError> for S3Error {
     /// missing bucket or upload use [`S3Error::from_rpc`] instead.
     fn from(err: RpcError) -> S3Error {
         S3Error::from_rpc(err, S3ErrorCode::NoSuchKey)
+    }
+}
+
+impl From<NameError> for S3Error {
+    /// A refused bucket name is `InvalidBucketName` and a long key `KeyTooLongError`; the
+    /// router decides when an invalid bucket name means `NoSuchBucket` instead.
+    fn from(err: NameError) -> S3Error {
+        let code = match err {
+            NameError::BucketName { .. } => S3ErrorCode::InvalidBucketName,
+            NameError::KeyTooLong { .. } => S3ErrorCode::KeyTooLongError,
+            NameError::EmptyKey | NameError::ObjectPath(_) => S3ErrorCode::InvalidArgument,
+        };
+        S3Error::new(code, err.to_string())
     }
 }
 

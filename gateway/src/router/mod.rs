@@ -1,4 +1,5 @@
-//! Routing: (method, host, path, query, headers) to the bucket, the key and the S3 operation.
+//! Routing: (method, host, path, query, headers) to the S3 operation, carrying its validated
+//! bucket or object.
 //!
 //! A plain `match` on the method with the bucket, the key and the subresource present: no
 //! macro DSL. Both addressing styles are understood: path style (`/bucket/key`) and virtual-host
@@ -6,72 +7,127 @@
 //! and never normalised: `a//b`, `./`, `../` and a decoded `%2F` stay as given, and `+` in a path
 //! is a literal plus. See [`query`] for how query strings are decoded.
 
+mod bucket_config;
 pub mod query;
 
-pub use query::{parse_copy_source, validate_bucket_name, CopySource, Query};
+pub use bucket_config::BucketConfig;
+pub use query::{parse_copy_source, CopySource, Query};
 
 use crate::error::{S3Error, S3ErrorCode, S3Result};
+use dfs_common::names::{BucketName, ObjectKey, ObjectPath};
 use http::{HeaderMap, Method};
 use percent_encoding::percent_decode_str;
 
-/// Longest key S3 accepts, in bytes of UTF-8.
-pub const MAX_KEY_BYTES: usize = 1024;
+pub use dfs_common::names::MAX_KEY_BYTES;
 
 /// The header that makes a PUT a copy.
 pub const COPY_SOURCE_HEADER: &str = "x-amz-copy-source";
 
-/// One S3 operation, with what the router already parsed for it. Listing and conditional
-/// parameters stay in the [`Query`] and headers for the handler to read.
+/// One S3 operation, with what the router already parsed for it: each variant carries the
+/// validated bucket or object it acts on, so that a handler cannot ask for a key that is not
+/// there. Listing and conditional parameters stay in the [`Query`] and headers for the handler
+/// to read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Endpoint {
     /// `GET /`.
     ListBuckets,
     /// `PUT /bucket`.
-    CreateBucket,
+    CreateBucket {
+        /// The bucket to create.
+        bucket: BucketName,
+    },
     /// `HEAD /bucket`.
-    HeadBucket,
+    HeadBucket {
+        /// The bucket.
+        bucket: BucketName,
+    },
     /// `DELETE /bucket`.
-    DeleteBucket,
+    DeleteBucket {
+        /// The bucket.
+        bucket: BucketName,
+    },
     /// `GET /bucket?location`.
-    GetBucketLocation,
+    GetBucketLocation {
+        /// The bucket.
+        bucket: BucketName,
+    },
     /// `GET /bucket?versioning`.
-    GetBucketVersioning,
+    GetBucketVersioning {
+        /// The bucket.
+        bucket: BucketName,
+    },
     /// `GET /bucket?acl`.
-    GetBucketAcl,
+    GetBucketAcl {
+        /// The bucket.
+        bucket: BucketName,
+    },
     /// `GET /bucket` (ListObjects V1).
-    ListObjects,
+    ListObjects {
+        /// The bucket.
+        bucket: BucketName,
+    },
     /// `GET /bucket?list-type=2`.
-    ListObjectsV2,
+    ListObjectsV2 {
+        /// The bucket.
+        bucket: BucketName,
+    },
     /// `GET /bucket?uploads`.
-    ListMultipartUploads,
+    ListMultipartUploads {
+        /// The bucket.
+        bucket: BucketName,
+    },
     /// `POST /bucket?delete`.
-    DeleteObjects,
+    DeleteObjects {
+        /// The bucket.
+        bucket: BucketName,
+    },
     /// A bucket configuration dfs does not keep (lifecycle, cors, policy...): the handler answers
     /// the "no such configuration" error or an empty document for GET, and `NotImplemented`
     /// for changes.
     BucketSubresource {
+        /// The bucket.
+        bucket: BucketName,
         /// Which configuration.
         config: BucketConfig,
         /// GET, PUT or DELETE.
         method: Method,
     },
     /// `GET /bucket/key`.
-    GetObject,
+    GetObject {
+        /// The object.
+        object: ObjectPath,
+    },
     /// `HEAD /bucket/key`.
-    HeadObject,
+    HeadObject {
+        /// The object.
+        object: ObjectPath,
+    },
     /// `PUT /bucket/key`.
-    PutObject,
+    PutObject {
+        /// The object.
+        object: ObjectPath,
+    },
     /// `PUT /bucket/key` with `x-amz-copy-source`.
     CopyObject {
+        /// The object to write.
+        object: ObjectPath,
         /// The object to copy.
         source: CopySource,
     },
     /// `DELETE /bucket/key`.
-    DeleteObject,
+    DeleteObject {
+        /// The object.
+        object: ObjectPath,
+    },
     /// `POST /bucket/key?uploads`.
-    CreateMultipartUpload,
+    CreateMultipartUpload {
+        /// The object the upload will make.
+        object: ObjectPath,
+    },
     /// `PUT /bucket/key?partNumber=N&uploadId=U`.
     UploadPart {
+        /// The object the upload will make.
+        object: ObjectPath,
         /// The upload.
         upload_id: String,
         /// 1..=10000.
@@ -79,6 +135,8 @@ pub enum Endpoint {
     },
     /// `PUT /bucket/key?partNumber=N&uploadId=U` with `x-amz-copy-source`.
     UploadPartCopy {
+        /// The object the upload will make.
+        object: ObjectPath,
         /// The upload.
         upload_id: String,
         /// 1..=10000.
@@ -88,24 +146,35 @@ pub enum Endpoint {
     },
     /// `POST /bucket/key?uploadId=U`.
     CompleteMultipartUpload {
+        /// The object the upload makes.
+        object: ObjectPath,
         /// The upload.
         upload_id: String,
     },
     /// `DELETE /bucket/key?uploadId=U`.
     AbortMultipartUpload {
+        /// The object the upload would have made.
+        object: ObjectPath,
         /// The upload.
         upload_id: String,
     },
     /// `GET /bucket/key?uploadId=U`.
     ListParts {
+        /// The object the upload will make.
+        object: ObjectPath,
         /// The upload.
         upload_id: String,
     },
     /// `GET /bucket/key?acl`.
-    GetObjectAcl,
+    GetObjectAcl {
+        /// The object.
+        object: ObjectPath,
+    },
     /// A valid S3 operation dfs does not implement (object tagging, retention, restore...):
     /// the handler answers 501 `NotImplemented` naming it.
     NotImplemented {
+        /// The bucket it names: the grant check comes first, as for the operations dfs has.
+        bucket: BucketName,
         /// The operation's AWS name.
         operation: &'static str,
     },
@@ -117,168 +186,63 @@ impl Endpoint {
     pub fn name(&self) -> &'static str {
         match self {
             Endpoint::ListBuckets => "ListBuckets",
-            Endpoint::CreateBucket => "CreateBucket",
-            Endpoint::HeadBucket => "HeadBucket",
-            Endpoint::DeleteBucket => "DeleteBucket",
-            Endpoint::GetBucketLocation => "GetBucketLocation",
-            Endpoint::GetBucketVersioning => "GetBucketVersioning",
-            Endpoint::GetBucketAcl => "GetBucketAcl",
-            Endpoint::ListObjects => "ListObjects",
-            Endpoint::ListObjectsV2 => "ListObjectsV2",
-            Endpoint::ListMultipartUploads => "ListMultipartUploads",
-            Endpoint::DeleteObjects => "DeleteObjects",
+            Endpoint::CreateBucket { .. } => "CreateBucket",
+            Endpoint::HeadBucket { .. } => "HeadBucket",
+            Endpoint::DeleteBucket { .. } => "DeleteBucket",
+            Endpoint::GetBucketLocation { .. } => "GetBucketLocation",
+            Endpoint::GetBucketVersioning { .. } => "GetBucketVersioning",
+            Endpoint::GetBucketAcl { .. } => "GetBucketAcl",
+            Endpoint::ListObjects { .. } => "ListObjects",
+            Endpoint::ListObjectsV2 { .. } => "ListObjectsV2",
+            Endpoint::ListMultipartUploads { .. } => "ListMultipartUploads",
+            Endpoint::DeleteObjects { .. } => "DeleteObjects",
             Endpoint::BucketSubresource { config, .. } => config.query_name(),
-            Endpoint::GetObject => "GetObject",
-            Endpoint::HeadObject => "HeadObject",
-            Endpoint::PutObject => "PutObject",
+            Endpoint::GetObject { .. } => "GetObject",
+            Endpoint::HeadObject { .. } => "HeadObject",
+            Endpoint::PutObject { .. } => "PutObject",
             Endpoint::CopyObject { .. } => "CopyObject",
-            Endpoint::DeleteObject => "DeleteObject",
-            Endpoint::CreateMultipartUpload => "CreateMultipartUpload",
+            Endpoint::DeleteObject { .. } => "DeleteObject",
+            Endpoint::CreateMultipartUpload { .. } => "CreateMultipartUpload",
             Endpoint::UploadPart { .. } => "UploadPart",
             Endpoint::UploadPartCopy { .. } => "UploadPartCopy",
             Endpoint::CompleteMultipartUpload { .. } => "CompleteMultipartUpload",
             Endpoint::AbortMultipartUpload { .. } => "AbortMultipartUpload",
             Endpoint::ListParts { .. } => "ListParts",
-            Endpoint::GetObjectAcl => "GetObjectAcl",
-            Endpoint::NotImplemented { operation } => operation,
+            Endpoint::GetObjectAcl { .. } => "GetObjectAcl",
+            Endpoint::NotImplemented { operation, .. } => operation,
         }
     }
-}
 
-/// A bucket configuration subresource that dfs does not keep.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum BucketConfig {
-    /// `?accelerate`.
-    Accelerate,
-    /// `?acl` (PUT; GET is [`Endpoint::GetBucketAcl`]).
-    Acl,
-    /// `?analytics`.
-    Analytics,
-    /// `?cors`.
-    Cors,
-    /// `?encryption`.
-    Encryption,
-    /// `?intelligent-tiering`.
-    IntelligentTiering,
-    /// `?inventory`.
-    Inventory,
-    /// `?lifecycle`.
-    Lifecycle,
-    /// `?logging`.
-    Logging,
-    /// `?metrics`.
-    Metrics,
-    /// `?notification`.
-    Notification,
-    /// `?object-lock`.
-    ObjectLock,
-    /// `?ownershipControls`.
-    OwnershipControls,
-    /// `?policy`.
-    Policy,
-    /// `?policyStatus`.
-    PolicyStatus,
-    /// `?publicAccessBlock`.
-    PublicAccessBlock,
-    /// `?replication`.
-    Replication,
-    /// `?requestPayment`.
-    RequestPayment,
-    /// `?tagging`.
-    Tagging,
-    /// `?versioning` (PUT; GET is [`Endpoint::GetBucketVersioning`]).
-    Versioning,
-    /// `?versions` (ListObjectVersions).
-    Versions,
-    /// `?website`.
-    Website,
-}
-
-impl BucketConfig {
-    /// Every configuration, in the order the router looks for them.
-    pub const ALL: [BucketConfig; 22] = [
-        BucketConfig::Accelerate,
-        BucketConfig::Acl,
-        BucketConfig::Analytics,
-        BucketConfig::Cors,
-        BucketConfig::Encryption,
-        BucketConfig::IntelligentTiering,
-        BucketConfig::Inventory,
-        BucketConfig::Lifecycle,
-        BucketConfig::Logging,
-        BucketConfig::Metrics,
-        BucketConfig::Notification,
-        BucketConfig::ObjectLock,
-        BucketConfig::OwnershipControls,
-        BucketConfig::Policy,
-        BucketConfig::PolicyStatus,
-        BucketConfig::PublicAccessBlock,
-        BucketConfig::Replication,
-        BucketConfig::RequestPayment,
-        BucketConfig::Tagging,
-        BucketConfig::Versioning,
-        BucketConfig::Versions,
-        BucketConfig::Website,
-    ];
-
-    /// The query parameter that names it.
-    pub fn query_name(self) -> &'static str {
+    /// The bucket the operation acts on (for an object operation, the object's); `None` only
+    /// for ListBuckets. Grants are checked against it.
+    pub fn bucket(&self) -> Option<&BucketName> {
         match self {
-            BucketConfig::Accelerate => "accelerate",
-            BucketConfig::Acl => "acl",
-            BucketConfig::Analytics => "analytics",
-            BucketConfig::Cors => "cors",
-            BucketConfig::Encryption => "encryption",
-            BucketConfig::IntelligentTiering => "intelligent-tiering",
-            BucketConfig::Inventory => "inventory",
-            BucketConfig::Lifecycle => "lifecycle",
-            BucketConfig::Logging => "logging",
-            BucketConfig::Metrics => "metrics",
-            BucketConfig::Notification => "notification",
-            BucketConfig::ObjectLock => "object-lock",
-            BucketConfig::OwnershipControls => "ownershipControls",
-            BucketConfig::Policy => "policy",
-            BucketConfig::PolicyStatus => "policyStatus",
-            BucketConfig::PublicAccessBlock => "publicAccessBlock",
-            BucketConfig::Replication => "replication",
-            BucketConfig::RequestPayment => "requestPayment",
-            BucketConfig::Tagging => "tagging",
-            BucketConfig::Versioning => "versioning",
-            BucketConfig::Versions => "versions",
-            BucketConfig::Website => "website",
+            Endpoint::ListBuckets => None,
+            Endpoint::CreateBucket { bucket }
+            | Endpoint::HeadBucket { bucket }
+            | Endpoint::DeleteBucket { bucket }
+            | Endpoint::GetBucketLocation { bucket }
+            | Endpoint::GetBucketVersioning { bucket }
+            | Endpoint::GetBucketAcl { bucket }
+            | Endpoint::ListObjects { bucket }
+            | Endpoint::ListObjectsV2 { bucket }
+            | Endpoint::ListMultipartUploads { bucket }
+            | Endpoint::DeleteObjects { bucket }
+            | Endpoint::BucketSubresource { bucket, .. }
+            | Endpoint::NotImplemented { bucket, .. } => Some(bucket),
+            Endpoint::GetObject { object }
+            | Endpoint::HeadObject { object }
+            | Endpoint::PutObject { object }
+            | Endpoint::CopyObject { object, .. }
+            | Endpoint::DeleteObject { object }
+            | Endpoint::CreateMultipartUpload { object }
+            | Endpoint::UploadPart { object, .. }
+            | Endpoint::UploadPartCopy { object, .. }
+            | Endpoint::CompleteMultipartUpload { object, .. }
+            | Endpoint::AbortMultipartUpload { object, .. }
+            | Endpoint::ListParts { object, .. }
+            | Endpoint::GetObjectAcl { object } => Some(&object.bucket),
         }
-    }
-
-    /// The error S3 answers a GET of this configuration with when the bucket has none; `None`
-    /// for those where S3 answers an empty or default document instead (logging, notification,
-    /// accelerate, request payment, versions...).
-    pub fn missing_code(self) -> Option<S3ErrorCode> {
-        match self {
-            BucketConfig::Cors => Some(S3ErrorCode::NoSuchCORSConfiguration),
-            BucketConfig::Lifecycle => Some(S3ErrorCode::NoSuchLifecycleConfiguration),
-            BucketConfig::Policy | BucketConfig::PolicyStatus => {
-                Some(S3ErrorCode::NoSuchBucketPolicy)
-            }
-            BucketConfig::Tagging => Some(S3ErrorCode::NoSuchTagSet),
-            BucketConfig::Website => Some(S3ErrorCode::NoSuchWebsiteConfiguration),
-            BucketConfig::Encryption => {
-                Some(S3ErrorCode::ServerSideEncryptionConfigurationNotFoundError)
-            }
-            BucketConfig::OwnershipControls => Some(S3ErrorCode::OwnershipControlsNotFoundError),
-            BucketConfig::ObjectLock => Some(S3ErrorCode::ObjectLockConfigurationNotFoundError),
-            BucketConfig::Replication => Some(S3ErrorCode::ReplicationConfigurationNotFoundError),
-            BucketConfig::PublicAccessBlock => {
-                Some(S3ErrorCode::NoSuchPublicAccessBlockConfiguration)
-            }
-            _ => None,
-        }
-    }
-
-    /// The first configuration named in the query.
-    fn find(query: &Query) -> Option<BucketConfig> {
-        BucketConfig::ALL
-            .into_iter()
-            .find(|c| query.has(c.query_name()))
     }
 }
 
@@ -286,7 +250,10 @@ impl BucketConfig {
 /// `query` its raw query string; `host` is the `Host` header; `root_domain` (such as
 /// `s3.example.com`) enables virtual-host style for `BUCKET.s3.example.com`.
 ///
-/// Returns the bucket, the key and the operation.
+/// A bucket name that breaks the naming rules is `InvalidBucketName` for CreateBucket and
+/// `NoSuchBucket` for anything else (no such bucket can exist, and S3 answers so for names it
+/// once allowed); it is checked once the operation is known, so that a malformed request is
+/// told so first. A key over [`MAX_KEY_BYTES`] is `KeyTooLongError`.
 pub fn route(
     method: &Method,
     host: Option<&str>,
@@ -294,7 +261,7 @@ pub fn route(
     query: &str,
     headers: &HeaderMap,
     root_domain: Option<&str>,
-) -> S3Result<(Option<String>, Option<String>, Endpoint)> {
+) -> S3Result<Endpoint> {
     let Some(raw_rest) = path.strip_prefix('/') else {
         return Err(S3Error::new(
             S3ErrorCode::InvalidURI,
@@ -315,41 +282,25 @@ pub fn route(
         Some(decode_path(raw_key)?)
     };
     let query = Query::parse(query)?;
-    let endpoint = match (&bucket, &key) {
-        (None, _) => service_endpoint(method)?,
-        (Some(bucket), None) => {
-            let endpoint = bucket_endpoint(method, &query)?;
-            check_bucket_name(bucket, endpoint == Endpoint::CreateBucket)?;
-            endpoint
-        }
+    match (bucket, key) {
+        (None, _) => service_endpoint(method),
+        (Some(bucket), None) => bucket_endpoint(method, &query, &bucket),
         (Some(bucket), Some(key)) => {
-            check_bucket_name(bucket, false)?;
-            if key.len() > MAX_KEY_BYTES {
-                return Err(S3Error::new(
-                    S3ErrorCode::KeyTooLongError,
-                    format!(
-                        "Your key is too long: {} bytes, at most {MAX_KEY_BYTES}.",
-                        key.len()
-                    ),
-                ));
-            }
-            object_endpoint(method, &query, headers)?
+            let bucket = existing_bucket(&bucket)?;
+            let object = ObjectPath::new(bucket, ObjectKey::new(key)?);
+            object_endpoint(method, &query, headers, object)
         }
-    };
-    Ok((bucket, key, endpoint))
+    }
 }
 
-/// Checks a bucket name: a name that breaks the naming rules is `InvalidBucketName` when
-/// `creating` it, and `NoSuchBucket` for any other request (no such bucket can exist, and S3
-/// answers so for names it once allowed).
-fn check_bucket_name(bucket: &str, creating: bool) -> S3Result<()> {
-    match validate_bucket_name(bucket) {
-        Ok(()) => Ok(()),
-        Err(err) if creating => Err(err),
-        Err(err) => Err(S3Error::from_code(S3ErrorCode::NoSuchBucket)
-            .with_resource(format!("/{bucket}"))
-            .with_source(err)),
-    }
+/// The bucket of a request other than CreateBucket: a name that breaks the naming rules is
+/// `NoSuchBucket`.
+fn existing_bucket(name: &str) -> S3Result<BucketName> {
+    BucketName::new(name).map_err(|err| {
+        S3Error::from_code(S3ErrorCode::NoSuchBucket)
+            .with_resource(format!("/{name}"))
+            .with_source(err)
+    })
 }
 
 /// The bucket named by the host in virtual-host style, if `host` is `BUCKET.<root_domain>`
@@ -402,22 +353,25 @@ fn service_endpoint(method: &Method) -> S3Result<Endpoint> {
     }
 }
 
-fn bucket_endpoint(method: &Method, q: &Query) -> S3Result<Endpoint> {
+fn bucket_endpoint(method: &Method, q: &Query, name: &str) -> S3Result<Endpoint> {
     let config = BucketConfig::find(q);
+    // Checked only where an operation is found, so that a malformed request is told so first.
+    let bucket = || existing_bucket(name);
     let endpoint = match *method {
-        Method::HEAD => Endpoint::HeadBucket,
-        Method::GET if q.has("location") => Endpoint::GetBucketLocation,
-        Method::GET if q.has("uploads") => Endpoint::ListMultipartUploads,
+        Method::HEAD => Endpoint::HeadBucket { bucket: bucket()? },
+        Method::GET if q.has("location") => Endpoint::GetBucketLocation { bucket: bucket()? },
+        Method::GET if q.has("uploads") => Endpoint::ListMultipartUploads { bucket: bucket()? },
         Method::GET => match config {
-            Some(BucketConfig::Versioning) => Endpoint::GetBucketVersioning,
-            Some(BucketConfig::Acl) => Endpoint::GetBucketAcl,
+            Some(BucketConfig::Versioning) => Endpoint::GetBucketVersioning { bucket: bucket()? },
+            Some(BucketConfig::Acl) => Endpoint::GetBucketAcl { bucket: bucket()? },
             Some(config) => Endpoint::BucketSubresource {
+                bucket: bucket()?,
                 config,
                 method: Method::GET,
             },
             None => match q.get("list-type") {
-                None => Endpoint::ListObjects,
-                Some("2") => Endpoint::ListObjectsV2,
+                None => Endpoint::ListObjects { bucket: bucket()? },
+                Some("2") => Endpoint::ListObjectsV2 { bucket: bucket()? },
                 Some(other) => {
                     return Err(S3Error::invalid_argument(format!(
                         "Invalid list-type {other:?}: only 2 is supported."
@@ -430,15 +384,20 @@ fn bucket_endpoint(method: &Method, q: &Query) -> S3Result<Endpoint> {
         }
         Method::PUT | Method::DELETE => match config {
             Some(config) => Endpoint::BucketSubresource {
+                bucket: bucket()?,
                 config,
                 method: method.clone(),
             },
-            None if *method == Method::PUT => Endpoint::CreateBucket,
-            None => Endpoint::DeleteBucket,
+            // The one place an invalid name is InvalidBucketName.
+            None if *method == Method::PUT => Endpoint::CreateBucket {
+                bucket: BucketName::new(name)?,
+            },
+            None => Endpoint::DeleteBucket { bucket: bucket()? },
         },
-        Method::POST if q.has("delete") => Endpoint::DeleteObjects,
+        Method::POST if q.has("delete") => Endpoint::DeleteObjects { bucket: bucket()? },
         // A browser-form upload (multipart/form-data to the bucket).
         Method::POST if config.is_none() && q.pairs().is_empty() => Endpoint::NotImplemented {
+            bucket: bucket()?,
             operation: "PostObject",
         },
         _ => return Err(method_not_allowed(method, "bucket")),
@@ -465,21 +424,34 @@ const UNSUPPORTED_OBJECT_POST: [(&str, &str); 2] = [
     ("select", "SelectObjectContent"),
 ];
 
-fn unsupported(q: &Query, table: &[(&str, &'static str)]) -> Option<Endpoint> {
+/// The unsupported operation named in the query, if any, by `table`.
+fn unsupported(q: &Query, table: &[(&str, &'static str)]) -> Option<&'static str> {
     table
         .iter()
         .find(|(name, _)| q.has(name))
-        .map(|&(_, operation)| Endpoint::NotImplemented { operation })
+        .map(|&(_, operation)| operation)
 }
 
-fn object_endpoint(method: &Method, q: &Query, headers: &HeaderMap) -> S3Result<Endpoint> {
+fn object_endpoint(
+    method: &Method,
+    q: &Query,
+    headers: &HeaderMap,
+    object: ObjectPath,
+) -> S3Result<Endpoint> {
     let upload_id = q.get("uploadId").map(str::to_owned);
+    let not_implemented = |object: ObjectPath, operation| Endpoint::NotImplemented {
+        bucket: object.bucket,
+        operation,
+    };
     let endpoint = match *method {
-        Method::HEAD => Endpoint::HeadObject,
+        Method::HEAD => Endpoint::HeadObject { object },
         Method::GET => match upload_id {
-            Some(upload_id) => Endpoint::ListParts { upload_id },
-            None if q.has("acl") => Endpoint::GetObjectAcl,
-            None => unsupported(q, &UNSUPPORTED_OBJECT_GET).unwrap_or(Endpoint::GetObject),
+            Some(upload_id) => Endpoint::ListParts { object, upload_id },
+            None if q.has("acl") => Endpoint::GetObjectAcl { object },
+            None => match unsupported(q, &UNSUPPORTED_OBJECT_GET) {
+                Some(operation) => not_implemented(object, operation),
+                None => Endpoint::GetObject { object },
+            },
         },
         Method::PUT => {
             let source = copy_source(headers)?;
@@ -488,11 +460,13 @@ fn object_endpoint(method: &Method, q: &Query, headers: &HeaderMap) -> S3Result<
                     let part_number = parse_part_number(number)?;
                     match source {
                         Some(source) => Endpoint::UploadPartCopy {
+                            object,
                             upload_id,
                             part_number,
                             source,
                         },
                         None => Endpoint::UploadPart {
+                            object,
                             upload_id,
                             part_number,
                         },
@@ -504,26 +478,24 @@ fn object_endpoint(method: &Method, q: &Query, headers: &HeaderMap) -> S3Result<
                     ))
                 }
                 (None, None) => match unsupported(q, &UNSUPPORTED_OBJECT_PUT) {
-                    Some(endpoint) => endpoint,
+                    Some(operation) => not_implemented(object, operation),
                     None => match source {
-                        Some(source) => Endpoint::CopyObject { source },
-                        None => Endpoint::PutObject,
+                        Some(source) => Endpoint::CopyObject { object, source },
+                        None => Endpoint::PutObject { object },
                     },
                 },
             }
         }
         Method::DELETE => match upload_id {
-            Some(upload_id) => Endpoint::AbortMultipartUpload { upload_id },
-            None if q.has("tagging") => Endpoint::NotImplemented {
-                operation: "DeleteObjectTagging",
-            },
-            None => Endpoint::DeleteObject,
+            Some(upload_id) => Endpoint::AbortMultipartUpload { object, upload_id },
+            None if q.has("tagging") => not_implemented(object, "DeleteObjectTagging"),
+            None => Endpoint::DeleteObject { object },
         },
         Method::POST => match upload_id {
-            Some(upload_id) => Endpoint::CompleteMultipartUpload { upload_id },
-            None if q.has("uploads") => Endpoint::CreateMultipartUpload,
+            Some(upload_id) => Endpoint::CompleteMultipartUpload { object, upload_id },
+            None if q.has("uploads") => Endpoint::CreateMultipartUpload { object },
             None => match unsupported(q, &UNSUPPORTED_OBJECT_POST) {
-                Some(endpoint) => endpoint,
+                Some(operation) => not_implemented(object, operation),
                 None => return Err(method_not_allowed(method, "object")),
             },
         },

@@ -1,4 +1,4 @@
-//! Query strings, copy sources and bucket names.
+//! Query strings and copy sources.
 //!
 //! Query decoding: names and values are percent-decoded once, and `+` decodes to a space, as
 //! in HTML forms. That is how S3 itself, Go's `url.ParseQuery` (MinIO) and the `url` crate
@@ -8,6 +8,7 @@
 
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::router::MAX_KEY_BYTES;
+use dfs_common::names::{BucketName, NameError, ObjectKey, ObjectPath};
 use percent_encoding::percent_decode_str;
 
 /// The decoded parameters of a query string, in order. A name given twice keeps its first value
@@ -65,10 +66,8 @@ fn decode_query_part(raw: &str) -> S3Result<String> {
 /// The object named by `x-amz-copy-source`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CopySource {
-    /// Source bucket.
-    pub bucket: String,
-    /// Source key, decoded.
-    pub key: String,
+    /// The source object, its key decoded.
+    pub object: ObjectPath,
     /// `?versionId=` of the header, if any.
     pub version_id: Option<String>,
 }
@@ -89,72 +88,18 @@ pub fn parse_copy_source(value: &str) -> S3Result<CopySource> {
         ))
     };
     let (bucket, key) = path.split_once('/').ok_or_else(bad)?;
-    if key.is_empty() {
-        return Err(bad());
-    }
-    validate_bucket_name(bucket).map_err(|_| bad())?;
-    if key.len() > MAX_KEY_BYTES {
-        return Err(S3Error::new(
+    let bucket = BucketName::new(bucket).map_err(|_| bad())?;
+    let key = ObjectKey::new(key).map_err(|err| match err {
+        NameError::KeyTooLong { len } => S3Error::new(
             S3ErrorCode::KeyTooLongError,
-            format!(
-                "The copy source key is {} bytes, at most {MAX_KEY_BYTES}.",
-                key.len()
-            ),
-        ));
-    }
+            format!("The copy source key is {len} bytes, at most {MAX_KEY_BYTES}."),
+        ),
+        _ => bad(),
+    })?;
     Ok(CopySource {
-        bucket: bucket.to_owned(),
-        key: key.to_owned(),
+        object: ObjectPath::new(bucket, key),
         version_id,
     })
-}
-
-/// Bucket name prefixes S3 reserves (punycode, access points, documentation examples).
-const RESERVED_PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
-/// Bucket name suffixes S3 reserves (access point aliases, multi-region access points,
-/// directory and table buckets).
-const RESERVED_SUFFIXES: [&str; 5] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
-
-/// Checks S3's bucket naming rules: 3 to 63 characters of lower-case letters, digits, `.` and
-/// `-`, beginning and ending with a letter or digit, no `..`, and not shaped like an IPv4
-/// address, nor with a prefix or suffix S3 reserves. dfs applies them to every request, not only
-/// CreateBucket: a name that breaks them can name no bucket (the router answers `NoSuchBucket`
-/// for it outside CreateBucket), and it keeps odd names (`.`, `..`) out of metad's paths.
-pub fn validate_bucket_name(name: &str) -> S3Result<()> {
-    let invalid = |why: &str| {
-        Err(S3Error::new(
-            S3ErrorCode::InvalidBucketName,
-            format!("The specified bucket is not valid: {name:?} {why}."),
-        ))
-    };
-    if !(3..=63).contains(&name.len()) {
-        return invalid("must be 3 to 63 characters long");
-    }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
-    {
-        return invalid("may contain only lower-case letters, digits, '.' and '-'");
-    }
-    let edge_ok = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    if !edge_ok(name.bytes().next()) || !edge_ok(name.bytes().last()) {
-        return invalid("must begin and end with a letter or digit");
-    }
-    if name.contains("..") {
-        return invalid("must not contain two adjacent periods");
-    }
-    if name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok()) {
-        return invalid("must not be formatted as an IP address");
-    }
-    if let Some(prefix) = RESERVED_PREFIXES.iter().find(|p| name.starts_with(*p)) {
-        return invalid(&format!(
-            "must not start with the reserved prefix {prefix:?}"
-        ));
-    }
-    if let Some(suffix) = RESERVED_SUFFIXES.iter().find(|s| name.ends_with(*s)) {
-        return invalid(&format!("must not end with the reserved suffix {suffix:?}"));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -186,14 +131,14 @@ mod tests {
     #[test]
     fn copy_sources() {
         let src = parse_copy_source("/bucket/a%20b%2Bc/d+e").unwrap();
-        assert_eq!(src.bucket, "bucket");
-        assert_eq!(src.key, "a b+c/d+e");
+        assert_eq!(src.object.bucket.as_str(), "bucket");
+        assert_eq!(src.object.key.as_str(), "a b+c/d+e");
         assert_eq!(src.version_id, None);
         let src = parse_copy_source("bucket/k%3Fq?versionId=null").unwrap();
-        assert_eq!(src.key, "k?q");
+        assert_eq!(src.object.key.as_str(), "k?q");
         assert_eq!(src.version_id.as_deref(), Some("null"));
         let src = parse_copy_source("bucket/a//b/../c").unwrap();
-        assert_eq!(src.key, "a//b/../c");
+        assert_eq!(src.object.key.as_str(), "a//b/../c");
         for bad in [
             "",
             "/",
@@ -210,46 +155,5 @@ mod tests {
             parse_copy_source(&long).unwrap_err().code(),
             S3ErrorCode::KeyTooLongError
         );
-    }
-
-    #[test]
-    fn bucket_names() {
-        for good in [
-            "abc",
-            "my-bucket",
-            "my.bucket.1",
-            "1bucket",
-            &"a".repeat(63),
-        ] {
-            assert!(validate_bucket_name(good).is_ok(), "{good}");
-        }
-        for bad in [
-            "",
-            "ab",
-            &"a".repeat(64),
-            "My-Bucket",
-            "my_bucket",
-            "-bucket",
-            "bucket-",
-            ".bucket",
-            "bucket.",
-            "my..bucket",
-            "192.168.5.4",
-            "...",
-            "a b",
-            "bücket",
-            "xn--bucket",
-            "sthree-bucket",
-            "bucket-s3alias",
-            "bucket--ol-s3",
-        ] {
-            assert_eq!(
-                validate_bucket_name(bad).unwrap_err().code(),
-                S3ErrorCode::InvalidBucketName,
-                "{bad:?}"
-            );
-        }
-        // Four numeric labels that are not all bytes are not an IP address.
-        assert!(validate_bucket_name("1.2.3.456").is_ok());
     }
 }

@@ -2,17 +2,16 @@
 
 use super::*;
 use http::HeaderValue;
+use proptest::prelude::*;
 
-type Routed = (Option<String>, Option<String>, Endpoint);
-
-fn route_with(method: Method, target: &str, headers: &HeaderMap) -> S3Result<Routed> {
+fn route_with(method: Method, target: &str, headers: &HeaderMap) -> S3Result<Endpoint> {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     route(&method, Some("localhost:9000"), path, query, headers, None)
 }
 
 fn ep(method: Method, target: &str) -> Endpoint {
     match route_with(method.clone(), target, &HeaderMap::new()) {
-        Ok((_, _, endpoint)) => endpoint,
+        Ok(endpoint) => endpoint,
         Err(e) => panic!("{method} {target}: {e}"),
     }
 }
@@ -22,6 +21,34 @@ fn err(method: Method, target: &str) -> S3ErrorCode {
         Ok(routed) => panic!("{method} {target} routed to {routed:?}"),
         Err(e) => e.code(),
     }
+}
+
+fn bucket() -> BucketName {
+    BucketName::new("bucket").unwrap()
+}
+
+fn obj(path: &str) -> ObjectPath {
+    ObjectPath::parse(path).unwrap()
+}
+
+/// The bucket and the key an endpoint carries, as text.
+fn names(endpoint: &Endpoint) -> (Option<&str>, Option<&str>) {
+    let key = match endpoint {
+        Endpoint::GetObject { object }
+        | Endpoint::HeadObject { object }
+        | Endpoint::PutObject { object }
+        | Endpoint::CopyObject { object, .. }
+        | Endpoint::DeleteObject { object }
+        | Endpoint::CreateMultipartUpload { object }
+        | Endpoint::UploadPart { object, .. }
+        | Endpoint::UploadPartCopy { object, .. }
+        | Endpoint::CompleteMultipartUpload { object, .. }
+        | Endpoint::AbortMultipartUpload { object, .. }
+        | Endpoint::ListParts { object, .. }
+        | Endpoint::GetObjectAcl { object } => Some(object.key.as_str()),
+        _ => None,
+    };
+    (endpoint.bucket().map(BucketName::as_str), key)
 }
 
 fn copy_headers(source: &str) -> HeaderMap {
@@ -34,7 +61,7 @@ fn copy_headers(source: &str) -> HeaderMap {
 fn service_endpoints() {
     assert_eq!(ep(Method::GET, "/"), Endpoint::ListBuckets);
     let routed = route_with(Method::GET, "/", &HeaderMap::new()).unwrap();
-    assert_eq!((routed.0, routed.1), (None, None));
+    assert_eq!(names(&routed), (None, None));
     assert_eq!(err(Method::PUT, "/"), S3ErrorCode::MethodNotAllowed);
     assert_eq!(err(Method::DELETE, "/"), S3ErrorCode::MethodNotAllowed);
 }
@@ -42,27 +69,58 @@ fn service_endpoints() {
 #[test]
 fn bucket_endpoints() {
     use Endpoint as E;
-    assert_eq!(ep(Method::PUT, "/bucket"), E::CreateBucket);
-    assert_eq!(ep(Method::PUT, "/bucket/"), E::CreateBucket);
-    assert_eq!(ep(Method::HEAD, "/bucket"), E::HeadBucket);
-    assert_eq!(ep(Method::DELETE, "/bucket"), E::DeleteBucket);
-    assert_eq!(ep(Method::GET, "/bucket?location"), E::GetBucketLocation);
+    assert_eq!(
+        ep(Method::PUT, "/bucket"),
+        E::CreateBucket { bucket: bucket() }
+    );
+    assert_eq!(
+        ep(Method::PUT, "/bucket/"),
+        E::CreateBucket { bucket: bucket() }
+    );
+    assert_eq!(
+        ep(Method::HEAD, "/bucket"),
+        E::HeadBucket { bucket: bucket() }
+    );
+    assert_eq!(
+        ep(Method::DELETE, "/bucket"),
+        E::DeleteBucket { bucket: bucket() }
+    );
+    assert_eq!(
+        ep(Method::GET, "/bucket?location"),
+        E::GetBucketLocation { bucket: bucket() }
+    );
     assert_eq!(
         ep(Method::GET, "/bucket?versioning"),
-        E::GetBucketVersioning
+        E::GetBucketVersioning { bucket: bucket() }
     );
-    assert_eq!(ep(Method::GET, "/bucket?acl"), E::GetBucketAcl);
-    assert_eq!(ep(Method::GET, "/bucket"), E::ListObjects);
-    assert_eq!(ep(Method::GET, "/bucket?prefix=a&marker=b"), E::ListObjects);
+    assert_eq!(
+        ep(Method::GET, "/bucket?acl"),
+        E::GetBucketAcl { bucket: bucket() }
+    );
+    assert_eq!(
+        ep(Method::GET, "/bucket"),
+        E::ListObjects { bucket: bucket() }
+    );
+    assert_eq!(
+        ep(Method::GET, "/bucket?prefix=a&marker=b"),
+        E::ListObjects { bucket: bucket() }
+    );
     assert_eq!(
         ep(Method::GET, "/bucket?list-type=2&prefix=a"),
-        E::ListObjectsV2
+        E::ListObjectsV2 { bucket: bucket() }
     );
-    assert_eq!(ep(Method::GET, "/bucket?uploads"), E::ListMultipartUploads);
-    assert_eq!(ep(Method::POST, "/bucket?delete"), E::DeleteObjects);
+    assert_eq!(
+        ep(Method::GET, "/bucket?uploads"),
+        E::ListMultipartUploads { bucket: bucket() }
+    );
+    assert_eq!(
+        ep(Method::POST, "/bucket?delete"),
+        E::DeleteObjects { bucket: bucket() }
+    );
     assert_eq!(
         ep(Method::POST, "/bucket"),
         E::NotImplemented {
+            bucket: bucket(),
             operation: "PostObject"
         }
     );
@@ -91,11 +149,14 @@ fn bucket_subresources() {
         let target = format!("/bucket?{}", config.query_name());
         let get = ep(Method::GET, &target);
         match config {
-            BucketConfig::Acl => assert_eq!(get, Endpoint::GetBucketAcl),
-            BucketConfig::Versioning => assert_eq!(get, Endpoint::GetBucketVersioning),
+            BucketConfig::Acl => assert_eq!(get, Endpoint::GetBucketAcl { bucket: bucket() }),
+            BucketConfig::Versioning => {
+                assert_eq!(get, Endpoint::GetBucketVersioning { bucket: bucket() })
+            }
             _ => assert_eq!(
                 get,
                 Endpoint::BucketSubresource {
+                    bucket: bucket(),
                     config,
                     method: Method::GET
                 }
@@ -105,13 +166,17 @@ fn bucket_subresources() {
             assert_eq!(
                 ep(method.clone(), &target),
                 Endpoint::BucketSubresource {
+                    bucket: bucket(),
                     config,
                     method: method.clone()
                 },
                 "{method} {target}"
             );
         }
-        assert_eq!(ep(Method::HEAD, &target), Endpoint::HeadBucket);
+        assert_eq!(
+            ep(Method::HEAD, &target),
+            Endpoint::HeadBucket { bucket: bucket() }
+        );
         assert_eq!(err(Method::POST, &target), S3ErrorCode::MethodNotAllowed);
     }
     assert_eq!(
@@ -132,19 +197,33 @@ fn bucket_subresources() {
 #[test]
 fn object_endpoints() {
     use Endpoint as E;
-    assert_eq!(ep(Method::GET, "/bk1/k"), E::GetObject);
-    assert_eq!(ep(Method::GET, "/bk1/k?partNumber=2"), E::GetObject);
+    let object = || obj("/bk1/k");
+    assert_eq!(ep(Method::GET, "/bk1/k"), E::GetObject { object: object() });
+    assert_eq!(
+        ep(Method::GET, "/bk1/k?partNumber=2"),
+        E::GetObject { object: object() }
+    );
     assert_eq!(
         ep(Method::GET, "/bk1/k?response-content-type=x"),
-        E::GetObject
+        E::GetObject { object: object() }
     );
-    assert_eq!(ep(Method::HEAD, "/bk1/k"), E::HeadObject);
-    assert_eq!(ep(Method::PUT, "/bk1/k"), E::PutObject);
-    assert_eq!(ep(Method::DELETE, "/bk1/k"), E::DeleteObject);
-    assert_eq!(ep(Method::POST, "/bk1/k?uploads"), E::CreateMultipartUpload);
+    assert_eq!(
+        ep(Method::HEAD, "/bk1/k"),
+        E::HeadObject { object: object() }
+    );
+    assert_eq!(ep(Method::PUT, "/bk1/k"), E::PutObject { object: object() });
+    assert_eq!(
+        ep(Method::DELETE, "/bk1/k"),
+        E::DeleteObject { object: object() }
+    );
+    assert_eq!(
+        ep(Method::POST, "/bk1/k?uploads"),
+        E::CreateMultipartUpload { object: object() }
+    );
     assert_eq!(
         ep(Method::PUT, "/bk1/k?partNumber=3&uploadId=u%2B1"),
         E::UploadPart {
+            object: object(),
             upload_id: "u+1".into(),
             part_number: 3
         }
@@ -152,22 +231,28 @@ fn object_endpoints() {
     assert_eq!(
         ep(Method::POST, "/bk1/k?uploadId=u1"),
         E::CompleteMultipartUpload {
+            object: object(),
             upload_id: "u1".into()
         }
     );
     assert_eq!(
         ep(Method::DELETE, "/bk1/k?uploadId=u1"),
         E::AbortMultipartUpload {
+            object: object(),
             upload_id: "u1".into()
         }
     );
     assert_eq!(
         ep(Method::GET, "/bk1/k?uploadId=u1&max-parts=2"),
         E::ListParts {
+            object: object(),
             upload_id: "u1".into()
         }
     );
-    assert_eq!(ep(Method::GET, "/bk1/k?acl"), E::GetObjectAcl);
+    assert_eq!(
+        ep(Method::GET, "/bk1/k?acl"),
+        E::GetObjectAcl { object: object() }
+    );
     for (method, target, operation) in [
         (Method::GET, "/bk1/k?tagging", "GetObjectTagging"),
         (Method::PUT, "/bk1/k?tagging", "PutObjectTagging"),
@@ -185,7 +270,10 @@ fn object_endpoints() {
     ] {
         assert_eq!(
             ep(method, target),
-            E::NotImplemented { operation },
+            E::NotImplemented {
+                bucket: obj("/bk1/k").bucket,
+                operation
+            },
             "{target}"
         );
     }
@@ -210,6 +298,7 @@ fn object_endpoints() {
     assert_eq!(
         ep(Method::PUT, "/bk1/k?partNumber=10000&uploadId=u"),
         E::UploadPart {
+            object: object(),
             upload_id: "u".into(),
             part_number: 10_000
         }
@@ -219,19 +308,18 @@ fn object_endpoints() {
 #[test]
 fn copies() {
     let source = CopySource {
-        bucket: "src".into(),
-        key: "a b/c+d".into(),
+        object: obj("/src/a b/c+d"),
         version_id: None,
     };
-    let (_, _, endpoint) =
-        route_with(Method::PUT, "/bk1/k", &copy_headers("/src/a%20b/c+d")).unwrap();
+    let endpoint = route_with(Method::PUT, "/bk1/k", &copy_headers("/src/a%20b/c+d")).unwrap();
     assert_eq!(
         endpoint,
         Endpoint::CopyObject {
+            object: obj("/bk1/k"),
             source: source.clone()
         }
     );
-    let (_, _, endpoint) = route_with(
+    let endpoint = route_with(
         Method::PUT,
         "/bk1/k?partNumber=2&uploadId=u",
         &copy_headers("src/a%20b/c+d"),
@@ -240,6 +328,7 @@ fn copies() {
     assert_eq!(
         endpoint,
         Endpoint::UploadPartCopy {
+            object: obj("/bk1/k"),
             upload_id: "u".into(),
             part_number: 2,
             source
@@ -248,17 +337,22 @@ fn copies() {
     let bad = route_with(Method::PUT, "/bk1/k", &copy_headers("nokey")).unwrap_err();
     assert_eq!(bad.code(), S3ErrorCode::InvalidArgument);
     // A copy-source header on anything but PUT does not make a copy.
-    let (_, _, endpoint) = route_with(Method::GET, "/bk1/k", &copy_headers("src/x")).unwrap();
-    assert_eq!(endpoint, Endpoint::GetObject);
+    let endpoint = route_with(Method::GET, "/bk1/k", &copy_headers("src/x")).unwrap();
+    assert_eq!(
+        endpoint,
+        Endpoint::GetObject {
+            object: obj("/bk1/k")
+        }
+    );
 }
 
 #[test]
 fn keys_are_decoded_once_and_never_normalised() {
     let key_of = |path: &str| {
-        let (bucket, key, _) =
-            route(&Method::GET, None, path, "", &HeaderMap::new(), None).unwrap();
-        assert_eq!(bucket.as_deref(), Some("bucket"));
-        key
+        let endpoint = route(&Method::GET, None, path, "", &HeaderMap::new(), None).unwrap();
+        let (bucket, key) = names(&endpoint);
+        assert_eq!(bucket, Some("bucket"));
+        key.map(str::to_owned)
     };
     let cases = [
         ("/bucket/a//b", "a//b"),
@@ -340,16 +434,16 @@ fn virtual_host_style() {
             Some("s3.example.com"),
         )
     };
-    let (bucket, key, endpoint) =
-        vroute("my.bucket.s3.example.com:9000", "/a//b+c", "", Method::GET).unwrap();
-    assert_eq!(bucket.as_deref(), Some("my.bucket"));
-    assert_eq!(key.as_deref(), Some("a//b+c"));
-    assert_eq!(endpoint, Endpoint::GetObject);
+    let endpoint = vroute("my.bucket.s3.example.com:9000", "/a//b+c", "", Method::GET).unwrap();
+    assert_eq!(
+        endpoint,
+        Endpoint::GetObject {
+            object: obj("/my.bucket/a//b+c")
+        }
+    );
 
-    let (bucket, key, endpoint) =
-        vroute("Bucket.S3.Example.COM", "/", "list-type=2", Method::GET).unwrap();
-    assert_eq!((bucket.as_deref(), key), (Some("bucket"), None));
-    assert_eq!(endpoint, Endpoint::ListObjectsV2);
+    let endpoint = vroute("Bucket.S3.Example.COM", "/", "list-type=2", Method::GET).unwrap();
+    assert_eq!(endpoint, Endpoint::ListObjectsV2 { bucket: bucket() });
 
     // The root domain itself, another host or an IP address: path style.
     for host in [
@@ -359,16 +453,20 @@ fn virtual_host_style() {
         "[::1]:9000",
         "other.org",
     ] {
-        let (bucket, key, endpoint) = vroute(host, "/bkt/k", "", Method::GET).unwrap();
-        assert_eq!(bucket.as_deref(), Some("bkt"), "{host}");
-        assert_eq!(key.as_deref(), Some("k"), "{host}");
-        assert_eq!(endpoint, Endpoint::GetObject);
+        let endpoint = vroute(host, "/bkt/k", "", Method::GET).unwrap();
+        assert_eq!(
+            endpoint,
+            Endpoint::GetObject {
+                object: obj("/bkt/k")
+            },
+            "{host}"
+        );
     }
-    let (bucket, _, endpoint) = vroute("s3.example.com", "/", "", Method::GET).unwrap();
-    assert_eq!((bucket, endpoint), (None, Endpoint::ListBuckets));
+    let endpoint = vroute("s3.example.com", "/", "", Method::GET).unwrap();
+    assert_eq!(endpoint, Endpoint::ListBuckets);
     // A host that merely ends like the root domain is not a virtual host.
-    let (bucket, _, _) = vroute("xs3.example.com", "/bkt", "", Method::GET).unwrap();
-    assert_eq!(bucket.as_deref(), Some("bkt"));
+    let endpoint = vroute("xs3.example.com", "/bkt", "", Method::GET).unwrap();
+    assert_eq!(names(&endpoint), (Some("bkt"), None));
     // A virtual-host bucket must be a valid name.
     assert_eq!(
         vroute("bad_name.s3.example.com", "/k", "", Method::GET)
@@ -377,8 +475,8 @@ fn virtual_host_style() {
         S3ErrorCode::NoSuchBucket
     );
     // With virtual-host style, the whole path is the key, first segment included.
-    let (_, key, _) = vroute("bkt.s3.example.com", "/bkt/k", "", Method::PUT).unwrap();
-    assert_eq!(key.as_deref(), Some("bkt/k"));
+    let endpoint = vroute("bkt.s3.example.com", "/bkt/k", "", Method::PUT).unwrap();
+    assert_eq!(names(&endpoint), (Some("bkt"), Some("bkt/k")));
     // No Host header, or no root domain configured: path style.
     let routed = route(
         &Method::GET,
@@ -388,7 +486,7 @@ fn virtual_host_style() {
         &HeaderMap::new(),
         Some("s3.example.com"),
     );
-    assert_eq!(routed.unwrap().0.as_deref(), Some("bkt"));
+    assert_eq!(names(&routed.unwrap()).0, Some("bkt"));
 }
 
 #[test]
@@ -410,4 +508,35 @@ fn every_endpoint_has_a_name() {
             "GetObjectTagging"
         ]
     );
+}
+
+#[test]
+fn not_implemented_operations_carry_their_bucket() {
+    // The grant check needs the bucket even for operations dfs refuses.
+    for target in ["/bucket", "/bucket/k?tagging"] {
+        let method = if target == "/bucket" {
+            Method::POST
+        } else {
+            Method::GET
+        };
+        assert_eq!(ep(method, target).bucket(), Some(&bucket()));
+    }
+    assert_eq!(ep(Method::GET, "/").bucket(), None);
+}
+
+proptest! {
+    /// Any key of 1..=1024 bytes, percent-encoded byte by byte, routes back to itself verbatim;
+    /// one byte more is KeyTooLongError.
+    #[test]
+    fn every_encoded_key_routes_verbatim(key in "\\PC{1,300}") {
+        let encoded: String = key.bytes().map(|b| format!("%{b:02X}")).collect();
+        let path = format!("/bucket/{encoded}");
+        let routed = route(&Method::PUT, None, &path, "", &HeaderMap::new(), None);
+        if key.len() <= MAX_KEY_BYTES {
+            let endpoint = routed.unwrap();
+            prop_assert_eq!(names(&endpoint), (Some("bucket"), Some(key.as_str())));
+        } else {
+            prop_assert_eq!(routed.unwrap_err().code(), S3ErrorCode::KeyTooLongError);
+        }
+    }
 }

@@ -10,6 +10,7 @@ use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::router::BucketConfig;
 use crate::xml::{self, BucketItem, XmlWriter};
 use dfs_common::http::Body;
+use dfs_common::names::BucketName;
 use dfs_common::wire::{CreateBucketReq, DeleteBucketReq};
 use http::{Method, Response, StatusCode};
 
@@ -36,8 +37,11 @@ pub(super) async fn list_buckets(ctx: &ReqCtx) -> S3Result<Response<Body>> {
 }
 
 /// `PUT /bucket`: creates the bucket, owned by the key, which gets every grant on it.
-pub(super) async fn create_bucket(ctx: &ReqCtx, body: &mut BodySlot) -> S3Result<Response<Body>> {
-    let bucket = ctx.bucket()?;
+pub(super) async fn create_bucket(
+    ctx: &ReqCtx,
+    bucket: &BucketName,
+    body: &mut BodySlot,
+) -> S3Result<Response<Body>> {
     check_write_headers(&ctx.headers)?;
     let lock = ctx.header("x-amz-bucket-object-lock-enabled")?;
     if lock.is_some_and(|v| v.eq_ignore_ascii_case("true")) {
@@ -59,7 +63,7 @@ pub(super) async fn create_bucket(ctx: &ReqCtx, body: &mut BodySlot) -> S3Result
         .client
         .buckets()
         .create(&CreateBucketReq {
-            name: bucket.to_owned(),
+            name: bucket.clone(),
             owner_key: Some(ctx.identity.id.clone()),
         })
         .await
@@ -81,8 +85,7 @@ pub(super) async fn create_bucket(ctx: &ReqCtx, body: &mut BodySlot) -> S3Result
 }
 
 /// `HEAD /bucket`.
-pub(super) async fn head_bucket(ctx: &ReqCtx) -> S3Result<Response<Body>> {
-    let bucket = ctx.bucket()?;
+pub(super) async fn head_bucket(ctx: &ReqCtx, bucket: &BucketName) -> S3Result<Response<Body>> {
     ctx.client
         .stat(&format!("/{bucket}"))
         .await
@@ -94,12 +97,11 @@ pub(super) async fn head_bucket(ctx: &ReqCtx) -> S3Result<Response<Body>> {
 }
 
 /// `DELETE /bucket`: only an empty bucket (`BucketNotEmpty` otherwise).
-pub(super) async fn delete_bucket(ctx: &ReqCtx) -> S3Result<Response<Body>> {
-    let bucket = ctx.bucket()?;
+pub(super) async fn delete_bucket(ctx: &ReqCtx, bucket: &BucketName) -> S3Result<Response<Body>> {
     ctx.client
         .buckets()
         .delete(&DeleteBucketReq {
-            name: bucket.to_owned(),
+            name: bucket.to_string(),
         })
         .await
         .map_err(|e| {
@@ -129,11 +131,10 @@ pub(super) fn get_bucket_acl(ctx: &ReqCtx) -> S3Result<Response<Body>> {
 /// has (logging, notification, accelerate, request payment). Deleting a configuration that
 /// cannot exist is done (204); setting one is `NotImplemented`, never a fake success.
 pub(super) fn bucket_subresource(
-    ctx: &ReqCtx,
+    bucket: &BucketName,
     config: BucketConfig,
     method: &Method,
 ) -> S3Result<Response<Body>> {
-    let bucket = ctx.bucket()?;
     let name = config.query_name();
     if *method == Method::GET {
         if let Some(code) = config.missing_code() {

@@ -13,14 +13,15 @@ use super::conditions::{Preconditions, Verdict};
 use super::meta::{check_write_headers, checksums_xml, ObjectMeta};
 use super::put::{write_refused, WriteConditions};
 use super::{rpc_error, xml_response};
-use crate::ctx::{object_path, ReqCtx};
+use crate::ctx::ReqCtx;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::keys::Access;
 use crate::router::CopySource;
 use crate::xml;
 use dfs_common::checksum::ChecksumType;
 use dfs_common::http::Body;
-use dfs_common::wire::{CopyReq, Entry, EntryKind, ReplaceMeta};
+use dfs_common::names::ObjectPath;
+use dfs_common::wire::{CopyReq, Entry, ReplaceMeta};
 use dfs_common::ErrorCode;
 use http::Response;
 
@@ -59,17 +60,21 @@ fn replacement(ctx: &ReqCtx, source: &Entry) -> S3Result<ObjectMeta> {
 }
 
 /// `PUT /bucket/key` with `x-amz-copy-source`.
-pub(super) async fn copy_object(ctx: &ReqCtx, source: &CopySource) -> S3Result<Response<Body>> {
-    let (bucket, key) = ctx.object()?;
+pub(super) async fn copy_object(
+    ctx: &ReqCtx,
+    target: &ObjectPath,
+    source: &CopySource,
+) -> S3Result<Response<Body>> {
+    let bucket = target.bucket.as_str();
     check_write_headers(&ctx.headers)?;
-    check_source_access(ctx, &source.bucket).await?;
+    check_source_access(ctx, &source.object.bucket).await?;
     if let Some(version) = source.version_id.as_deref().filter(|v| *v != "null") {
         return Err(S3Error::invalid_argument(format!(
             "Invalid version id {version:?}: dfs keeps one version of each object."
         )));
     }
     let directive = directive(ctx)?;
-    if source.bucket == bucket && source.key == key && directive == Directive::Copy {
+    if source.object == *target && directive == Directive::Copy {
         return Err(S3Error::invalid_request(
             "This copy request is illegal because it is trying to copy an object to itself \
              without changing the object's metadata, storage class, website redirect location \
@@ -78,8 +83,8 @@ pub(super) async fn copy_object(ctx: &ReqCtx, source: &CopySource) -> S3Result<R
     }
     let conditions = Preconditions::from_headers(&ctx.headers, "x-amz-copy-source-");
     let dest = WriteConditions::from_request(ctx)?;
-    let src_path = object_path(&source.bucket, &source.key);
-    let dst_path = object_path(bucket, key);
+    let src_path = source.object.to_string();
+    let dst_path = target.to_string();
     let mut attempt = 0;
     let entry = loop {
         attempt += 1;
@@ -120,7 +125,7 @@ pub(super) async fn copy_object(ctx: &ReqCtx, source: &CopySource) -> S3Result<R
                 return Err(rpc_error(e, bucket, S3ErrorCode::NoSuchKey, src_path))
             }
             Err(e) if e.code == ErrorCode::PreconditionFailed => {
-                return Err(write_refused(ctx, e, &dest, bucket, key).await)
+                return Err(write_refused(ctx, e, &dest, target).await)
             }
             Err(e) => return Err(rpc_error(e, bucket, S3ErrorCode::NoSuchKey, dst_path)),
         }
@@ -154,37 +159,38 @@ pub(super) async fn check_source_access(ctx: &ReqCtx, bucket: &str) -> S3Result<
 /// The source object, which must exist and pass the copy-source conditions (all of which
 /// answer 412 when they fail, 304 included).
 async fn lookup(ctx: &ReqCtx, source: &CopySource, conditions: &Preconditions) -> S3Result<Entry> {
-    let path = object_path(&source.bucket, &source.key);
-    let entry = ctx
-        .client
-        .stat(&path)
-        .await
-        .map_err(|e| rpc_error(e, &source.bucket, S3ErrorCode::NoSuchKey, path.clone()))?;
+    let path = source.object.to_string();
+    let entry = ctx.client.stat(&path).await.map_err(|e| {
+        rpc_error(
+            e,
+            &source.object.bucket,
+            S3ErrorCode::NoSuchKey,
+            path.clone(),
+        )
+    })?;
     check_source(&entry, source, conditions)?;
     Ok(entry)
 }
 
-/// The source must be an object (a file, or for a key ending in `/` an explicit directory,
-/// whose payload is the object's data) and pass the copy-source conditions, all of which
+/// The source must be an object ([`Entry::is_object`]: a file, or for a key ending in `/` a
+/// directory object, whose payload is the object's data) and pass the copy-source conditions, all of which
 /// answer 412 when they fail, 304 included.
 pub(super) fn check_source(
     entry: &Entry,
     source: &CopySource,
     conditions: &Preconditions,
 ) -> S3Result<()> {
-    let is_object = if source.key.ends_with('/') {
-        entry.kind == EntryKind::Dir && entry.explicit
-    } else {
-        entry.kind == EntryKind::File
-    };
-    if !is_object {
-        return Err(S3Error::no_such_key(&source.bucket, &source.key));
+    if !entry.is_object(source.object.key.names_dir()) {
+        return Err(S3Error::no_such_key(
+            &source.object.bucket,
+            &source.object.key,
+        ));
     }
     match conditions.evaluate(&entry.etag, entry.mtime_ms) {
         Verdict::Proceed => Ok(()),
         Verdict::NotModified | Verdict::PreconditionFailed => {
             Err(S3Error::from_code(S3ErrorCode::PreconditionFailed)
-                .with_resource(object_path(&source.bucket, &source.key)))
+                .with_resource(source.object.to_string()))
         }
     }
 }

@@ -7,11 +7,11 @@
 use super::meta::check_version_id;
 use super::{empty_response, read_small_body, rpc_error, xml_response};
 use crate::body::BodySlot;
-use crate::ctx::{object_path, ReqCtx};
+use crate::ctx::ReqCtx;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::router::MAX_KEY_BYTES;
 use crate::xml::{self, DeleteErrorItem, DeletedItem};
 use dfs_common::http::Body;
+use dfs_common::names::{BucketName, ObjectKey, ObjectPath};
 use dfs_common::wire::DeleteReq;
 use dfs_common::{ErrorCode, ErrorDetail};
 use futures_util::StreamExt;
@@ -23,23 +23,8 @@ const MAX_DELETE_BODY: usize = 8 << 20;
 const DELETE_PARALLEL: usize = 16;
 
 /// Deletes one object; a missing one is not an error.
-async fn delete_one(ctx: &ReqCtx, bucket: &str, key: &str) -> S3Result<()> {
-    if key.is_empty() {
-        return Err(S3Error::new(
-            S3ErrorCode::InvalidArgument,
-            "A key to delete is empty.",
-        ));
-    }
-    if key.len() > MAX_KEY_BYTES {
-        return Err(S3Error::new(
-            S3ErrorCode::KeyTooLongError,
-            format!(
-                "Your key is too long: {} bytes, at most {MAX_KEY_BYTES}.",
-                key.len()
-            ),
-        ));
-    }
-    let path = object_path(bucket, key);
+async fn delete_one(ctx: &ReqCtx, object: &ObjectPath) -> S3Result<()> {
+    let path = object.to_string();
     let req = DeleteReq {
         path: path.clone(),
         recursive: false,
@@ -48,29 +33,35 @@ async fn delete_one(ctx: &ReqCtx, bucket: &str, key: &str) -> S3Result<()> {
     match ctx.client.delete_with(&req).await {
         Ok(_) => Ok(()),
         Err(e) if e.code == ErrorCode::NotFound && !e.is(ErrorDetail::NoSuchBucket) => Ok(()),
-        Err(e) => Err(rpc_error(e, bucket, S3ErrorCode::NoSuchKey, path)),
+        Err(e) => Err(rpc_error(e, &object.bucket, S3ErrorCode::NoSuchKey, path)),
     }
 }
 
 /// `DELETE /bucket/key`: 204 whether or not the object existed.
-pub(super) async fn delete_object(ctx: &ReqCtx) -> S3Result<Response<Body>> {
-    let (bucket, key) = ctx.object()?;
+pub(super) async fn delete_object(ctx: &ReqCtx, object: &ObjectPath) -> S3Result<Response<Body>> {
     check_version_id(&ctx.query)?;
-    delete_one(ctx, bucket, key).await?;
+    delete_one(ctx, object).await?;
     Ok(empty_response(StatusCode::NO_CONTENT))
 }
 
 /// `POST /bucket?delete`: up to 1000 keys, each deleted on its own; the answer lists what was
 /// deleted (unless quiet) and what failed.
-pub(super) async fn delete_objects(ctx: &ReqCtx, body: &mut BodySlot) -> S3Result<Response<Body>> {
-    let bucket = ctx.bucket()?;
+pub(super) async fn delete_objects(
+    ctx: &ReqCtx,
+    bucket: &BucketName,
+    body: &mut BodySlot,
+) -> S3Result<Response<Body>> {
     let doc = read_small_body(ctx, body, MAX_DELETE_BODY).await?;
     let request = xml::parse_delete(&doc)?;
     let results: Vec<_> = futures_util::stream::iter(request.objects)
         .map(|object| async move {
             let result = match object.version_id.as_deref() {
                 // dfs keeps one version of each object, which S3 calls "null".
-                None | Some("null") => delete_one(ctx, bucket, &object.key).await,
+                // The key comes from the document: checked here as the router checks a path's.
+                None | Some("null") => match ObjectKey::new(object.key.as_str()) {
+                    Ok(key) => delete_one(ctx, &ObjectPath::new(bucket.clone(), key)).await,
+                    Err(err) => Err(S3Error::from(err)),
+                },
                 Some(other) => Err(S3Error::new(
                     S3ErrorCode::NoSuchVersion,
                     format!("The version {other:?} does not exist: dfs keeps no versions."),

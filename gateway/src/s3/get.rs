@@ -10,14 +10,15 @@ use super::conditions::{parse_range, Preconditions, RangeSpec, Verdict};
 use super::meta::{check_version_id, write_object_headers, ObjectMeta};
 use super::part_number::{part_range, requested_part};
 use super::{header_value, rpc_error, xml_response};
-use crate::ctx::{object_path, ReqCtx};
+use crate::ctx::ReqCtx;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::http_date::format_http_date;
 use crate::xml;
 use bytes::Bytes;
 use dfs_client::FileReader;
 use dfs_common::http::{empty, Body, BoxError};
-use dfs_common::wire::{Entry, EntryKind};
+use dfs_common::names::ObjectPath;
+use dfs_common::wire::Entry;
 use dfs_common::{ErrorCode, RpcError};
 use futures_util::{Stream, StreamExt};
 use http::header::{ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, ETAG, LAST_MODIFIED};
@@ -28,61 +29,53 @@ use std::task::{Context, Poll};
 
 /// Maps a metad error of a read: every way of not being an object is `NoSuchKey` (or
 /// `NoSuchBucket`).
-fn read_error(err: RpcError, bucket: &str, key: &str) -> S3Error {
+fn read_error(err: RpcError, target: &ObjectPath) -> S3Error {
+    let bucket = target.bucket.as_str();
     let err = match err.code {
         ErrorCode::IsADirectory | ErrorCode::NotADirectory => RpcError::not_found(err.message),
         _ => err,
     };
-    rpc_error(
-        err,
-        bucket,
-        S3ErrorCode::NoSuchKey,
-        object_path(bucket, key),
-    )
+    rpc_error(err, bucket, S3ErrorCode::NoSuchKey, target.to_string())
 }
 
 /// The object at a key: its entry, and for a GET the reader of its data. A key ending in `/`
-/// names a directory, which is an object only when explicit (its payload is the object's
-/// data); any other key names a file only.
+/// names a directory object (its payload is the object's data), any other key a file only
+/// ([`Entry::is_object`]).
 async fn find_object(
     ctx: &ReqCtx,
-    bucket: &str,
-    key: &str,
+    target: &ObjectPath,
     with_data: bool,
 ) -> S3Result<(Entry, Option<FileReader>)> {
-    let path = object_path(bucket, key);
+    let path = target.to_string();
     let (entry, reader) = if with_data {
         let reader = ctx
             .client
             .open(&path)
             .await
-            .map_err(|e| read_error(e, bucket, key))?;
+            .map_err(|e| read_error(e, target))?;
         (reader.entry().clone(), Some(reader))
     } else {
         let entry = ctx
             .client
             .stat(&path)
             .await
-            .map_err(|e| read_error(e, bucket, key))?;
+            .map_err(|e| read_error(e, target))?;
         (entry, None)
     };
-    let is_object = if key.ends_with('/') {
-        entry.kind == EntryKind::Dir && entry.explicit
-    } else {
-        // Without a file `x`, metad's lookup of `x` finds the directory `x/`: not this object.
-        entry.kind == EntryKind::File
-    };
-    if !is_object {
-        return Err(S3Error::no_such_key(bucket, key));
+    if !entry.is_object(target.key.names_dir()) {
+        return Err(S3Error::no_such_key(&target.bucket, &target.key));
     }
     Ok((entry, reader))
 }
 
 /// `GET` or `HEAD /bucket/key`.
-pub(super) async fn get_object(ctx: &ReqCtx, head: bool) -> S3Result<Response<Body>> {
-    let (bucket, key) = ctx.object()?;
+pub(super) async fn get_object(
+    ctx: &ReqCtx,
+    target: &ObjectPath,
+    head: bool,
+) -> S3Result<Response<Body>> {
     check_version_id(&ctx.query)?;
-    let (entry, reader) = find_object(ctx, bucket, key, !head).await?;
+    let (entry, reader) = find_object(ctx, target, !head).await?;
     let last_modified = header_value(&format_http_date(entry.mtime_ms))?;
     let etag = header_value(&entry.etag)?;
     match Preconditions::from_headers(&ctx.headers, "").evaluate(&entry.etag, entry.mtime_ms) {
@@ -94,7 +87,7 @@ pub(super) async fn get_object(ctx: &ReqCtx, head: bool) -> S3Result<Response<Bo
         }
         Verdict::PreconditionFailed => {
             return Err(S3Error::from_code(S3ErrorCode::PreconditionFailed)
-                .with_resource(object_path(bucket, key)))
+                .with_resource(target.to_string()))
         }
     }
     let range_header = ctx.headers.get("range").and_then(|v| v.to_str().ok());
@@ -121,7 +114,7 @@ pub(super) async fn get_object(ctx: &ReqCtx, head: bool) -> S3Result<Response<Bo
             RangeSpec::Partial { start, end } => (StatusCode::PARTIAL_CONTENT, start, end + 1),
             RangeSpec::Unsatisfiable => {
                 return Err(S3Error::from_code(S3ErrorCode::InvalidRange)
-                    .with_resource(object_path(bucket, key))
+                    .with_resource(target.to_string())
                     .with_header(
                         CONTENT_RANGE,
                         header_value(&format!("bytes */{}", entry.size))?,
@@ -164,14 +157,14 @@ pub(super) async fn get_object(ctx: &ReqCtx, head: bool) -> S3Result<Response<Bo
             // failure (no replica reachable) can still be a proper error response.
             let first = match stream.next().await {
                 Some(Ok(bytes)) => Some(bytes),
-                Some(Err(e)) => return Err(read_error(e, bucket, key)),
+                Some(Err(e)) => return Err(read_error(e, target)),
                 None => None,
             };
             Body::new(ReadBody {
                 first,
                 stream: std::sync::Mutex::new(stream),
                 remaining: length,
-                path: object_path(bucket, key),
+                path: target.to_string(),
             })
         }
         _ => empty(),
@@ -183,9 +176,8 @@ pub(super) async fn get_object(ctx: &ReqCtx, head: bool) -> S3Result<Response<Bo
 }
 
 /// `GET /bucket/key?acl`: the owner has full control of every object.
-pub(super) async fn get_object_acl(ctx: &ReqCtx) -> S3Result<Response<Body>> {
-    let (bucket, key) = ctx.object()?;
-    find_object(ctx, bucket, key, false).await?;
+pub(super) async fn get_object_acl(ctx: &ReqCtx, target: &ObjectPath) -> S3Result<Response<Body>> {
+    find_object(ctx, target, false).await?;
     Ok(xml_response(xml::access_control_policy(&ctx.owner())))
 }
 

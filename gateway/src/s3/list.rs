@@ -13,6 +13,7 @@ use crate::xml::{self, ListObjectsResult, ListVersion, ObjectItem};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use dfs_common::http::Body;
+use dfs_common::names::BucketName;
 use dfs_common::wire::{ListObjectsReq, MAX_LIST_KEYS};
 use http::Response;
 
@@ -68,8 +69,11 @@ pub(super) fn parse_encoding(value: Option<&str>) -> S3Result<bool> {
 }
 
 /// `GET /bucket` (V1) or `GET /bucket?list-type=2` (V2).
-pub(super) async fn list_objects(ctx: &ReqCtx, v2: bool) -> S3Result<Response<Body>> {
-    let bucket = ctx.bucket()?;
+pub(super) async fn list_objects(
+    ctx: &ReqCtx,
+    bucket: &BucketName,
+    v2: bool,
+) -> S3Result<Response<Body>> {
     let q = &ctx.query;
     let prefix = q.get("prefix").unwrap_or_default().to_owned();
     let delimiter = q
@@ -107,7 +111,7 @@ pub(super) async fn list_objects(ctx: &ReqCtx, v2: bool) -> S3Result<Response<Bo
         .client
         .buckets()
         .list_objects(&ListObjectsReq {
-            bucket: bucket.to_owned(),
+            bucket: bucket.to_string(),
             prefix: prefix.clone(),
             delimiter: delimiter.clone(),
             start_after,
@@ -135,7 +139,7 @@ pub(super) async fn list_objects(ctx: &ReqCtx, v2: bool) -> S3Result<Response<Bo
     };
     let fetch_owner = !v2 || q.get("fetch-owner").is_some_and(|v| v == "true");
     let result = ListObjectsResult {
-        bucket: bucket.to_owned(),
+        bucket: bucket.to_string(),
         prefix,
         delimiter,
         max_keys,

@@ -33,43 +33,55 @@ pub(crate) async fn dispatch(
 ) -> S3Result<Response<Body>> {
     match endpoint {
         Endpoint::ListBuckets => bucket::list_buckets(ctx).await,
-        Endpoint::CreateBucket => bucket::create_bucket(ctx, body).await,
-        Endpoint::HeadBucket => bucket::head_bucket(ctx).await,
-        Endpoint::DeleteBucket => bucket::delete_bucket(ctx).await,
-        Endpoint::GetBucketLocation => bucket::get_bucket_location(ctx),
-        Endpoint::GetBucketVersioning => bucket::get_bucket_versioning(ctx),
-        Endpoint::GetBucketAcl => bucket::get_bucket_acl(ctx),
-        Endpoint::BucketSubresource { config, method } => {
-            bucket::bucket_subresource(ctx, config, &method)
+        Endpoint::CreateBucket { bucket } => bucket::create_bucket(ctx, &bucket, body).await,
+        Endpoint::HeadBucket { bucket } => bucket::head_bucket(ctx, &bucket).await,
+        Endpoint::DeleteBucket { bucket } => bucket::delete_bucket(ctx, &bucket).await,
+        Endpoint::GetBucketLocation { .. } => bucket::get_bucket_location(ctx),
+        Endpoint::GetBucketVersioning { .. } => bucket::get_bucket_versioning(ctx),
+        Endpoint::GetBucketAcl { .. } => bucket::get_bucket_acl(ctx),
+        Endpoint::BucketSubresource {
+            bucket,
+            config,
+            method,
+        } => bucket::bucket_subresource(&bucket, config, &method),
+        Endpoint::ListObjects { bucket } => list::list_objects(ctx, &bucket, false).await,
+        Endpoint::ListObjectsV2 { bucket } => list::list_objects(ctx, &bucket, true).await,
+        Endpoint::DeleteObjects { bucket } => delete::delete_objects(ctx, &bucket, body).await,
+        Endpoint::GetObject { object } => get::get_object(ctx, &object, false).await,
+        Endpoint::HeadObject { object } => get::get_object(ctx, &object, true).await,
+        Endpoint::GetObjectAcl { object } => get::get_object_acl(ctx, &object).await,
+        Endpoint::PutObject { object } => put::put_object(ctx, &object, body).await,
+        Endpoint::CopyObject { object, source } => copy::copy_object(ctx, &object, &source).await,
+        Endpoint::DeleteObject { object } => delete::delete_object(ctx, &object).await,
+        Endpoint::ListMultipartUploads { bucket } => {
+            multipart::list::list_multipart_uploads(ctx, &bucket).await
         }
-        Endpoint::ListObjects => list::list_objects(ctx, false).await,
-        Endpoint::ListObjectsV2 => list::list_objects(ctx, true).await,
-        Endpoint::DeleteObjects => delete::delete_objects(ctx, body).await,
-        Endpoint::GetObject => get::get_object(ctx, false).await,
-        Endpoint::HeadObject => get::get_object(ctx, true).await,
-        Endpoint::GetObjectAcl => get::get_object_acl(ctx).await,
-        Endpoint::PutObject => put::put_object(ctx, body).await,
-        Endpoint::CopyObject { source } => copy::copy_object(ctx, &source).await,
-        Endpoint::DeleteObject => delete::delete_object(ctx).await,
-        Endpoint::ListMultipartUploads => multipart::list::list_multipart_uploads(ctx).await,
-        Endpoint::CreateMultipartUpload => multipart::create_multipart_upload(ctx).await,
+        Endpoint::CreateMultipartUpload { object } => {
+            multipart::create_multipart_upload(ctx, &object).await
+        }
         Endpoint::UploadPart {
+            object,
             upload_id,
             part_number,
-        } => multipart::upload_part(ctx, body, &upload_id, part_number).await,
+        } => multipart::upload_part(ctx, &object, body, &upload_id, part_number).await,
         Endpoint::UploadPartCopy {
+            object,
             upload_id,
             part_number,
             source,
-        } => multipart::copy::upload_part_copy(ctx, &upload_id, part_number, &source).await,
-        Endpoint::CompleteMultipartUpload { upload_id } => {
-            multipart::complete::complete_multipart_upload(ctx, body, &upload_id).await
+        } => {
+            multipart::copy::upload_part_copy(ctx, &object, &upload_id, part_number, &source).await
         }
-        Endpoint::AbortMultipartUpload { upload_id } => {
-            multipart::abort_multipart_upload(ctx, &upload_id).await
+        Endpoint::CompleteMultipartUpload { object, upload_id } => {
+            multipart::complete::complete_multipart_upload(ctx, &object, body, &upload_id).await
         }
-        Endpoint::ListParts { upload_id } => multipart::list::list_parts(ctx, &upload_id).await,
-        Endpoint::NotImplemented { operation } => Err(S3Error::not_implemented(operation)),
+        Endpoint::AbortMultipartUpload { object, upload_id } => {
+            multipart::abort_multipart_upload(ctx, &object, &upload_id).await
+        }
+        Endpoint::ListParts { object, upload_id } => {
+            multipart::list::list_parts(ctx, &object, &upload_id).await
+        }
+        Endpoint::NotImplemented { operation, .. } => Err(S3Error::not_implemented(operation)),
     }
 }
 

@@ -12,11 +12,11 @@ use crate::auth::checksum::ExpectedChecksums;
 use crate::auth::content_sha256::decoded_content_length;
 use crate::auth::verify::BodyCheck;
 use crate::body::{stream_body, BodySlot};
-use crate::ctx::{object_path, ReqCtx};
+use crate::ctx::ReqCtx;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use dfs_client::{CreateOptions, FinishOptions};
 use dfs_common::http::Body;
-use dfs_common::wire::EntryKind;
+use dfs_common::names::ObjectPath;
 use dfs_common::{ErrorCode, RpcError};
 use http::{Response, StatusCode};
 
@@ -70,9 +70,13 @@ pub(super) fn declared_length(ctx: &ReqCtx, check: &BodyCheck) -> S3Result<Optio
 }
 
 /// `PUT /bucket/key`.
-pub(super) async fn put_object(ctx: &ReqCtx, body: &mut BodySlot) -> S3Result<Response<Body>> {
-    let (bucket, key) = ctx.object()?;
-    let resource = object_path(bucket, key);
+pub(super) async fn put_object(
+    ctx: &ReqCtx,
+    target: &ObjectPath,
+    body: &mut BodySlot,
+) -> S3Result<Response<Body>> {
+    let bucket = target.bucket.as_str();
+    let resource = target.to_string();
     check_write_headers(&ctx.headers)?;
     let expected = ExpectedChecksums::from_headers(&ctx.headers)?;
     let check = ctx.verified.body_check(&ctx.headers)?;
@@ -131,7 +135,7 @@ pub(super) async fn put_object(ctx: &ReqCtx, body: &mut BodySlot) -> S3Result<Re
         .await;
     let entry = match finished {
         Ok(entry) => entry,
-        Err(e) => return Err(write_refused(ctx, e, &conditions, bucket, key).await),
+        Err(e) => return Err(write_refused(ctx, e, &conditions, target).await),
     };
     let mut out = empty_response(StatusCode::OK);
     out.headers_mut()
@@ -147,20 +151,17 @@ pub(super) async fn write_refused(
     ctx: &ReqCtx,
     err: RpcError,
     conditions: &WriteConditions,
-    bucket: &str,
-    key: &str,
+    target: &ObjectPath,
 ) -> S3Error {
-    let resource = object_path(bucket, key);
+    let bucket = target.bucket.as_str();
+    let resource = target.to_string();
     if err.code == ErrorCode::PreconditionFailed && conditions.if_match.is_some() {
         let missing = match ctx.client.stat(&resource).await {
             Err(stat) => stat.code == ErrorCode::NotFound,
-            // metad's lookup of `x` falls back to the directory `x/`, which is not this
-            // object; and a directory is the object `x/` only when it has an ETag.
-            Ok(entry) if key.ends_with('/') => entry.etag.is_empty(),
-            Ok(entry) => entry.kind != EntryKind::File,
+            Ok(entry) => !entry.is_object(target.key.names_dir()),
         };
         if missing {
-            return S3Error::no_such_key(bucket, key).with_source(err);
+            return S3Error::no_such_key(&target.bucket, &target.key).with_source(err);
         }
     }
     rpc_error(err, bucket, S3ErrorCode::NoSuchKey, resource)

@@ -15,7 +15,8 @@ impl Namespace {
     /// Creates a bucket owned by `owner_key`, which gets every right on it. An existing bucket
     /// is answered, not refused, so that the gateway can tell S3's two "already" errors apart.
     pub fn create_bucket(&self, req: &CreateBucketReq) -> Result<CreateBucketResp, RpcError> {
-        check_bucket_name(&req.name)?;
+        // The name is a `BucketName`: S3's rules, stricter than one path component, were
+        // checked when the request was decoded.
         let key_name = keys::entry_name(&req.name, true);
         let now = super::now_ms();
         let mut txn = self.store.begin();
@@ -36,7 +37,7 @@ impl Namespace {
         access::drop_bucket_grants(&mut txn, &req.name)?;
         if let Some(owner) = &req.owner_key {
             let all = Grant {
-                bucket: req.name.clone(),
+                bucket: req.name.to_string(),
                 read: true,
                 write: true,
                 owner: true,

@@ -11,7 +11,7 @@ use super::checksum::{ChecksumType, UploadChecksum};
 use super::{upload_checksum, upload_error};
 use crate::auth::checksum::{Checksum, ChecksumAlgorithm, SDK_ALGORITHM_HEADER, TRAILER_HEADER};
 use crate::body::BodySlot;
-use crate::ctx::{object_path, ReqCtx};
+use crate::ctx::ReqCtx;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::s3::meta::checksums_xml;
 use crate::s3::put::{write_refused, WriteConditions};
@@ -20,6 +20,7 @@ use crate::xml::{self, Checksums, CompletePart};
 use bytes::Bytes;
 use dfs_common::checksum::Checksum as StoredChecksum;
 use dfs_common::http::Body;
+use dfs_common::names::ObjectPath;
 use dfs_common::wire::{CompleteUploadReq, ListPartsReq, PartInfo, MAX_LIST_PARTS};
 use dfs_common::{ErrorCode, ErrorDetail};
 use http::Response;
@@ -32,20 +33,21 @@ const MAX_COMPLETE_BODY: usize = 4 << 20;
 /// `POST /bucket/key?uploadId=U`.
 pub(crate) async fn complete_multipart_upload(
     ctx: &ReqCtx,
+    target: &ObjectPath,
     body: &mut BodySlot,
     upload_id: &str,
 ) -> S3Result<Response<Body>> {
-    let (bucket, key) = ctx.object()?;
+    let (bucket, key) = (target.bucket.as_str(), target.key.as_str());
     let conditions = WriteConditions::from_request(ctx)?;
     let doc = read_document(ctx, body).await?;
     let parts = xml::parse_complete_multipart_upload(&doc)?;
-    let checksum = object_checksum(ctx, upload_id, &parts).await?;
+    let checksum = object_checksum(ctx, target, upload_id, &parts).await?;
     let resp = ctx
         .client
         .uploads()
         .complete(&CompleteUploadReq {
             upload_id: upload_id.to_owned(),
-            path: Some(object_path(bucket, key)),
+            path: Some(target.to_string()),
             parts: parts
                 .iter()
                 .map(|p| (p.part_number, p.etag.clone()))
@@ -58,19 +60,19 @@ pub(crate) async fn complete_multipart_upload(
     let resp = match resp {
         Ok(resp) => resp,
         Err(e) if e.code == ErrorCode::PreconditionFailed => {
-            return Err(write_refused(ctx, e, &conditions, bucket, key).await)
+            return Err(write_refused(ctx, e, &conditions, target).await)
         }
-        Err(e) => return Err(upload_error(e, bucket, key, upload_id)),
+        Err(e) => return Err(upload_error(e, target, upload_id)),
     };
     tracing::debug!(
         %upload_id,
-        path = %object_path(bucket, key),
+        path = %target.to_string(),
         parts = parts.len(),
         size = resp.entry.size,
         "upload completed"
     );
     Ok(xml_response(xml::complete_multipart_upload_result(
-        &location(ctx, bucket, key),
+        &location(ctx, target),
         bucket,
         key,
         &resp.etag,
@@ -95,7 +97,8 @@ async fn read_document(ctx: &ReqCtx, body: &mut BodySlot) -> S3Result<Bytes> {
 
 /// The object's URL as the client sees the gateway (`Host`, and `X-Forwarded-Proto` from a
 /// TLS proxy), path style unless the host already names the bucket.
-fn location(ctx: &ReqCtx, bucket: &str, key: &str) -> String {
+fn location(ctx: &ReqCtx, target: &ObjectPath) -> String {
+    let (bucket, key) = (target.bucket.as_str(), target.key.as_str());
     let scheme = match ctx.header("x-forwarded-proto") {
         Ok(Some(proto)) if proto.trim().eq_ignore_ascii_case("https") => "https",
         _ => "http",
@@ -131,11 +134,11 @@ fn repeated_checksum(checksums: &Checksums, algorithm: ChecksumAlgorithm) -> Opt
 /// or when it is already completed (metad then answers for it).
 async fn object_checksum(
     ctx: &ReqCtx,
+    target: &ObjectPath,
     upload_id: &str,
     parts: &[CompletePart],
 ) -> S3Result<Option<StoredChecksum>> {
-    let (bucket, key) = ctx.object()?;
-    let Some((setting, stored)) = stored_parts(ctx, upload_id, parts).await? else {
+    let Some((setting, stored)) = stored_parts(ctx, target, upload_id, parts).await? else {
         return Ok(None);
     };
     let mut values = Vec::with_capacity(parts.len());
@@ -146,7 +149,7 @@ async fn object_checksum(
                 S3ErrorCode::InvalidPart,
                 format!("{} ({why})", S3ErrorCode::InvalidPart.default_message()),
             )
-            .with_resource(object_path(bucket, key))
+            .with_resource(target.to_string())
         };
         let Some(found) = stored.get(&number) else {
             return Err(invalid(format!("upload {upload_id} has no part {number}")));
@@ -226,10 +229,10 @@ fn check_object_header(ctx: &ReqCtx, setting: UploadChecksum, computed: &str) ->
 /// lists; `None` when the upload has no checksum algorithm or is already completed.
 async fn stored_parts(
     ctx: &ReqCtx,
+    target: &ObjectPath,
     upload_id: &str,
     parts: &[CompletePart],
 ) -> S3Result<Option<(UploadChecksum, BTreeMap<u32, PartInfo>)>> {
-    let (bucket, key) = ctx.object()?;
     let highest = parts.iter().map(|p| p.part_number).max().unwrap_or(0);
     let mut stored = BTreeMap::new();
     let mut setting = None;
@@ -240,7 +243,7 @@ async fn stored_parts(
             .uploads()
             .list_parts(&ListPartsReq {
                 upload_id: upload_id.to_owned(),
-                path: Some(object_path(bucket, key)),
+                path: Some(target.to_string()),
                 part_number_marker: marker,
                 // Until the setting is known, ask for no part: most uploads have none.
                 max_parts: if setting.is_some() { MAX_LIST_PARTS } else { 0 },
@@ -252,7 +255,7 @@ async fn stored_parts(
             Err(e) if e.code == ErrorCode::NotFound && !e.is(ErrorDetail::NoSuchBucket) => {
                 return Ok(None)
             }
-            Err(e) => return Err(upload_error(e, bucket, key, upload_id)),
+            Err(e) => return Err(upload_error(e, target, upload_id)),
         };
         if setting.is_none() {
             match upload_checksum(&page.upload) {

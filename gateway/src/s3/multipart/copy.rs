@@ -11,7 +11,7 @@
 use super::{upload_checksum, upload_error, upload_info};
 use crate::auth::checksum::ChecksumAlgorithm;
 use crate::body::{Digests, PayloadHasher};
-use crate::ctx::{object_path, ReqCtx};
+use crate::ctx::ReqCtx;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::router::CopySource;
 use crate::s3::conditions::Preconditions;
@@ -21,6 +21,7 @@ use crate::s3::{rpc_error, xml_response};
 use crate::xml;
 use dfs_client::FileReader;
 use dfs_common::http::Body;
+use dfs_common::names::ObjectPath;
 use dfs_common::wire::CopyPartReq;
 use dfs_common::{ErrorCode, InodeId};
 use futures_util::StreamExt;
@@ -83,12 +84,12 @@ struct Prepared {
 /// `PUT /bucket/key?partNumber=N&uploadId=U` with `x-amz-copy-source`.
 pub(crate) async fn upload_part_copy(
     ctx: &ReqCtx,
+    target: &ObjectPath,
     upload_id: &str,
     part_number: u32,
     source: &CopySource,
 ) -> S3Result<Response<Body>> {
-    let (bucket, key) = ctx.object()?;
-    check_source_access(ctx, &source.bucket).await?;
+    check_source_access(ctx, &source.object.bucket).await?;
     if let Some(version) = source.version_id.as_deref().filter(|v| *v != "null") {
         return Err(S3Error::invalid_argument(format!(
             "Invalid version id {version:?}: dfs keeps one version of each object."
@@ -99,9 +100,9 @@ pub(crate) async fn upload_part_copy(
         .map(parse_copy_range)
         .transpose()?;
     let conditions = Preconditions::from_headers(&ctx.headers, "x-amz-copy-source-");
-    let info = upload_info(ctx, bucket, key, upload_id).await?;
+    let info = upload_info(ctx, target, upload_id).await?;
     let algorithm = upload_checksum(&info).map(|c| c.algorithm);
-    let src_path = object_path(&source.bucket, &source.key);
+    let src_path = source.object.to_string();
     let mut attempt = 0;
     let resp = loop {
         attempt += 1;
@@ -109,7 +110,7 @@ pub(crate) async fn upload_part_copy(
         let req = CopyPartReq {
             upload_id: upload_id.to_owned(),
             part_number,
-            path: Some(object_path(bucket, key)),
+            path: Some(target.to_string()),
             src: src_path.clone(),
             range,
             src_if_match: Some(prepared.src_etag),
@@ -133,12 +134,12 @@ pub(crate) async fn upload_part_copy(
                 // The source may have gone since it was looked at, or the upload.
                 return Err(match ctx.client.stat(&src_path).await {
                     Err(s) if s.code == ErrorCode::NotFound => {
-                        rpc_error(s, &source.bucket, S3ErrorCode::NoSuchKey, src_path)
+                        rpc_error(s, &source.object.bucket, S3ErrorCode::NoSuchKey, src_path)
                     }
-                    _ => upload_error(e, bucket, key, upload_id),
+                    _ => upload_error(e, target, upload_id),
                 });
             }
-            Err(e) => return Err(upload_error(e, bucket, key, upload_id)),
+            Err(e) => return Err(upload_error(e, target, upload_id)),
         }
     };
     let part = resp.part;
@@ -162,8 +163,15 @@ async fn prepare(
     range: Option<(u64, u64)>,
     algorithm: Option<ChecksumAlgorithm>,
 ) -> S3Result<Prepared> {
-    let path = object_path(&source.bucket, &source.key);
-    let lookup_error = |e| rpc_error(e, &source.bucket, S3ErrorCode::NoSuchKey, path.clone());
+    let path = source.object.to_string();
+    let lookup_error = |e| {
+        rpc_error(
+            e,
+            &source.object.bucket,
+            S3ErrorCode::NoSuchKey,
+            path.clone(),
+        )
+    };
     if range.is_none() && algorithm.is_none() {
         let entry = ctx.client.stat(&path).await.map_err(lookup_error)?;
         check_source(&entry, source, conditions)?;

@@ -5,11 +5,12 @@
 //! client of the cluster) shows the key that asks.
 
 use super::{upload_checksum, upload_error};
-use crate::ctx::{object_path, owner_of, ReqCtx};
+use crate::ctx::{owner_of, ReqCtx};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::s3::{rpc_error, xml_response};
 use crate::xml::{self, ListMultipartUploadsResult, ListPartsResult, Owner, PartItem, UploadItem};
 use dfs_common::http::Body;
+use dfs_common::names::{BucketName, ObjectPath};
 use dfs_common::wire::{ListPartsReq, ListUploadsReq, MAX_LIST_PARTS, MAX_LIST_UPLOADS};
 use http::Response;
 use std::collections::HashMap;
@@ -80,8 +81,12 @@ impl<'c> Owners<'c> {
 }
 
 /// `GET /bucket/key?uploadId=U`.
-pub(crate) async fn list_parts(ctx: &ReqCtx, upload_id: &str) -> S3Result<Response<Body>> {
-    let (bucket, key) = ctx.object()?;
+pub(crate) async fn list_parts(
+    ctx: &ReqCtx,
+    target: &ObjectPath,
+    upload_id: &str,
+) -> S3Result<Response<Body>> {
+    let (bucket, key) = (target.bucket.as_str(), target.key.as_str());
     let q = &ctx.query;
     let max_parts = parse_page_size(q.get("max-parts"), "max-parts", MAX_LIST_PARTS)?;
     let part_number_marker = parse_part_marker(q.get("part-number-marker"))?;
@@ -90,12 +95,12 @@ pub(crate) async fn list_parts(ctx: &ReqCtx, upload_id: &str) -> S3Result<Respon
         .uploads()
         .list_parts(&ListPartsReq {
             upload_id: upload_id.to_owned(),
-            path: Some(object_path(bucket, key)),
+            path: Some(target.to_string()),
             part_number_marker,
             max_parts,
         })
         .await
-        .map_err(|e| upload_error(e, bucket, key, upload_id))?;
+        .map_err(|e| upload_error(e, target, upload_id))?;
     // A part's checksum is shown only when it is of the upload's algorithm (a part of an
     // upload without one may still have been sent with a checksum).
     let setting = upload_checksum(&page.upload);
@@ -120,7 +125,7 @@ pub(crate) async fn list_parts(ctx: &ReqCtx, upload_id: &str) -> S3Result<Respon
     let owner = Owners::new(ctx).of(page.upload.owner_key.as_deref()).await;
     let next_part_number_marker = (!parts.is_empty()).then_some(page.next_part_number_marker);
     let result = ListPartsResult {
-        bucket: bucket.to_owned(),
+        bucket: bucket.to_string(),
         key: key.to_owned(),
         upload_id: upload_id.to_owned(),
         part_number_marker,
@@ -137,8 +142,10 @@ pub(crate) async fn list_parts(ctx: &ReqCtx, upload_id: &str) -> S3Result<Respon
 }
 
 /// `GET /bucket?uploads`.
-pub(crate) async fn list_multipart_uploads(ctx: &ReqCtx) -> S3Result<Response<Body>> {
-    let bucket = ctx.bucket()?;
+pub(crate) async fn list_multipart_uploads(
+    ctx: &ReqCtx,
+    bucket: &BucketName,
+) -> S3Result<Response<Body>> {
     let q = &ctx.query;
     let prefix = q.get("prefix").map(str::to_owned);
     let delimiter = q
@@ -154,7 +161,7 @@ pub(crate) async fn list_multipart_uploads(ctx: &ReqCtx) -> S3Result<Response<Bo
         .client
         .uploads()
         .list(&ListUploadsReq {
-            bucket: bucket.to_owned(),
+            bucket: bucket.to_string(),
             prefix: prefix.clone().unwrap_or_default(),
             delimiter: delimiter.clone(),
             key_marker: key_given.then(|| key_marker.clone()),
@@ -180,7 +187,7 @@ pub(crate) async fn list_multipart_uploads(ctx: &ReqCtx) -> S3Result<Response<Bo
     }
     let me = ctx.owner();
     let result = ListMultipartUploadsResult {
-        bucket: bucket.to_owned(),
+        bucket: bucket.to_string(),
         key_marker,
         upload_id_marker,
         next_key_marker: page.next_key_marker.filter(|_| page.truncated),

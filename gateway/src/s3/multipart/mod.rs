@@ -21,13 +21,14 @@ use super::put::declared_length;
 use super::{empty_response, header_value, xml_response};
 use crate::auth::checksum::{ChecksumAlgorithm, ChecksumHasher, ExpectedChecksums};
 use crate::body::{stream_body, BodySlot, PayloadSink};
-use crate::ctx::{object_path, ReqCtx};
+use crate::ctx::ReqCtx;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::xml;
 use bytes::Bytes;
 use checksum::UploadChecksum;
 use dfs_client::{CreateOptions, FinishPartOptions};
 use dfs_common::http::Body;
+use dfs_common::names::ObjectPath;
 use dfs_common::wire::{AbortUploadReq, CreateUploadReq, ListPartsReq, UploadInfo, MAX_PART_SIZE};
 use dfs_common::{ErrorCode, ErrorDetail, RpcError};
 use http::{HeaderValue, Response, StatusCode};
@@ -35,8 +36,9 @@ use http::{HeaderValue, Response, StatusCode};
 /// Maps a metad error of a multipart call on `bucket`/`key`: a missing bucket is
 /// `NoSuchBucket`, any other missing thing the upload (`NoSuchUpload`, naming it); every other
 /// condition as [`crate::error::s3_mapping`] says.
-pub(crate) fn upload_error(err: RpcError, bucket: &str, key: &str, upload_id: &str) -> S3Error {
-    let resource = object_path(bucket, key);
+pub(crate) fn upload_error(err: RpcError, target: &ObjectPath, upload_id: &str) -> S3Error {
+    let bucket = target.bucket.as_str();
+    let resource = target.to_string();
     if err.is(ErrorDetail::NoSuchBucket) {
         return S3Error::no_such_bucket(bucket).with_source(err);
     }
@@ -51,8 +53,7 @@ pub(crate) fn upload_error(err: RpcError, bucket: &str, key: &str, upload_id: &s
 /// What the gateway needs to know of an open upload: its settings as metad keeps them.
 pub(crate) async fn upload_info(
     ctx: &ReqCtx,
-    bucket: &str,
-    key: &str,
+    target: &ObjectPath,
     upload_id: &str,
 ) -> S3Result<UploadInfo> {
     // A page of no part is the cheapest way to ask metad about an upload.
@@ -61,12 +62,12 @@ pub(crate) async fn upload_info(
         .uploads()
         .list_parts(&ListPartsReq {
             upload_id: upload_id.to_owned(),
-            path: Some(object_path(bucket, key)),
+            path: Some(target.to_string()),
             part_number_marker: 0,
             max_parts: 0,
         })
         .await
-        .map_err(|e| upload_error(e, bucket, key, upload_id))?;
+        .map_err(|e| upload_error(e, target, upload_id))?;
     Ok(page.upload)
 }
 
@@ -76,9 +77,12 @@ pub(crate) fn upload_checksum(info: &UploadInfo) -> Option<UploadChecksum> {
 }
 
 /// `POST /bucket/key?uploads`.
-pub(super) async fn create_multipart_upload(ctx: &ReqCtx) -> S3Result<Response<Body>> {
-    let (bucket, key) = ctx.object()?;
-    let resource = object_path(bucket, key);
+pub(super) async fn create_multipart_upload(
+    ctx: &ReqCtx,
+    target: &ObjectPath,
+) -> S3Result<Response<Body>> {
+    let (bucket, key) = (target.bucket.as_str(), target.key.as_str());
+    let resource = target.to_string();
     check_write_headers(&ctx.headers)?;
     let object = ObjectMeta::from_request(&ctx.headers)?;
     let checksum = UploadChecksum::from_request(
@@ -149,12 +153,12 @@ fn request_algorithm(expected: &ExpectedChecksums) -> Option<ChecksumAlgorithm> 
 /// `PUT /bucket/key?partNumber=N&uploadId=U`.
 pub(super) async fn upload_part(
     ctx: &ReqCtx,
+    target: &ObjectPath,
     body: &mut BodySlot,
     upload_id: &str,
     part_number: u32,
 ) -> S3Result<Response<Body>> {
-    let (bucket, key) = ctx.object()?;
-    let resource = object_path(bucket, key);
+    let resource = target.to_string();
     let expected = ExpectedChecksums::from_headers(&ctx.headers)?;
     let check = ctx.verified.body_check(&ctx.headers)?;
     if declared_length(ctx, &check)?.is_some_and(|len| len > MAX_PART_SIZE) {
@@ -167,7 +171,7 @@ pub(super) async fn upload_part(
         )
         .with_resource(resource));
     }
-    let info = upload_info(ctx, bucket, key, upload_id).await?;
+    let info = upload_info(ctx, target, upload_id).await?;
     let upload_algorithm = upload_checksum(&info).map(|c| c.algorithm);
     let sent = request_algorithm(&expected);
     if let (Some(want), Some(got)) = (upload_algorithm, sent) {
@@ -193,7 +197,7 @@ pub(super) async fn upload_part(
             },
         )
         .await
-        .map_err(|e| upload_error(e, bucket, key, upload_id))?;
+        .map_err(|e| upload_error(e, target, upload_id))?;
     let incoming = body.take()?;
     let mut sink = ChecksumSink {
         inner: &mut writer,
@@ -226,7 +230,7 @@ pub(super) async fn upload_part(
             checksum: checksum.as_ref().map(full_object),
         })
         .await
-        .map_err(|e| upload_error(e, bucket, key, upload_id))?;
+        .map_err(|e| upload_error(e, target, upload_id))?;
     let mut out = empty_response(StatusCode::OK);
     let headers = out.headers_mut();
     headers.insert(http::header::ETAG, header_value(&part.etag)?);
@@ -242,18 +246,18 @@ pub(super) async fn upload_part(
 /// `DELETE /bucket/key?uploadId=U`: the parts' data is collected by metad.
 pub(super) async fn abort_multipart_upload(
     ctx: &ReqCtx,
+    target: &ObjectPath,
     upload_id: &str,
 ) -> S3Result<Response<Body>> {
-    let (bucket, key) = ctx.object()?;
     ctx.client
         .uploads()
         .abort(&AbortUploadReq {
             upload_id: upload_id.to_owned(),
-            path: Some(object_path(bucket, key)),
+            path: Some(target.to_string()),
         })
         .await
-        .map_err(|e| upload_error(e, bucket, key, upload_id))?;
-    tracing::debug!("upload {upload_id} of {} aborted", object_path(bucket, key));
+        .map_err(|e| upload_error(e, target, upload_id))?;
+    tracing::debug!("upload {upload_id} of {target} aborted");
     Ok(empty_response(StatusCode::NO_CONTENT))
 }
 
@@ -261,8 +265,12 @@ pub(super) async fn abort_multipart_upload(
 mod tests {
     use super::*;
 
+    fn target() -> ObjectPath {
+        ObjectPath::parse("/bkt/k").unwrap()
+    }
+
     fn code(err: RpcError) -> S3ErrorCode {
-        upload_error(err, "b", "k", "u1").code()
+        upload_error(err, &target(), "u1").code()
     }
 
     #[test]
@@ -271,15 +279,14 @@ mod tests {
             code(RpcError::not_found("no upload u1")),
             S3ErrorCode::NoSuchUpload
         );
-        let err = upload_error(RpcError::no_such_bucket("no such bucket"), "b", "k", "u");
+        let err = upload_error(RpcError::no_such_bucket("no such bucket"), &target(), "u");
         assert_eq!(
             (err.code(), err.resource()),
-            (S3ErrorCode::NoSuchBucket, Some("/b"))
+            (S3ErrorCode::NoSuchBucket, Some("/bkt"))
         );
         let err = upload_error(
             RpcError::detailed(ErrorDetail::InvalidPart, "no part 3"),
-            "b",
-            "k",
+            &target(),
             "u",
         );
         assert!(err
@@ -288,12 +295,11 @@ mod tests {
         assert!(err.message().ends_with("(no part 3)"), "{}", err.message());
         let err = upload_error(
             RpcError::detailed(ErrorDetail::InvalidRange, "past the end"),
-            "b",
-            "k",
+            &target(),
             "u",
         );
         assert_eq!(err.message(), "past the end");
-        assert_eq!(err.resource(), Some("/b/k"));
+        assert_eq!(err.resource(), Some("/bkt/k"));
         // A message that looks like an S3 code means nothing: only the detail counts.
         assert_eq!(
             code(RpcError::invalid("InvalidPart: upload u1 has no part 3")),

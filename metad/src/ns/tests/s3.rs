@@ -5,6 +5,7 @@ use super::{chunk_ids, code, fixture, loc, mkdir, names, put, queued, stat, Fixt
 use crate::access::AccessKeys;
 use crate::store::queue::Queue;
 use dfs_common::auth::ClusterSecret;
+use dfs_common::names::BucketName;
 use dfs_common::wire::*;
 use dfs_common::{ErrorCode, RpcError};
 
@@ -23,7 +24,7 @@ fn new_key(keys: &AccessKeys) -> String {
 
 fn create(f: &Fixture, name: &str, owner: Option<&str>) -> Result<CreateBucketResp, RpcError> {
     f.ns.create_bucket(&CreateBucketReq {
-        name: name.into(),
+        name: BucketName::new(name).unwrap(),
         owner_key: owner.map(str::to_owned),
     })
 }
@@ -120,17 +121,19 @@ fn buckets_have_owners_and_grants() {
     let other = create(&f, "one", Some(&k2)).unwrap();
     assert!(!other.created && !other.owned_by_caller);
     assert!(!create(&f, "one", None).unwrap().owned_by_caller);
-    // The fixture's bucket was made by mkdir: nobody owns it.
-    assert!(create(&f, "b", None).unwrap().owned_by_caller);
+    // A bucket made by mkdir: nobody owns it.
+    mkdir(&f.ns, "/mkd", false).unwrap();
+    assert!(create(&f, "mkd", None).unwrap().owned_by_caller);
     assert_eq!(
         code(create(&f, "two", Some("DFSNOSUCHKEY"))),
         ErrorCode::NotFound
     );
-    assert_eq!(bucket_names(&f, None), ["b", "one"]);
-    for bad in ["", "a/b", "x/", "/", "a\0"] {
-        assert_eq!(
-            code(create(&f, bad, None)),
-            ErrorCode::InvalidArgument,
+    assert_eq!(bucket_names(&f, None), ["b", "mkd", "one"]);
+    // A name that is not a valid S3 bucket name cannot even be decoded.
+    for bad in ["", "a/b", "x/", "/", "a\0", "Bad_Name"] {
+        let body = serde_json::json!({ "name": bad, "owner_key": null });
+        assert!(
+            serde_json::from_value::<CreateBucketReq>(body).is_err(),
             "{bad:?}"
         );
     }
@@ -142,7 +145,8 @@ fn buckets_have_owners_and_grants() {
         f.ns.list_buckets(&ListBucketsReq::default())
             .unwrap()
             .buckets;
-    assert_eq!(listed[1].owner_key.as_deref(), Some(k1.as_str()));
+    let one = listed.iter().find(|b| b.name == "one").unwrap();
+    assert_eq!(one.owner_key.as_deref(), Some(k1.as_str()));
     assert!(listed.iter().all(|b| b.created_ms > 0));
     let unknown = f.ns.list_buckets(&ListBucketsReq {
         key_id: Some("DFSNOSUCHKEY".into()),
