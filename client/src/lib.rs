@@ -24,8 +24,8 @@ pub use write::{CreateOptions, FileWriter, FinishOptions, FinishPartOptions};
 use dfs_common::auth::ClusterSecret;
 use dfs_common::http::InternalClient;
 use dfs_common::wire::{
-    CopyReq, DeleteReq, Entry, EntryKind, ListReq, ListResp, MkdirReq, OpenPartReq, OpenReq,
-    OpenResp, RenameReq, Rpc, StatReq, StatResp, StatusReq, StatusResp,
+    BeginPartWriteReq, BeginWriteReq, CopyReq, DeleteReq, Entry, EntryKind, ListReq, ListResp,
+    MkdirReq, RenameReq, Rpc, StatReq, StatResp, StatusReq, StatusResp, WriteSession,
 };
 use dfs_common::{ErrorCode, ErrorDetail, RpcError};
 use std::sync::Arc;
@@ -243,7 +243,7 @@ impl DfsClient {
     /// object `x/`). Nothing is visible until [`FileWriter::finish`].
     pub async fn create(&self, path: &str, opts: CreateOptions) -> Result<FileWriter, RpcError> {
         let open = self
-            .call(&OpenReq {
+            .call(&BeginWriteReq {
                 path: path.to_owned(),
             })
             .await?;
@@ -263,7 +263,7 @@ impl DfsClient {
         opts: CreateOptions,
     ) -> Result<FileWriter, RpcError> {
         let open = self
-            .call(&OpenPartReq {
+            .call(&BeginPartWriteReq {
                 upload_id: upload_id.to_owned(),
                 part_number,
                 path: Some(path.to_owned()),
@@ -276,7 +276,7 @@ impl DfsClient {
     async fn writer(
         &self,
         path: &str,
-        open: OpenResp,
+        open: WriteSession,
         opts: CreateOptions,
     ) -> Result<FileWriter, RpcError> {
         if open.chunk_size == 0 {

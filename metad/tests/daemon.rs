@@ -257,7 +257,7 @@ async fn dead_node_is_repaired_and_deleted_chunks_are_collected() {
     .unwrap();
     let open = call(
         &daemon,
-        &OpenReq {
+        &BeginWriteReq {
             path: "/b/f".into(),
         },
     )

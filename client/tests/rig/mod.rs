@@ -13,9 +13,9 @@ use dfs_common::http::{
     MAX_RPC_BODY,
 };
 use dfs_common::wire::{
-    AbortReq, AllocChunkReq, AllocChunkResp, ChunkInfo, CommitPartReq, CommitReq, Empty, Entry,
-    EntryKind, OpenPartReq, OpenReq, OpenResp, PartInfo, ReplaceReplicaReq, Replica, StatReq,
-    StatResp, WrittenChunk,
+    AbortReq, AllocChunkReq, AllocChunkResp, BeginPartWriteReq, BeginWriteReq, ChunkInfo,
+    CommitPartReq, CommitReq, Empty, Entry, EntryKind, PartInfo, ReplaceReplicaReq, Replica,
+    StatReq, StatResp, WriteSession, WrittenChunk,
 };
 use dfs_common::{ChunkId, ErrorCode, InodeId, NodeId, RpcError, SessionId};
 use futures_util::StreamExt;
@@ -44,7 +44,7 @@ pub struct State {
     pub replace_excludes: Vec<Vec<NodeId>>,
     pub commits: Vec<CommitReq>,
     pub files: HashMap<String, (Entry, Vec<ChunkInfo>)>,
-    pub part_opens: Vec<OpenPartReq>,
+    pub part_opens: Vec<BeginPartWriteReq>,
     pub part_commits: Vec<CommitPartReq>,
 }
 
@@ -76,22 +76,22 @@ impl FakeMetad {
         Ok(picked)
     }
 
-    pub fn open(&self, req: OpenReq) -> Result<OpenResp, RpcError> {
+    pub fn open(&self, req: BeginWriteReq) -> Result<WriteSession, RpcError> {
         let mut state = self.state();
         state.next_id += 1;
         let session = SessionId(state.next_id);
         state.sessions.insert(session, req.path);
-        Ok(OpenResp {
+        Ok(WriteSession {
             session,
             chunk_size: state.chunk_size,
             replication: state.replication as u32,
         })
     }
 
-    pub fn open_part(&self, req: OpenPartReq) -> Result<OpenResp, RpcError> {
+    pub fn open_part(&self, req: BeginPartWriteReq) -> Result<WriteSession, RpcError> {
         let path = format!("part {} of {}", req.part_number, req.upload_id);
         self.state().part_opens.push(req);
-        self.open(OpenReq { path })
+        self.open(BeginWriteReq { path })
     }
 
     pub fn commit_part(&self, req: CommitPartReq) -> Result<PartInfo, RpcError> {
@@ -236,8 +236,8 @@ pub async fn handle(fake: Arc<FakeMetad>, req: Request<Incoming>) -> Response<Bo
         Err(err) => return error_response(&err),
     };
     match method.as_str() {
-        "open" => answer(&body, |r| fake.open(r)),
-        "open_part" => answer(&body, |r| fake.open_part(r)),
+        "begin_write" => answer(&body, |r| fake.open(r)),
+        "begin_part_write" => answer(&body, |r| fake.open_part(r)),
         "commit_part" => answer(&body, |r| fake.commit_part(r)),
         "alloc_chunk" => answer(&body, |r| fake.alloc(r)),
         "replace_replica" => answer(&body, |r| fake.replace(r)),

@@ -25,8 +25,8 @@ pub trait Rpc: Serialize + DeserializeOwned {
 /// with 503, may always be sent again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Repeat {
-    /// Reads, and writes whose repetition leaves the same state (a second `open` only leaves
-    /// a session the reaper collects).
+    /// Reads, and writes whose repetition leaves the same state (a second `begin_write`
+    /// only leaves a session the reaper collects).
     Always,
     /// Writes named by an idempotency token (a write session, an upload): a repetition after
     /// the first was done answers that the token is gone, which the caller checks.
@@ -362,17 +362,18 @@ pub struct ListResp {
 }
 rpc!(ListReq, "list", ListResp, Always);
 
-/// Start writing a file.
+/// Start writing a file: opens a write session (the client library's `DfsClient::create`),
+/// which is not a read handle; reads need no session.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct OpenReq {
+pub struct BeginWriteReq {
     /// Absolute path the file will have once committed. A path ending in `/` writes the
     /// payload of the directory object `x/` (see [`CommitReq`]).
     pub path: String,
 }
 
-/// The answer to [`OpenReq`].
+/// The answer to [`BeginWriteReq`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct OpenResp {
+pub struct WriteSession {
     /// The write session.
     pub session: SessionId,
     /// Bytes per chunk to cut the data into.
@@ -380,7 +381,7 @@ pub struct OpenResp {
     /// Replicas to write of each chunk.
     pub replication: u32,
 }
-rpc!(OpenReq, "open", OpenResp, Always);
+rpc!(BeginWriteReq, "begin_write", WriteSession, Always);
 
 /// Reserve a new chunk id and choose its replicas.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 //! S3 multipart uploads at metad. Re-exported by [`crate::wire`].
 //!
 //! An upload is created for a path (`/bucket/key`) and named by an opaque id. Its parts are
-//! written like files, through a write session ([`OpenPartReq`], then `alloc_chunk` and
+//! written like files, through a write session ([`BeginPartWriteReq`], then `alloc_chunk` and
 //! `replace_replica` as for any write, then [`CommitPartReq`]), or made from a range of an
 //! existing object without copying bytes ([`CopyPartReq`]). [`CompleteUploadReq`] makes the
 //! object appear atomically from the parts' chunks; nothing moves. Parts and uploads are not
@@ -18,7 +18,7 @@
 //! upload is for that very bucket and key, so a request authorised for one bucket can never
 //! touch an upload of another.
 
-use super::{Entry, OpenResp, Repeat, Rpc, WrittenChunk};
+use super::{Entry, Repeat, Rpc, WriteSession, WrittenChunk};
 use crate::checksum::{Checksum, ChecksumAlgorithm, ChecksumType};
 use crate::{InodeId, SessionId};
 use serde::{Deserialize, Serialize};
@@ -68,10 +68,10 @@ pub struct CreateUploadResp {
 }
 rpc!(CreateUploadReq, "create_upload", CreateUploadResp, Never);
 
-/// Start writing a part: a write session like [`super::OpenReq`]'s, to be filled with
+/// Start writing a part: a write session like [`super::BeginWriteReq`]'s, to be filled with
 /// `alloc_chunk` / `replace_replica` and ended with [`CommitPartReq`] (or `abort`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct OpenPartReq {
+pub struct BeginPartWriteReq {
     /// The upload.
     pub upload_id: String,
     /// The part number, 1 to [`MAX_PART_NUMBER`].
@@ -80,14 +80,14 @@ pub struct OpenPartReq {
     #[serde(default)]
     pub path: Option<String>,
 }
-rpc!(OpenPartReq, "open_part", OpenResp, Always);
+rpc!(BeginPartWriteReq, "begin_part_write", WriteSession, Always);
 
 /// Store a written part, replacing any part of the same number (whose chunks are collected),
 /// in one synced batch. `NotFound` when the upload is gone or completed; the session then
 /// stays open: abort it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CommitPartReq {
-    /// The write session opened by [`OpenPartReq`].
+    /// The write session opened by [`BeginPartWriteReq`].
     pub session: SessionId,
     /// Total size; must equal the sum of the chunk lengths (at most [`MAX_PART_SIZE`]).
     pub size: u64,

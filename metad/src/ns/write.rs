@@ -1,4 +1,4 @@
-//! Creating things: `mkdir`, the write session (`open`, `alloc_chunk`, `replace_replica`,
+//! Creating things: `mkdir`, the write session (`begin_write`, `alloc_chunk`, `replace_replica`,
 //! `commit`, `abort`), and `copy`. A write session or a copy whose path ends in `/` stores the
 //! payload of the directory object `x/` (see `target`).
 
@@ -16,8 +16,8 @@ use crate::store::values::{
 use crate::store::{keys, Cf, IdKind, Txn};
 use dfs_common::path::DfsPath;
 use dfs_common::wire::{
-    AbortReq, AllocChunkReq, AllocChunkResp, CommitReq, CopyReq, Entry, MkdirReq, OpenReq,
-    OpenResp, ReplaceReplicaReq, Replica, WrittenChunk,
+    AbortReq, AllocChunkReq, AllocChunkResp, BeginWriteReq, CommitReq, CopyReq, Entry, MkdirReq,
+    ReplaceReplicaReq, Replica, WriteSession, WrittenChunk,
 };
 use dfs_common::{ChunkId, ErrorCode, NodeId, RpcError, SessionId};
 use std::collections::{HashMap, HashSet};
@@ -102,14 +102,14 @@ impl Namespace {
     }
 
     /// Starts writing a file, or for a path ending in `/` the payload of a directory object.
-    pub fn open(&self, req: &OpenReq) -> Result<OpenResp, RpcError> {
+    pub fn begin_write(&self, req: &BeginWriteReq) -> Result<WriteSession, RpcError> {
         let path = parse(&req.path)?;
         check_object_path(&path)?;
         bucket(&self.store.view(), &path)?;
         let session = self
             .sessions
             .open(&self.store, path.to_string(), None, now_ms())?;
-        Ok(OpenResp {
+        Ok(WriteSession {
             session,
             chunk_size: self.settings.chunk_size,
             replication: self.settings.replication,

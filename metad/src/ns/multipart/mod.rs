@@ -21,9 +21,9 @@ use crate::store::values::{Part, PartTarget, Session, Upload, UploadRef, UploadS
 use crate::store::{Cf, Reader, StoreError, Txn};
 use dfs_common::path::DfsPath;
 use dfs_common::wire::{
-    AbortUploadReq, CommitPartReq, CreateUploadReq, CreateUploadResp, ListPartsReq, ListPartsResp,
-    OpenPartReq, OpenResp, PartInfo, UploadInfo, MAX_LIST_PARTS, MAX_PART_NUMBER, MAX_PART_SIZE,
-    MIN_PART_NUMBER,
+    AbortUploadReq, BeginPartWriteReq, CommitPartReq, CreateUploadReq, CreateUploadResp,
+    ListPartsReq, ListPartsResp, PartInfo, UploadInfo, WriteSession, MAX_LIST_PARTS,
+    MAX_PART_NUMBER, MAX_PART_SIZE, MIN_PART_NUMBER,
 };
 use dfs_common::{ErrorCode, ErrorDetail, InodeId, RpcError};
 use rand::Rng;
@@ -116,7 +116,7 @@ impl Namespace {
     }
 
     /// Starts writing a part: a write session whose commit is [`Namespace::commit_part`].
-    pub fn open_part(&self, req: &OpenPartReq) -> Result<OpenResp, RpcError> {
+    pub fn begin_part_write(&self, req: &BeginPartWriteReq) -> Result<WriteSession, RpcError> {
         check_part_number(req.part_number)?;
         let found = open_upload(&self.store.view(), &req.upload_id, req.path.as_deref())?;
         let target = PartTarget {
@@ -126,7 +126,7 @@ impl Namespace {
         let session = self
             .sessions
             .open(&self.store, found.path(), Some(target), now_ms())?;
-        Ok(OpenResp {
+        Ok(WriteSession {
             session,
             chunk_size: self.settings.chunk_size,
             replication: self.settings.replication,

@@ -44,7 +44,7 @@ pub(crate) fn put_part(
     lens: &[u64],
     tag: u32,
 ) -> Result<(PartInfo, Vec<ChunkId>), RpcError> {
-    let open = f.ns.open_part(&OpenPartReq {
+    let open = f.ns.begin_part_write(&BeginPartWriteReq {
         upload_id: id.into(),
         part_number: number,
         path: None,
@@ -245,7 +245,7 @@ fn an_aborted_upload_is_gone_and_its_chunks_collected() {
     let (_, chunks) = put_part(&f, &id, 1, &[5 * MIB], 1).unwrap();
     // A part being written when the upload goes cannot be committed into nothing.
     let late =
-        f.ns.open_part(&OpenPartReq {
+        f.ns.begin_part_write(&BeginPartWriteReq {
             upload_id: id.clone(),
             part_number: 2,
             path: None,
@@ -490,7 +490,7 @@ fn calls_naming_another_path_do_not_find_the_upload() {
     crate::ns::tests::mkdir(&f.ns, "/c", false).unwrap();
     let id = create(&f, "/b/k");
     let open = |path: &str, number| {
-        f.ns.open_part(&OpenPartReq {
+        f.ns.begin_part_write(&BeginPartWriteReq {
             upload_id: id.clone(),
             part_number: number,
             path: Some(path.into()),
@@ -524,7 +524,7 @@ fn calls_naming_another_path_do_not_find_the_upload() {
     });
     assert_eq!(code(bad_etag), ErrorCode::InvalidArgument);
     let file =
-        f.ns.open(&OpenReq {
+        f.ns.begin_write(&BeginWriteReq {
             path: "/b/f".into(),
         })
         .unwrap();

@@ -17,7 +17,7 @@ fn write(
     if_match: Option<&str>,
     if_none_match: bool,
 ) -> Result<Entry, RpcError> {
-    let open = f.ns.open(&OpenReq { path: path.into() })?;
+    let open = f.ns.begin_write(&BeginWriteReq { path: path.into() })?;
     let mut written = Vec::new();
     for _ in 0..chunks {
         let alloc = f.ns.alloc_chunk(&AllocChunkReq {

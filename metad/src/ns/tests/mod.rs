@@ -79,7 +79,7 @@ pub(super) fn mkdir(ns: &Namespace, path: &str, parents: bool) -> Result<Entry, 
 
 /// Writes a file of `chunks` chunks of 10 bytes each.
 pub(super) fn put(ns: &Namespace, path: &str, chunks: usize) -> Result<Entry, RpcError> {
-    let open = ns.open(&OpenReq { path: path.into() })?;
+    let open = ns.begin_write(&BeginWriteReq { path: path.into() })?;
     let mut written = Vec::new();
     for _ in 0..chunks {
         let alloc = ns.alloc_chunk(&AllocChunkReq {
@@ -183,7 +183,7 @@ fn mkdir_with_and_without_parents() {
 #[test]
 fn files_need_a_bucket_and_a_file_name() {
     let f = fixture();
-    let open = |p: &str| f.ns.open(&OpenReq { path: p.into() });
+    let open = |p: &str| f.ns.begin_write(&BeginWriteReq { path: p.into() });
     assert_eq!(code(open("/f")), ErrorCode::InvalidArgument);
     assert!(open("/f").unwrap_err().message.contains("inside a bucket"));
     assert_eq!(code(open("/")), ErrorCode::InvalidArgument);
@@ -224,7 +224,7 @@ fn commit_replaces_a_file_and_queues_its_chunks() {
 fn commit_checks_the_session() {
     let f = fixture();
     let open =
-        f.ns.open(&OpenReq {
+        f.ns.begin_write(&BeginWriteReq {
             path: "/b/f".into(),
         })
         .unwrap();
@@ -295,7 +295,7 @@ fn commit_checks_the_session() {
 fn commit_refuses_chunks_longer_than_any_chunkd_holds() {
     let f = fixture();
     let open =
-        f.ns.open(&OpenReq {
+        f.ns.begin_write(&BeginWriteReq {
             path: "/b/huge".into(),
         })
         .unwrap();
@@ -333,7 +333,7 @@ fn commit_refuses_chunks_longer_than_any_chunkd_holds() {
 fn abort_collects_the_chunks() {
     let f = fixture();
     let open =
-        f.ns.open(&OpenReq {
+        f.ns.begin_write(&BeginWriteReq {
             path: "/b/f".into(),
         })
         .unwrap();
@@ -606,7 +606,7 @@ fn dead_nodes_are_skipped_and_their_chunks_queued() {
     );
     // Two live nodes left: enough for replication 2, but not when one is excluded.
     let open =
-        f.ns.open(&OpenReq {
+        f.ns.begin_write(&BeginWriteReq {
             path: "/b/g".into(),
         })
         .unwrap();

@@ -56,7 +56,7 @@ fn put_if(
     if_match: Option<&str>,
     if_none_match: bool,
 ) -> Result<Entry, RpcError> {
-    let open = f.ns.open(&OpenReq { path: path.into() })?;
+    let open = f.ns.begin_write(&BeginWriteReq { path: path.into() })?;
     let result = f.ns.commit(&CommitReq {
         checksum: None,
         session: open.session,

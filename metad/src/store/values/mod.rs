@@ -150,7 +150,7 @@ pub mod v1 {
     pub struct Session {
         /// The path the file gets at commit.
         pub path: String,
-        /// Unix milliseconds of `open`.
+        /// Unix milliseconds of `begin_write`.
         pub created_ms: u64,
         /// Chunks allocated so far.
         pub chunks: Vec<SessionChunk>,

@@ -222,7 +222,7 @@ fn whole_copies_of_plain_objects_take_the_source_etag() {
     );
     // A plain object with an MD5 ETag.
     let open =
-        f.ns.open(&OpenReq {
+        f.ns.begin_write(&BeginWriteReq {
             path: "/b/plain".into(),
         })
         .unwrap();
