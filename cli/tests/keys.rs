@@ -63,8 +63,8 @@ async fn keys_and_grants_through_the_cli() {
     assert!(!listed.contains(&secret), "list never shows secrets");
 
     // Buckets: top-level directories, and one owned by a key.
-    cluster.dfs_ok(&["mkdir", "/b1"]);
-    cluster.dfs_ok(&["mkdir", "/b2"]);
+    cluster.dfs_ok(&["mkdir", "/bk1"]);
+    cluster.dfs_ok(&["mkdir", "/bk2"]);
     cluster
         .client()
         .buckets()
@@ -77,33 +77,33 @@ async fn keys_and_grants_through_the_cli() {
     let buckets = cluster.dfs_ok(&["bucket", "ls"]);
     assert!(buckets.starts_with("BUCKET"), "{buckets}");
     assert!(
-        line_with(&buckets, "b1 ").trim_end().ends_with(" -"),
+        line_with(&buckets, "bk1 ").trim_end().ends_with(" -"),
         "{buckets}"
     );
     assert!(line_with(&buckets, "bb3 ").contains(&bob), "{buckets}");
 
     // allow / deny, with and without flags.
     assert_eq!(
-        cluster.dfs_ok(&["bucket", "allow", "b1", &alice]),
-        format!("{alice}: b1:rwo\n")
+        cluster.dfs_ok(&["bucket", "allow", "bk1", &alice]),
+        format!("{alice}: bk1:rwo\n")
     );
     assert_eq!(
-        cluster.dfs_ok(&["bucket", "allow", "--read", "b2", &alice]),
-        format!("{alice}: b1:rwo b2:r\n")
+        cluster.dfs_ok(&["bucket", "allow", "--read", "bk2", &alice]),
+        format!("{alice}: bk1:rwo bk2:r\n")
     );
     let listed = cluster.dfs_ok(&["key", "list"]);
     assert!(
-        line_with(&listed, &alice).contains("b1:rwo b2:r"),
+        line_with(&listed, &alice).contains("bk1:rwo bk2:r"),
         "{listed}"
     );
     assert!(line_with(&listed, &bob).contains("bb3:rwo"), "{listed}");
     assert_eq!(
-        cluster.dfs_ok(&["bucket", "deny", "--write", "b1", &alice]),
-        format!("{alice}: b1:ro b2:r\n")
+        cluster.dfs_ok(&["bucket", "deny", "--write", "bk1", &alice]),
+        format!("{alice}: bk1:ro bk2:r\n")
     );
     assert_eq!(
-        cluster.dfs_ok(&["bucket", "deny", "b2", &alice]),
-        format!("{alice}: b1:ro\n")
+        cluster.dfs_ok(&["bucket", "deny", "bk2", &alice]),
+        format!("{alice}: bk1:ro\n")
     );
 
     // One clear line for what does not exist.
@@ -112,12 +112,17 @@ async fn keys_and_grants_through_the_cli() {
         "error: no such bucket: nob\n"
     );
     assert_eq!(
-        cluster.dfs_err(&["bucket", "allow", "b1", "DFSNOPE"]),
+        cluster.dfs_err(&["bucket", "allow", "bk1", "DFSNOPE"]),
         "error: no such access key: DFSNOPE\n"
     );
     assert_eq!(
-        cluster.dfs_err(&["bucket", "deny", "b1", "DFSNOPE"]),
+        cluster.dfs_err(&["bucket", "deny", "bk1", "DFSNOPE"]),
         "error: no such access key: DFSNOPE\n"
+    );
+    // Grants exist only on S3 buckets: a name S3 refuses is refused before metad is asked.
+    assert_eq!(
+        cluster.dfs_err(&["bucket", "allow", "b", &alice]),
+        "error: not a bucket name: b (must be 3 to 63 characters long)\n"
     );
     assert_eq!(
         cluster.dfs_err(&["key", "delete", "DFSNOPE"]),

@@ -11,7 +11,7 @@ async fn create_upload(cluster: &Cluster, path: &str) -> String {
         .client()
         .uploads()
         .create(&CreateUploadReq {
-            path: path.to_owned(),
+            path: path.parse().unwrap(),
             content_type: None,
             meta: Vec::new(),
             checksum_algorithm: None,
@@ -33,7 +33,11 @@ fn line_with<'a>(table: &'a str, needle: &str) -> &'a str {
 
 /// Checks that neither `ls` nor `show` of the bucket shows anything of the uploads.
 fn assert_bucket_looks_empty(cluster: &Cluster) {
-    for args in [&["ls", "/b"][..], &["ls", "-l", "/b"], &["show", "/b"]] {
+    for args in [
+        &["ls", "/bkt"][..],
+        &["ls", "-l", "/bkt"],
+        &["show", "/bkt"],
+    ] {
         let out = cluster.dfs_ok(args);
         assert!(
             !out.contains("video") && !out.contains("logs"),
@@ -52,20 +56,20 @@ async fn list_and_abort_uploads_through_the_cli() {
     .await
     .unwrap();
     let client = cluster.client();
-    client.mkdir("/b", false).await.unwrap();
+    client.mkdir("/bkt", false).await.unwrap();
 
     // No upload: no output at all.
-    assert_eq!(cluster.dfs_ok(&["uploads", "ls", "b"]), "");
+    assert_eq!(cluster.dfs_ok(&["uploads", "ls", "bkt"]), "");
     assert_eq!(
         cluster.dfs_err(&["uploads", "ls", "nob"]),
         "error: no such bucket: nob\n"
     );
 
     // One upload with a part of 3000 bytes, one without parts.
-    let path = "/b/videos/trip.mp4";
+    let path = "/bkt/videos/trip.mp4";
     let id = create_upload(&cluster, path).await;
     let mut writer = client
-        .create_part(path, &id, 1, CreateOptions::default())
+        .create_part(&path.parse().unwrap(), &id, 1, CreateOptions::default())
         .await
         .unwrap();
     writer
@@ -77,17 +81,17 @@ async fn list_and_abort_uploads_through_the_cli() {
         .await
         .unwrap();
     assert_eq!(part.size, 3000);
-    let other = create_upload(&cluster, "/b/logs/today").await;
+    let other = create_upload(&cluster, "/bkt/logs/today").await;
     assert_bucket_looks_empty(&cluster);
 
-    let listed = cluster.dfs_ok(&["uploads", "ls", "b"]);
+    let listed = cluster.dfs_ok(&["uploads", "ls", "bkt"]);
     assert!(listed.starts_with("KEY "), "{listed}");
     assert!(listed.contains("INITIATED (UTC)"), "{listed}");
     assert_eq!(listed.lines().count(), 3, "{listed}");
     assert!(line_with(&listed, &id).starts_with("videos/trip.mp4 "));
     assert!(line_with(&listed, &other).starts_with("logs/today "));
 
-    let long = cluster.dfs_ok(&["uploads", "ls", "-l", "/b"]);
+    let long = cluster.dfs_ok(&["uploads", "ls", "-l", "/bkt"]);
     assert!(
         line_with(&long, "KEY").trim_end().ends_with("PARTS  BYTES"),
         "{long}"
@@ -101,7 +105,7 @@ async fn list_and_abort_uploads_through_the_cli() {
         "{long}"
     );
 
-    let filtered = cluster.dfs_ok(&["uploads", "ls", "--prefix", "videos/", "b"]);
+    let filtered = cluster.dfs_ok(&["uploads", "ls", "--prefix", "videos/", "bkt"]);
     assert!(
         filtered.contains(&id) && !filtered.contains(&other),
         "{filtered}"
@@ -109,24 +113,24 @@ async fn list_and_abort_uploads_through_the_cli() {
 
     // Abort: the upload goes; its id under another key is not found either.
     assert_eq!(
-        cluster.dfs_err(&["uploads", "abort", "b", "logs/today", &id]),
-        format!("error: no such upload: {id} of /b/logs/today\n")
+        cluster.dfs_err(&["uploads", "abort", "bkt", "logs/today", &id]),
+        format!("error: no such upload: {id} of /bkt/logs/today\n")
     );
     assert_eq!(
-        cluster.dfs_ok(&["uploads", "abort", "b", "videos/trip.mp4", &id]),
+        cluster.dfs_ok(&["uploads", "abort", "bkt", "videos/trip.mp4", &id]),
         ""
     );
-    let listed = cluster.dfs_ok(&["uploads", "ls", "b"]);
+    let listed = cluster.dfs_ok(&["uploads", "ls", "bkt"]);
     assert!(!listed.contains(&id), "{listed}");
     assert!(listed.contains(&other), "{listed}");
     assert_eq!(
-        cluster.dfs_err(&["uploads", "abort", "b", "videos/trip.mp4", &id]),
-        format!("error: no such upload: {id} of /b/videos/trip.mp4\n")
+        cluster.dfs_err(&["uploads", "abort", "bkt", "videos/trip.mp4", &id]),
+        format!("error: no such upload: {id} of /bkt/videos/trip.mp4\n")
     );
     assert_bucket_looks_empty(&cluster);
 
     // The shell knows the commands too.
-    let script = format!("help uploads\nuploads abort b logs/today {other}\nuploads ls b\n");
+    let script = format!("help uploads\nuploads abort bkt logs/today {other}\nuploads ls bkt\n");
     let out = cluster.run_dfs_with_input(&["shell"], Some(&script));
     assert!(out.success, "{}{}", out.stdout, out.stderr);
     assert!(
@@ -141,6 +145,6 @@ async fn list_and_abort_uploads_through_the_cli() {
         out.stdout
     );
     assert!(!out.stdout.contains(&other), "{}", out.stdout);
-    assert_eq!(cluster.dfs_ok(&["uploads", "ls", "-l", "b"]), "");
+    assert_eq!(cluster.dfs_ok(&["uploads", "ls", "-l", "bkt"]), "");
     assert_bucket_looks_empty(&cluster);
 }

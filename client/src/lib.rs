@@ -23,6 +23,7 @@ pub use write::{CreateOptions, FileWriter, FinishOptions, FinishPartOptions};
 
 use dfs_common::auth::ClusterSecret;
 use dfs_common::http::InternalClient;
+use dfs_common::names::ObjectPath;
 use dfs_common::wire::{
     BeginPartWriteReq, BeginWriteReq, CopyReq, DeleteReq, Entry, EntryKind, ListReq, ListResp,
     MkdirReq, RenameReq, Rpc, StatReq, StatResp, StatusReq, StatusResp, WriteSession,
@@ -130,7 +131,7 @@ impl DfsClient {
     pub async fn stat(&self, path: &str) -> Result<Entry, RpcError> {
         let resp = self
             .call(&StatReq {
-                path: path.to_owned(),
+                path: path.parse()?,
                 with_chunks: false,
             })
             .await?;
@@ -140,7 +141,7 @@ impl DfsClient {
     /// The entry at `path` and, for a file, its chunks with their replicas.
     pub async fn stat_chunks(&self, path: &str) -> Result<StatResp, RpcError> {
         self.call(&StatReq {
-            path: path.to_owned(),
+            path: path.parse()?,
             with_chunks: true,
         })
         .await
@@ -155,7 +156,7 @@ impl DfsClient {
         limit: u32,
     ) -> Result<ListResp, RpcError> {
         self.call(&ListReq {
-            path: path.to_owned(),
+            path: path.parse()?,
             start_after,
             limit,
         })
@@ -183,7 +184,7 @@ impl DfsClient {
     /// when it already exists as a directory.
     pub async fn mkdir(&self, path: &str, parents: bool) -> Result<Entry, RpcError> {
         self.call(&MkdirReq {
-            path: path.to_owned(),
+            path: path.parse()?,
             parents,
             object: None,
         })
@@ -193,7 +194,7 @@ impl DfsClient {
     /// Deletes a file, or a directory (with everything below it when `recursive`).
     pub async fn delete(&self, path: &str, recursive: bool) -> Result<(), RpcError> {
         self.call(&DeleteReq {
-            path: path.to_owned(),
+            path: path.parse()?,
             recursive,
             object: false,
         })
@@ -204,8 +205,8 @@ impl DfsClient {
     /// Renames a file or a whole directory atomically; a file at `dst` is replaced.
     pub async fn rename(&self, src: &str, dst: &str) -> Result<(), RpcError> {
         self.call(&RenameReq {
-            src: src.to_owned(),
-            dst: dst.to_owned(),
+            src: src.parse()?,
+            dst: dst.parse()?,
         })
         .await
         .map(|_| ())
@@ -224,8 +225,8 @@ impl DfsClient {
     /// Copies a file; the copy shares the source's chunks, so no data moves.
     pub async fn copy(&self, src: &str, dst: &str) -> Result<Entry, RpcError> {
         self.call(&CopyReq {
-            src: src.to_owned(),
-            dst: dst.to_owned(),
+            src: src.parse()?,
+            dst: dst.parse()?,
             replace_meta: None,
             if_match: None,
             if_none_match: false,
@@ -244,7 +245,7 @@ impl DfsClient {
     pub async fn create(&self, path: &str, opts: CreateOptions) -> Result<FileWriter, RpcError> {
         let open = self
             .call(&BeginWriteReq {
-                path: path.to_owned(),
+                path: path.parse()?,
             })
             .await?;
         self.writer(path, open, opts).await
@@ -257,7 +258,7 @@ impl DfsClient {
     /// requests of `dfs_common::wire` (`CreateUploadReq`, `CopyPartReq`, ...).
     pub async fn create_part(
         &self,
-        path: &str,
+        path: &ObjectPath,
         upload_id: &str,
         part_number: u32,
         opts: CreateOptions,
@@ -266,10 +267,10 @@ impl DfsClient {
             .call(&BeginPartWriteReq {
                 upload_id: upload_id.to_owned(),
                 part_number,
-                path: Some(path.to_owned()),
+                path: Some(path.clone()),
             })
             .await?;
-        self.writer(path, open, opts).await
+        self.writer(&path.to_string(), open, opts).await
     }
 
     /// A writer on a freshly opened write session.

@@ -6,6 +6,7 @@ mod rig;
 use bytes::Bytes;
 use dfs_client::{etag_of, CreateOptions, FinishPartOptions};
 use dfs_common::checksum::{Checksum, ChecksumAlgorithm, ChecksumType};
+use dfs_common::names::ObjectPath;
 use dfs_common::wire::{ChunkInfo, Entry};
 use rig::{data, Rig, CHUNK};
 
@@ -74,7 +75,12 @@ async fn parts_are_written_through_write_sessions() {
     let bytes = data(2 * CHUNK as usize + 3, 6);
     let mut writer = rig
         .client
-        .create_part("/b/k", "u1", 3, CreateOptions::default())
+        .create_part(
+            &ObjectPath::parse("/bkt/k").unwrap(),
+            "u1",
+            3,
+            CreateOptions::default(),
+        )
         .await
         .unwrap();
     writer.write(Bytes::from(bytes.clone())).await.unwrap();
@@ -93,7 +99,8 @@ async fn parts_are_written_through_write_sessions() {
     assert_eq!(part.size, bytes.len() as u64);
     assert_eq!(part.etag, etag_of(&bytes));
     let state = rig.fake.state();
-    assert_eq!(state.part_opens[0].path.as_deref(), Some("/b/k"));
+    let opened = state.part_opens[0].path.as_ref().map(ToString::to_string);
+    assert_eq!(opened.as_deref(), Some("/bkt/k"));
     assert_eq!(state.part_opens[0].upload_id, "u1");
     let commit = &state.part_commits[0];
     assert_eq!(commit.chunks.len(), 3);

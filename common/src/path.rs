@@ -5,13 +5,17 @@
 //! distinct files (normalising them breaks S3 clients). A trailing `/` names a directory.
 //! Interactive tools normalise what a person types before they build a `DfsPath`.
 
+use crate::names::ObjectPath;
 use crate::RpcError;
+use serde::{Deserialize, Serialize};
 
 /// Longest path metad accepts, in bytes (a 63-byte bucket, a 1024-byte key and room to spare).
 pub const MAX_PATH_BYTES: usize = 4096;
 
-/// A parsed absolute path.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A parsed absolute path. Its serde form is the path string, and deserializing parses it, so a
+/// malformed path in a message is refused when the message is decoded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct DfsPath {
     /// The components below the root, verbatim.
     pub components: Vec<String>,
@@ -88,6 +92,44 @@ impl std::fmt::Display for DfsPath {
     }
 }
 
+impl std::str::FromStr for DfsPath {
+    type Err = RpcError;
+    fn from_str(text: &str) -> Result<DfsPath, RpcError> {
+        DfsPath::parse(text)
+    }
+}
+
+impl TryFrom<String> for DfsPath {
+    type Error = RpcError;
+    fn try_from(text: String) -> Result<DfsPath, RpcError> {
+        DfsPath::parse(&text)
+    }
+}
+
+impl From<DfsPath> for String {
+    fn from(path: DfsPath) -> String {
+        path.to_string()
+    }
+}
+
+/// An object's path: the bucket, then the key split at each `/` (a key ending in `/` gives a
+/// trailing slash).
+impl From<&ObjectPath> for DfsPath {
+    fn from(path: &ObjectPath) -> DfsPath {
+        let key = path.key.as_str();
+        let (body, trailing_slash) = match key.strip_suffix('/') {
+            Some(body) => (body, true),
+            None => (key, false),
+        };
+        let mut components = vec![path.bucket.to_string()];
+        components.extend(body.split('/').map(str::to_owned));
+        DfsPath {
+            components,
+            trailing_slash,
+        }
+    }
+}
+
 /// Joins a directory path and a child name into a path string.
 pub fn join(dir: &str, name: &str) -> String {
     if dir.ends_with('/') {
@@ -120,6 +162,35 @@ mod tests {
         assert!(DfsPath::parse("//x").is_err());
         assert!(DfsPath::parse("").is_err());
         assert!(DfsPath::parse("/b/\0").is_err());
+    }
+
+    #[test]
+    fn an_object_path_converts_like_its_string() {
+        for text in [
+            "/bkt/x",
+            "/bkt/x/",
+            "/bkt//lead",
+            "/bkt/a//c/",
+            "/bkt/./..",
+            "/bkt//",
+        ] {
+            let object = ObjectPath::parse(text).unwrap();
+            assert_eq!(
+                DfsPath::from(&object),
+                DfsPath::parse(text).unwrap(),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn serde_is_the_string_and_refuses_bad_paths() {
+        let path = DfsPath::parse("/b/a//c/").unwrap();
+        let json = serde_json::to_string(&path).unwrap();
+        assert_eq!(json, r#""/b/a//c/""#);
+        assert_eq!(serde_json::from_str::<DfsPath>(&json).unwrap(), path);
+        assert!(serde_json::from_str::<DfsPath>(r#""relative""#).is_err());
+        assert!(serde_json::from_str::<DfsPath>(r#""//x""#).is_err());
     }
 
     #[test]

@@ -47,7 +47,7 @@ async fn requests_must_be_signed_and_match_their_body() {
     let root = call(
         &daemon,
         &StatReq {
-            path: "/".into(),
+            path: "/".parse().unwrap(),
             with_chunks: false,
         },
     )
@@ -60,7 +60,7 @@ async fn requests_must_be_signed_and_match_their_body() {
         .call(
             &addr,
             &StatReq {
-                path: "/".into(),
+                path: "/".parse().unwrap(),
                 with_chunks: false,
             },
         )
@@ -111,7 +111,7 @@ async fn state_survives_a_restart() {
     call(
         &daemon,
         &MkdirReq {
-            path: "/b/x".into(),
+            path: "/b/x".parse().unwrap(),
             parents: true,
             object: None,
         },
@@ -124,7 +124,7 @@ async fn state_survives_a_restart() {
     let x = call(
         &daemon,
         &StatReq {
-            path: "/b/x".into(),
+            path: "/b/x".parse().unwrap(),
             with_chunks: false,
         },
     )
@@ -248,7 +248,7 @@ async fn dead_node_is_repaired_and_deleted_chunks_are_collected() {
     call(
         &daemon,
         &MkdirReq {
-            path: "/b".into(),
+            path: "/b".parse().unwrap(),
             parents: false,
             object: None,
         },
@@ -258,7 +258,7 @@ async fn dead_node_is_repaired_and_deleted_chunks_are_collected() {
     let open = call(
         &daemon,
         &BeginWriteReq {
-            path: "/b/f".into(),
+            path: "/b/f".parse().unwrap(),
         },
     )
     .await
@@ -317,7 +317,7 @@ async fn dead_node_is_repaired_and_deleted_chunks_are_collected() {
     let stat = call(
         &daemon,
         &StatReq {
-            path: "/b/f".into(),
+            path: "/b/f".parse().unwrap(),
             with_chunks: true,
         },
     )
@@ -336,7 +336,7 @@ async fn dead_node_is_repaired_and_deleted_chunks_are_collected() {
     call(
         &daemon,
         &DeleteReq {
-            path: "/b/f".into(),
+            path: "/b/f".parse().unwrap(),
             recursive: false,
             object: false,
         },
@@ -372,7 +372,7 @@ async fn metrics_and_probes_need_no_signature() {
     call(
         &daemon,
         &MkdirReq {
-            path: "/b".into(),
+            path: "/b".parse().unwrap(),
             parents: false,
             object: None,
         },

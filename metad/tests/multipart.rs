@@ -65,7 +65,7 @@ async fn cluster() -> Cluster {
         assert!(Instant::now() < deadline, "chunkds did not register");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    client.mkdir("/b", false).await.unwrap();
+    client.mkdir("/bkt", false).await.unwrap();
     Cluster {
         metad,
         chunkds,
@@ -93,7 +93,12 @@ async fn read(client: &DfsClient, path: &str, start: u64, end: u64) -> Vec<u8> {
 async fn write_part(c: &Cluster, id: &str, number: u32, bytes: &[u8]) -> PartInfo {
     let mut writer = c
         .client
-        .create_part("/b/big", id, number, CreateOptions::default())
+        .create_part(
+            &"/bkt/big".parse().unwrap(),
+            id,
+            number,
+            CreateOptions::default(),
+        )
         .await
         .unwrap();
     // Odd-sized writes, so chunks are cut inside them.
@@ -113,7 +118,7 @@ async fn parts_written_and_copied_complete_into_one_readable_object() {
     let src = data(6 * MIB + 123, 1);
     let mut writer = c
         .client
-        .create("/b/src", CreateOptions::default())
+        .create("/bkt/src", CreateOptions::default())
         .await
         .unwrap();
     writer.write(Bytes::from(src.clone())).await.unwrap();
@@ -123,7 +128,7 @@ async fn parts_written_and_copied_complete_into_one_readable_object() {
         .client
         .uploads()
         .create(&CreateUploadReq {
-            path: "/b/big".into(),
+            path: "/bkt/big".parse().unwrap(),
             content_type: Some("application/x-test".into()),
             meta: vec![],
             checksum_algorithm: None,
@@ -145,8 +150,8 @@ async fn parts_written_and_copied_complete_into_one_readable_object() {
         .copy_part(&CopyPartReq {
             upload_id: id.clone(),
             part_number: 2,
-            path: Some("/b/big".into()),
-            src: "/b/src".into(),
+            path: Some("/bkt/big".parse().unwrap()),
+            src: "/bkt/src".parse().unwrap(),
             range: Some((first, last)),
             src_if_match: None,
             src_if_none_match: None,
@@ -181,7 +186,7 @@ async fn parts_written_and_copied_complete_into_one_readable_object() {
         .uploads()
         .complete(&CompleteUploadReq {
             upload_id: id.clone(),
-            path: Some("/b/big".into()),
+            path: Some("/bkt/big".parse().unwrap()),
             parts: vec![(1, p1.etag), (2, p2.part.etag), (3, p3.etag)],
             if_none_match: true,
             if_match: None,
@@ -198,19 +203,19 @@ async fn parts_written_and_copied_complete_into_one_readable_object() {
         done.entry.part_sizes,
         [part1.len() as u64, range.len() as u64, 777]
     );
-    let stat = c.client.stat("/b/big").await.unwrap();
+    let stat = c.client.stat("/bkt/big").await.unwrap();
     assert_eq!(stat, done.entry);
-    assert!(read(&c.client, "/b/big", 0, u64::MAX).await == expected);
+    assert!(read(&c.client, "/bkt/big", 0, u64::MAX).await == expected);
     // Part 2 alone, as a partNumber read would ask for it.
     let (start, end) = (part1.len() as u64, (part1.len() + range.len()) as u64);
-    assert!(read(&c.client, "/b/big", start, end).await == range);
+    assert!(read(&c.client, "/bkt/big", start, end).await == range);
     // The source still reads whole after its chunks were shared.
-    assert!(read(&c.client, "/b/src", 0, u64::MAX).await == src);
+    assert!(read(&c.client, "/bkt/src", 0, u64::MAX).await == src);
     let uploads = c
         .client
         .uploads()
         .list(&ListUploadsReq {
-            bucket: "b".into(),
+            bucket: "bkt".parse().unwrap(),
             prefix: String::new(),
             delimiter: None,
             key_marker: None,

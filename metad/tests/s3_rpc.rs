@@ -43,7 +43,7 @@ async fn keys_buckets_and_listings_over_the_wire() {
     .unwrap();
     assert!(made.created);
     let dir_object = MkdirReq {
-        path: "/pics/2024/".into(),
+        path: "/pics/2024/".parse().unwrap(),
         parents: false,
         object: Some(DirObject {
             checksum: None,
@@ -56,7 +56,7 @@ async fn keys_buckets_and_listings_over_the_wire() {
     let page = call(
         &daemon,
         &ListObjectsReq {
-            bucket: "pics".into(),
+            bucket: "pics".parse().unwrap(),
             prefix: String::new(),
             delimiter: Some("/".into()),
             start_after: None,
@@ -78,7 +78,7 @@ async fn keys_buckets_and_listings_over_the_wire() {
     let busy = call(
         &daemon,
         &DeleteBucketReq {
-            name: "pics".into(),
+            name: "pics".parse().unwrap(),
         },
     )
     .await
@@ -90,7 +90,7 @@ async fn keys_buckets_and_listings_over_the_wire() {
     let info = call(
         &daemon,
         &BucketAllowReq {
-            bucket: "pics".into(),
+            bucket: "pics".parse().unwrap(),
             key_id: other.key_id.clone(),
             read: true,
             write: false,
@@ -103,7 +103,7 @@ async fn keys_buckets_and_listings_over_the_wire() {
     let info = call(
         &daemon,
         &BucketDenyReq {
-            bucket: "pics".into(),
+            bucket: "pics".parse().unwrap(),
             key_id: other.key_id.clone(),
             read: true,
             write: false,
@@ -140,7 +140,7 @@ async fn keys_buckets_and_listings_over_the_wire() {
     call(
         &daemon,
         &DeleteReq {
-            path: "/pics/2024/".into(),
+            path: "/pics/2024/".parse().unwrap(),
             recursive: false,
             object: true,
         },
@@ -150,7 +150,7 @@ async fn keys_buckets_and_listings_over_the_wire() {
     call(
         &daemon,
         &DeleteBucketReq {
-            name: "pics".into(),
+            name: "pics".parse().unwrap(),
         },
     )
     .await

@@ -2,6 +2,7 @@
 //! (`bucket ls|allow|deny`). Every call goes to metad; the gateway reads the result from there.
 
 use super::emit;
+use super::uploads::bucket_name;
 use crate::args::{BucketCommand, GrantArgs, KeyCommand};
 use crate::output::{escape, format_table, format_time_short, shell_quote, Align};
 use crate::{CliError, Context};
@@ -52,7 +53,7 @@ pub async fn bucket(ctx: &mut Context, command: BucketCommand) -> Result<(), Cli
         BucketCommand::Allow(args) => {
             let (read, write, owner) = args.rights();
             let req = BucketAllowReq {
-                bucket: args.bucket.clone(),
+                bucket: bucket_name(&args.bucket)?,
                 key_id: args.key_id.clone(),
                 read,
                 write,
@@ -70,7 +71,7 @@ pub async fn bucket(ctx: &mut Context, command: BucketCommand) -> Result<(), Cli
         BucketCommand::Deny(args) => {
             let (read, write, owner) = args.rights();
             let req = BucketDenyReq {
-                bucket: args.bucket.clone(),
+                bucket: bucket_name(&args.bucket)?,
                 key_id: args.key_id.clone(),
                 read,
                 write,

@@ -7,6 +7,7 @@ use crate::args::UploadsCommand;
 use crate::output::{escape, format_table, format_time_short, Align};
 use crate::{CliError, Context};
 use dfs_client::DfsClient;
+use dfs_common::names::{BucketName, NameError, ObjectKey, ObjectPath};
 use dfs_common::wire::{
     AbortUploadReq, ListPartsReq, ListUploadsReq, ListUploadsResp, PartInfo, UploadEntry,
     MAX_LIST_PARTS, MAX_LIST_UPLOADS,
@@ -58,10 +59,12 @@ pub async fn uploads(ctx: &mut Context, command: UploadsCommand) -> Result<(), C
                     "uploads abort: KEY is empty (uploads ls shows the keys)".into(),
                 ));
             }
-            let path = format!("/{bucket}/{key}");
+            let key = ObjectKey::new(key).map_err(|err| CliError::Usage(err.to_string()))?;
+            let object = ObjectPath::new(bucket, key);
+            let path = object.to_string();
             let req = AbortUploadReq {
                 upload_id: upload_id.clone(),
-                path: Some(path.clone()),
+                path: Some(object),
             };
             client
                 .uploads()
@@ -80,8 +83,9 @@ pub async fn uploads(ctx: &mut Context, command: UploadsCommand) -> Result<(), C
     }
 }
 
-/// The bucket named on the command line; `/b` and `b/` are taken for `b`.
-pub fn bucket_name(input: &str) -> Result<&str, CliError> {
+/// The bucket named on the command line; `/b` and `b/` are taken for `b`. Uploads and grants
+/// exist only for S3 buckets, so the name must follow S3's naming rules.
+pub fn bucket_name(input: &str) -> Result<BucketName, CliError> {
     let name = input.trim_matches('/');
     if name.is_empty() || name.contains('/') {
         return Err(CliError::Usage(format!(
@@ -89,7 +93,13 @@ pub fn bucket_name(input: &str) -> Result<&str, CliError> {
             escape(input)
         )));
     }
-    Ok(name)
+    BucketName::new(name).map_err(|err| {
+        let why = match err {
+            NameError::BucketName { why, .. } => why,
+            other => other.to_string(),
+        };
+        CliError::Usage(format!("not a bucket name: {} ({why})", escape(name)))
+    })
 }
 
 /// Where the next page of a `list_uploads` listing starts: (key marker, upload id marker).
@@ -98,7 +108,7 @@ pub type UploadsMarker = (String, Option<String>);
 /// Every open upload of `bucket` whose key starts with `prefix`, page after page.
 async fn list_uploads(
     client: &DfsClient,
-    bucket: &str,
+    bucket: BucketName,
     prefix: &str,
 ) -> Result<Vec<UploadEntry>, CliError> {
     let mut all = Vec::new();
@@ -109,7 +119,7 @@ async fn list_uploads(
             None => (None, None),
         };
         let req = ListUploadsReq {
-            bucket: bucket.to_owned(),
+            bucket: bucket.clone(),
             prefix: prefix.to_owned(),
             delimiter: None,
             key_marker,
@@ -123,11 +133,11 @@ async fn list_uploads(
             .map_err(|err| match err.code {
                 ErrorCode::NotFound => CliError::NoSuch {
                     what: "bucket",
-                    name: escape(bucket),
+                    name: escape(&bucket),
                 },
                 _ => err.into(),
             })?;
-        let next = next_uploads_marker(&page, marker.as_ref(), bucket)?;
+        let next = next_uploads_marker(&page, marker.as_ref(), &bucket)?;
         all.extend(page.uploads);
         match next {
             Some(next) => marker = Some(next),
@@ -363,9 +373,9 @@ mod tests {
 
     #[test]
     fn bucket_names() {
-        assert_eq!(bucket_name("b1").unwrap(), "b1");
-        assert_eq!(bucket_name("/b1/").unwrap(), "b1");
-        for bad in ["", "/", "b1/x"] {
+        assert_eq!(bucket_name("b1a").unwrap().as_str(), "b1a");
+        assert_eq!(bucket_name("/b1a/").unwrap().as_str(), "b1a");
+        for bad in ["", "/", "b1/x", "B1", "b"] {
             let err = bucket_name(bad).unwrap_err().line();
             assert!(err.starts_with("not a bucket name"), "{bad}: {err}");
         }

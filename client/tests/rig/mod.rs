@@ -77,10 +77,14 @@ impl FakeMetad {
     }
 
     pub fn open(&self, req: BeginWriteReq) -> Result<WriteSession, RpcError> {
+        self.open_session(req.path.to_string())
+    }
+
+    fn open_session(&self, path: String) -> Result<WriteSession, RpcError> {
         let mut state = self.state();
         state.next_id += 1;
         let session = SessionId(state.next_id);
-        state.sessions.insert(session, req.path);
+        state.sessions.insert(session, path);
         Ok(WriteSession {
             session,
             chunk_size: state.chunk_size,
@@ -91,7 +95,7 @@ impl FakeMetad {
     pub fn open_part(&self, req: BeginPartWriteReq) -> Result<WriteSession, RpcError> {
         let path = format!("part {} of {}", req.part_number, req.upload_id);
         self.state().part_opens.push(req);
-        self.open(BeginWriteReq { path })
+        self.open_session(path)
     }
 
     pub fn commit_part(&self, req: CommitPartReq) -> Result<PartInfo, RpcError> {
@@ -206,7 +210,7 @@ impl FakeMetad {
         let state = self.state();
         let (entry, chunks) = state
             .files
-            .get(&req.path)
+            .get(&req.path.to_string())
             .cloned()
             .ok_or_else(|| RpcError::not_found(format!("no such file: {}", req.path)))?;
         Ok(StatResp {

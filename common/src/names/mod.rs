@@ -178,6 +178,12 @@ macro_rules! string_conversions {
                 &self.0
             }
         }
+        impl std::str::FromStr for $name {
+            type Err = NameError;
+            fn from_str(text: &str) -> Result<Self, NameError> {
+                $name::new(text)
+            }
+        }
         impl TryFrom<String> for $name {
             type Error = NameError;
             fn try_from(text: String) -> Result<Self, NameError> {
@@ -198,6 +204,13 @@ string_conversions!(ObjectKey);
 impl fmt::Display for ObjectPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "/{}/{}", self.bucket, self.key)
+    }
+}
+
+impl std::str::FromStr for ObjectPath {
+    type Err = NameError;
+    fn from_str(text: &str) -> Result<Self, NameError> {
+        ObjectPath::parse(text)
     }
 }
 

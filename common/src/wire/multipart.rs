@@ -20,6 +20,7 @@
 
 use super::{Entry, Repeat, Rpc, WriteSession, WrittenChunk};
 use crate::checksum::{Checksum, ChecksumAlgorithm, ChecksumType};
+use crate::names::{BucketName, ObjectPath};
 use crate::{InodeId, SessionId};
 use serde::{Deserialize, Serialize};
 
@@ -41,7 +42,7 @@ pub const MAX_LIST_UPLOADS: u32 = 1000;
 pub struct CreateUploadReq {
     /// `/bucket/key` of the object the upload will make (not ending in `/`). A missing
     /// bucket is `NotFound` with the detail `NoSuchBucket`.
-    pub path: String,
+    pub path: ObjectPath,
     /// Content type the object gets.
     pub content_type: Option<String>,
     /// User metadata and stored headers the object gets.
@@ -78,7 +79,7 @@ pub struct BeginPartWriteReq {
     pub part_number: u32,
     /// The upload's `/bucket/key`, checked when given (see the module documentation).
     #[serde(default)]
-    pub path: Option<String>,
+    pub path: Option<ObjectPath>,
 }
 rpc!(BeginPartWriteReq, "begin_part_write", WriteSession, Always);
 
@@ -134,9 +135,9 @@ pub struct CopyPartReq {
     pub part_number: u32,
     /// The upload's `/bucket/key`, checked when given (see the module documentation).
     #[serde(default)]
-    pub path: Option<String>,
+    pub path: Option<ObjectPath>,
     /// The source object's path (`/bucket/key`; `/bucket/dir/` for a directory object).
-    pub src: String,
+    pub src: ObjectPath,
     /// First and last byte (inclusive) of the source to take (S3
     /// `x-amz-copy-source-range`); `None` for the whole source. Outside the source:
     /// `InvalidArgument` with message `InvalidRange: ...`.
@@ -195,7 +196,7 @@ pub struct CompleteUploadReq {
     pub upload_id: String,
     /// The upload's `/bucket/key`, checked when given (see the module documentation).
     #[serde(default)]
-    pub path: Option<String>,
+    pub path: Option<ObjectPath>,
     /// The parts to assemble: (part number, ETag as sent; quotes optional).
     pub parts: Vec<(u32, String)>,
     /// Fail with `PreconditionFailed` if an object exists at the path (S3 `If-None-Match: *`),
@@ -235,7 +236,7 @@ pub struct AbortUploadReq {
     pub upload_id: String,
     /// The upload's `/bucket/key`, checked when given (see the module documentation).
     #[serde(default)]
-    pub path: Option<String>,
+    pub path: Option<ObjectPath>,
 }
 rpc!(AbortUploadReq, "abort_upload", super::Empty, WithToken);
 
@@ -269,7 +270,7 @@ pub struct ListPartsReq {
     pub upload_id: String,
     /// The upload's `/bucket/key`, checked when given (see the module documentation).
     #[serde(default)]
-    pub path: Option<String>,
+    pub path: Option<ObjectPath>,
     /// Only parts with a greater number (S3 `part-number-marker`; 0 for all).
     #[serde(default)]
     pub part_number_marker: u32,
@@ -300,7 +301,7 @@ rpc!(ListPartsReq, "list_parts", ListPartsResp, Always);
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ListUploadsReq {
     /// The bucket.
-    pub bucket: String,
+    pub bucket: BucketName,
     /// Only keys starting with this.
     #[serde(default)]
     pub prefix: String,
@@ -364,7 +365,7 @@ mod tests {
             serde_json::from_str(r#"{"upload_id":"u","max_parts":5}"#).unwrap();
         assert_eq!((list.part_number_marker, list.path), (0, None));
         let copy: CopyPartReq =
-            serde_json::from_str(r#"{"upload_id":"u","part_number":1,"src":"/b/x"}"#).unwrap();
+            serde_json::from_str(r#"{"upload_id":"u","part_number":1,"src":"/bkt/x"}"#).unwrap();
         assert!(copy.range.is_none() && copy.etag.is_none() && copy.src_inode.is_none());
         let complete: CompleteUploadReq =
             serde_json::from_str(r#"{"upload_id":"u","parts":[[1,"\"e\""]]}"#).unwrap();

@@ -63,7 +63,7 @@ rpc!(ListBucketsReq, "list_buckets", ListBucketsResp, Always);
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DeleteBucketReq {
     /// The bucket's name.
-    pub name: String,
+    pub name: BucketName,
 }
 rpc!(DeleteBucketReq, "delete_bucket", Empty, Never);
 
@@ -162,7 +162,7 @@ rpc!(KeyGetReq, "key_get", KeyGetResp, Always);
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BucketAllowReq {
     /// The bucket's name.
-    pub bucket: String,
+    pub bucket: BucketName,
     /// The access key id.
     pub key_id: String,
     /// Add the read right.
@@ -179,7 +179,7 @@ rpc!(BucketAllowReq, "bucket_allow", KeyInfo, Always);
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BucketDenyReq {
     /// The bucket's name.
-    pub bucket: String,
+    pub bucket: BucketName,
     /// The access key id.
     pub key_id: String,
     /// Clear the read right.
@@ -202,7 +202,7 @@ pub const MAX_LIST_KEYS: u32 = 1000;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ListObjectsReq {
     /// The bucket.
-    pub bucket: String,
+    pub bucket: BucketName,
     /// Only keys starting with this.
     #[serde(default)]
     pub prefix: String,

@@ -101,7 +101,7 @@ pub(super) async fn delete_bucket(ctx: &ReqCtx, bucket: &BucketName) -> S3Result
     ctx.client
         .buckets()
         .delete(&DeleteBucketReq {
-            name: bucket.to_string(),
+            name: bucket.clone(),
         })
         .await
         .map_err(|e| {

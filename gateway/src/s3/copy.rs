@@ -21,6 +21,7 @@ use crate::xml;
 use dfs_common::checksum::ChecksumType;
 use dfs_common::http::Body;
 use dfs_common::names::ObjectPath;
+use dfs_common::path::DfsPath;
 use dfs_common::wire::{CopyReq, Entry, ReplaceMeta};
 use dfs_common::ErrorCode;
 use http::Response;
@@ -101,8 +102,8 @@ pub(super) async fn copy_object(
             }
         };
         let req = CopyReq {
-            src: src_path.clone(),
-            dst: dst_path.clone(),
+            src: DfsPath::from(&source.object),
+            dst: DfsPath::from(target),
             replace_meta,
             if_match: dest.if_match.clone(),
             if_none_match: dest.if_none_match,

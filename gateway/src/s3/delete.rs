@@ -12,6 +12,7 @@ use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::xml::{self, DeleteErrorItem, DeletedItem};
 use dfs_common::http::Body;
 use dfs_common::names::{BucketName, ObjectKey, ObjectPath};
+use dfs_common::path::DfsPath;
 use dfs_common::wire::DeleteReq;
 use dfs_common::{ErrorCode, ErrorDetail};
 use futures_util::StreamExt;
@@ -26,7 +27,7 @@ const DELETE_PARALLEL: usize = 16;
 async fn delete_one(ctx: &ReqCtx, object: &ObjectPath) -> S3Result<()> {
     let path = object.to_string();
     let req = DeleteReq {
-        path: path.clone(),
+        path: DfsPath::from(object),
         recursive: false,
         object: true,
     };

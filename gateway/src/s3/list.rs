@@ -111,7 +111,7 @@ pub(super) async fn list_objects(
         .client
         .buckets()
         .list_objects(&ListObjectsReq {
-            bucket: bucket.to_string(),
+            bucket: bucket.clone(),
             prefix: prefix.clone(),
             delimiter: delimiter.clone(),
             start_after,

@@ -134,7 +134,7 @@ impl AccessKeys {
             )));
         }
         let flags = Grant {
-            bucket: req.bucket.clone(),
+            bucket: req.bucket.to_string(),
             read: req.read,
             write: req.write,
             owner: req.owner,
@@ -148,7 +148,11 @@ impl AccessKeys {
     pub fn deny(&self, req: &BucketDenyReq) -> Result<KeyInfo, RpcError> {
         let mut txn = self.store.begin();
         let mut record = require(&txn, &req.key_id)?;
-        for g in record.grants.iter_mut().filter(|g| g.bucket == req.bucket) {
+        for g in record
+            .grants
+            .iter_mut()
+            .filter(|g| g.bucket == req.bucket.as_str())
+        {
             g.read &= !req.read;
             g.write &= !req.write;
             g.owner &= !req.owner;

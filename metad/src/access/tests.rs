@@ -128,11 +128,11 @@ fn allow_and_deny_set_and_clear_flags() {
         .create(&KeyCreateReq { name: "n".into() })
         .unwrap()
         .key_id;
-    make_bucket(&store, "b");
-    make_bucket(&store, "a");
+    make_bucket(&store, "bbb");
+    make_bucket(&store, "aaa");
     let allow = |bucket: &str, read, write, owner| {
         keys.allow(&BucketAllowReq {
-            bucket: bucket.into(),
+            bucket: bucket.parse().unwrap(),
             key_id: key.clone(),
             read,
             write,
@@ -141,31 +141,31 @@ fn allow_and_deny_set_and_clear_flags() {
     };
     let deny = |bucket: &str, read, write, owner| {
         keys.deny(&BucketDenyReq {
-            bucket: bucket.into(),
+            bucket: bucket.parse().unwrap(),
             key_id: key.clone(),
             read,
             write,
             owner,
         })
     };
-    allow("b", true, false, false).unwrap();
-    let info = allow("b", false, true, false).unwrap();
+    allow("bbb", true, false, false).unwrap();
+    let info = allow("bbb", false, true, false).unwrap();
     assert_eq!(
         info.grants,
         [BucketGrant {
-            bucket: "b".into(),
+            bucket: "bbb".into(),
             read: true,
             write: true,
             owner: false,
         }]
     );
-    let info = allow("a", false, false, true).unwrap();
+    let info = allow("aaa", false, false, true).unwrap();
     let buckets: Vec<&str> = info.grants.iter().map(|g| g.bucket.as_str()).collect();
-    assert_eq!(buckets, ["a", "b"]);
+    assert_eq!(buckets, ["aaa", "bbb"]);
     assert_eq!(code(allow("nob", true, true, true)), ErrorCode::NotFound);
     let err = keys
         .allow(&BucketAllowReq {
-            bucket: "b".into(),
+            bucket: "bbb".parse().unwrap(),
             key_id: "DFSNOSUCH".into(),
             read: true,
             write: false,
@@ -174,14 +174,14 @@ fn allow_and_deny_set_and_clear_flags() {
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::NotFound);
 
-    let info = deny("b", true, false, false).unwrap();
+    let info = deny("bbb", true, false, false).unwrap();
     assert!(info
         .grants
         .iter()
-        .any(|g| g.bucket == "b" && g.write && !g.read));
-    let info = deny("b", false, true, true).unwrap();
+        .any(|g| g.bucket == "bbb" && g.write && !g.read));
+    let info = deny("bbb", false, true, true).unwrap();
     assert!(
-        info.grants.iter().all(|g| g.bucket != "b"),
+        info.grants.iter().all(|g| g.bucket != "bbb"),
         "empty grants go"
     );
     // Denying on a bucket that is gone is fine (it cleans up).
@@ -200,11 +200,11 @@ fn bucket_grants_follow_renames_and_deletions() {
         .create(&KeyCreateReq { name: "2".into() })
         .unwrap()
         .key_id;
-    for bucket in ["b", "c"] {
+    for bucket in ["bbb", "ccc"] {
         make_bucket(&store, bucket);
         for key in [&k1, &k2] {
             keys.allow(&BucketAllowReq {
-                bucket: bucket.into(),
+                bucket: bucket.parse().unwrap(),
                 key_id: key.clone(),
                 read: true,
                 write: false,
@@ -222,16 +222,16 @@ fn bucket_grants_follow_renames_and_deletions() {
             .collect()
     };
     let mut txn = store.begin();
-    rename_bucket_grants(&mut txn, "b", Some("a")).unwrap();
+    rename_bucket_grants(&mut txn, "bbb", Some("aaa")).unwrap();
     txn.commit(true).unwrap();
-    assert_eq!(buckets(&k1), ["a", "c"]);
+    assert_eq!(buckets(&k1), ["aaa", "ccc"]);
     let mut txn = store.begin();
-    rename_bucket_grants(&mut txn, "a", Some("c")).unwrap();
-    rename_bucket_grants(&mut txn, "c", Some("c")).unwrap();
+    rename_bucket_grants(&mut txn, "aaa", Some("ccc")).unwrap();
+    rename_bucket_grants(&mut txn, "ccc", Some("ccc")).unwrap();
     txn.commit(true).unwrap();
-    assert_eq!(buckets(&k2), ["c"]);
+    assert_eq!(buckets(&k2), ["ccc"]);
     let mut txn = store.begin();
-    drop_bucket_grants(&mut txn, "c").unwrap();
+    drop_bucket_grants(&mut txn, "ccc").unwrap();
     txn.commit(true).unwrap();
     assert!(buckets(&k1).is_empty() && buckets(&k2).is_empty());
 }

@@ -5,7 +5,6 @@ use super::{get_dentry, to_entry, unreachable_kind, Namespace};
 use crate::access;
 use crate::store::values::{BucketRecord, Dentry, Dir, Grant, Value};
 use crate::store::{keys, Cf, Reader};
-use dfs_common::path::DfsPath;
 use dfs_common::wire::{
     BucketInfo, CreateBucketReq, CreateBucketResp, DeleteBucketReq, ListBucketsReq, ListBucketsResp,
 };
@@ -109,7 +108,6 @@ impl Namespace {
     /// Deletes an empty bucket (no entry, no multipart upload in progress) and every grant on
     /// it.
     pub fn delete_bucket(&self, req: &DeleteBucketReq) -> Result<(), RpcError> {
-        check_bucket_name(&req.name)?;
         let key_name = keys::entry_name(&req.name, true);
         let mut txn = self.store.begin();
         let dir = match get_dentry(&txn, InodeId::ROOT, &key_name)? {
@@ -134,20 +132,6 @@ impl Namespace {
         txn.commit(true)?;
         tracing::info!(bucket = %req.name, "bucket deleted");
         Ok(())
-    }
-}
-
-/// Checks that a bucket name is one valid top-level path component (S3's naming rules are the
-/// gateway's business).
-fn check_bucket_name(name: &str) -> Result<(), RpcError> {
-    let ok = !name.contains('/')
-        && DfsPath::parse(&format!("/{name}")).is_ok_and(|p| p.components.len() == 1);
-    if ok {
-        Ok(())
-    } else {
-        Err(RpcError::invalid(format!(
-            "{name:?} is not a valid bucket name (one path component, no / or NUL)"
-        )))
     }
 }
 

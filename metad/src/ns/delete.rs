@@ -2,8 +2,8 @@
 //! file and directory object that goes is released (to GC unless shared).
 
 use super::{
-    find_entry, last_inode, no_such_entry, parse, release_file, release_rows,
-    remove_empty_implicit, walk_dirs, Namespace,
+    find_entry, last_inode, no_such_entry, release_file, release_rows, remove_empty_implicit,
+    walk_dirs, Namespace,
 };
 use crate::store::values::{Dentry, Value};
 use crate::store::{keys, Cf, Reader, StoreError, Txn};
@@ -15,7 +15,7 @@ impl Namespace {
     /// Deletes a file, or a directory (with everything below it when `recursive`). Implicit
     /// parents left empty go in the same batch; explicit ones and the bucket stay.
     pub fn delete(&self, req: &DeleteReq) -> Result<(), RpcError> {
-        let path = parse(&req.path)?;
+        let path = req.path.clone();
         let Some(name) = path.name() else {
             return Err(RpcError::invalid("the root directory cannot be deleted"));
         };

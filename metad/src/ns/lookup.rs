@@ -2,7 +2,7 @@
 //! lock, so readers never wait for a commit's fsync.
 
 use super::{
-    dir_object, file_chunks, find_entry, get_dentry, last_inode, no_such_entry, parse, root_entry,
+    dir_object, file_chunks, find_entry, get_dentry, last_inode, no_such_entry, root_entry,
     to_entry, walk_dirs, Namespace,
 };
 use crate::store::values::{ChunkLoc, Dentry};
@@ -17,7 +17,7 @@ impl Namespace {
     /// The entry at a path; with `with_chunks`, the chunks and their replicas of a file or of a
     /// directory object's payload.
     pub fn stat(&self, req: &StatReq) -> Result<StatResp, RpcError> {
-        let path = parse(&req.path)?;
+        let path = req.path.clone();
         let Some(name) = path.name() else {
             return Ok(StatResp {
                 entry: root_entry(),
@@ -73,7 +73,7 @@ impl Namespace {
 
     /// One page of a directory's entries in key order.
     pub fn list(&self, req: &ListReq) -> Result<ListResp, RpcError> {
-        let path = parse(&req.path)?;
+        let path = req.path.clone();
         let view = self.store.view();
         let dir = match path.name() {
             None => InodeId::ROOT,

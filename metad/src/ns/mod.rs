@@ -36,6 +36,7 @@ use crate::nodes::Nodes;
 use crate::store::queue::{self, Queue};
 use crate::store::values::{dentry_kind, ChunkLoc, Dentry, Dir, DirObject, File, FileChunk};
 use crate::store::{keys, Cf, IdKind, Reader, Store, StoreError, Txn};
+use dfs_common::names::BucketName;
 use dfs_common::path::DfsPath;
 use dfs_common::wire::{Entry, EntryKind, EMPTY_ETAG};
 use dfs_common::{ChunkId, ErrorCode, InodeId, NodeId, RpcError};
@@ -186,14 +187,7 @@ fn bucket(r: &impl Reader, path: &DfsPath) -> Result<Dir, RpcError> {
 }
 
 /// The bucket called `name` (a bare name, as S3 requests give it), which must exist.
-fn bucket_by_name(r: &impl Reader, name: &str) -> Result<Dir, RpcError> {
-    let name_ok = !name.contains('/')
-        && DfsPath::parse(&format!("/{name}")).is_ok_and(|p| p.components.len() == 1);
-    if !name_ok {
-        return Err(RpcError::invalid(format!(
-            "{name:?} is not a valid bucket name"
-        )));
-    }
+fn bucket_by_name(r: &impl Reader, name: &BucketName) -> Result<Dir, RpcError> {
     match get_dentry(r, InodeId::ROOT, &keys::entry_name(name, true))? {
         Some(Dentry::Dir(dir)) => Ok(dir),
         _ => Err(RpcError::no_such_bucket(format!("no such bucket {name:?}"))),
@@ -219,11 +213,6 @@ fn check_object_path(path: &DfsPath) -> Result<(), RpcError> {
         )));
     }
     Ok(())
-}
-
-/// Parses a path given by a client.
-fn parse(text: &str) -> Result<DfsPath, RpcError> {
-    DfsPath::parse(text)
 }
 
 /// Creates the missing directories of `components` below `parent` as implicit directories and

@@ -5,8 +5,8 @@
 //! directory object (its chunk rows are keyed by the same inode) moves with it.
 
 use super::{
-    already_exists, find_entry, get_dentry, last_inode, no_such_entry, parse, release_file,
-    release_rows, remove_empty_implicit, unreachable_kind, walk_dirs, Namespace,
+    already_exists, find_entry, get_dentry, last_inode, no_such_entry, release_file, release_rows,
+    remove_empty_implicit, unreachable_kind, walk_dirs, Namespace,
 };
 use crate::store::keys;
 use crate::store::values::{BucketRecord, Dentry};
@@ -17,8 +17,8 @@ use dfs_common::{InodeId, RpcError};
 impl Namespace {
     /// Renames `src` to `dst` in one batch.
     pub fn rename(&self, req: &RenameReq) -> Result<(), RpcError> {
-        let src = parse(&req.src)?;
-        let dst = parse(&req.dst)?;
+        let src = req.src.clone();
+        let dst = req.dst.clone();
         let (Some(src_name), Some(dst_name)) = (src.name(), dst.name()) else {
             return Err(RpcError::invalid(format!(
                 "cannot rename {src} to {dst}: the root cannot be renamed or replaced"

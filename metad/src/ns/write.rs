@@ -5,7 +5,7 @@
 use super::target::{payload_of, Target};
 use super::{
     already_exists, bucket, check_object_path, collect_uncommitted, dir_object, file_chunks,
-    find_entry, get_dentry, last_inode, no_such_entry, now_ms, parse, root_entry, to_entry,
+    find_entry, get_dentry, last_inode, no_such_entry, now_ms, root_entry, to_entry,
     unreachable_kind, walk_dirs, Namespace,
 };
 use crate::placement;
@@ -29,7 +29,7 @@ pub(super) type Written<'r> = Vec<(&'r WrittenChunk, Vec<NodeId>)>;
 impl Namespace {
     /// Creates a directory (a bucket at the top level), explicitly.
     pub fn mkdir(&self, req: &MkdirReq) -> Result<Entry, RpcError> {
-        let path = parse(&req.path)?;
+        let path = req.path.clone();
         if path.is_root() {
             return if req.parents {
                 Ok(root_entry())
@@ -103,7 +103,7 @@ impl Namespace {
 
     /// Starts writing a file, or for a path ending in `/` the payload of a directory object.
     pub fn begin_write(&self, req: &BeginWriteReq) -> Result<WriteSession, RpcError> {
-        let path = parse(&req.path)?;
+        let path = req.path.clone();
         check_object_path(&path)?;
         bucket(&self.store.view(), &path)?;
         let session = self
@@ -179,7 +179,7 @@ impl Namespace {
                 req.session, part.part_number, part.upload_id
             )));
         }
-        let path = parse(&session.path)?;
+        let path = DfsPath::parse(&session.path)?;
         let chunks = self.check_written(session, req.session, req.size, &req.chunks, &path)?;
         let now = now_ms();
         let mut txn = self.store.begin();
@@ -382,8 +382,8 @@ impl Namespace {
     /// payload of a directory object `x/`. A copy onto itself keeps the object's chunks and
     /// only refreshes its metadata and mtime.
     pub fn copy(&self, req: &CopyReq) -> Result<Entry, RpcError> {
-        let src = parse(&req.src)?;
-        let dst = parse(&req.dst)?;
+        let src = req.src.clone();
+        let dst = req.dst.clone();
         check_object_path(&dst)?;
         let now = now_ms();
         let mut txn = self.store.begin();

@@ -47,7 +47,7 @@ pub(crate) async fn complete_multipart_upload(
         .uploads()
         .complete(&CompleteUploadReq {
             upload_id: upload_id.to_owned(),
-            path: Some(target.to_string()),
+            path: Some(target.clone()),
             parts: parts
                 .iter()
                 .map(|p| (p.part_number, p.etag.clone()))
@@ -243,7 +243,7 @@ async fn stored_parts(
             .uploads()
             .list_parts(&ListPartsReq {
                 upload_id: upload_id.to_owned(),
-                path: Some(target.to_string()),
+                path: Some(target.clone()),
                 part_number_marker: marker,
                 // Until the setting is known, ask for no part: most uploads have none.
                 max_parts: if setting.is_some() { MAX_LIST_PARTS } else { 0 },

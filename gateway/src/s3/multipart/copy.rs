@@ -110,8 +110,8 @@ pub(crate) async fn upload_part_copy(
         let req = CopyPartReq {
             upload_id: upload_id.to_owned(),
             part_number,
-            path: Some(target.to_string()),
-            src: src_path.clone(),
+            path: Some(target.clone()),
+            src: source.object.clone(),
             range,
             src_if_match: Some(prepared.src_etag),
             src_if_none_match: None,

@@ -95,7 +95,7 @@ pub(crate) async fn list_parts(
         .uploads()
         .list_parts(&ListPartsReq {
             upload_id: upload_id.to_owned(),
-            path: Some(target.to_string()),
+            path: Some(target.clone()),
             part_number_marker,
             max_parts,
         })
@@ -161,7 +161,7 @@ pub(crate) async fn list_multipart_uploads(
         .client
         .uploads()
         .list(&ListUploadsReq {
-            bucket: bucket.to_string(),
+            bucket: bucket.clone(),
             prefix: prefix.clone().unwrap_or_default(),
             delimiter: delimiter.clone(),
             key_marker: key_given.then(|| key_marker.clone()),

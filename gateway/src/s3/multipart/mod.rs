@@ -62,7 +62,7 @@ pub(crate) async fn upload_info(
         .uploads()
         .list_parts(&ListPartsReq {
             upload_id: upload_id.to_owned(),
-            path: Some(target.to_string()),
+            path: Some(target.clone()),
             part_number_marker: 0,
             max_parts: 0,
         })
@@ -93,7 +93,7 @@ pub(super) async fn create_multipart_upload(
         .client
         .uploads()
         .create(&CreateUploadReq {
-            path: resource.clone(),
+            path: target.clone(),
             content_type: object.content_type,
             meta: object.meta,
             checksum_algorithm: checksum.map(|c| c.algorithm),
@@ -188,7 +188,7 @@ pub(super) async fn upload_part(
     let mut writer = ctx
         .client
         .create_part(
-            &resource,
+            target,
             upload_id,
             part_number,
             CreateOptions {
@@ -253,7 +253,7 @@ pub(super) async fn abort_multipart_upload(
         .uploads()
         .abort(&AbortUploadReq {
             upload_id: upload_id.to_owned(),
-            path: Some(target.to_string()),
+            path: Some(target.clone()),
         })
         .await
         .map_err(|e| upload_error(e, target, upload_id))?;

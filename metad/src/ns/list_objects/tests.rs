@@ -87,7 +87,7 @@ fn list(
     max: u32,
 ) -> ListObjectsResp {
     ns.list_objects(&ListObjectsReq {
-        bucket: "bkt".into(),
+        bucket: "bkt".parse().unwrap(),
         prefix: prefix.into(),
         delimiter: delimiter.map(str::to_owned),
         start_after: start_after.map(str::to_owned),
@@ -103,7 +103,7 @@ fn build(ns: &Namespace, keys: &BTreeSet<String>) {
         let path = format!("/bkt/{key}");
         if key.ends_with('/') {
             ns.mkdir(&MkdirReq {
-                path,
+                path: path.parse().unwrap(),
                 parents: false,
                 object: Some(DirObject {
                     checksum: None,
@@ -266,7 +266,7 @@ fn objects_carry_their_attributes_and_implicit_dirs_are_not_objects() {
     let resp = list(&ns, "", None, None, 0);
     assert!(resp.objects.is_empty() && !resp.truncated);
     let missing = ns.list_objects(&ListObjectsReq {
-        bucket: "nob".into(),
+        bucket: "nob".parse().unwrap(),
         prefix: String::new(),
         delimiter: None,
         start_after: None,
@@ -288,7 +288,7 @@ fn a_page_costs_in_proportion_to_the_page() {
     let visits = |prefix: &str, delimiter: Option<&str>, after: Option<&str>| {
         let (resp, visited) = ns
             .list_objects_counted(&ListObjectsReq {
-                bucket: "bkt".into(),
+                bucket: "bkt".parse().unwrap(),
                 prefix: prefix.into(),
                 delimiter: delimiter.map(str::to_owned),
                 start_after: after.map(str::to_owned),

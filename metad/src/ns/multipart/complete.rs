@@ -5,13 +5,14 @@
 
 use super::{find_upload, load_parts, no_such_upload, normalize_etag, Found};
 use crate::ns::target::{file_of, payload_of, Target};
-use crate::ns::{now_ms, parse, release_slices, to_entry, Namespace};
+use crate::ns::{now_ms, release_slices, to_entry, Namespace};
 use crate::store::keys;
 use crate::store::values::{
     Checksum as StoredChecksum, Completion, Dentry, Dir, DirObject, File, Part, Upload, UploadState,
 };
 use crate::store::{Cf, Txn};
 use dfs_common::checksum::{Checksum, ChecksumAlgorithm};
+use dfs_common::path::DfsPath;
 use dfs_common::wire::{CompleteUploadReq, CompleteUploadResp, Entry, MIN_PART_SIZE};
 use dfs_common::{ErrorDetail, RpcError};
 use md5::{Digest, Md5};
@@ -22,7 +23,7 @@ impl Namespace {
     pub fn complete_upload(&self, req: &CompleteUploadReq) -> Result<CompleteUploadResp, RpcError> {
         let now = now_ms();
         let mut txn = self.store.begin();
-        let found = find_upload(&txn, &req.upload_id, req.path.as_deref())?;
+        let found = find_upload(&txn, &req.upload_id, req.path.as_ref())?;
         if let UploadState::Completed(done) = &found.upload.state {
             return repeated(&found, done, req);
         }
@@ -35,7 +36,7 @@ impl Namespace {
         let etag = multipart_etag(&etags).ok_or_else(|| {
             RpcError::internal(format!("upload {}: a stored part ETag is no MD5", found.id))
         })?;
-        let path = parse(&found.path())?;
+        let path = DfsPath::parse(&found.path())?;
         // The bucket is known by its inode (it may have been renamed since the creation).
         let names = path.components.get(1..).unwrap_or(&[]);
         let target = Target::locate(

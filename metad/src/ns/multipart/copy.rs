@@ -5,8 +5,8 @@
 
 use super::{check_part_number, normalize_etag, open_upload, part_info, replace_part};
 use crate::ns::{
-    dir_object, etag_matches, file_chunks, get_dentry, last_inode, now_ms, parse, share_slices,
-    walk_dirs, Namespace,
+    dir_object, etag_matches, file_chunks, get_dentry, last_inode, now_ms, share_slices, walk_dirs,
+    Namespace,
 };
 use crate::store::keys;
 use crate::store::values::{Dentry, FileChunk, Part};
@@ -29,10 +29,10 @@ impl Namespace {
     /// `CopyPartReq`), in one synced batch.
     pub fn copy_part(&self, req: &CopyPartReq) -> Result<CopyPartResp, RpcError> {
         check_part_number(req.part_number)?;
-        let src = parse(&req.src)?;
+        let src = DfsPath::from(&req.src);
         let now = now_ms();
         let mut txn = self.store.begin();
-        let found = open_upload(&txn, &req.upload_id, req.path.as_deref())?;
+        let found = open_upload(&txn, &req.upload_id, req.path.as_ref())?;
         let source = find_source(&txn, &src)?;
         if req.src_inode.is_some_and(|inode| inode != source.inode) {
             return Err(RpcError::new(
@@ -270,7 +270,7 @@ mod tests {
             upload_id: String::new(),
             part_number: 1,
             path: None,
-            src: "/b/x".into(),
+            src: "/bkt/x".parse().unwrap(),
             range: None,
             src_if_match: None,
             src_if_none_match: None,
@@ -281,7 +281,7 @@ mod tests {
             src_inode: None,
         };
         req(&mut r);
-        let src = DfsPath::parse("/b/x").unwrap();
+        let src = DfsPath::parse("/bkt/x").unwrap();
         // The source: ETag "e", modified at second 100.
         check_source_conditions("\"e\"", 100_500, &r, &src)
     }

@@ -15,10 +15,11 @@ mod list;
 #[cfg(test)]
 pub(super) mod tests;
 
-use super::{bucket, check_object_path, now_ms, parse, release_slices, Namespace};
+use super::{bucket, bucket_by_name, check_object_path, now_ms, release_slices, Namespace};
 use crate::store::keys;
 use crate::store::values::{Part, PartTarget, Session, Upload, UploadRef, UploadState, Value};
 use crate::store::{Cf, Reader, StoreError, Txn};
+use dfs_common::names::ObjectPath;
 use dfs_common::path::DfsPath;
 use dfs_common::wire::{
     AbortUploadReq, BeginPartWriteReq, CommitPartReq, CreateUploadReq, CreateUploadResp,
@@ -60,7 +61,7 @@ impl Found {
 impl Namespace {
     /// Starts a multipart upload of the object at `req.path`.
     pub fn create_upload(&self, req: &CreateUploadReq) -> Result<CreateUploadResp, RpcError> {
-        let path = parse(&req.path)?;
+        let path = DfsPath::from(&req.path);
         check_object_path(&path)?;
         let key = object_key(&path);
         let now = now_ms();
@@ -118,7 +119,7 @@ impl Namespace {
     /// Starts writing a part: a write session whose commit is [`Namespace::commit_part`].
     pub fn begin_part_write(&self, req: &BeginPartWriteReq) -> Result<WriteSession, RpcError> {
         check_part_number(req.part_number)?;
-        let found = open_upload(&self.store.view(), &req.upload_id, req.path.as_deref())?;
+        let found = open_upload(&self.store.view(), &req.upload_id, req.path.as_ref())?;
         let target = PartTarget {
             upload_id: found.id.clone(),
             part_number: req.part_number,
@@ -172,7 +173,7 @@ impl Namespace {
                 target.upload_id, req.size
             )));
         }
-        let path = parse(&session.path)?;
+        let path = DfsPath::parse(&session.path)?;
         let chunks = self.check_written(session, req.session, req.size, &req.chunks, &path)?;
         let now = now_ms();
         let mut txn = self.store.begin();
@@ -195,7 +196,7 @@ impl Namespace {
     /// Aborts an open upload: its parts' chunks are collected.
     pub fn abort_upload(&self, req: &AbortUploadReq) -> Result<(), RpcError> {
         let mut txn = self.store.begin();
-        let found = open_upload(&txn, &req.upload_id, req.path.as_deref())?;
+        let found = open_upload(&txn, &req.upload_id, req.path.as_ref())?;
         drop_upload(&mut txn, &found, "aborted")?;
         txn.commit(true)?;
         tracing::debug!(upload_id = %found.id, path = %found.path(), "upload aborted");
@@ -205,7 +206,7 @@ impl Namespace {
     /// One page of an open upload's parts, by number.
     pub fn list_parts(&self, req: &ListPartsReq) -> Result<ListPartsResp, RpcError> {
         let view = self.store.view();
-        let found = open_upload(&view, &req.upload_id, req.path.as_deref())?;
+        let found = open_upload(&view, &req.upload_id, req.path.as_ref())?;
         let max = req.max_parts.min(MAX_LIST_PARTS) as usize;
         let mut parts = Vec::new();
         let mut truncated = false;
@@ -336,7 +337,7 @@ fn lookup(r: &impl Reader, id: &str) -> Result<Option<(UploadRef, Option<Upload>
 pub(super) fn find_upload(
     r: &impl Reader,
     id: &str,
-    path: Option<&str>,
+    path: Option<&ObjectPath>,
 ) -> Result<Found, RpcError> {
     let Some((at, Some(upload))) = lookup(r, id)? else {
         return Err(no_such_upload(id));
@@ -359,7 +360,7 @@ pub(super) fn find_upload(
 pub(super) fn open_upload(
     r: &impl Reader,
     id: &str,
-    path: Option<&str>,
+    path: Option<&ObjectPath>,
 ) -> Result<Found, RpcError> {
     let found = find_upload(r, id, path)?;
     match found.upload.state {
@@ -372,14 +373,11 @@ pub(super) fn open_upload(
 }
 
 /// Whether `path` names the bucket (by its current name) and key of the upload at `at`.
-fn is_upload_path(r: &impl Reader, at: &UploadRef, path: &str) -> Result<bool, RpcError> {
-    let Ok(path) = DfsPath::parse(path) else {
-        return Ok(false);
-    };
-    if check_object_path(&path).is_err() || object_key(&path) != at.key {
+fn is_upload_path(r: &impl Reader, at: &UploadRef, path: &ObjectPath) -> Result<bool, RpcError> {
+    if path.key.as_str() != at.key {
         return Ok(false);
     }
-    Ok(bucket(r, &path).is_ok_and(|dir| dir.inode == at.bucket))
+    Ok(bucket_by_name(r, &path.bucket).is_ok_and(|dir| dir.inode == at.bucket))
 }
 
 /// The error for an upload that does not exist (any more).

@@ -1,7 +1,7 @@
 //! Tests of multipart uploads: parts, completion and its S3 validation, abort, expiry, and
 //! what uploads must not disturb (listings, bucket deletion).
 
-use crate::ns::tests::{chunk_ids, code, fixture, loc, put, queued, stat, Fixture};
+use crate::ns::tests::{chunk_ids, code, loc, put, queued, s3_fixture, stat, Fixture};
 use crate::store::queue::Queue;
 use base64::Engine;
 use dfs_common::checksum::{Checksum, ChecksumAlgorithm, ChecksumType};
@@ -24,7 +24,7 @@ pub(crate) fn etag(n: u32) -> String {
 
 pub(crate) fn create(f: &Fixture, path: &str) -> String {
     f.ns.create_upload(&CreateUploadReq {
-        path: path.into(),
+        path: path.parse().unwrap(),
         content_type: Some("text/plain".into()),
         meta: vec![("x-amz-meta-a".into(), "1".into())],
         checksum_algorithm: Some(ChecksumAlgorithm::Crc32),
@@ -123,8 +123,8 @@ fn refcount(f: &Fixture, chunk: ChunkId) -> u64 {
 
 #[test]
 fn a_completed_upload_is_its_parts_chunks_with_the_s3_etag() {
-    let f = fixture();
-    let id = create(&f, "/b/dir/obj");
+    let f = s3_fixture();
+    let id = create(&f, "/bkt/dir/obj");
     assert_eq!(id.len(), 32);
     let (p1, c1) = put_part(&f, &id, 1, &[3 * MIB, 2 * MIB], 1).unwrap();
     let (_, c2) = put_part(&f, &id, 2, &[4], 2).unwrap();
@@ -142,10 +142,10 @@ fn a_completed_upload_is_its_parts_chunks_with_the_s3_etag() {
     assert_eq!(done.entry.size, 5 * MIB + 4);
     assert_eq!(done.entry.part_sizes, [5 * MIB, 4]);
     assert_eq!(done.entry.content_type.as_deref(), Some("text/plain"));
-    let resp = stat(&f.ns, "/b/dir/obj").unwrap();
+    let resp = stat(&f.ns, "/bkt/dir/obj").unwrap();
     assert_eq!(resp.entry, done.entry);
     let all: Vec<ChunkId> = c1.iter().chain(&c2).copied().collect();
-    assert_eq!(chunk_ids(&f.ns, "/b/dir/obj"), all);
+    assert_eq!(chunk_ids(&f.ns, "/bkt/dir/obj"), all);
     let offsets: Vec<u64> = resp.chunks.iter().map(|c| c.offset).collect();
     assert_eq!(offsets, [0, 3 * MIB, 5 * MIB]);
     assert!(resp.chunks.iter().all(|c| c.is_whole_chunk()));
@@ -160,8 +160,8 @@ fn a_completed_upload_is_its_parts_chunks_with_the_s3_etag() {
 
 #[test]
 fn completing_twice_answers_the_same_object_only_for_the_same_parts() {
-    let f = fixture();
-    let id = create(&f, "/b/k");
+    let f = s3_fixture();
+    let id = create(&f, "/bkt/k");
     put_part(&f, &id, 1, &[5 * MIB], 1).unwrap();
     put_part(&f, &id, 2, &[1], 2).unwrap();
     let parts = [(1, etag(1)), (2, etag(2))];
@@ -174,14 +174,14 @@ fn completing_twice_answers_the_same_object_only_for_the_same_parts() {
         ErrorCode::NotFound
     );
     // Still answered after the object is overwritten: the answer is the upload's.
-    put(&f.ns, "/b/k", 1).unwrap();
+    put(&f.ns, "/bkt/k", 1).unwrap();
     assert_eq!(complete(&f, &id, &parts).unwrap().etag, first.etag);
 }
 
 #[test]
 fn completion_validates_like_s3_and_leaves_the_upload_open_on_error() {
-    let f = fixture();
-    let id = create(&f, "/b/k");
+    let f = s3_fixture();
+    let id = create(&f, "/bkt/k");
     put_part(&f, &id, 1, &[5 * MIB], 1).unwrap();
     put_part(&f, &id, 2, &[MIB], 2).unwrap();
     put_part(&f, &id, 3, &[10], 3).unwrap();
@@ -218,8 +218,8 @@ fn completion_validates_like_s3_and_leaves_the_upload_open_on_error() {
 
 #[test]
 fn parts_left_out_and_replaced_parts_are_collected() {
-    let f = fixture();
-    let id = create(&f, "/b/k");
+    let f = s3_fixture();
+    let id = create(&f, "/bkt/k");
     let (_, old) = put_part(&f, &id, 1, &[MIB, MIB], 1).unwrap();
     let (_, kept) = put_part(&f, &id, 1, &[5 * MIB], 11).unwrap();
     // The replaced part's chunks wait for GC; the new ones are referenced.
@@ -235,13 +235,13 @@ fn parts_left_out_and_replaced_parts_are_collected() {
     gc.sort();
     assert_eq!(queued(&f.store, Queue::Gc), gc);
     let object: Vec<ChunkId> = kept.iter().chain(&last).copied().collect();
-    assert_eq!(chunk_ids(&f.ns, "/b/k"), object);
+    assert_eq!(chunk_ids(&f.ns, "/bkt/k"), object);
 }
 
 #[test]
 fn an_aborted_upload_is_gone_and_its_chunks_collected() {
-    let f = fixture();
-    let id = create(&f, "/b/k");
+    let f = s3_fixture();
+    let id = create(&f, "/bkt/k");
     let (_, chunks) = put_part(&f, &id, 1, &[5 * MIB], 1).unwrap();
     // A part being written when the upload goes cannot be committed into nothing.
     let late =
@@ -271,15 +271,15 @@ fn an_aborted_upload_is_gone_and_its_chunks_collected() {
         session: late.session,
     })
     .unwrap();
-    assert_eq!(code(stat(&f.ns, "/b/k")), ErrorCode::NotFound);
+    assert_eq!(code(stat(&f.ns, "/bkt/k")), ErrorCode::NotFound);
     // Ids that are not even shaped like one are simply unknown.
     assert_eq!(code(abort(&f, "../../x")), ErrorCode::NotFound);
 }
 
 #[test]
 fn list_parts_pages_by_part_number() {
-    let f = fixture();
-    let id = create(&f, "/b/k");
+    let f = s3_fixture();
+    let id = create(&f, "/bkt/k");
     for n in [5, 1, 3, 2, 4] {
         put_part(&f, &id, n, &[n as u64], n).unwrap();
     }
@@ -290,7 +290,7 @@ fn list_parts_pages_by_part_number() {
         (numbers(&page), page.truncated, page.next_part_number_marker),
         (vec![1, 2], true, 2)
     );
-    assert_eq!(page.path, "/b/k");
+    assert_eq!(page.path, "/bkt/k");
     assert_eq!(
         page.upload.checksum_algorithm,
         Some(ChecksumAlgorithm::Crc32)
@@ -312,15 +312,15 @@ fn list_parts_pages_by_part_number() {
 
 #[test]
 fn uploads_and_parts_are_invisible_to_the_namespace() {
-    let f = fixture();
-    let id = create(&f, "/b/dir/k");
+    let f = s3_fixture();
+    let id = create(&f, "/bkt/dir/k");
     put_part(&f, &id, 1, &[10], 1).unwrap();
-    assert_eq!(code(stat(&f.ns, "/b/dir/k")), ErrorCode::NotFound);
-    assert_eq!(code(stat(&f.ns, "/b/dir/")), ErrorCode::NotFound);
-    assert!(crate::ns::tests::names(&f.ns, "/b").is_empty());
+    assert_eq!(code(stat(&f.ns, "/bkt/dir/k")), ErrorCode::NotFound);
+    assert_eq!(code(stat(&f.ns, "/bkt/dir/")), ErrorCode::NotFound);
+    assert!(crate::ns::tests::names(&f.ns, "/bkt").is_empty());
     let page =
         f.ns.list_objects(&ListObjectsReq {
-            bucket: "b".into(),
+            bucket: "bkt".parse().unwrap(),
             prefix: String::new(),
             delimiter: None,
             start_after: None,
@@ -332,13 +332,17 @@ fn uploads_and_parts_are_invisible_to_the_namespace() {
 
 #[test]
 fn buckets_with_uploads_in_progress_are_not_empty() {
-    let f = fixture();
-    let id = create(&f, "/b/k");
-    let delete_bucket = || f.ns.delete_bucket(&DeleteBucketReq { name: "b".into() });
+    let f = s3_fixture();
+    let id = create(&f, "/bkt/k");
+    let delete_bucket = || {
+        f.ns.delete_bucket(&DeleteBucketReq {
+            name: "bkt".parse().unwrap(),
+        })
+    };
     assert_eq!(code(delete_bucket()), ErrorCode::NotEmpty);
     let rm = |recursive| {
         f.ns.delete(&DeleteReq {
-            path: "/b".into(),
+            path: "/bkt".parse().unwrap(),
             recursive,
             object: false,
         })
@@ -349,30 +353,30 @@ fn buckets_with_uploads_in_progress_are_not_empty() {
     crate::ns::tests::mkdir(&f.ns, "/c", false).unwrap();
     let mv = |src: &str, dst: &str| {
         f.ns.rename(&RenameReq {
-            src: src.into(),
-            dst: dst.into(),
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
         })
     };
-    assert_eq!(code(mv("/b", "/c/b")), ErrorCode::NotEmpty);
-    mv("/b", "/b2").unwrap();
-    assert_eq!(list_parts(&f, &id, 0, 10).unwrap().path, "/b/k");
-    mv("/b2", "/b").unwrap();
+    assert_eq!(code(mv("/bkt", "/c/b")), ErrorCode::NotEmpty);
+    mv("/bkt", "/b2").unwrap();
+    assert_eq!(list_parts(&f, &id, 0, 10).unwrap().path, "/bkt/k");
+    mv("/b2", "/bkt").unwrap();
     // A completed upload does not hold the bucket, and goes with it.
     put_part(&f, &id, 1, &[3], 1).unwrap();
     complete(&f, &id, &[(1, etag(1))]).unwrap();
-    put(&f.ns, "/b/other", 1).unwrap();
+    put(&f.ns, "/bkt/other", 1).unwrap();
     rm(true).unwrap();
     assert_eq!(
         code(complete(&f, &id, &[(1, etag(1))])),
         ErrorCode::NotFound
     );
-    crate::ns::tests::mkdir(&f.ns, "/b", false).unwrap();
-    let id = create(&f, "/b/k");
+    crate::ns::tests::mkdir(&f.ns, "/bkt", false).unwrap();
+    let id = create(&f, "/bkt/k");
     abort(&f, &id).unwrap();
     delete_bucket().unwrap();
     let err =
         f.ns.create_upload(&CreateUploadReq {
-            path: "/b/k".into(),
+            path: "/bkt/k".parse().unwrap(),
             content_type: None,
             meta: vec![],
             checksum_algorithm: None,
@@ -385,10 +389,10 @@ fn buckets_with_uploads_in_progress_are_not_empty() {
 
 #[test]
 fn expired_uploads_are_aborted_and_completed_markers_dropped() {
-    let f = fixture();
-    let old = create(&f, "/b/old");
+    let f = s3_fixture();
+    let old = create(&f, "/bkt/old");
     let (_, chunks) = put_part(&f, &old, 1, &[10], 1).unwrap();
-    let done = create(&f, "/b/done");
+    let done = create(&f, "/bkt/done");
     put_part(&f, &done, 1, &[10], 2).unwrap();
     complete(&f, &done, &[(1, etag(2))]).unwrap();
     let now = dfs_common::auth::unix_now_ms();
@@ -418,14 +422,14 @@ fn expired_uploads_are_aborted_and_completed_markers_dropped() {
         0
     );
     // The object made by the completed upload stays.
-    assert_eq!(stat(&f.ns, "/b/done").unwrap().entry.part_sizes, [10]);
+    assert_eq!(stat(&f.ns, "/bkt/done").unwrap().entry.part_sizes, [10]);
 }
 
 #[test]
 fn completion_honours_conditions_and_stores_the_checksum() {
-    let f = fixture();
-    put(&f.ns, "/b/k", 1).unwrap();
-    let id = create(&f, "/b/k");
+    let f = s3_fixture();
+    put(&f.ns, "/bkt/k", 1).unwrap();
+    let id = create(&f, "/bkt/k");
     put_part(&f, &id, 1, &[3], 1).unwrap();
     let composite = Checksum::new(
         ChecksumAlgorithm::Crc32,
@@ -434,7 +438,7 @@ fn completion_honours_conditions_and_stores_the_checksum() {
     );
     let req = |if_none_match, checksum: Option<Checksum>| CompleteUploadReq {
         upload_id: id.clone(),
-        path: Some("/b/k".into()),
+        path: Some("/bkt/k".parse().unwrap()),
         parts: vec![(1, etag(1))],
         if_none_match,
         if_match: None,
@@ -461,11 +465,11 @@ fn completion_honours_conditions_and_stores_the_checksum() {
         done.entry.meta,
         [("x-amz-meta-a".to_owned(), "1".to_owned())]
     );
-    assert_eq!(stat(&f.ns, "/b/k").unwrap().entry.checksum, composite);
+    assert_eq!(stat(&f.ns, "/bkt/k").unwrap().entry.checksum, composite);
     // An upload without a checksum algorithm takes no checksum.
     let plain =
         f.ns.create_upload(&CreateUploadReq {
-            path: "/b/p".into(),
+            path: "/bkt/p".parse().unwrap(),
             content_type: None,
             meta: vec![],
             checksum_algorithm: None,
@@ -486,22 +490,26 @@ fn completion_honours_conditions_and_stores_the_checksum() {
 
 #[test]
 fn calls_naming_another_path_do_not_find_the_upload() {
-    let f = fixture();
-    crate::ns::tests::mkdir(&f.ns, "/c", false).unwrap();
-    let id = create(&f, "/b/k");
+    let f = s3_fixture();
+    crate::ns::tests::mkdir(&f.ns, "/ccc", false).unwrap();
+    let id = create(&f, "/bkt/k");
     let open = |path: &str, number| {
         f.ns.begin_part_write(&BeginPartWriteReq {
             upload_id: id.clone(),
             part_number: number,
-            path: Some(path.into()),
+            path: Some(path.parse().unwrap()),
         })
     };
-    for wrong in ["/c/k", "/b/k2", "/b/k/", "/b", "nonsense"] {
+    // Paths that are no object path ("/bkt", "nonsense") cannot even be decoded.
+    for wrong in ["/ccc/k", "/bkt/k2", "/bkt/k/"] {
         assert_eq!(code(open(wrong, 1)), ErrorCode::NotFound, "{wrong}");
     }
-    assert_eq!(detail(open("/b/k", 0)), ErrorDetail::InvalidPartNumber);
-    assert_eq!(detail(open("/b/k", 10_001)), ErrorDetail::InvalidPartNumber);
-    let session = open("/b/k", 1).unwrap().session;
+    assert_eq!(detail(open("/bkt/k", 0)), ErrorDetail::InvalidPartNumber);
+    assert_eq!(
+        detail(open("/bkt/k", 10_001)),
+        ErrorDetail::InvalidPartNumber
+    );
+    let session = open("/bkt/k", 1).unwrap().session;
     // A part session is committed as a part, a file session as a file.
     let as_file = f.ns.commit(&CommitReq {
         checksum: None,
@@ -525,7 +533,7 @@ fn calls_naming_another_path_do_not_find_the_upload() {
     assert_eq!(code(bad_etag), ErrorCode::InvalidArgument);
     let file =
         f.ns.begin_write(&BeginWriteReq {
-            path: "/b/f".into(),
+            path: "/bkt/f".parse().unwrap(),
         })
         .unwrap();
     let as_part = f.ns.commit_part(&CommitPartReq {

@@ -36,13 +36,23 @@ pub(super) fn open_at(dir: &Path) -> (Arc<Store>, Arc<Nodes>, Namespace) {
 }
 
 /// A namespace with three registered nodes and a bucket `/b`.
-pub(super) fn fixture() -> Fixture {
+pub(crate) fn fixture() -> Fixture {
+    fixture_with_bucket("/b")
+}
+
+/// A fixture whose bucket is `bkt`: S3 requests take only valid bucket names.
+pub(crate) fn s3_fixture() -> Fixture {
+    fixture_with_bucket("/bkt")
+}
+
+/// Three registered chunkds and the bucket `bucket`.
+fn fixture_with_bucket(bucket: &str) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let (store, nodes, ns) = open_at(dir.path());
     for port in 1..=3 {
         register(&store, &nodes, &ns, None, port, vec![]);
     }
-    mkdir(&ns, "/b", false).unwrap();
+    mkdir(&ns, bucket, false).unwrap();
     Fixture {
         _dir: dir,
         store,
@@ -71,7 +81,7 @@ pub(super) fn register(
 
 pub(super) fn mkdir(ns: &Namespace, path: &str, parents: bool) -> Result<Entry, RpcError> {
     ns.mkdir(&MkdirReq {
-        path: path.into(),
+        path: path.parse().unwrap(),
         parents,
         object: None,
     })
@@ -79,7 +89,9 @@ pub(super) fn mkdir(ns: &Namespace, path: &str, parents: bool) -> Result<Entry, 
 
 /// Writes a file of `chunks` chunks of 10 bytes each.
 pub(super) fn put(ns: &Namespace, path: &str, chunks: usize) -> Result<Entry, RpcError> {
-    let open = ns.begin_write(&BeginWriteReq { path: path.into() })?;
+    let open = ns.begin_write(&BeginWriteReq {
+        path: path.parse().unwrap(),
+    })?;
     let mut written = Vec::new();
     for _ in 0..chunks {
         let alloc = ns.alloc_chunk(&AllocChunkReq {
@@ -108,7 +120,7 @@ pub(super) fn put(ns: &Namespace, path: &str, chunks: usize) -> Result<Entry, Rp
 
 pub(super) fn stat(ns: &Namespace, path: &str) -> Result<StatResp, RpcError> {
     ns.stat(&StatReq {
-        path: path.into(),
+        path: path.parse().unwrap(),
         with_chunks: true,
     })
 }
@@ -116,7 +128,7 @@ pub(super) fn stat(ns: &Namespace, path: &str) -> Result<StatResp, RpcError> {
 pub(super) fn names(ns: &Namespace, path: &str) -> Vec<String> {
     let resp = ns
         .list(&ListReq {
-            path: path.into(),
+            path: path.parse().unwrap(),
             start_after: None,
             limit: 0,
         })
@@ -170,7 +182,7 @@ fn mkdir_with_and_without_parents() {
     assert!(!stat(&f.ns, "/b/i/").unwrap().entry.explicit);
     assert!(mkdir(&f.ns, "/b/i", false).unwrap().explicit);
     f.ns.delete(&DeleteReq {
-        path: "/b/i/f".into(),
+        path: "/b/i/f".parse().unwrap(),
         recursive: false,
         object: false,
     })
@@ -183,14 +195,19 @@ fn mkdir_with_and_without_parents() {
 #[test]
 fn files_need_a_bucket_and_a_file_name() {
     let f = fixture();
-    let open = |p: &str| f.ns.begin_write(&BeginWriteReq { path: p.into() });
+    let open = |p: &str| {
+        f.ns.begin_write(&BeginWriteReq {
+            path: p.parse().unwrap(),
+        })
+    };
     assert_eq!(code(open("/f")), ErrorCode::InvalidArgument);
     assert!(open("/f").unwrap_err().message.contains("inside a bucket"));
     assert_eq!(code(open("/")), ErrorCode::InvalidArgument);
     // A path ending in `/` writes the payload of a directory object, but a bucket is none.
     assert!(open("/b/x/").is_ok());
     assert_eq!(code(open("/b/")), ErrorCode::InvalidArgument);
-    assert_eq!(code(open("relative")), ErrorCode::InvalidArgument);
+    // A relative path is refused where the request is built or decoded.
+    assert!("relative".parse::<dfs_common::path::DfsPath>().is_err());
     let err = open("/nob/x").unwrap_err();
     assert_eq!(err.code, ErrorCode::NotFound);
     assert_eq!(err.detail, dfs_common::ErrorDetail::NoSuchBucket, "{err}");
@@ -225,7 +242,7 @@ fn commit_checks_the_session() {
     let f = fixture();
     let open =
         f.ns.begin_write(&BeginWriteReq {
-            path: "/b/f".into(),
+            path: "/b/f".parse().unwrap(),
         })
         .unwrap();
     let alloc =
@@ -296,7 +313,7 @@ fn commit_refuses_chunks_longer_than_any_chunkd_holds() {
     let f = fixture();
     let open =
         f.ns.begin_write(&BeginWriteReq {
-            path: "/b/huge".into(),
+            path: "/b/huge".parse().unwrap(),
         })
         .unwrap();
     let alloc =
@@ -334,7 +351,7 @@ fn abort_collects_the_chunks() {
     let f = fixture();
     let open =
         f.ns.begin_write(&BeginWriteReq {
-            path: "/b/f".into(),
+            path: "/b/f".parse().unwrap(),
         })
         .unwrap();
     let alloc =
@@ -366,7 +383,7 @@ fn delete_removes_empty_implicit_parents_only() {
     put(&f.ns, "/b/i/g", 1).unwrap();
     let del = |p: &str| {
         f.ns.delete(&DeleteReq {
-            path: p.into(),
+            path: p.parse().unwrap(),
             recursive: false,
             object: false,
         })
@@ -396,7 +413,7 @@ fn not_empty_not_a_directory_and_the_root() {
     put(&f.ns, "/b/file", 1).unwrap();
     let del = |p: &str, recursive: bool| {
         f.ns.delete(&DeleteReq {
-            path: p.into(),
+            path: p.parse().unwrap(),
             recursive,
             object: false,
         })
@@ -406,7 +423,7 @@ fn not_empty_not_a_directory_and_the_root() {
     assert_eq!(code(del("/", true)), ErrorCode::InvalidArgument);
     let list = |p: &str| {
         f.ns.list(&ListReq {
-            path: p.into(),
+            path: p.parse().unwrap(),
             start_after: None,
             limit: 10,
         })
@@ -434,7 +451,7 @@ fn file_and_directory_of_the_same_name_coexist() {
     assert_eq!(stat(&f.ns, "/b/a/").unwrap().entry.kind, EntryKind::Dir);
     assert_eq!(names(&f.ns, "/b/a"), ["b"]);
     f.ns.delete(&DeleteReq {
-        path: "/b/a".into(),
+        path: "/b/a".parse().unwrap(),
         recursive: false,
         object: false,
     })
@@ -444,7 +461,7 @@ fn file_and_directory_of_the_same_name_coexist() {
     // Paging: start_after is exclusive and `truncated` says more follow.
     let page =
         f.ns.list(&ListReq {
-            path: "/b/".into(),
+            path: "/b/".parse().unwrap(),
             start_after: Some("a-b".into()),
             limit: 1,
         })
@@ -461,8 +478,8 @@ fn rename_moves_files_and_whole_directories() {
     put(&f.ns, "/b/other", 1).unwrap();
     let mv = |src: &str, dst: &str| {
         f.ns.rename(&RenameReq {
-            src: src.into(),
-            dst: dst.into(),
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
         })
     };
     let chunks = chunk_ids(&f.ns, "/b/d/s/f1");
@@ -495,8 +512,8 @@ fn copy_shares_chunks() {
     let chunks = chunk_ids(&f.ns, "/b/f");
     let copy = |src: &str, dst: &str| {
         f.ns.copy(&CopyReq {
-            src: src.into(),
-            dst: dst.into(),
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
             replace_meta: None,
             if_match: None,
             if_none_match: false,
@@ -516,7 +533,7 @@ fn copy_shares_chunks() {
     assert_eq!(code(copy("/b/nope", "/b/z")), ErrorCode::NotFound);
     let del = |p: &str| {
         f.ns.delete(&DeleteReq {
-            path: p.into(),
+            path: p.parse().unwrap(),
             recursive: false,
             object: false,
         })
@@ -607,7 +624,7 @@ fn dead_nodes_are_skipped_and_their_chunks_queued() {
     // Two live nodes left: enough for replication 2, but not when one is excluded.
     let open =
         f.ns.begin_write(&BeginWriteReq {
-            path: "/b/g".into(),
+            path: "/b/g".parse().unwrap(),
         })
         .unwrap();
     for _ in 0..20 {

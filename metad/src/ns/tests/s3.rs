@@ -56,7 +56,9 @@ fn put_if(
     if_match: Option<&str>,
     if_none_match: bool,
 ) -> Result<Entry, RpcError> {
-    let open = f.ns.begin_write(&BeginWriteReq { path: path.into() })?;
+    let open = f.ns.begin_write(&BeginWriteReq {
+        path: path.parse().unwrap(),
+    })?;
     let result = f.ns.commit(&CommitReq {
         checksum: None,
         session: open.session,
@@ -80,7 +82,7 @@ fn put_if(
 
 fn mkdir_object(f: &Fixture, path: &str, etag: &str) -> Result<Entry, RpcError> {
     f.ns.mkdir(&MkdirReq {
-        path: path.into(),
+        path: path.parse().unwrap(),
         parents: false,
         object: Some(DirObject {
             checksum: None,
@@ -93,7 +95,7 @@ fn mkdir_object(f: &Fixture, path: &str, etag: &str) -> Result<Entry, RpcError> 
 
 fn delete_object(f: &Fixture, path: &str) -> Result<(), RpcError> {
     f.ns.delete(&DeleteReq {
-        path: path.into(),
+        path: path.parse().unwrap(),
         recursive: false,
         object: true,
     })
@@ -160,7 +162,11 @@ fn delete_bucket_needs_an_empty_bucket_and_drops_grants() {
     let keys = access(&f);
     let (k1, k2) = (new_key(&keys), new_key(&keys));
     create(&f, "one", Some(&k1)).unwrap();
-    let del = |name: &str| f.ns.delete_bucket(&DeleteBucketReq { name: name.into() });
+    let del = |name: &str| {
+        f.ns.delete_bucket(&DeleteBucketReq {
+            name: name.parse().unwrap(),
+        })
+    };
     mkdir(&f.ns, "/one/d", false).unwrap();
     assert_eq!(code(del("one")), ErrorCode::NotEmpty);
     delete_object(&f, "/one/d/").unwrap();
@@ -178,7 +184,7 @@ fn delete_bucket_needs_an_empty_bucket_and_drops_grants() {
     assert_eq!(bucket_names(&f, Some(&k1)), Vec::<String>::new());
     // A bucket removed as a directory loses its grants too.
     f.ns.delete(&DeleteReq {
-        path: "/one".into(),
+        path: "/one".parse().unwrap(),
         recursive: true,
         object: false,
     })
@@ -194,8 +200,8 @@ fn renamed_buckets_keep_record_and_grants() {
     create(&f, "old", Some(&k)).unwrap();
     let mv = |src: &str, dst: &str| {
         f.ns.rename(&RenameReq {
-            src: src.into(),
-            dst: dst.into(),
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
         })
     };
     mv("/old", "/new").unwrap();
@@ -325,8 +331,8 @@ fn copies_replace_metadata_and_check_preconditions() {
     let chunks = chunk_ids(&f.ns, "/b/src");
     let copy = |dst: &str, replace: Option<&str>, if_match: Option<&str>, none: bool| {
         f.ns.copy(&CopyReq {
-            src: "/b/src".into(),
-            dst: dst.into(),
+            src: "/b/src".parse().unwrap(),
+            dst: dst.parse().unwrap(),
             replace_meta: replace.map(|ct| ReplaceMeta {
                 checksum: None,
                 content_type: Some(ct.into()),
@@ -347,8 +353,8 @@ fn copies_replace_metadata_and_check_preconditions() {
     copy("/b/dst", None, Some("\"e\""), false).unwrap();
     assert_eq!(stat(&f.ns, "/b/dst").unwrap().entry.content_type, None);
     let src_check = f.ns.copy(&CopyReq {
-        src: "/b/src".into(),
-        dst: "/b/z".into(),
+        src: "/b/src".parse().unwrap(),
+        dst: "/b/z".parse().unwrap(),
         replace_meta: None,
         if_match: None,
         if_none_match: false,

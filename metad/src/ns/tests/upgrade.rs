@@ -29,17 +29,27 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The open uploads of the fixture's bucket `b`. S3 requests take only valid bucket names, so
+/// the bucket is renamed `bkt` for the listing (uploads follow their bucket), then back.
 fn uploads(ns: &crate::ns::Namespace) -> Vec<UploadEntry> {
-    ns.list_uploads(&ListUploadsReq {
-        bucket: "b".into(),
+    let rename = |src: &str, dst: &str| {
+        ns.rename(&RenameReq {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+        })
+        .unwrap()
+    };
+    rename("/b", "/bkt");
+    let listed = ns.list_uploads(&ListUploadsReq {
+        bucket: "bkt".parse().unwrap(),
         prefix: String::new(),
         delimiter: None,
         key_marker: None,
         upload_id_marker: None,
         max_uploads: 100,
-    })
-    .unwrap()
-    .uploads
+    });
+    rename("/bkt", "/b");
+    listed.unwrap().uploads
 }
 
 fn parts(ns: &crate::ns::Namespace, upload_id: &str) -> Vec<PartInfo> {
@@ -138,8 +148,8 @@ fn a_schema_4_database_reads_back_typed_checksums() {
     let (store, _nodes, ns) = open_at(dir.path());
     let copy = ns
         .copy(&CopyReq {
-            src: "/b/put".into(),
-            dst: "/b/put".into(),
+            src: "/b/put".parse().unwrap(),
+            dst: "/b/put".parse().unwrap(),
             replace_meta: Some(ReplaceMeta {
                 content_type: Some("a/b".into()),
                 meta: vec![],

@@ -12,7 +12,7 @@ fn walk(ns: &Namespace, dir: &str, prefix: &str, out: &mut Vec<String>) {
     loop {
         let page = ns
             .list(&ListReq {
-                path: dir.into(),
+                path: dir.parse().unwrap(),
                 start_after: after.clone(),
                 limit: 7,
             })

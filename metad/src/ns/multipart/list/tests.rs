@@ -1,7 +1,7 @@
 //! Tests of ListMultipartUploads paging and of part copies sharing slices of chunks.
 
 use crate::ns::multipart::tests::{complete, create, etag, put_part, MIB};
-use crate::ns::tests::{chunk_ids, code, fixture, loc, put, queued, stat, Fixture};
+use crate::ns::tests::{chunk_ids, code, loc, put, queued, s3_fixture, stat, Fixture};
 use crate::store::queue::Queue;
 use dfs_common::wire::*;
 use dfs_common::{ErrorCode, ErrorDetail, RpcError};
@@ -15,7 +15,7 @@ fn list(
     max: u32,
 ) -> ListUploadsResp {
     f.ns.list_uploads(&ListUploadsReq {
-        bucket: "b".into(),
+        bucket: "bkt".parse().unwrap(),
         prefix: prefix.into(),
         delimiter: delimiter.map(str::to_owned),
         key_marker: key_marker.map(str::to_owned),
@@ -51,15 +51,15 @@ fn all_pages(f: &Fixture, prefix: &str, delimiter: Option<&str>, max: u32) -> Ve
 
 #[test]
 fn uploads_list_in_s3_order_with_markers_prefix_and_delimiter() {
-    let f = fixture();
-    let a1 = create(&f, "/b/a");
-    let a2 = create(&f, "/b/a");
+    let f = s3_fixture();
+    let a1 = create(&f, "/bkt/a");
+    let a2 = create(&f, "/bkt/a");
     assert!(a1 < a2, "ids of one key sort by creation");
     for key in ["c", "b/2", "b/1", "a-b", "b/x/3"] {
-        create(&f, &format!("/b/{key}"));
+        create(&f, &format!("/bkt/{key}"));
     }
     // A completed upload is not listed.
-    let done = create(&f, "/b/zz");
+    let done = create(&f, "/bkt/zz");
     put_part(&f, &done, 1, &[1], 1).unwrap();
     complete(&f, &done, &[(1, etag(1))]).unwrap();
     let everything = ["a", "a", "a-b", "b/1", "b/2", "b/x/3", "c"];
@@ -114,7 +114,7 @@ fn uploads_list_in_s3_order_with_markers_prefix_and_delimiter() {
     let empty = list(&f, "", None, None, None, 0);
     assert!(empty.uploads.is_empty() && !empty.truncated);
     let missing = f.ns.list_uploads(&ListUploadsReq {
-        bucket: "nob".into(),
+        bucket: "nob".parse().unwrap(),
         prefix: String::new(),
         delimiter: None,
         key_marker: None,
@@ -136,7 +136,7 @@ fn copy(
         upload_id: id.into(),
         part_number: number,
         path: None,
-        src: src.into(),
+        src: src.parse().unwrap(),
         range,
         src_if_match: None,
         src_if_none_match: None,
@@ -150,17 +150,17 @@ fn copy(
 
 #[test]
 fn part_copies_share_slices_of_the_source_chunks() {
-    let f = fixture();
+    let f = s3_fixture();
     // Three chunks of 10 bytes, ETag "e" (not an MD5).
-    put(&f.ns, "/b/src", 3).unwrap();
-    let src = chunk_ids(&f.ns, "/b/src");
-    let id = create(&f, "/b/dst");
+    put(&f.ns, "/bkt/src", 3).unwrap();
+    let src = chunk_ids(&f.ns, "/bkt/src");
+    let id = create(&f, "/bkt/dst");
     // Bytes 5..=24 span all three chunks: the part needs its MD5 from the caller.
-    let no_etag = copy(&f, &id, 2, "/b/src", Some((5, 24)), None);
+    let no_etag = copy(&f, &id, 2, "/bkt/src", Some((5, 24)), None);
     assert_eq!(code(no_etag), ErrorCode::InvalidArgument);
-    let whole_but_not_md5 = copy(&f, &id, 2, "/b/src", None, None);
+    let whole_but_not_md5 = copy(&f, &id, 2, "/bkt/src", None, None);
     assert_eq!(code(whole_but_not_md5), ErrorCode::InvalidArgument);
-    let out = copy(&f, &id, 2, "/b/src", Some((5, 24)), Some(etag(2))).unwrap();
+    let out = copy(&f, &id, 2, "/bkt/src", Some((5, 24)), Some(etag(2))).unwrap();
     assert_eq!(
         (out.part.size, out.part.etag.as_str()),
         (20, etag(2).as_str())
@@ -170,18 +170,18 @@ fn part_copies_share_slices_of_the_source_chunks() {
         assert_eq!(loc(&f.store, *chunk).unwrap().refcount, 2);
     }
     for bad in [(0, 30), (30, 31), (7, 6)] {
-        let err = copy(&f, &id, 3, "/b/src", Some(bad), Some(etag(3))).unwrap_err();
+        let err = copy(&f, &id, 3, "/bkt/src", Some(bad), Some(etag(3))).unwrap_err();
         assert_eq!(err.detail, ErrorDetail::InvalidRange, "{bad:?}: {err}");
     }
     assert_eq!(
-        code(copy(&f, &id, 3, "/b/nothing", None, None)),
+        code(copy(&f, &id, 3, "/bkt/nothing", None, None)),
         ErrorCode::NotFound
     );
     // Part 1: a written part of 5 MiB, then the copy as the last part.
     put_part(&f, &id, 1, &[5 * MIB], 1).unwrap();
     let done = complete(&f, &id, &[(1, etag(1)), (2, etag(2))]).unwrap();
     assert_eq!(done.entry.size, 5 * MIB + 20);
-    let chunks = stat(&f.ns, "/b/dst").unwrap().chunks;
+    let chunks = stat(&f.ns, "/bkt/dst").unwrap().chunks;
     let slices: Vec<_> = chunks[1..]
         .iter()
         .map(|c| (c.id, c.chunk_offset, c.len, c.chunk_len, c.offset))
@@ -197,7 +197,7 @@ fn part_copies_share_slices_of_the_source_chunks() {
     assert!(!chunks[1].is_whole_chunk() && chunks[2].is_whole_chunk());
     // The source can go: the copy keeps the chunks alive.
     f.ns.delete(&DeleteReq {
-        path: "/b/src".into(),
+        path: "/bkt/src".parse().unwrap(),
         recursive: false,
         object: false,
     })
@@ -210,20 +210,20 @@ fn part_copies_share_slices_of_the_source_chunks() {
 
 #[test]
 fn whole_copies_of_plain_objects_take_the_source_etag() {
-    let f = fixture();
-    let md5_src = create(&f, "/b/src");
+    let f = s3_fixture();
+    let md5_src = create(&f, "/bkt/src");
     put_part(&f, &md5_src, 1, &[4], 7).unwrap();
     let multipart = complete(&f, &md5_src, &[(1, etag(7))]).unwrap();
     // A multipart source's ETag is no MD5 of its bytes.
-    let id = create(&f, "/b/dst");
+    let id = create(&f, "/bkt/dst");
     assert_eq!(
-        code(copy(&f, &id, 1, "/b/src", None, None)),
+        code(copy(&f, &id, 1, "/bkt/src", None, None)),
         ErrorCode::InvalidArgument
     );
     // A plain object with an MD5 ETag.
     let open =
         f.ns.begin_write(&BeginWriteReq {
-            path: "/b/plain".into(),
+            path: "/bkt/plain".parse().unwrap(),
         })
         .unwrap();
     let alloc =
@@ -249,9 +249,9 @@ fn whole_copies_of_plain_objects_take_the_source_etag() {
         if_match: None,
     })
     .unwrap();
-    let whole = copy(&f, &id, 1, "/b/plain", None, None).unwrap();
+    let whole = copy(&f, &id, 1, "/bkt/plain", None, None).unwrap();
     assert_eq!(whole.part.etag, etag(42));
-    let same = copy(&f, &id, 1, "/b/plain", Some((0, 3)), None).unwrap();
+    let same = copy(&f, &id, 1, "/bkt/plain", Some((0, 3)), None).unwrap();
     assert_eq!(same.part.etag, etag(42));
     // Re-copying onto the same part replaced it without freeing the shared chunk.
     assert!(queued(&f.store, Queue::Gc).is_empty());
@@ -260,8 +260,8 @@ fn whole_copies_of_plain_objects_take_the_source_etag() {
     let mut req = CopyPartReq {
         upload_id: id.clone(),
         part_number: 2,
-        path: Some("/b/dst".into()),
-        src: "/b/plain".into(),
+        path: Some("/bkt/dst".parse().unwrap()),
+        src: "/bkt/plain".parse().unwrap(),
         range: None,
         src_if_match: Some(multipart.etag.clone()),
         src_if_none_match: None,
@@ -275,15 +275,15 @@ fn whole_copies_of_plain_objects_take_the_source_etag() {
     req.src_if_match = None;
     req.src_inode = Some(multipart.entry.inode);
     assert_eq!(code(f.ns.copy_part(&req)), ErrorCode::Conflict);
-    req.src_inode = Some(stat(&f.ns, "/b/plain").unwrap().entry.inode);
+    req.src_inode = Some(stat(&f.ns, "/bkt/plain").unwrap().entry.inode);
     assert!(f.ns.copy_part(&req).is_ok());
 }
 
 #[test]
 fn directory_objects_can_be_copied_as_empty_parts() {
-    let f = fixture();
+    let f = s3_fixture();
     f.ns.mkdir(&MkdirReq {
-        path: "/b/d/".into(),
+        path: "/bkt/d/".parse().unwrap(),
         parents: false,
         object: Some(DirObject {
             checksum: None,
@@ -293,12 +293,12 @@ fn directory_objects_can_be_copied_as_empty_parts() {
         }),
     })
     .unwrap();
-    let id = create(&f, "/b/dst");
-    let out = copy(&f, &id, 1, "/b/d/", None, None).unwrap();
+    let id = create(&f, "/bkt/dst");
+    let out = copy(&f, &id, 1, "/bkt/d/", None, None).unwrap();
     assert_eq!((out.part.size, out.part.etag.as_str()), (0, EMPTY_ETAG));
     // Without the slash, `d` names a file, and there is none.
     assert_eq!(
-        code(copy(&f, &id, 1, "/b/d", None, None)),
+        code(copy(&f, &id, 1, "/bkt/d", None, None)),
         ErrorCode::NotFound
     );
 }
