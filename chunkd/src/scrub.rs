@@ -35,8 +35,10 @@ pub async fn run(node: Arc<Node>, interval: Duration, mut stop: watch::Receiver<
             return;
         };
         tracing::info!(
-            "scrub pass done: {count} chunks in {:.0?}, {corrupt} corrupt",
-            started.elapsed()
+            chunks = count,
+            corrupt,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "scrub pass done"
         );
     }
 }
@@ -83,14 +85,14 @@ async fn check(node: &Arc<Node>, id: ChunkId) -> bool {
             }
             Err(e) => {
                 metrics.scrub_errors.inc();
-                tracing::warn!("scrub cannot read chunk {id}: {e}");
+                tracing::warn!(chunk = %id, error = %e, "scrub cannot read the chunk");
                 false
             }
         }
     })
     .await;
     result.unwrap_or_else(|e| {
-        tracing::warn!("scrub of chunk {id} failed: {e}");
+        tracing::warn!(chunk = %id, error = %e, "scrub of the chunk failed");
         false
     })
 }

@@ -65,8 +65,8 @@ impl Worker for Collector {
         while let Some(joined) = tasks.join_next().await {
             match joined {
                 Ok(Ok(outcome)) => outcomes.push(outcome),
-                Ok(Err(e)) => tracing::warn!("gc: {e}"),
-                Err(e) => tracing::error!("gc task failed: {e}"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "cannot record a collection"),
+                Err(e) => tracing::error!(error = %e, "gc task failed"),
             }
         }
         let ctx = self.ctx.clone();
@@ -121,11 +121,11 @@ async fn collect(ctx: Ctx, work: Work) -> Result<Outcome, RpcError> {
             Ok(Ok(_)) => {}
             Ok(Err(e)) if e.code == ErrorCode::NotFound => {}
             Ok(Err(e)) => {
-                tracing::warn!("gc: cannot delete chunk {chunk} from node {node} at {addr}: {e}");
+                tracing::warn!(%chunk, %node, %addr, error = %e, "cannot delete the chunk");
                 failed.push(node);
             }
             Err(_) => {
-                tracing::warn!("gc: deleting chunk {chunk} from node {node} at {addr} timed out");
+                tracing::warn!(%chunk, %node, %addr, "deleting the chunk timed out");
                 failed.push(node);
             }
         }
@@ -140,7 +140,7 @@ fn finish(ctx: &Ctx, outcomes: Vec<Outcome>) -> Result<(), RpcError> {
     for Outcome { work, failed } in outcomes {
         if !failed.is_empty() {
             let due = queue::retry_later(&mut txn, Queue::Gc, &work, failed, now)?;
-            tracing::debug!("gc: chunk {} retried at {due}", work.chunk);
+            tracing::debug!(chunk = %work.chunk, due_ms = due, "collection retried later");
             continue;
         }
         queue::remove(&mut txn, Queue::Gc, &work);

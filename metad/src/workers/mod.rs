@@ -82,8 +82,10 @@ pub fn spawn_all(ctx: &Ctx, shutdown: &watch::Receiver<bool>) -> Vec<JoinHandle<
 /// Runs `worker` until `shutdown` turns true (or its sender is gone). A step in progress at
 /// shutdown is dropped: queue items are only removed once their work is done.
 pub fn spawn<W: Worker>(mut worker: W, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        tracing::debug!("worker {} started", W::NAME);
+    // Every line a worker logs carries `worker=<name>`, as request lines carry `request_id`.
+    let span = tracing::info_span!("worker", worker = W::NAME);
+    let run = async move {
+        tracing::debug!("worker started");
         while !*shutdown.borrow() {
             let result = tokio::select! {
                 _ = shutdown.changed() => break,
@@ -96,7 +98,7 @@ pub fn spawn<W: Worker>(mut worker: W, mut shutdown: watch::Receiver<bool>) -> J
                 }
                 Ok(Step::Idle) => worker.period(),
                 Err(e) => {
-                    tracing::warn!("worker {}: {e}", W::NAME);
+                    tracing::warn!(error = %e, "worker step failed");
                     worker.period()
                 }
             };
@@ -105,6 +107,7 @@ pub fn spawn<W: Worker>(mut worker: W, mut shutdown: watch::Receiver<bool>) -> J
                 () = tokio::time::sleep(pause) => {}
             }
         }
-        tracing::debug!("worker {} stopped", W::NAME);
-    })
+        tracing::debug!("worker stopped");
+    };
+    tokio::spawn(tracing::Instrument::instrument(run, span))
 }

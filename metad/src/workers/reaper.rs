@@ -39,9 +39,10 @@ impl Worker for Reaper {
                 Ok(()) => {
                     self.ctx.sessions.finish_close(id);
                     tracing::info!(
-                        "reaped write session {id} of {} ({} chunks to collect)",
-                        session.path,
-                        session.chunks.len()
+                        session = %id,
+                        path = %session.path,
+                        chunks = session.chunks.len(),
+                        "reaped an expired write session; its chunks go to GC"
                     );
                 }
                 Err(e) => {

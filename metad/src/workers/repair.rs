@@ -87,11 +87,11 @@ impl Worker for Repairer {
             match joined {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
-                    tracing::warn!("repair: {e}");
+                    tracing::warn!(error = %e, "cannot record a repair outcome");
                     failed = true;
                 }
                 Err(e) => {
-                    tracing::error!("repair task failed: {e}");
+                    tracing::error!(error = %e, "repair task failed");
                     failed = true;
                 }
             }
@@ -117,7 +117,7 @@ async fn repair(ctx: &Ctx, chunk: ChunkId) -> Outcome {
             Ok(Some(loc)) if loc.refcount > 0 => loc,
             Ok(_) => return Outcome::Done,
             Err(e) => {
-                tracing::warn!("repair of chunk {chunk}: {e}");
+                tracing::warn!(%chunk, error = %e, "cannot read the chunk's location for repair");
                 return Outcome::Retry;
             }
         };
@@ -132,8 +132,9 @@ async fn repair(ctx: &Ctx, chunk: ChunkId) -> Outcome {
         }
         let Some(source) = live.choose(&mut rand::thread_rng()).copied() else {
             tracing::error!(
-                "chunk {chunk} has no live replica (holders: {:?}): its data is unavailable until one returns",
-                loc.replicas
+                %chunk,
+                holders = ?loc.replicas,
+                "chunk has no live replica: its data is unavailable until one returns"
             );
             return Outcome::Retry;
         };
@@ -147,20 +148,20 @@ async fn repair(ctx: &Ctx, chunk: ChunkId) -> Outcome {
             Ok(nodes) if !nodes.is_empty() => nodes[0],
             Ok(_) => return Outcome::Retry,
             Err(e) => {
-                tracing::warn!("cannot repair chunk {chunk}: {e}");
+                tracing::warn!(%chunk, error = %e, "no node to repair the chunk onto");
                 return Outcome::Retry;
             }
         };
         if let Err(e) = copy(ctx, chunk, source, target).await {
-            tracing::warn!("repair of chunk {chunk} from node {source} to node {target}: {e}");
+            tracing::warn!(%chunk, %source, %target, error = %e, "chunk copy failed");
             return Outcome::Retry;
         }
         let ctx2 = ctx.clone();
         if let Err(e) = blocking(move || add_replica(&ctx2, chunk, target)).await {
-            tracing::warn!("repair of chunk {chunk}: {e}");
+            tracing::warn!(%chunk, %target, error = %e, "cannot record the new replica");
             return Outcome::Retry;
         }
-        tracing::info!("chunk {chunk} copied from node {source} to node {target}");
+        tracing::info!(%chunk, %source, %target, "chunk copied to a new replica");
     }
     Outcome::Retry
 }
