@@ -1,11 +1,14 @@
 //! Registration with metad and the periodic heartbeat.
 //!
-//! At start, and whenever metad forgets the node (`known = false`) or stops answering, chunkd
+//! At start, and whenever metad says it does not know the node (`known = false`), chunkd
 //! registers with its full chunk list, so metad can reconcile what it holds. metad may be down
 //! for a while: registration retries with backoff, and failures are logged about once per
-//! [`LOG_EVERY`] rather than on every attempt.
+//! [`LOG_EVERY`] rather than on every attempt. A heartbeat that fails (metad restarting, a
+//! new leader being elected) is simply sent again at the next beat: a registration costs
+//! metad work proportional to the node's chunks, so only metad's own word triggers one.
 
 use crate::{sleep_or_stop, Node};
+use dfs_common::metad_group::call_group;
 use dfs_common::wire::{HeartbeatReq, RegisterReq};
 use dfs_common::{ChunkId, RpcError};
 use std::sync::atomic::Ordering;
@@ -40,10 +43,7 @@ pub async fn run(node: Arc<Node>, initial_interval: Duration, mut stop: watch::R
                 }
                 Err(e) => {
                     if limiter.should_log() {
-                        tracing::warn!(
-                            "cannot register with metad at {}: {e} (retrying)",
-                            node.metad
-                        );
+                        tracing::warn!(metad = %node.metad, error = %e, "cannot register (retrying)");
                     }
                     if sleep_or_stop(backoff, &mut stop).await {
                         return;
@@ -57,24 +57,16 @@ pub async fn run(node: Arc<Node>, initial_interval: Duration, mut stop: watch::R
             return;
         }
         match heartbeat(&node).await {
-            Ok(true) => {}
+            Ok(true) => limiter = LogLimiter::default(),
             Ok(false) => {
-                tracing::info!(
-                    "metad at {} does not know this node; registering again",
-                    node.metad
-                );
+                tracing::info!(metad = %node.metad, "metad does not know this node; registering again");
                 registered = false;
                 node.registered.store(false, Ordering::Relaxed);
             }
             Err(e) => {
                 if limiter.should_log() {
-                    tracing::warn!(
-                        "heartbeat to metad at {} failed: {e}; registering again",
-                        node.metad
-                    );
+                    tracing::warn!(metad = %node.metad, error = %e, "heartbeat failed (sent again at the next beat)");
                 }
-                registered = false;
-                node.registered.store(false, Ordering::Relaxed);
             }
         }
     }
@@ -90,10 +82,10 @@ async fn register(node: &Arc<Node>) -> Result<Duration, RpcError> {
         used: node.store.used(),
         chunks: node.store.list(),
     };
-    let resp = node.client.call(&node.metad, &req).await?;
+    let resp = call_group(&node.client, &node.metad, &req).await?;
     if old_id != Some(resp.node_id) {
         if let Some(old) = old_id {
-            tracing::warn!("metad gave this node id {} (it had {old})", resp.node_id);
+            tracing::warn!(node = %resp.node_id, old = %old, "metad gave this node a new id");
         }
         // On disk before it is used: a node that restarts must come back under the same id.
         let store_node = Arc::clone(node);
@@ -105,11 +97,11 @@ async fn register(node: &Arc<Node>) -> Result<Duration, RpcError> {
     }
     *node.node_id.lock().unwrap_or_else(|e| e.into_inner()) = Some(resp.node_id);
     tracing::info!(
-        "registered with metad at {} as node {} ({} chunks, {} for deletion)",
-        node.metad,
-        resp.node_id,
-        req.chunks.len(),
-        resp.delete.len()
+        metad = %node.metad,
+        node = %resp.node_id,
+        chunks = req.chunks.len(),
+        unreferenced = resp.delete.len(),
+        "registered"
     );
     if !resp.delete.is_empty() {
         delete_orphans(node, resp.delete).await;
@@ -123,13 +115,13 @@ async fn delete_orphans(node: &Arc<Node>, ids: Vec<ChunkId>) {
     let result = tokio::task::spawn_blocking(move || {
         for id in ids {
             if let Err(e) = store_node.store.delete(id) {
-                tracing::warn!("cannot delete unreferenced chunk {id}: {e}");
+                tracing::warn!(chunk = %id, error = %e, "cannot delete an unreferenced chunk");
             }
         }
     })
     .await;
     if let Err(e) = result {
-        tracing::warn!("deleting unreferenced chunks failed: {e}");
+        tracing::warn!(error = %e, "deleting unreferenced chunks failed");
     }
 }
 
@@ -144,7 +136,7 @@ async fn heartbeat(node: &Arc<Node>) -> Result<bool, RpcError> {
         capacity: node.capacity,
         used: node.store.used(),
     };
-    Ok(node.client.call(&node.metad, &req).await?.known)
+    Ok(call_group(&node.client, &node.metad, &req).await?.known)
 }
 
 /// Lets a repeated failure through to the log at most once per [`LOG_EVERY`].

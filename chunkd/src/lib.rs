@@ -21,6 +21,7 @@ pub use store::StoreError;
 
 use dfs_common::auth::ClusterSecret;
 use dfs_common::http::InternalClient;
+use dfs_common::metad_group::{call_group, MetadGroup};
 use dfs_common::NodeId;
 use dfs_common::Secret;
 use serde::Deserialize;
@@ -44,7 +45,8 @@ pub struct Config {
     /// Data folder: chunk files, node id, marker. Created if missing; must be empty or a chunkd
     /// folder.
     pub data_dir: PathBuf,
-    /// metad's `host:port`.
+    /// metad's `host:port`, or the members of the metad group separated by commas (any one
+    /// is a first contact; requests follow the leader).
     pub metad: String,
     /// File holding the cluster secret.
     pub secret_file: Option<PathBuf>,
@@ -107,8 +109,8 @@ pub(crate) struct Node {
     pub secret: ClusterSecret,
     /// Signed client for metad and peers.
     pub client: InternalClient,
-    /// metad's `host:port`.
-    pub metad: String,
+    /// The metad group.
+    pub metad: MetadGroup,
     /// Our address as given to metad.
     pub advertise: String,
     /// Bytes offered to the cluster.
@@ -153,7 +155,7 @@ impl Node {
                 node_id,
                 chunk_id: id,
             };
-            if let Err(e) = node.client.call(&node.metad, &req).await {
+            if let Err(e) = call_group(&node.client, &node.metad, &req).await {
                 tracing::warn!(%id, metad = %node.metad, error = %e, "cannot report corrupt chunk");
             }
         }, span));
@@ -194,8 +196,12 @@ impl Daemon {
 /// registration/heartbeat and scrub tasks. Does not wait for metad.
 pub async fn start(config: Config) -> Result<Daemon, Error> {
     let secret = load_secret(&config)?;
-    check_host_port(&config.metad)
+    let metad = MetadGroup::parse(&config.metad)
         .map_err(|e| Error::Config(format!("metad address {:?}: {e}", config.metad)))?;
+    for member in metad.members() {
+        check_host_port(member)
+            .map_err(|e| Error::Config(format!("metad address {member:?}: {e}")))?;
+    }
     if let Some(advertise) = &config.advertise {
         check_host_port(advertise)
             .map_err(|e| Error::Config(format!("advertise address {advertise:?}: {e}")))?;
@@ -231,7 +237,7 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
         store,
         secret: secret.clone(),
         client: InternalClient::new(secret),
-        metad: config.metad.clone(),
+        metad,
         advertise,
         capacity,
         node_id: Mutex::new(node_id),

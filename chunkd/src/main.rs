@@ -33,7 +33,8 @@ struct Args {
     /// Data folder; created if missing, must be empty or a chunkd folder [default: chunkd-data].
     #[arg(long = "data", value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// metad's host:port [default: 127.0.0.1:7700].
+    /// metad's host:port, or the metad group's members separated by commas
+    /// [default: 127.0.0.1:7700].
     #[arg(long, value_name = "ADDR")]
     metad: Option<String>,
     /// File holding the cluster secret.

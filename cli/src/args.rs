@@ -14,13 +14,15 @@ use std::path::PathBuf;
                   standard input when it is not a terminal)."
 )]
 pub struct Cli {
-    /// metad's address.
+    /// metad's address, or the addresses of the metad group's members separated by commas
+    /// (any member will do: requests follow the leader).
     #[arg(
         long,
         global = true,
         env = "DFS_METAD",
         default_value = "127.0.0.1:7700",
-        value_name = "HOST:PORT"
+        value_name = "HOST:PORT[,...]",
+        value_parser = metad_list
     )]
     pub metad: String,
 
@@ -254,6 +256,11 @@ impl Command {
             Command::Dev(_) => "dev",
         }
     }
+}
+
+/// Checks a `--metad` list (`host:port[,host:port...]`) where it is typed.
+fn metad_list(text: &str) -> Result<String, String> {
+    dfs_common::metad_group::MetadGroup::parse(text).map(|_| text.to_owned())
 }
 
 #[cfg(test)]

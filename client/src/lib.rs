@@ -23,6 +23,7 @@ pub use write::{CreateOptions, FileWriter, FinishOptions, FinishPartOptions};
 
 use dfs_common::auth::ClusterSecret;
 use dfs_common::http::InternalClient;
+use dfs_common::metad_group::{call_group, MetadGroup};
 use dfs_common::names::ObjectPath;
 use dfs_common::wire::{
     BeginPartWriteReq, BeginWriteReq, CopyReq, DeleteReq, Entry, EntryKind, ListReq, ListResp,
@@ -43,18 +44,21 @@ pub struct DfsClient {
 #[derive(Debug)]
 struct Inner {
     http: InternalClient,
-    metad: String,
+    metad: Arc<MetadGroup>,
     retry: RetryPolicy,
 }
 
 impl DfsClient {
-    /// A client of the cluster whose metad listens at `metad_addr` (`host:port`), signing its
-    /// requests with `secret`. Connects lazily: nothing is sent before the first call.
-    pub fn new(metad_addr: impl Into<String>, secret: ClusterSecret) -> Self {
+    /// A client of the cluster whose metad group is `metad` (`host:port`, or the members'
+    /// addresses separated by commas: any member is a first contact, and requests follow the
+    /// leader), signing its requests with `secret`. Connects lazily: nothing is sent before
+    /// the first call. Check a list a person typed with [`MetadGroup::parse`] first: one that
+    /// does not parse is taken as a single address.
+    pub fn new(metad: impl Into<String>, secret: ClusterSecret) -> Self {
         DfsClient {
             inner: Arc::new(Inner {
                 http: InternalClient::new(secret),
-                metad: metad_addr.into(),
+                metad: Arc::new(MetadGroup::parse_or_single(&metad.into())),
                 retry: RetryPolicy::default(),
             }),
         }
@@ -65,14 +69,14 @@ impl DfsClient {
         DfsClient {
             inner: Arc::new(Inner {
                 http: self.inner.http.clone(),
-                metad: self.inner.metad.clone(),
+                metad: Arc::clone(&self.inner.metad),
                 retry,
             }),
         }
     }
 
-    /// metad's `host:port`.
-    pub fn metad_addr(&self) -> &str {
+    /// The metad group: its members and the one requests go to now.
+    pub fn metad(&self) -> &MetadGroup {
         &self.inner.metad
     }
 
@@ -94,14 +98,14 @@ impl DfsClient {
         &self,
         req: &R,
     ) -> Result<R::Response, (RpcError, bool)> {
-        let addr = &self.inner.metad;
+        let group = &self.inner.metad;
         let policy = &self.inner.retry;
         let start = tokio::time::Instant::now();
         let mut maybe_done = false;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let err = match self.inner.http.call(addr, req).await {
+            let err = match call_group(&self.inner.http, group, req).await {
                 Ok(resp) => return Ok(resp),
                 Err(err) => err,
             };
@@ -110,7 +114,7 @@ impl DfsClient {
                 || !retry::may_retry(&err, R::REPEAT)
                 || start.elapsed() + wait > policy.deadline
             {
-                return Err((name_metad(err, addr), maybe_done));
+                return Err((name_metad(err, group), maybe_done));
             }
             maybe_done |= err.detail == ErrorDetail::NoAnswer;
             if let Some(notify) = policy.on_retry {
@@ -323,8 +327,11 @@ impl DfsClient {
 /// metad's: "cannot reach ADDR: why" reads "cannot reach metad at ADDR: why", so that a person
 /// knows which daemon is missing. Which errors are reworded is decided by their detail; any
 /// other error is returned as it is.
-fn name_metad(mut err: RpcError, addr: &str) -> RpcError {
-    if matches!(err.detail, ErrorDetail::Unreachable | ErrorDetail::NoAnswer) {
+fn name_metad(mut err: RpcError, group: &MetadGroup) -> RpcError {
+    if matches!(err.detail, ErrorDetail::Unreachable | ErrorDetail::NoAnswer)
+        && group.members().len() == 1
+    {
+        let addr = &group.members()[0];
         let prefix = format!("cannot reach {addr}");
         err.message = match err.message.strip_prefix(&prefix) {
             Some(rest) => format!("cannot reach metad at {addr}{rest}"),
@@ -348,12 +355,16 @@ mod tests {
             ErrorDetail::Unreachable,
             "cannot reach 127.0.0.1:7700: connection refused",
         );
+        let one = MetadGroup::parse("127.0.0.1:7700").unwrap();
         assert_eq!(
-            name_metad(err, "127.0.0.1:7700").message,
+            name_metad(err.clone(), &one).message,
             "cannot reach metad at 127.0.0.1:7700: connection refused"
         );
         let other = RpcError::not_found("no such file or directory: /b/x");
-        assert_eq!(name_metad(other.clone(), "127.0.0.1:7700"), other);
+        assert_eq!(name_metad(other.clone(), &one), other);
+        // With several members, call_group's message already names the group.
+        let three = MetadGroup::parse("a:1,b:2,c:3").unwrap();
+        assert_eq!(name_metad(err.clone(), &three), err);
     }
 
     #[tokio::test]

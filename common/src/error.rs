@@ -126,11 +126,18 @@ pub enum ErrorDetail {
     /// A request the target's state does not allow (a part copy too large, a completion
     /// checksum for an upload without a checksum algorithm).
     InvalidRequest,
+    /// The metad that answered is not the leader of its group: nothing was done. The error's
+    /// `leader_hint` names the leader when the member knows it; otherwise an election is under
+    /// way and another member (or a later attempt) will answer.
+    NotLeader,
+    /// The metad leader cannot reach a quorum of its group: nothing was done, and nothing can
+    /// be until enough members are back. The message names the members it cannot reach.
+    NoQuorum,
 }
 
 impl ErrorDetail {
     /// Every detail, for tables and tests.
-    pub const ALL: [ErrorDetail; 15] = [
+    pub const ALL: [ErrorDetail; 17] = [
         ErrorDetail::None,
         ErrorDetail::Unreachable,
         ErrorDetail::NoAnswer,
@@ -146,13 +153,18 @@ impl ErrorDetail {
         ErrorDetail::InvalidPartNumber,
         ErrorDetail::InvalidRange,
         ErrorDetail::InvalidRequest,
+        ErrorDetail::NotLeader,
+        ErrorDetail::NoQuorum,
     ];
 
     /// The code an error with this detail has (`None` has none of its own).
     pub fn code(self) -> Option<ErrorCode> {
         match self {
             ErrorDetail::None => None,
-            ErrorDetail::Unreachable | ErrorDetail::NoAnswer => Some(ErrorCode::Unavailable),
+            ErrorDetail::Unreachable
+            | ErrorDetail::NoAnswer
+            | ErrorDetail::NotLeader
+            | ErrorDetail::NoQuorum => Some(ErrorCode::Unavailable),
             ErrorDetail::NoSuchBucket
             | ErrorDetail::NoSuchUpload
             | ErrorDetail::NoSuchAccessKey
@@ -180,6 +192,10 @@ pub struct RpcError {
     pub detail: ErrorDetail,
     /// A sentence for a human, naming the path or id involved. Never parsed.
     pub message: String,
+    /// With [`ErrorDetail::NotLeader`]: the `host:port` of the leader, when the member that
+    /// answered knows it. Clients send the request there next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_hint: Option<String>,
 }
 
 impl RpcError {
@@ -189,6 +205,7 @@ impl RpcError {
             code,
             detail: ErrorDetail::None,
             message: message.into(),
+            leader_hint: None,
         }
     }
 
@@ -198,6 +215,15 @@ impl RpcError {
             code: detail.code().unwrap_or(ErrorCode::Internal),
             detail,
             message: message.into(),
+            leader_hint: None,
+        }
+    }
+
+    /// [`ErrorDetail::NotLeader`], naming the leader when it is known.
+    pub fn not_leader(leader: Option<String>, message: impl Into<String>) -> Self {
+        RpcError {
+            leader_hint: leader,
+            ..Self::detailed(ErrorDetail::NotLeader, message)
         }
     }
 
@@ -259,5 +285,20 @@ mod tests {
         let err: RpcError = serde_json::from_str(old).unwrap();
         assert_eq!(err.detail, ErrorDetail::None);
         assert_eq!(err.code, ErrorCode::NotFound);
+        assert_eq!(err.leader_hint, None);
+    }
+
+    #[test]
+    fn a_leader_hint_travels_only_when_there_is_one() {
+        let plain = serde_json::to_string(&RpcError::not_found("x")).unwrap();
+        assert!(!plain.contains("leader_hint"), "{plain}");
+        let redirect = RpcError::not_leader(Some("10.0.0.2:7700".into()), "member 1 follows 2");
+        let back: RpcError =
+            serde_json::from_str(&serde_json::to_string(&redirect).unwrap()).unwrap();
+        assert_eq!(back, redirect);
+        assert_eq!(
+            (back.code, back.leader_hint.as_deref()),
+            (ErrorCode::Unavailable, Some("10.0.0.2:7700"))
+        );
     }
 }

@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod metad_group;
 pub mod metrics;
 pub mod names;
 pub mod path;

@@ -46,7 +46,7 @@ pub struct Config {
     /// Address of the admin endpoint (`/health/live`, `/health/ready`, `/metrics`),
     /// `host:port` (port 0 picks a free port).
     pub admin_listen: String,
-    /// metad's `host:port`.
+    /// metad's `host:port`, or the metad group's members separated by commas.
     pub metad: String,
     /// File holding the cluster secret shared by every daemon (at least 16 characters).
     pub secret_file: Option<PathBuf>,
@@ -89,9 +89,8 @@ impl Config {
                 self.region
             )));
         }
-        if self.metad.trim().is_empty() {
-            return Err(Error::Config("metad must be a host:port".into()));
-        }
+        dfs_common::metad_group::MetadGroup::parse(&self.metad)
+            .map_err(|e| Error::Config(format!("metad: {e}")))?;
         if let Some(domain) = &self.root_domain {
             if domain.trim_matches('.').is_empty() {
                 return Err(Error::Config(format!(

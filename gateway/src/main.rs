@@ -29,7 +29,8 @@ struct Args {
     /// [default: 127.0.0.1:9001].
     #[arg(long, value_name = "ADDR")]
     admin_listen: Option<String>,
-    /// metad's host:port [default: 127.0.0.1:7700].
+    /// metad's host:port, or the metad group's members separated by commas
+    /// [default: 127.0.0.1:7700].
     #[arg(long, value_name = "ADDR")]
     metad: Option<String>,
     /// File holding the cluster secret. Overrides DFS_SECRET and the config file.

@@ -165,6 +165,28 @@ pub async fn http_status(addr: &str, path: &str) -> Option<u16> {
         .flatten()
 }
 
+/// The body of a plain `GET path` to `addr` when it answers 200 (a daemon's unsigned
+/// `/metrics`, say); `None` otherwise.
+pub async fn http_get(addr: &str, path: &str) -> Option<String> {
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.ok()?;
+        if parse_status_line(&answer)? != 200 {
+            return None;
+        }
+        let text = String::from_utf8(answer).ok()?;
+        let (_head, body) = text.split_once("\r\n\r\n")?;
+        Some(body.to_owned())
+    };
+    tokio::time::timeout(Duration::from_secs(5), exchange)
+        .await
+        .ok()
+        .flatten()
+}
+
 /// The code of an `HTTP/1.x CODE REASON` status line at the start of `head`.
 fn parse_status_line(head: &[u8]) -> Option<u16> {
     let text = std::str::from_utf8(head).ok()?;

@@ -14,7 +14,7 @@ mod process;
 mod s3;
 
 pub use dfs::Output;
-pub use gateway::{http_status, REGION, TEST_KEY_NAME};
+pub use gateway::{http_get, http_status, REGION, TEST_KEY_NAME};
 pub use s3::{s3_request, S3Answer};
 
 use anyhow::{bail, Context, Result};

@@ -471,9 +471,12 @@ pub fn s3_mapping(err: &RpcError, not_found: S3ErrorCode) -> (S3ErrorCode, Shown
             | ErrorCode::Corrupt
             | ErrorCode::Internal => (S3ErrorCode::InternalError, Shown::Default),
         },
-        ErrorDetail::Unreachable | ErrorDetail::NoAnswer => {
-            (S3ErrorCode::ServiceUnavailable, Shown::Detail)
-        }
+        // metad is down, between leaders, or without a quorum: the client library already
+        // retried for its deadline; nothing was stored, and sending the request later works.
+        ErrorDetail::Unreachable
+        | ErrorDetail::NoAnswer
+        | ErrorDetail::NotLeader
+        | ErrorDetail::NoQuorum => (S3ErrorCode::ServiceUnavailable, Shown::Detail),
         ErrorDetail::NoSuchBucket => (S3ErrorCode::NoSuchBucket, Shown::Default),
         ErrorDetail::NoSuchUpload => (S3ErrorCode::NoSuchUpload, Shown::Default),
         ErrorDetail::NoSuchAccessKey => (S3ErrorCode::InvalidAccessKeyId, Shown::Default),

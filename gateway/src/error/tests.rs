@@ -196,9 +196,10 @@ fn every_metad_error_maps_to_its_s3_code_and_status() {
     let by_detail = |detail: ErrorDetail| -> (S3ErrorCode, u16) {
         match detail {
             ErrorDetail::None => unreachable!("listed by code below"),
-            ErrorDetail::Unreachable | ErrorDetail::NoAnswer => {
-                (S3ErrorCode::ServiceUnavailable, 503)
-            }
+            ErrorDetail::Unreachable
+            | ErrorDetail::NoAnswer
+            | ErrorDetail::NotLeader
+            | ErrorDetail::NoQuorum => (S3ErrorCode::ServiceUnavailable, 503),
             ErrorDetail::NoSuchBucket => (S3ErrorCode::NoSuchBucket, 404),
             ErrorDetail::NoSuchUpload => (S3ErrorCode::NoSuchUpload, 404),
             ErrorDetail::NoSuchAccessKey => (S3ErrorCode::InvalidAccessKeyId, 403),
