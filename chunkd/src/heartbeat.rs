@@ -1,7 +1,9 @@
 //! Registration with metad and the periodic heartbeat.
 //!
 //! At start, and whenever metad says it does not know the node (`known = false`), chunkd
-//! registers with its full chunk list, so metad can reconcile what it holds. metad may be down
+//! registers, then sends the ids of every chunk it holds in ascending pages so metad can
+//! reconcile what it holds; it heartbeats between pages, so a big node stays alive while it
+//! registers. metad may be down
 //! for a while: registration retries with backoff, and failures are logged about once per
 //! [`LOG_EVERY`] rather than on every attempt. A heartbeat that fails (metad restarting, a
 //! new leader being elected) is simply sent again at the next beat: a registration costs
@@ -9,8 +11,8 @@
 
 use crate::{sleep_or_stop, Node};
 use dfs_common::metad_group::call_group;
-use dfs_common::wire::{HeartbeatReq, RegisterReq};
-use dfs_common::{ChunkId, RpcError};
+use dfs_common::wire::{HeartbeatReq, ReconcileReq, RegisterReq, MAX_RECONCILE_PAGE};
+use dfs_common::{ChunkId, NodeId, RpcError};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -80,7 +82,8 @@ async fn register(node: &Arc<Node>) -> Result<Duration, RpcError> {
         addr: node.advertise.clone(),
         capacity: node.capacity,
         used: node.store.used(),
-        chunks: node.store.list(),
+        chunks: Vec::new(),
+        paged: true,
     };
     let resp = call_group(&node.client, &node.metad, &req).await?;
     if old_id != Some(resp.node_id) {
@@ -96,17 +99,55 @@ async fn register(node: &Arc<Node>) -> Result<Duration, RpcError> {
             .map_err(|e| e.to_rpc())?;
     }
     *node.node_id.lock().unwrap_or_else(|e| e.into_inner()) = Some(resp.node_id);
+    let interval = Duration::from_millis(resp.heartbeat_interval_ms);
+    // Listed after registering: a chunk written meanwhile is in the list or newer than the
+    // registration, and metad counts neither as lost.
+    let held = node.store.list();
+    let unreferenced = reconcile(node, resp.node_id, &held, interval).await?;
     tracing::info!(
         metad = %node.metad,
         node = %resp.node_id,
-        chunks = req.chunks.len(),
-        unreferenced = resp.delete.len(),
+        chunks = held.len(),
+        unreferenced,
         "registered"
     );
-    if !resp.delete.is_empty() {
-        delete_orphans(node, resp.delete).await;
+    Ok(interval)
+}
+
+/// Sends `held` (sorted) to metad in pages, deleting what metad does not reference and
+/// heartbeating between pages; returns how many chunks were deleted.
+async fn reconcile(
+    node: &Arc<Node>,
+    id: NodeId,
+    held: &[ChunkId],
+    interval: Duration,
+) -> Result<usize, RpcError> {
+    let mut pages: Vec<&[ChunkId]> = held.chunks(MAX_RECONCILE_PAGE).collect();
+    if pages.is_empty() {
+        pages.push(&[]);
     }
-    Ok(Duration::from_millis(resp.heartbeat_interval_ms))
+    let (count, mut after, mut deleted) = (pages.len(), None, 0);
+    let mut beat = Instant::now();
+    for (index, page) in pages.into_iter().enumerate() {
+        let req = ReconcileReq {
+            node_id: id,
+            after,
+            chunks: page.to_vec(),
+            last: index + 1 == count,
+        };
+        let resp = call_group(&node.client, &node.metad, &req).await?;
+        deleted += resp.delete.len();
+        if !resp.delete.is_empty() {
+            delete_orphans(node, resp.delete).await;
+        }
+        after = page.last().copied().or(after);
+        if beat.elapsed() >= interval {
+            // A failed beat is not fatal here: the next page or beat tries again.
+            let _ = heartbeat(node).await;
+            beat = Instant::now();
+        }
+    }
+    Ok(deleted)
 }
 
 /// Deletes the chunks metad does not reference.

@@ -10,6 +10,7 @@ mod metrics;
 mod nodes;
 mod ns;
 mod placement;
+mod registration;
 mod server;
 mod store;
 mod workers;
@@ -220,6 +221,7 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
         access,
         store: store.clone(),
         nodes: nodes.clone(),
+        registrations: Default::default(),
         ns: ns.clone(),
         replication: config.replication,
         heartbeat_interval_ms: config.heartbeat_interval_ms,

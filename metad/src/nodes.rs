@@ -8,8 +8,9 @@
 
 use crate::ns::Sessions;
 use crate::placement::Candidate;
+use crate::registration::{reconcile_range, Scope, Tally};
 use crate::store::queue::{self, Queue};
-use crate::store::values::{ChunkLoc, Node, NodeState as StoredState, Present};
+use crate::store::values::{ChunkLoc, Node, NodeState as StoredState};
 use crate::store::{keys, Cf, IdKind, Reader, Store};
 use dfs_common::auth::unix_now_ms;
 use dfs_common::wire::{
@@ -17,7 +18,7 @@ use dfs_common::wire::{
     StatusResp,
 };
 use dfs_common::{ChunkId, NodeId, RpcError};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
@@ -133,15 +134,15 @@ impl Nodes {
         }
     }
 
-    /// Registers a node and reconciles its chunk list. Returns its id and the chunks it must
-    /// delete.
+    /// Registers a node and, unless its chunks follow in pages, reconciles its chunk list.
+    /// Returns its id, the chunks it must delete, and the scope of its paged reconciliation.
     pub fn register(
         &self,
         store: &Store,
         sessions: &Sessions,
         replication: u32,
         req: RegisterReq,
-    ) -> Result<(NodeId, Vec<ChunkId>), RpcError> {
+    ) -> Result<(NodeId, Vec<ChunkId>, Scope), RpcError> {
         if req.addr.trim().is_empty() {
             return Err(RpcError::invalid("register: the node address is empty"));
         }
@@ -153,56 +154,21 @@ impl Nodes {
             }
             None => NodeId(store.next_id(IdKind::Node)?),
         };
-        let writing = sessions.allocated_chunks();
-        let factor = replication as usize;
-        let now_ms = unix_now_ms();
+        // A paged registration reconciles its chunks page by page afterwards; an older chunkd
+        // sends them all here, reconciled in this one transaction.
+        let scope = Scope::begin(store, sessions)?;
         let mut txn = store.begin();
-        let reported: HashSet<ChunkId> = req.chunks.iter().copied().collect();
-        let mut reported_sorted: Vec<ChunkId> = reported.iter().copied().collect();
-        reported_sorted.sort();
-        let mut delete = Vec::new();
-        let (mut kept, mut readded) = (0u64, 0u64);
-        for chunk in reported_sorted {
-            match txn.get::<ChunkLoc>(Cf::ChunkLoc, &keys::chunk_loc(chunk))? {
-                Some(loc) if loc.replicas.contains(&id) => kept += 1,
-                Some(mut loc) if loc.refcount > 0 && self.live_count(&loc.replicas) < factor => {
-                    // A copy came back while the chunk is short of replicas: use it again.
-                    loc.replicas.push(id);
-                    txn.put(Cf::ChunkLoc, &keys::chunk_loc(chunk), &loc)?;
-                    txn.put(Cf::NodeChunk, &keys::node_chunk(id, chunk), &Present)?;
-                    readded += 1;
-                }
-                Some(_) => delete.push(chunk),
-                None if writing.contains(&chunk) => kept += 1,
-                None => delete.push(chunk),
-            }
-        }
-        // Chunks we believed the node held but it no longer has: lost copies.
-        let mut lost = Vec::new();
-        txn.scan_raw(
-            Cf::NodeChunk,
-            &keys::node_chunk_prefix(id),
-            None,
-            &mut |key, _| {
-                if let Some((_, chunk)) = keys::parse_node_chunk(key) {
-                    if !reported.contains(&chunk) {
-                        lost.push(chunk);
-                    }
-                }
-                Ok(true)
-            },
-        )?;
-        for chunk in &lost {
-            txn.delete(Cf::NodeChunk, &keys::node_chunk(id, *chunk));
-            if let Some(mut loc) = txn.get::<ChunkLoc>(Cf::ChunkLoc, &keys::chunk_loc(*chunk))? {
-                loc.replicas.retain(|n| *n != id);
-                txn.put(Cf::ChunkLoc, &keys::chunk_loc(*chunk), &loc)?;
-                if loc.refcount > 0 {
-                    let reason = format!("node {id} lost its copy");
-                    queue::push(&mut txn, Queue::Repair, now_ms, *chunk, &[], &reason)?;
-                }
-            }
-        }
+        let tally = if req.paged {
+            Tally::default()
+        } else {
+            let mut held = req.chunks.clone();
+            held.sort();
+            held.dedup();
+            let factor = replication as usize;
+            reconcile_range(
+                &mut txn, self, sessions, factor, id, &held, None, None, &scope,
+            )?
+        };
         let record = Node {
             addr: req.addr.clone(),
             capacity: req.capacity,
@@ -219,13 +185,20 @@ impl Nodes {
                 last_seen: Instant::now(),
             },
         );
-        tracing::info!(
-            "node {id} registered at {}: {kept} chunks kept, {readded} re-added, {} to delete, {} lost",
-            req.addr,
-            delete.len(),
-            lost.len()
-        );
-        Ok((id, delete))
+        if req.paged {
+            tracing::info!(node = %id, addr = %req.addr, "node registered; its chunks follow in pages");
+        } else {
+            tracing::info!(
+                node = %id,
+                addr = %req.addr,
+                kept = tally.kept,
+                readded = tally.readded,
+                delete = tally.delete.len(),
+                lost = tally.lost,
+                "node registered and reconciled"
+            );
+        }
+        Ok((id, tally.delete, scope))
     }
 
     /// Nodes that are active but silent for longer than `timeout`.

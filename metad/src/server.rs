@@ -32,6 +32,8 @@ pub(crate) struct App {
     pub store: Arc<Store>,
     /// The chunkd registry.
     pub nodes: Arc<Nodes>,
+    /// Paged chunk reconciliations in progress.
+    pub registrations: crate::registration::Registrations,
     /// The namespace.
     pub ns: Arc<Namespace>,
     /// Replicas per chunk.
@@ -150,6 +152,7 @@ async fn rpc(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, Rp
 async fn dispatch(app: Arc<App>, method: &str, body: &[u8]) -> Result<Response<Body>, RpcError> {
     match method {
         RegisterReq::METHOD => call(app, body, |a, r| a.register(r)).await,
+        ReconcileReq::METHOD => call(app, body, |a, r| a.reconcile(&r)).await,
         HeartbeatReq::METHOD => call_inline(&app, body, |a, r| Ok(a.nodes.heartbeat(&r))),
         ReportBadChunkReq::METHOD => call(app, body, |a, r| a.report_bad_chunk(&r)).await,
         StatusReq::METHOD => call(app, body, |a, r| a.status(&r)).await,
@@ -192,14 +195,24 @@ async fn dispatch(app: Arc<App>, method: &str, body: &[u8]) -> Result<Response<B
 impl App {
     fn register(&self, req: RegisterReq) -> Result<RegisterResp, RpcError> {
         let sessions = self.ns.sessions();
-        let (node_id, delete) =
+        let paged = req.paged;
+        let (node_id, delete, scope) =
             self.nodes
                 .register(&self.store, sessions, self.replication, req)?;
+        if paged {
+            self.registrations.begin(node_id, scope);
+        }
         Ok(RegisterResp {
             node_id,
             heartbeat_interval_ms: self.heartbeat_interval_ms,
             delete,
         })
+    }
+
+    fn reconcile(&self, req: &ReconcileReq) -> Result<ReconcileResp, RpcError> {
+        let sessions = self.ns.sessions();
+        self.registrations
+            .page(&self.store, &self.nodes, sessions, self.replication, req)
     }
 
     fn report_bad_chunk(&self, req: &ReportBadChunkReq) -> Result<(), RpcError> {

@@ -198,6 +198,7 @@ async fn join(daemon: &Daemon, node: &FakeChunkd) -> NodeId {
         capacity: 1 << 30,
         used: 0,
         chunks: vec![],
+        paged: false,
     };
     let id = call(daemon, &req).await.unwrap().node_id;
     let (metad, addr, beating) = (

@@ -3,7 +3,9 @@
 use super::*;
 use crate::{Error, StoreError};
 use dfs_common::http::{check_signature, decode_json, error_response, json_response, read_body};
-use dfs_common::wire::{Empty, HeartbeatResp, RegisterReq, RegisterResp, ReportBadChunkReq};
+use dfs_common::wire::{
+    Empty, HeartbeatResp, ReconcileReq, ReconcileResp, RegisterReq, RegisterResp, ReportBadChunkReq,
+};
 use dfs_common::NodeId;
 use std::sync::{Arc, Mutex};
 
@@ -177,13 +179,16 @@ async fn replicate_between_two_chunkds() {
 #[derive(Default)]
 struct FakeMetad {
     registrations: Vec<RegisterReq>,
+    /// The reconcile pages, in the order they came.
+    pages: Vec<ReconcileReq>,
     heartbeats: u64,
     reports: Vec<ReportBadChunkReq>,
     /// Answer the next heartbeat with `known = false`.
     forget: bool,
 }
 
-/// Serves the node RPCs of metad on 127.0.0.1:0, giving node id 7 and asking to delete 0xdead.
+/// Serves the node RPCs of metad on 127.0.0.1:0, giving node id 7 and asking to delete 0xdead
+/// when a reconcile page lists it.
 async fn fake_metad() -> (
     String,
     Arc<Mutex<FakeMetad>>,
@@ -210,9 +215,20 @@ async fn fake_metad() -> (
                     let resp = RegisterResp {
                         node_id: NodeId(7),
                         heartbeat_interval_ms: 20,
-                        delete: vec![ChunkId(0xdead)],
+                        delete: vec![],
                     };
                     json_response(StatusCode::OK, &resp)
+                }
+                "/rpc/reconcile" => {
+                    let page: ReconcileReq = decode_json(&body).unwrap();
+                    let delete = page
+                        .chunks
+                        .iter()
+                        .copied()
+                        .filter(|c| *c == ChunkId(0xdead))
+                        .collect();
+                    state.pages.push(page);
+                    json_response(StatusCode::OK, &ReconcileResp { delete })
                 }
                 "/rpc/heartbeat" => {
                     state.heartbeats += 1;
@@ -260,7 +276,12 @@ async fn registers_heartbeats_and_reports() {
         let state = state.lock().unwrap();
         let first = &state.registrations[0];
         assert_eq!(first.node_id, None);
-        assert_eq!(first.chunks, vec![ChunkId(0xbeef), ChunkId(0xdead)]);
+        // The chunks come in pages after the registration, not in it.
+        assert!(first.paged && first.chunks.is_empty());
+        let page = &state.pages[0];
+        assert_eq!(page.node_id, NodeId(7));
+        assert_eq!((page.after, page.last), (None, true));
+        assert_eq!(page.chunks, vec![ChunkId(0xbeef), ChunkId(0xdead)]);
         assert_eq!(first.addr, node.addr());
         assert_eq!(first.capacity, 1 << 30);
     }

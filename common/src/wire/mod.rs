@@ -109,8 +109,13 @@ pub struct RegisterReq {
     pub capacity: u64,
     /// Bytes in use.
     pub used: u64,
-    /// Every chunk the node holds, so metad can reconcile after an absence.
+    /// Every chunk the node holds, so metad can reconcile after an absence. Empty with
+    /// `paged`.
     pub chunks: Vec<ChunkId>,
+    /// The chunks follow in [`ReconcileReq`] pages (absent from older chunkds, which send
+    /// them all here).
+    #[serde(default)]
+    pub paged: bool,
 }
 
 /// The answer to [`RegisterReq`].
@@ -177,6 +182,33 @@ pub struct StatusResp {
     pub gc_queue: u64,
 }
 rpc!(StatusReq, "status", StatusResp, Always);
+
+/// Most chunk ids in one [`ReconcileReq`].
+pub const MAX_RECONCILE_PAGE: usize = 10_000;
+
+/// One page of a paged registration: the ids of the chunks the node holds after `after` (the
+/// last id of the previous page), ascending. The pages cover the node's chunks in order; the
+/// last one says so, and metad then knows the whole list. A page out of order is refused with
+/// the detail `NoSuchSession`, and the node registers again.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReconcileReq {
+    /// The registering node.
+    pub node_id: NodeId,
+    /// The last chunk id of the previous page; `None` for the first page.
+    pub after: Option<ChunkId>,
+    /// At most [`MAX_RECONCILE_PAGE`] ids, strictly ascending, all above `after`.
+    pub chunks: Vec<ChunkId>,
+    /// Whether no chunk follows this page.
+    pub last: bool,
+}
+
+/// The answer to [`ReconcileReq`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReconcileResp {
+    /// Chunks of the page that metad does not reference: the node deletes them.
+    pub delete: Vec<ChunkId>,
+}
+rpc!(ReconcileReq, "reconcile", ReconcileResp, Never);
 
 // ---------------------------------------------------------------------------------------------
 // chunkd HTTP interface (not RPC-typed: bodies are raw chunk bytes)

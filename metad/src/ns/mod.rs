@@ -28,7 +28,7 @@ mod target;
 mod write;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use session::Sessions;
 

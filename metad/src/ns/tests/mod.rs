@@ -15,11 +15,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub(super) struct Fixture {
-    pub(super) _dir: tempfile::TempDir,
-    pub(super) store: Arc<Store>,
-    pub(super) nodes: Arc<Nodes>,
-    pub(super) ns: Namespace,
+pub(crate) struct Fixture {
+    pub(crate) _dir: tempfile::TempDir,
+    pub(crate) store: Arc<Store>,
+    pub(crate) nodes: Arc<Nodes>,
+    pub(crate) ns: Namespace,
 }
 
 pub(super) fn open_at(dir: &Path) -> (Arc<Store>, Arc<Nodes>, Namespace) {
@@ -61,7 +61,7 @@ fn fixture_with_bucket(bucket: &str) -> Fixture {
     }
 }
 
-pub(super) fn register(
+pub(crate) fn register(
     store: &Store,
     nodes: &Nodes,
     ns: &Namespace,
@@ -75,8 +75,10 @@ pub(super) fn register(
         capacity: 1 << 40,
         used: 0,
         chunks,
+        paged: false,
     };
-    nodes.register(store, ns.sessions(), 2, req).unwrap()
+    let (id, delete, _scope) = nodes.register(store, ns.sessions(), 2, req).unwrap();
+    (id, delete)
 }
 
 pub(super) fn mkdir(ns: &Namespace, path: &str, parents: bool) -> Result<Entry, RpcError> {
@@ -88,7 +90,7 @@ pub(super) fn mkdir(ns: &Namespace, path: &str, parents: bool) -> Result<Entry, 
 }
 
 /// Writes a file of `chunks` chunks of 10 bytes each.
-pub(super) fn put(ns: &Namespace, path: &str, chunks: usize) -> Result<Entry, RpcError> {
+pub(crate) fn put(ns: &Namespace, path: &str, chunks: usize) -> Result<Entry, RpcError> {
     let open = ns.begin_write(&BeginWriteReq {
         path: path.parse().unwrap(),
     })?;
@@ -136,11 +138,11 @@ pub(super) fn names(ns: &Namespace, path: &str) -> Vec<String> {
     resp.entries.into_iter().map(|e| e.name).collect()
 }
 
-pub(super) fn code<T: std::fmt::Debug>(result: Result<T, RpcError>) -> ErrorCode {
+pub(crate) fn code<T: std::fmt::Debug>(result: Result<T, RpcError>) -> ErrorCode {
     result.unwrap_err().code
 }
 
-pub(super) fn chunk_ids(ns: &Namespace, path: &str) -> Vec<ChunkId> {
+pub(crate) fn chunk_ids(ns: &Namespace, path: &str) -> Vec<ChunkId> {
     stat(ns, path)
         .unwrap()
         .chunks
@@ -149,14 +151,14 @@ pub(super) fn chunk_ids(ns: &Namespace, path: &str) -> Vec<ChunkId> {
         .collect()
 }
 
-pub(super) fn loc(store: &Store, chunk: ChunkId) -> Option<ChunkLoc> {
+pub(crate) fn loc(store: &Store, chunk: ChunkId) -> Option<ChunkLoc> {
     store
         .view()
         .get::<ChunkLoc>(Cf::ChunkLoc, &keys::chunk_loc(chunk))
         .unwrap()
 }
 
-pub(super) fn queued(store: &Store, which: Queue) -> Vec<ChunkId> {
+pub(crate) fn queued(store: &Store, which: Queue) -> Vec<ChunkId> {
     let mut out: Vec<ChunkId> = queue::due(&store.view(), which, u64::MAX, usize::MAX)
         .unwrap()
         .into_iter()
