@@ -10,6 +10,7 @@
 
 mod dfs;
 mod gateway;
+pub mod linearizability;
 mod process;
 mod s3;
 

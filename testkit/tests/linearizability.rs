@@ -1,0 +1,181 @@
+//! Linearizability of S3 PUT, GET and DELETE across metad crashes: four clients work on three
+//! keys through the gateway while metad is killed with SIGKILL and restarted again and again;
+//! each key's history must be explainable as a register (see
+//! `dfs_testkit::linearizability`). A failed run keeps its history as JSON in
+//! `$TMPDIR/dfs-linearizability-failures/` and names the file.
+
+use dfs_testkit::linearizability::{check_register, Action, Op, MAX_OPS};
+use dfs_testkit::{s3_request, Cluster, ClusterOptions, REGION};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const CLIENTS: usize = 4;
+const KEYS: usize = 3;
+/// Operations per client; each client cycles through the keys, so every key gets
+/// `CLIENTS * OPS_PER_CLIENT / KEYS` operations.
+const OPS_PER_CLIENT: usize = 60;
+const RESTARTS: usize = 3;
+
+/// One recorded operation and the key it was on.
+type Recorded = (usize, Op);
+
+/// Runs one client: PUT, GET or DELETE in a fixed pseudo-random mix, recording each.
+fn client(
+    id: usize,
+    addr: String,
+    key: (String, String),
+    start: Instant,
+    history: Arc<Mutex<Vec<Recorded>>>,
+    done: Arc<AtomicUsize>,
+) {
+    let now = || start.elapsed().as_micros() as u64;
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ (id as u64 + 1);
+    for seq in 0..OPS_PER_CLIENT {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let which = (seq + id) % KEYS;
+        let path = format!("/lin/k{which}");
+        let invoke = now();
+        let (action, complete) = match (seed >> 33) % 10 {
+            0..=3 => {
+                let value = (id as u64) << 32 | seq as u64;
+                let answer = s3_request(
+                    &addr,
+                    &key,
+                    REGION,
+                    "PUT",
+                    &path,
+                    value.to_string().as_bytes(),
+                );
+                let ok = answer.is_ok_and(|a| a.status == 200);
+                (Action::Put(value), ok.then(now))
+            }
+            4..=7 => {
+                let Ok(answer) = s3_request(&addr, &key, REGION, "GET", &path, b"") else {
+                    continue;
+                };
+                let seen = match answer.status {
+                    200 => answer
+                        .text
+                        .split_once("\r\n\r\n")
+                        .and_then(|(_, body)| body.parse::<u64>().ok()),
+                    404 => None,
+                    // A failed read says nothing about the register.
+                    _ => continue,
+                };
+                if answer.status == 200 && seen.is_none() {
+                    panic!(
+                        "GET {path} answered a body no client wrote: {}",
+                        answer.text
+                    );
+                }
+                (Action::Get(seen), Some(now()))
+            }
+            _ => {
+                let answer = s3_request(&addr, &key, REGION, "DELETE", &path, b"");
+                let ok = answer.is_ok_and(|a| a.status == 204);
+                (Action::Delete, ok.then(now))
+            }
+        };
+        let op = Op {
+            client: id,
+            action,
+            invoke,
+            complete,
+        };
+        history.lock().unwrap().push((which, op));
+        done.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Writes a failed key's history where a person can find it; returns the file's path.
+fn keep_history(key: usize, ops: &[Op]) -> String {
+    let dir = std::env::temp_dir().join("dfs-linearizability-failures");
+    std::fs::create_dir_all(&dir).unwrap();
+    let stamp = dfs_common::auth::unix_now();
+    let path = dir.join(format!("{stamp}-k{key}.json"));
+    let rows: Vec<serde_json::Value> = ops
+        .iter()
+        .map(|op| {
+            serde_json::json!({
+                "client": op.client,
+                "action": format!("{:?}", op.action),
+                "invoke_us": op.invoke,
+                "complete_us": op.complete,
+            })
+        })
+        .collect();
+    std::fs::write(&path, serde_json::to_string_pretty(&rows).unwrap()).unwrap();
+    path.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_operations_stay_linearizable_across_metad_crashes() {
+    let mut cluster = Cluster::start(ClusterOptions {
+        chunkds: 2,
+        gateway: true,
+        ..ClusterOptions::default()
+    })
+    .await
+    .unwrap();
+    let addr = cluster.gateway_addr().unwrap().to_owned();
+    let key = cluster.access_key().unwrap();
+    let created = s3_request(&addr, &key, REGION, "PUT", "/lin", b"").unwrap();
+    assert_eq!(created.status, 200, "{}", created.text);
+
+    let start = Instant::now();
+    let history = Arc::new(Mutex::new(Vec::new()));
+    let done = Arc::new(AtomicUsize::new(0));
+    let finished = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|id| {
+            let (addr, key) = (addr.clone(), key.clone());
+            let (history, done) = (history.clone(), done.clone());
+            std::thread::spawn(move || client(id, addr, key, start, history, done))
+        })
+        .collect();
+    // Crash metad whenever the clients have made some progress since the last restart.
+    let total = CLIENTS * OPS_PER_CLIENT;
+    for round in 1..=RESTARTS {
+        let target = total * round / (RESTARTS + 1);
+        while done.load(Ordering::Relaxed) < target && !finished.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        cluster.kill_metad();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        cluster.restart_metad().await.unwrap();
+    }
+    for handle in clients {
+        handle.join().expect("a client thread panicked");
+    }
+    finished.store(true, Ordering::Relaxed);
+
+    let history = history.lock().unwrap();
+    let unknown = history
+        .iter()
+        .filter(|(_, op)| op.complete.is_none())
+        .count();
+    eprintln!(
+        "{} operations recorded, {unknown} of unknown outcome, {RESTARTS} metad crashes",
+        history.len()
+    );
+    for key in 0..KEYS {
+        let ops: Vec<Op> = history
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, op)| *op)
+            .collect();
+        assert!(ops.len() <= MAX_OPS);
+        if let Err(violation) = check_register(&ops) {
+            let kept = keep_history(key, &ops);
+            panic!(
+                "key k{key} is not linearizable ({} operations; history kept in {kept}); \
+                 the longest order found: {:?}",
+                ops.len(),
+                violation.longest
+            );
+        }
+    }
+}
