@@ -95,6 +95,22 @@ impl Cluster {
         self.access_key.clone()
     }
 
+    /// Creates `bucket` through the gateway with the harness's access key; returns the
+    /// gateway's address and that key, for [`crate::s3_request`]. Panics without a gateway or
+    /// when the bucket cannot be created: tests start from it.
+    pub fn create_s3_bucket(&self, bucket: &str) -> (String, (String, String)) {
+        let addr = self
+            .gateway_addr()
+            .expect("a cluster with a gateway")
+            .to_owned();
+        let key = self.access_key().expect("the harness's access key");
+        let path = format!("/{bucket}");
+        let created = crate::s3_request(&addr, &key, crate::REGION, "PUT", &path, b"")
+            .expect("the gateway answers");
+        assert_eq!(created.status, 200, "{}", created.text);
+        (addr, key)
+    }
+
     /// Kills the gateway with SIGKILL (nothing happens without one).
     pub fn kill_gateway(&mut self) {
         if let Some(gateway) = &mut self.gateway {

@@ -120,10 +120,7 @@ async fn s3_operations_stay_linearizable_across_metad_crashes() {
     })
     .await
     .unwrap();
-    let addr = cluster.gateway_addr().unwrap().to_owned();
-    let key = cluster.access_key().unwrap();
-    let created = s3_request(&addr, &key, REGION, "PUT", "/lin", b"").unwrap();
-    assert_eq!(created.status, 200, "{}", created.text);
+    let (addr, key) = cluster.create_s3_bucket("lin");
 
     let start = Instant::now();
     let history = Arc::new(Mutex::new(Vec::new()));

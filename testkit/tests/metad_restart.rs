@@ -20,10 +20,7 @@ async fn a_metad_restart_under_load_reaches_no_user() {
     })
     .await
     .unwrap();
-    let addr = cluster.gateway_addr().unwrap().to_owned();
-    let key = cluster.access_key().unwrap();
-    let created = s3_request(&addr, &key, REGION, "PUT", "/restart", b"").unwrap();
-    assert_eq!(created.status, 200, "{}", created.text);
+    let (addr, key) = cluster.create_s3_bucket("restart");
 
     let local = cluster.dir().join("big.bin");
     std::fs::write(&local, dfs_testkit::test_bytes(BIG, 7)).unwrap();
