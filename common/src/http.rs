@@ -91,8 +91,34 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, RpcError> {
     serde_json::from_slice(bytes).map_err(|e| RpcError::invalid(format!("malformed request: {e}")))
 }
 
-/// Checks the cluster signature of an incoming request; `Unauthorized` when it does not hold.
+/// The header naming the version of the internal protocol a request speaks. Every internal
+/// request carries it, so that a daemon refuses, with a clear error, a peer it does not
+/// understand instead of misreading it. Not signed: it carries no authority.
+pub const PROTOCOL_HEADER: &str = "x-dfs-proto";
+/// The internal protocol version this build speaks. Raised only for a change an older daemon
+/// would misread; fields added with a default do not raise it.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Refuses a request of another internal protocol version. A request without the header
+/// comes from a daemon older than the header, which speaks version 1.
+pub fn check_protocol<B>(req: &Request<B>) -> Result<(), RpcError> {
+    let Some(value) = req.headers().get(PROTOCOL_HEADER) else {
+        return Ok(());
+    };
+    match value.to_str().ok().and_then(|v| v.parse::<u32>().ok()) {
+        Some(PROTOCOL_VERSION) => Ok(()),
+        other => Err(RpcError::invalid(format!(
+            "this daemon speaks internal protocol {PROTOCOL_VERSION} and the request speaks {}: \
+             run the same dfs release on every daemon",
+            other.map_or_else(|| format!("{value:?}"), |v| v.to_string())
+        ))),
+    }
+}
+
+/// Checks the internal protocol version ([`check_protocol`]) and the cluster signature of an
+/// incoming request; `Unauthorized` when the signature does not hold.
 pub fn check_signature<B>(secret: &ClusterSecret, req: &Request<B>) -> Result<(), RpcError> {
+    check_protocol(req)?;
     let path_and_query = req
         .uri()
         .path_and_query()
@@ -213,6 +239,7 @@ impl InternalClient {
             .header(auth::TIME_HEADER, time)
             .header(auth::CONTENT_HEADER, content)
             .header(auth::SIGNATURE_HEADER, signature)
+            .header(PROTOCOL_HEADER, PROTOCOL_VERSION)
             .body(body)
             .map_err(|e| RpcError::invalid(format!("cannot build request to {addr}: {e}")))?;
         req.headers_mut().extend(headers);
@@ -315,4 +342,35 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
         source = inner.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(proto: Option<&str>) -> Request<()> {
+        let mut builder = Request::builder().uri("/rpc/status");
+        if let Some(value) = proto {
+            builder = builder.header(PROTOCOL_HEADER, value);
+        }
+        builder.body(()).unwrap()
+    }
+
+    #[test]
+    fn requests_of_another_protocol_version_are_refused() {
+        assert!(
+            check_protocol(&request(None)).is_ok(),
+            "older peers send none"
+        );
+        assert!(check_protocol(&request(Some("1"))).is_ok());
+        for other in ["2", "x"] {
+            let err = check_protocol(&request(Some(other))).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidArgument);
+            assert!(
+                err.message.contains("internal protocol 1"),
+                "{}",
+                err.message
+            );
+        }
+    }
 }
