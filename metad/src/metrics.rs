@@ -2,7 +2,8 @@
 //! chunks, chunkds), served on the RPC port without a signature (they reveal no data).
 //!
 //! Cost of a scrape: the chunkd counts are in memory; the chunk and queue counts need a scan
-//! of `chunk_loc` (O(all chunks)) and of both queues, the same work as `dfs status`. They are
+//! of `chunk_loc` (O(all chunks)), of both queues and of the detached trees, the same work as
+//! `dfs status`. They are
 //! therefore computed at most once per [`CLUSTER_GAUGES_TTL`] and cached, so scraping often
 //! (or several Prometheus servers scraping) never turns into a scan per scrape.
 
@@ -26,6 +27,7 @@ pub(crate) struct Metrics {
     rpc_seconds: LatencyFamily<RpcLabels>,
     repair_queue: Gauge,
     gc_queue: Gauge,
+    detached_trees: Gauge,
     chunks: Gauge,
     under_replicated: Gauge,
     lost: Gauge,
@@ -67,6 +69,11 @@ impl Metrics {
             "dfs_metad_gc_queue_chunks",
             "Chunks waiting in the garbage-collection queue",
         );
+        let detached_trees = gauge(
+            &mut registry,
+            "dfs_metad_detached_trees",
+            "Directory trees removed by a recursive delete whose rows are still being deleted",
+        );
         let chunks = gauge(
             &mut registry,
             "dfs_metad_chunks",
@@ -97,6 +104,7 @@ impl Metrics {
             rpc_seconds,
             repair_queue,
             gc_queue,
+            detached_trees,
             chunks,
             under_replicated,
             lost,
@@ -127,12 +135,18 @@ impl Metrics {
         };
         if stale {
             match count(store, nodes, replication) {
-                Ok((health, repair, gc)) => {
+                Ok(Counts {
+                    health,
+                    repair,
+                    gc,
+                    detached,
+                }) => {
                     self.chunks.set(clamp(health.chunks));
                     self.under_replicated.set(clamp(health.under_replicated));
                     self.lost.set(clamp(health.lost));
                     self.repair_queue.set(clamp(repair));
                     self.gc_queue.set(clamp(gc));
+                    self.detached_trees.set(clamp(detached));
                     *counted_at = Some(Instant::now());
                 }
                 // Keep the last values; the next scrape tries again.
@@ -144,16 +158,22 @@ impl Metrics {
     }
 }
 
-fn count(
-    store: &Store,
-    nodes: &Nodes,
-    replication: u32,
-) -> Result<(ChunkHealth, u64, u64), RpcError> {
+/// The gauges that need a scan.
+struct Counts {
+    health: ChunkHealth,
+    repair: u64,
+    gc: u64,
+    detached: u64,
+}
+
+fn count(store: &Store, nodes: &Nodes, replication: u32) -> Result<Counts, RpcError> {
     let view = store.view();
-    let health = nodes.chunk_health(&view, replication)?;
-    let repair = queue::len(&view, Queue::Repair)?;
-    let gc = queue::len(&view, Queue::Gc)?;
-    Ok((health, repair, gc))
+    Ok(Counts {
+        health: nodes.chunk_health(&view, replication)?,
+        repair: queue::len(&view, Queue::Repair)?,
+        gc: queue::len(&view, Queue::Gc)?,
+        detached: crate::ns::detached::pending(&view)?,
+    })
 }
 
 fn clamp(value: u64) -> i64 {

@@ -378,6 +378,7 @@ impl Nodes {
             under_replicated,
             repair_queue: queue::len(&view, Queue::Repair)?,
             gc_queue: queue::len(&view, Queue::Gc)?,
+            detached_trees: crate::ns::detached::pending(&view)?,
         })
     }
 }

@@ -77,6 +77,12 @@ pub fn format_status(status: &StatusResp) -> String {
         "queues:             repair {}, gc {}\n",
         status.repair_queue, status.gc_queue
     ));
+    if status.detached_trees > 0 {
+        text.push_str(&format!(
+            "being deleted:      {} directory tree(s) (rm -r), in the background\n",
+            status.detached_trees
+        ));
+    }
     text
 }
 
@@ -118,6 +124,7 @@ mod tests {
             under_replicated: 3,
             repair_queue: 3,
             gc_queue: 0,
+            detached_trees: 2,
         };
         let text = format_status(&status);
         let lines: Vec<&str> = text.lines().collect();
@@ -132,6 +139,10 @@ mod tests {
         assert!(text.contains("replication factor: 2"), "{text}");
         assert!(text.contains("12 total, 3 under-replicated"), "{text}");
         assert!(text.contains("repair 3, gc 0"), "{text}");
+        assert!(
+            text.contains("being deleted:      2 directory tree(s)"),
+            "{text}"
+        );
     }
 
     #[test]

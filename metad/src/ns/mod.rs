@@ -12,12 +12,15 @@
 //!
 //! Every mutation is one [`Txn`]: it reads, checks, stages its writes and commits them as one
 //! synced batch, so a reader sees the namespace before or after a change, never in between.
+//! None grows with the size of a directory tree: a recursive delete detaches the subtree at once and
+//! deletes its rows in bounded background batches (`detached`).
 //! Buckets are top-level directories; they are created and removed explicitly only. Directories
 //! created on the way by a file (implicit ones) disappear in the same batch that removes their
 //! last entry, so empty prefixes never linger (S3 has no directories).
 
 mod bucket;
 mod delete;
+pub mod detached;
 mod list_objects;
 mod lookup;
 mod multipart;
