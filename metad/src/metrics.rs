@@ -2,8 +2,8 @@
 //! chunks, chunkds), served on the RPC port without a signature (they reveal no data).
 //!
 //! Cost of a scrape: the chunkd counts are in memory; the chunk and queue counts need a scan
-//! of `chunk_loc` (O(all chunks)), of both queues and of the detached trees, the same work as
-//! `dfs status`. They are
+//! of `chunk_loc` (O(all chunks)), of both queues and of the background jobs (detached trees,
+//! dead-node sweeps), the same work as `dfs status`. They are
 //! therefore computed at most once per [`CLUSTER_GAUGES_TTL`] and cached, so scraping often
 //! (or several Prometheus servers scraping) never turns into a scan per scrape.
 
@@ -28,6 +28,7 @@ pub(crate) struct Metrics {
     repair_queue: Gauge,
     gc_queue: Gauge,
     detached_trees: Gauge,
+    dead_node_sweeps: Gauge,
     chunks: Gauge,
     under_replicated: Gauge,
     lost: Gauge,
@@ -74,6 +75,11 @@ impl Metrics {
             "dfs_metad_detached_trees",
             "Directory trees removed by a recursive delete whose rows are still being deleted",
         );
+        let dead_node_sweeps = gauge(
+            &mut registry,
+            "dfs_metad_dead_node_sweeps",
+            "Dead chunkds whose chunks are still being queued for repair",
+        );
         let chunks = gauge(
             &mut registry,
             "dfs_metad_chunks",
@@ -105,6 +111,7 @@ impl Metrics {
             repair_queue,
             gc_queue,
             detached_trees,
+            dead_node_sweeps,
             chunks,
             under_replicated,
             lost,
@@ -140,6 +147,7 @@ impl Metrics {
                     repair,
                     gc,
                     detached,
+                    sweeps,
                 }) => {
                     self.chunks.set(clamp(health.chunks));
                     self.under_replicated.set(clamp(health.under_replicated));
@@ -147,6 +155,7 @@ impl Metrics {
                     self.repair_queue.set(clamp(repair));
                     self.gc_queue.set(clamp(gc));
                     self.detached_trees.set(clamp(detached));
+                    self.dead_node_sweeps.set(clamp(sweeps));
                     *counted_at = Some(Instant::now());
                 }
                 // Keep the last values; the next scrape tries again.
@@ -164,6 +173,7 @@ struct Counts {
     repair: u64,
     gc: u64,
     detached: u64,
+    sweeps: u64,
 }
 
 fn count(store: &Store, nodes: &Nodes, replication: u32) -> Result<Counts, RpcError> {
@@ -173,6 +183,7 @@ fn count(store: &Store, nodes: &Nodes, replication: u32) -> Result<Counts, RpcEr
         repair: queue::len(&view, Queue::Repair)?,
         gc: queue::len(&view, Queue::Gc)?,
         detached: crate::ns::detached::pending(&view)?,
+        sweeps: crate::nodes::sweep::pending(&view)?,
     })
 }
 

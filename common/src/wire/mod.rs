@@ -179,6 +179,10 @@ pub struct StatusResp {
     /// the background (0 from a metad that predates them).
     #[serde(default)]
     pub detached_trees: u64,
+    /// Dead chunkds whose chunks metad is still queueing for repair, in batches (0 from a
+    /// metad that predates them).
+    #[serde(default)]
+    pub dead_node_sweeps: u64,
 }
 rpc!(StatusReq, "status", StatusResp, Always);
 

@@ -31,7 +31,7 @@ mod target;
 mod write;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use session::Sessions;
 

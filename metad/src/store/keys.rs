@@ -88,7 +88,7 @@ pub fn parse_node_chunk(key: &[u8]) -> Option<(NodeId, ChunkId)> {
     ))
 }
 
-/// `node` key: the node id.
+/// `node` and `node_sweep` key: the node id.
 pub fn node(node: NodeId) -> [u8; 8] {
     node.to_be_bytes()
 }

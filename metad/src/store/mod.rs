@@ -27,10 +27,10 @@ use values::{Schema, Value};
 /// sessions their part, and added the multipart tables (`upload`, `upload_id`, `part`);
 /// version 4 gave the payload of a directory object data (size, chunk rows, part sizes);
 /// version 5 typed the S3 flexible checksums of entries, uploads and parts; version 6 added the
-/// persistent items of the bounded background jobs (the `detached` table). An older database
-/// is upgraded in place: new column families are created at open, old values decode forward
-/// when read, the few that cannot (parts before version 5) are rewritten by [`upgrade`], then
-/// the marker is rewritten.
+/// persistent items of the bounded background jobs (the `detached` and `node_sweep` tables).
+/// An older database is upgraded in place: new column families are created at open, old values
+/// decode forward when read, the few that cannot (parts before version 5) are rewritten by
+/// [`upgrade`], then the marker is rewritten.
 pub(crate) const SCHEMA_VERSION: u32 = 6;
 
 /// The tables, one RocksDB column family each (see DESIGN.md §3).
@@ -65,11 +65,13 @@ pub enum Cf {
     /// Directory subtrees cut from the namespace by a recursive delete, waiting for the
     /// background deleter: directory inode.
     Detached,
+    /// Dead chunkds whose chunks are being queued for repair: node id.
+    NodeSweep,
 }
 
 impl Cf {
     /// Every column family.
-    pub const ALL: [Cf; 14] = [
+    pub const ALL: [Cf; 15] = [
         Cf::Meta,
         Cf::Dentry,
         Cf::Chunks,
@@ -84,6 +86,7 @@ impl Cf {
         Cf::UploadId,
         Cf::Part,
         Cf::Detached,
+        Cf::NodeSweep,
     ];
 
     /// The column family's name in RocksDB.
@@ -103,6 +106,7 @@ impl Cf {
             Cf::UploadId => "upload_id",
             Cf::Part => "part",
             Cf::Detached => "detached",
+            Cf::NodeSweep => "node_sweep",
         }
     }
 }

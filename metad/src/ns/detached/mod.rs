@@ -71,6 +71,10 @@ impl Namespace {
     /// transaction. `None` when no tree waits.
     pub fn drain_detached(&self, limit: usize) -> Result<Option<DrainStep>, RpcError> {
         let limit = limit.max(MIN_BATCH_ROWS);
+        // Most calls find nothing: they must not take the write lock for that.
+        if !self.store.view().any_with_prefix(Cf::Detached, &[])? {
+            return Ok(None);
+        }
         let mut txn = self.store.begin();
         let mut first = None;
         txn.scan_raw(Cf::Detached, &[], None, &mut |key, value| {

@@ -27,7 +27,7 @@ pub use v1::{ChunkLoc, Counter, Node, NodeState, Present, QueueItem, Schema, Ses
 pub use v2::{AccessKey, BucketRecord, Grant};
 pub use v3::{FileChunk, PartTarget, Session, UploadRef};
 pub use v5::{Checksum, Completion, Dentry, Dir, DirObject, File, Part, Upload, UploadState};
-pub use v6::DetachedTree;
+pub use v6::{DetachedTree, NodeSweep};
 
 /// Largest value we encode or decode; a corrupt length prefix must not allocate gigabytes.
 const MAX_VALUE_BYTES: u64 = 256 * 1024 * 1024;
@@ -355,6 +355,7 @@ versioned!(
     AccessKey => "access key", 2;
     UploadRef => "upload index", 3;
     DetachedTree => "detached tree", 6;
+    NodeSweep => "node sweep", 6;
 );
 
 impl Value for Dentry {

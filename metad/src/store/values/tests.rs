@@ -413,4 +413,18 @@ fn version_6_work_items_are_frozen() {
     assert_eq!(bytes, [6, 4, b'/', b'b', b'/', b'd', 5, 251, 44, 1]);
     assert_eq!(DetachedTree::decode(&bytes).unwrap(), tree);
     assert!(DetachedTree::decode(&[5, 0]).is_err());
+    let sweep = NodeSweep {
+        after: Some(ChunkId(9)),
+        queued: 2,
+        started_ms: 3,
+    };
+    let bytes = sweep.encode().unwrap();
+    assert_eq!(bytes, [6, 1, 9, 2, 3]);
+    assert_eq!(NodeSweep::decode(&bytes).unwrap(), sweep);
+    let fresh = NodeSweep {
+        after: None,
+        queued: 0,
+        started_ms: 3,
+    };
+    assert_eq!(fresh.encode().unwrap(), [6, 0, 0, 3]);
 }
