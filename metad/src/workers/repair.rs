@@ -262,6 +262,7 @@ mod tests {
             replication: 2,
             chunk_size: 1 << 20,
             orphan_grace_ms: 0,
+            slice_caps: Default::default(),
         };
         let ns = Namespace::new(f.store.clone(), f.nodes.clone(), sessions.clone(), settings);
         Ctx {

@@ -29,6 +29,7 @@ pub(crate) fn open_at(dir: &Path) -> (Arc<Store>, Arc<Nodes>, Namespace) {
         replication: 2,
         chunk_size: 1 << 20,
         orphan_grace_ms: 0,
+        slice_caps: Default::default(),
     };
     let ns = Namespace::new(store.clone(), nodes.clone(), sessions, settings);
     (store, nodes, ns)
