@@ -42,7 +42,9 @@ pub struct Config {
     pub secret: Option<Secret>,
     /// Replicas of each chunk, on distinct chunkds.
     pub replication: u32,
-    /// Bytes per chunk that writers cut files into; an integer or a size such as `"8M"`.
+    /// Bytes per chunk that writers cut files into; an integer or a size such as `"8M"`. A
+    /// multipart object holds at most `MAX_OBJECT_SLICES` (2^20) chunk slices, so below about
+    /// 5 MiB the largest one that can be completed is smaller than S3's 5 TiB.
     #[serde(deserialize_with = "size_from_int_or_text")]
     pub chunk_size: u64,
     /// How often chunkds send a heartbeat, in milliseconds (told to them at registration).
@@ -208,6 +210,7 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
         replication: config.replication,
         chunk_size: config.chunk_size,
         orphan_grace_ms: config.orphan_grace_secs.saturating_mul(1000),
+        slice_caps: ns::SliceCaps::default(),
     };
     let ns = Arc::new(ns::Namespace::new(
         store.clone(),

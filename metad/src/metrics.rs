@@ -2,7 +2,8 @@
 //! chunks, chunkds), served on the RPC port without a signature (they reveal no data).
 //!
 //! Cost of a scrape: the chunkd counts are in memory; the chunk and queue counts need a scan
-//! of `chunk_loc` (O(all chunks)) and of both queues, the same work as `dfs status`. They are
+//! of `chunk_loc` (O(all chunks)), of both queues and of the background jobs (detached trees,
+//! dead-node sweeps), the same work as `dfs status`. They are
 //! therefore computed at most once per [`CLUSTER_GAUGES_TTL`] and cached, so scraping often
 //! (or several Prometheus servers scraping) never turns into a scan per scrape.
 
@@ -26,6 +27,8 @@ pub(crate) struct Metrics {
     rpc_seconds: LatencyFamily<RpcLabels>,
     repair_queue: Gauge,
     gc_queue: Gauge,
+    detached_trees: Gauge,
+    dead_node_sweeps: Gauge,
     chunks: Gauge,
     under_replicated: Gauge,
     lost: Gauge,
@@ -67,6 +70,16 @@ impl Metrics {
             "dfs_metad_gc_queue_chunks",
             "Chunks waiting in the garbage-collection queue",
         );
+        let detached_trees = gauge(
+            &mut registry,
+            "dfs_metad_detached_trees",
+            "Directory trees removed by a recursive delete whose rows are still being deleted",
+        );
+        let dead_node_sweeps = gauge(
+            &mut registry,
+            "dfs_metad_dead_node_sweeps",
+            "Dead chunkds whose chunks are still being queued for repair",
+        );
         let chunks = gauge(
             &mut registry,
             "dfs_metad_chunks",
@@ -97,6 +110,8 @@ impl Metrics {
             rpc_seconds,
             repair_queue,
             gc_queue,
+            detached_trees,
+            dead_node_sweeps,
             chunks,
             under_replicated,
             lost,
@@ -127,12 +142,20 @@ impl Metrics {
         };
         if stale {
             match count(store, nodes, replication) {
-                Ok((health, repair, gc)) => {
+                Ok(Counts {
+                    health,
+                    repair,
+                    gc,
+                    detached,
+                    sweeps,
+                }) => {
                     self.chunks.set(clamp(health.chunks));
                     self.under_replicated.set(clamp(health.under_replicated));
                     self.lost.set(clamp(health.lost));
                     self.repair_queue.set(clamp(repair));
                     self.gc_queue.set(clamp(gc));
+                    self.detached_trees.set(clamp(detached));
+                    self.dead_node_sweeps.set(clamp(sweeps));
                     *counted_at = Some(Instant::now());
                 }
                 // Keep the last values; the next scrape tries again.
@@ -144,16 +167,24 @@ impl Metrics {
     }
 }
 
-fn count(
-    store: &Store,
-    nodes: &Nodes,
-    replication: u32,
-) -> Result<(ChunkHealth, u64, u64), RpcError> {
+/// The gauges that need a scan.
+struct Counts {
+    health: ChunkHealth,
+    repair: u64,
+    gc: u64,
+    detached: u64,
+    sweeps: u64,
+}
+
+fn count(store: &Store, nodes: &Nodes, replication: u32) -> Result<Counts, RpcError> {
     let view = store.view();
-    let health = nodes.chunk_health(&view, replication)?;
-    let repair = queue::len(&view, Queue::Repair)?;
-    let gc = queue::len(&view, Queue::Gc)?;
-    Ok((health, repair, gc))
+    Ok(Counts {
+        health: nodes.chunk_health(&view, replication)?,
+        repair: queue::len(&view, Queue::Repair)?,
+        gc: queue::len(&view, Queue::Gc)?,
+        detached: crate::ns::detached::pending(&view)?,
+        sweeps: crate::nodes::sweep::pending(&view)?,
+    })
 }
 
 fn clamp(value: u64) -> i64 {

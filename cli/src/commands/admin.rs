@@ -77,6 +77,12 @@ pub fn format_status(status: &StatusResp) -> String {
         "queues:             repair {}, gc {}\n",
         status.repair_queue, status.gc_queue
     ));
+    if status.detached_trees > 0 || status.dead_node_sweeps > 0 {
+        text.push_str(&format!(
+            "background:         {} directory tree(s) being deleted (rm -r), {} dead chunkd(s) being queued for repair\n",
+            status.detached_trees, status.dead_node_sweeps
+        ));
+    }
     text
 }
 
@@ -118,6 +124,8 @@ mod tests {
             under_replicated: 3,
             repair_queue: 3,
             gc_queue: 0,
+            detached_trees: 2,
+            dead_node_sweeps: 1,
         };
         let text = format_status(&status);
         let lines: Vec<&str> = text.lines().collect();
@@ -132,6 +140,10 @@ mod tests {
         assert!(text.contains("replication factor: 2"), "{text}");
         assert!(text.contains("12 total, 3 under-replicated"), "{text}");
         assert!(text.contains("repair 3, gc 0"), "{text}");
+        assert!(
+            text.contains("background:         2 directory tree(s) being deleted (rm -r), 1 dead"),
+            "{text}"
+        );
     }
 
     #[test]

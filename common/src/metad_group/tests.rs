@@ -63,6 +63,8 @@ fn status(replication: u32) -> StatusResp {
         under_replicated: 0,
         repair_queue: 0,
         gc_queue: 0,
+        detached_trees: 0,
+        dead_node_sweeps: 0,
     }
 }
 

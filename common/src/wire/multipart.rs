@@ -32,6 +32,45 @@ pub const MAX_PART_NUMBER: u32 = 10_000;
 pub const MIN_PART_SIZE: u64 = 5 << 20;
 /// Largest size of one part (5 GiB).
 pub const MAX_PART_SIZE: u64 = 5 << 30;
+/// Most slices a part made by [`CopyPartReq`] (S3 UploadPartCopy) may hold: 10,000.
+///
+/// A slice is a piece of one stored chunk. A part copy shares the source's slices over the
+/// range instead of copying bytes, so how many it carries depends on how the source was made,
+/// not on the range's size, and copies of copies could otherwise pile up slices without
+/// moving a byte. No copy of a normally written object gets near the cap: a part is at most
+/// [`MAX_PART_SIZE`] (5 GiB), which is 640 slices in metad's default 8 MiB chunks and 5,120
+/// in 1 MiB chunks; a range of a multipart source also crosses at most 1,026 of its parts
+/// (every part but the last holds at least [`MIN_PART_SIZE`]), each adding at most one short
+/// slice: 6,146 at most for any source written in chunks of 1 MiB or more. The cap also keeps
+/// the copy's transaction (it updates one chunk record per slice) near the 10,000 rows metad
+/// holds every batch to. A copy over it is `InvalidArgument` with the detail `InvalidRequest`
+/// (S3 `InvalidRequest`), and nothing changes.
+pub const MAX_PART_COPY_SLICES: usize = 10_000;
+
+/// Most slices an object completed by [`CompleteUploadReq`] may hold: 1,048,576 (2^20).
+///
+/// S3's largest object, 5 TiB, written in metad's default 8 MiB chunks has 655,360 slices,
+/// plus at most one short slice per part (10,000 parts): 665,360. With a `chunk_size` below
+/// about 5 MiB the largest object that can be completed is smaller (about 1 TiB in 1 MiB
+/// chunks). So parts copied from fragmented objects cannot add up to a multi-million-slice
+/// object, whose chunk map would be huge to store, read and delete. A completion over it is
+/// `InvalidArgument` with the detail `InvalidRequest`, and the upload stays open.
+pub const MAX_OBJECT_SLICES: usize = 1 << 20;
+
+// The figures the documentation of the two caps gives, checked when compiling.
+const _: () = {
+    const MIB: u64 = 1 << 20;
+    // A 5 GiB range in 1 MiB chunks, plus one short slice per part of the source it crosses.
+    let crossed = MAX_PART_SIZE / MIN_PART_SIZE + 2;
+    assert!(MAX_PART_SIZE / MIB + crossed == 6_146);
+    assert!(6_146 <= MAX_PART_COPY_SLICES as u64);
+    // A 5 TiB object in 8 MiB chunks, plus one short slice per part.
+    let largest = (5 << 40) / (8 * MIB) + MAX_PART_NUMBER as u64;
+    assert!(largest == 665_360 && largest <= MAX_OBJECT_SLICES as u64);
+    // 10,000 copies of 5 GiB ranges in 8 MiB chunks would hold millions: refused.
+    assert!(MAX_PART_NUMBER as u64 * (MAX_PART_SIZE / (8 * MIB)) > MAX_OBJECT_SLICES as u64);
+};
+
 /// Most parts one [`ListPartsReq`] returns.
 pub const MAX_LIST_PARTS: u32 = 1000;
 /// Most uploads and common prefixes one [`ListUploadsReq`] returns.
@@ -127,6 +166,9 @@ rpc!(CommitPartReq, "commit_part", PartInfo, WithToken);
 /// metad uses the source's ETag; otherwise the caller must read the range once, hash it, and
 /// pass `etag` (the data is still not copied). To make sure the hash and the shared bytes are
 /// the same version of the source, pass the source inode seen while hashing in `src_inode`.
+///
+/// The part may hold at most [`MAX_PART_COPY_SLICES`] slices of the source's chunks
+/// (`InvalidRequest` otherwise).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CopyPartReq {
     /// The upload.
@@ -187,7 +229,8 @@ rpc!(CopyPartReq, "copy_part", CopyPartResp, Never);
 /// Validation, in S3's order: no part is `MalformedXML`; part numbers must ascend strictly
 /// (`InvalidPartOrder`); each must exist with that ETag (`InvalidPart`); every part but the
 /// last must hold at least [`MIN_PART_SIZE`] bytes (`EntityTooSmall`). The ETag is
-/// `"<hex MD5 of the concatenated binary part MD5s>-<number of parts>"`. Parts left out are
+/// `"<hex MD5 of the concatenated binary part MD5s>-<number of parts>"`; the listed parts may
+/// hold at most [`MAX_OBJECT_SLICES`] slices in all (`InvalidRequest`). Parts left out are
 /// collected. A completed upload answers a repeated completion with the same parts with the
 /// same object (for a day); any other call on it is `NotFound`.
 #[derive(Clone, Debug, Serialize, Deserialize)]

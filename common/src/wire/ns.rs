@@ -313,7 +313,9 @@ rpc!(AbortReq, "abort", Empty, WithToken);
 pub struct DeleteReq {
     /// Absolute path.
     pub path: DfsPath,
-    /// Delete a non-empty directory with everything below it.
+    /// Delete a non-empty directory with everything below it. The directory leaves the
+    /// namespace when the call returns; metad frees the rows and data below it in the
+    /// background (`StatusResp::detached_trees` counts the trees still being deleted).
     pub recursive: bool,
     /// S3 DeleteObject semantics: a path without a trailing `/` names only the file (never the
     /// directory of that name); a path ending in `/` names the object `x/` of an explicit

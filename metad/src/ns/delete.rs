@@ -1,19 +1,24 @@
-//! `delete`: files, empty directories, or whole subtrees, in one batch. The data of every
-//! file and directory object that goes is released (to GC unless shared).
+//! `delete`: files and empty directories in one batch; a whole subtree is detached in one
+//! batch and its rows deleted in the background (see `detached`). The data of every file and
+//! directory object that goes is released (to GC unless shared).
 
 use super::{
-    find_entry, last_inode, no_such_entry, release_file, release_rows, remove_empty_implicit,
-    walk_dirs, Namespace,
+    detached, find_entry, last_inode, no_such_entry, release_file, release_rows,
+    remove_empty_implicit, walk_dirs, Namespace,
 };
-use crate::store::values::{Dentry, Value};
-use crate::store::{keys, Cf, Reader, StoreError, Txn};
-use dfs_common::path::DfsPath;
+use crate::store::values::Dentry;
+use crate::store::{keys, Cf, Reader};
 use dfs_common::wire::DeleteReq;
 use dfs_common::{ErrorCode, InodeId, RpcError};
 
 impl Namespace {
     /// Deletes a file, or a directory (with everything below it when `recursive`). Implicit
     /// parents left empty go in the same batch; explicit ones and the bucket stay.
+    ///
+    /// A directory with children leaves the namespace at once (its entry goes, so every path
+    /// into it fails from this commit on) and is recorded as a detached tree, whose rows the
+    /// background deleter removes in bounded batches: the batch stays small whatever the size
+    /// of the subtree.
     pub fn delete(&self, req: &DeleteReq) -> Result<(), RpcError> {
         let path = req.path.clone();
         let Some(name) = path.name() else {
@@ -28,6 +33,7 @@ impl Namespace {
         let (key_name, dentry) = find_entry(&txn, parent, name, path.trailing_slash)?
             .ok_or_else(|| no_such_entry(&path))?;
         txn.delete(Cf::Dentry, &keys::dentry(parent, &key_name));
+        let mut detached_tree = None;
         match dentry {
             Dentry::File(file) => release_file(&mut txn, &file, &path)?,
             Dentry::Dir(dir) => {
@@ -43,9 +49,12 @@ impl Namespace {
                             format!("directory {path} is not empty"),
                         ));
                     }
-                    delete_tree(&mut txn, dir.inode, &path)?;
+                    // Its payload goes with the tree, after its children.
+                    detached::detach(&mut txn, dir.inode, &path)?;
+                    detached_tree = Some(dir.inode);
+                } else {
+                    release_rows(&mut txn, dir.inode, &path.to_string())?;
                 }
-                release_rows(&mut txn, dir.inode, &path.to_string())?;
                 if parent == InodeId::ROOT {
                     // A bucket goes: so do the grants on its name.
                     crate::access::drop_bucket_grants(&mut txn, name)?;
@@ -54,35 +63,9 @@ impl Namespace {
         }
         remove_empty_implicit(&mut txn, &steps)?;
         txn.commit(true)?;
+        if let Some(tree) = detached_tree {
+            tracing::info!(tree = %tree, %path, "directory detached; its rows are deleted in the background");
+        }
         Ok(())
     }
-}
-
-/// Stages the deletion of everything below directory `top`.
-fn delete_tree(txn: &mut Txn<'_>, top: InodeId, path: &DfsPath) -> Result<(), StoreError> {
-    let mut pending = vec![top];
-    while let Some(dir) = pending.pop() {
-        let mut children = Vec::new();
-        txn.scan_raw(
-            Cf::Dentry,
-            &keys::dentry_prefix(dir),
-            None,
-            &mut |key, value| {
-                children.push((key.to_vec(), Dentry::decode(value)?));
-                Ok(true)
-            },
-        )?;
-        for (key, child) in children {
-            txn.delete(Cf::Dentry, &key);
-            match child {
-                Dentry::File(file) => release_file(txn, &file, path)?,
-                Dentry::Dir(sub) => {
-                    // Its payload, if it is a directory object.
-                    release_rows(txn, sub.inode, &path.to_string())?;
-                    pending.push(sub.inode);
-                }
-            }
-        }
-    }
-    Ok(())
 }

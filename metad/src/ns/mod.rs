@@ -12,12 +12,15 @@
 //!
 //! Every mutation is one [`Txn`]: it reads, checks, stages its writes and commits them as one
 //! synced batch, so a reader sees the namespace before or after a change, never in between.
+//! None grows with the size of a directory tree: a recursive delete detaches the subtree at once and
+//! deletes its rows in bounded background batches (`detached`).
 //! Buckets are top-level directories; they are created and removed explicitly only. Directories
 //! created on the way by a file (implicit ones) disappear in the same batch that removes their
 //! last entry, so empty prefixes never linger (S3 has no directories).
 
 mod bucket;
 mod delete;
+pub mod detached;
 mod list_objects;
 mod lookup;
 mod multipart;
@@ -38,7 +41,7 @@ use crate::store::values::{dentry_kind, ChunkLoc, Dentry, Dir, DirObject, File, 
 use crate::store::{keys, Cf, IdKind, Reader, Store, StoreError, Txn};
 use dfs_common::names::BucketName;
 use dfs_common::path::DfsPath;
-use dfs_common::wire::{Entry, EntryKind, EMPTY_ETAG};
+use dfs_common::wire::{Entry, EntryKind, EMPTY_ETAG, MAX_OBJECT_SLICES, MAX_PART_COPY_SLICES};
 use dfs_common::{ChunkId, ErrorCode, InodeId, NodeId, RpcError};
 use std::sync::Arc;
 
@@ -51,6 +54,27 @@ pub struct NsSettings {
     pub chunk_size: u64,
     /// Delay before chunks of uncommitted writes are deleted.
     pub orphan_grace_ms: u64,
+    /// How many slices a part copy and a completed object may hold.
+    pub slice_caps: SliceCaps,
+}
+
+/// Caps on the slices of multipart objects: [`MAX_PART_COPY_SLICES`] and
+/// [`MAX_OBJECT_SLICES`] (the default, which the daemon always uses), lowered by tests only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SliceCaps {
+    /// Most slices of a part made by a part copy.
+    pub part_copy: usize,
+    /// Most slices of an object made by a completion.
+    pub object: usize,
+}
+
+impl Default for SliceCaps {
+    fn default() -> Self {
+        SliceCaps {
+            part_copy: MAX_PART_COPY_SLICES,
+            object: MAX_OBJECT_SLICES,
+        }
+    }
 }
 
 /// The namespace service.

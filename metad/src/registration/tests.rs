@@ -55,14 +55,16 @@ fn held_by(f: &Fixture, node: NodeId) -> Vec<ChunkId> {
 #[test]
 fn pages_find_kept_lost_and_unreferenced_chunks() {
     let f = fixture();
-    for i in 0..6 {
+    for i in 0..12 {
         put(&f.ns, &format!("/b/f{i}"), 1).unwrap();
     }
     let (node, _) = holder(&f, "/b/f0");
     let mut expected = held_by(&f, node);
-    assert!(expected.len() >= 3, "{expected:?}");
-    // The node lost its copy of one chunk and holds one metad never heard of.
-    let lost = expected.remove(1);
+    assert!(expected.len() >= 5, "{expected:?}");
+    // The node lost its copies of two chunks, one in each page's range, and holds one metad
+    // never heard of.
+    let lost_late = expected.pop().unwrap();
+    let lost_early = expected.remove(1);
     let stranger = ChunkId(1 << 40);
     let mut reported = expected.clone();
     reported.push(stranger);
@@ -75,8 +77,10 @@ fn pages_find_kept_lost_and_unreferenced_chunks() {
     let two = page(&f, &regs, node, first.last().copied(), rest, true).unwrap();
     assert_eq!(two.delete, [stranger]);
     assert_eq!(held_by(&f, node), expected);
-    assert!(!loc(&f.store, lost).unwrap().replicas.contains(&node));
-    assert!(queued(&f.store, Queue::Repair).contains(&lost));
+    for lost in [lost_early, lost_late] {
+        assert!(!loc(&f.store, lost).unwrap().replicas.contains(&node));
+        assert!(queued(&f.store, Queue::Repair).contains(&lost));
+    }
     // The registration is over: another page is refused.
     let err = page(&f, &regs, node, None, &[], true).unwrap_err();
     assert_eq!(err.detail, ErrorDetail::NoSuchSession);

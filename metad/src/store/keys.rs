@@ -88,7 +88,7 @@ pub fn parse_node_chunk(key: &[u8]) -> Option<(NodeId, ChunkId)> {
     ))
 }
 
-/// `node` key: the node id.
+/// `node` and `node_sweep` key: the node id.
 pub fn node(node: NodeId) -> [u8; 8] {
     node.to_be_bytes()
 }
@@ -182,6 +182,16 @@ pub fn parse_part(raw: &[u8]) -> Option<u32> {
     Some(u32::from_be_bytes(raw[UPLOAD_ID_LEN..].try_into().ok()?))
 }
 
+/// `detached` key: the inode of the detached directory.
+pub fn detached(inode: InodeId) -> [u8; 8] {
+    inode.to_be_bytes()
+}
+
+/// Reads a `detached` key.
+pub fn parse_detached(key: &[u8]) -> Option<InodeId> {
+    (key.len() == 8).then(|| InodeId::from_be_slice(key))?
+}
+
 /// `gc_queue` / `repair_queue` key: due time in Unix milliseconds ‖ chunk id, so that a scan
 /// from the start yields the work that is due first.
 pub fn queue(due_ms: u64, chunk: ChunkId) -> [u8; 16] {
@@ -247,6 +257,7 @@ mod tests {
             prop_assert_eq!(chunk_loc(ChunkId(a)), a.to_be_bytes());
             prop_assert_eq!(parse_node(&node(NodeId(a))), Some(NodeId(a)));
             prop_assert_eq!(parse_session(&session(SessionId(a))), Some(SessionId(a)));
+            prop_assert_eq!(parse_detached(&detached(InodeId(a))), Some(InodeId(a)));
             prop_assert_eq!(queue(a, ChunkId(c)) < queue(b, ChunkId(c)), a < b);
             prop_assert_eq!(file_chunk(InodeId(c), a) < file_chunk(InodeId(c), b), a < b);
         }

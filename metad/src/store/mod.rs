@@ -26,11 +26,12 @@ use values::{Schema, Value};
 /// `access_key` table; version 3 made file chunk rows slices, gave files their part sizes and
 /// sessions their part, and added the multipart tables (`upload`, `upload_id`, `part`);
 /// version 4 gave the payload of a directory object data (size, chunk rows, part sizes);
-/// version 5 typed the S3 flexible checksums of entries, uploads and parts. An older database
-/// is upgraded in place: new column families are created at open, old values decode forward
-/// when read, the few that cannot (parts before version 5) are rewritten by [`upgrade`], then
-/// the marker is rewritten.
-const SCHEMA_VERSION: u32 = 5;
+/// version 5 typed the S3 flexible checksums of entries, uploads and parts; version 6 added the
+/// persistent items of the bounded background jobs (the `detached` and `node_sweep` tables).
+/// An older database is upgraded in place: new column families are created at open, old values
+/// decode forward when read, the few that cannot (parts before version 5) are rewritten by
+/// [`upgrade`], then the marker is rewritten.
+pub(crate) const SCHEMA_VERSION: u32 = 6;
 
 /// The tables, one RocksDB column family each (see DESIGN.md §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -61,11 +62,16 @@ pub enum Cf {
     UploadId,
     /// Parts of uploads: upload id ‖ part number.
     Part,
+    /// Directory subtrees cut from the namespace by a recursive delete, waiting for the
+    /// background deleter: directory inode.
+    Detached,
+    /// Dead chunkds whose chunks are being queued for repair: node id.
+    NodeSweep,
 }
 
 impl Cf {
     /// Every column family.
-    pub const ALL: [Cf; 13] = [
+    pub const ALL: [Cf; 15] = [
         Cf::Meta,
         Cf::Dentry,
         Cf::Chunks,
@@ -79,6 +85,8 @@ impl Cf {
         Cf::Upload,
         Cf::UploadId,
         Cf::Part,
+        Cf::Detached,
+        Cf::NodeSweep,
     ];
 
     /// The column family's name in RocksDB.
@@ -97,6 +105,8 @@ impl Cf {
             Cf::Upload => "upload",
             Cf::UploadId => "upload_id",
             Cf::Part => "part",
+            Cf::Detached => "detached",
+            Cf::NodeSweep => "node_sweep",
         }
     }
 }
@@ -430,6 +440,9 @@ mod tests {
         txn.put(Cf::Meta, b"p6", &c).unwrap();
         assert_eq!(keys_of(&txn, b"p", None), [b"p1", b"p2", b"p5", b"p6"]);
         assert_eq!(keys_of(&txn, b"p", Some(b"p2")), [b"p5", b"p6"]);
+        // Strictly after a stored key, whether or not it is being deleted.
+        assert_eq!(keys_of(&txn, b"p", Some(b"p1")), [b"p2", b"p5", b"p6"]);
+        assert_eq!(keys_of(&txn, b"p", Some(b"p3")), [b"p5", b"p6"]);
         assert!(store.view().get_raw(Cf::Meta, b"p2").unwrap().is_none());
         drop(txn); // never committed: nothing happened
         assert_eq!(keys_of(&store.view(), b"p", None), [b"p1", b"p3", b"p5"]);
@@ -439,7 +452,7 @@ mod tests {
     #[test]
     fn older_databases_are_upgraded_and_newer_ones_refused() {
         let dir = tempfile::tempdir().unwrap();
-        for old in [1, 2, 3, 4] {
+        for old in [1, 2, 3, 4, 5] {
             {
                 let store = Store::open(dir.path()).unwrap();
                 let mut txn = store.begin();

@@ -38,6 +38,12 @@ impl<'a> Txn<'a> {
         self.overlay.insert((cf, key.to_vec()), None);
     }
 
+    /// Number of rows the batch will write (puts and deletions, each key once): what bounds
+    /// the size of a transaction.
+    pub fn staged(&self) -> usize {
+        self.overlay.len()
+    }
+
     /// Writes every staged change as one batch; `sync` waits for the WAL to reach the disk.
     ///
     /// The batch is applied under the write lock, so the next transaction reads it, but the
@@ -94,6 +100,11 @@ impl Reader for Txn<'_> {
             .peekable();
         let mut iter = self.store.db.raw_iterator_cf(self.store.cf(cf)?);
         iter.seek(start);
+        // The seek lands on `after` itself when it is stored: step over it, or the merge
+        // below would take it for the end of the prefix.
+        if after.is_some_and(|a| iter.key() == Some(a)) {
+            iter.next();
+        }
         // Merge the stored keys with the staged ones; a staged key shadows the stored one.
         loop {
             let stored = match iter.key() {

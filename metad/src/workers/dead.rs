@@ -1,11 +1,13 @@
-//! Dead-node detection: a chunkd silent for longer than the dead timeout is marked dead and
-//! its chunks are queued for repair.
+//! Dead-node detection: a chunkd silent for longer than the dead timeout is marked dead, then
+//! its chunks are queued for repair by the sweep, one bounded batch per step (see
+//! `nodes::sweep`).
 
 use super::{blocking, Ctx, Step, Worker};
+use crate::nodes::sweep::BATCH_ROWS;
 use dfs_common::RpcError;
 use std::time::Duration;
 
-/// Checks heartbeats about once per heartbeat interval.
+/// Checks heartbeats about once per heartbeat interval, and sweeps dead nodes.
 pub struct DeadDetector {
     ctx: Ctx,
 }
@@ -30,6 +32,14 @@ impl Worker for DeadDetector {
             let (store, nodes) = (self.ctx.store.clone(), self.ctx.nodes.clone());
             blocking(move || nodes.mark_dead(&store, node, timeout)).await?;
         }
-        Ok(Step::Idle)
+        let (store, nodes) = (self.ctx.store.clone(), self.ctx.nodes.clone());
+        let swept = blocking(move || nodes.sweep_dead(&store, BATCH_ROWS)).await?;
+        // While a sweep is pending the next batch follows at once (other commits interleave:
+        // the write lock is released between batches).
+        Ok(if swept.is_some() {
+            Step::Busy
+        } else {
+            Step::Idle
+        })
     }
 }

@@ -1,9 +1,11 @@
 //! Background workers: dead-node detection, re-replication, garbage collection, the
-//! session reaper and the expiry of multipart uploads. All share one shape: a [`Worker`] does one step of work at a time and
-//! [`spawn`] runs it in a loop until shutdown, pausing when the step says there is nothing to do.
+//! session reaper, the expiry of multipart uploads and the deletion of detached trees. All
+//! share one shape: a [`Worker`] does one step of work at a time and [`spawn`] runs it in a
+//! loop until shutdown, pausing when the step says there is nothing to do.
 //! Their work lives in persistent queues, so cancelling a step at shutdown loses nothing.
 
 mod dead;
+mod detached;
 mod gc;
 mod reaper;
 mod repair;
@@ -52,7 +54,7 @@ pub struct Ctx {
     pub nodes: Arc<Nodes>,
     /// Open write sessions.
     pub sessions: Arc<Sessions>,
-    /// The namespace (for the reaper).
+    /// The namespace (for the reaper and the tree deleter).
     pub ns: Arc<Namespace>,
     /// Signed client towards chunkds.
     pub client: InternalClient,
@@ -76,6 +78,7 @@ pub fn spawn_all(ctx: &Ctx, shutdown: &watch::Receiver<bool>) -> Vec<JoinHandle<
         spawn(gc::Collector::new(ctx.clone()), shutdown.clone()),
         spawn(reaper::Reaper::new(ctx.clone()), shutdown.clone()),
         spawn(uploads::UploadExpiry::new(ctx.clone()), shutdown.clone()),
+        spawn(detached::TreeDeleter::new(ctx.clone()), shutdown.clone()),
     ]
 }
 

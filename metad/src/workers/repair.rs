@@ -247,3 +247,61 @@ fn finish(ctx: &Ctx, work: &Work, outcome: Outcome) -> Result<(), RpcError> {
     txn.commit(true)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ns::tests::{chunk_ids, fixture, loc, put, queued, register, Fixture};
+    use crate::ns::{Namespace, NsSettings, Sessions};
+    use dfs_common::auth::ClusterSecret;
+    use dfs_common::http::InternalClient;
+    use std::sync::Arc;
+
+    fn ctx(f: &Fixture) -> Ctx {
+        let sessions = Arc::new(Sessions::load(&f.store).unwrap());
+        let settings = NsSettings {
+            replication: 2,
+            chunk_size: 1 << 20,
+            orphan_grace_ms: 0,
+            slice_caps: Default::default(),
+        };
+        let ns = Namespace::new(f.store.clone(), f.nodes.clone(), sessions.clone(), settings);
+        Ctx {
+            store: f.store.clone(),
+            nodes: f.nodes.clone(),
+            sessions,
+            ns: Arc::new(ns),
+            client: InternalClient::new(ClusterSecret::new("test-secret-0123456789").unwrap()),
+            replication: 2,
+            heartbeat_interval: Duration::from_secs(1),
+            dead_timeout: Duration::from_secs(10),
+            session_timeout: Duration::from_secs(60),
+            upload_expiry: Duration::from_secs(60),
+        }
+    }
+
+    /// A node declared dead registers again before its chunks were copied: the repair items
+    /// queued meanwhile end without any copy (a copy would fail: no chunkd of the fixture
+    /// listens) and the returning node stays a replica.
+    #[tokio::test]
+    async fn repairing_a_chunk_whose_replicas_all_returned_does_nothing() {
+        let f = fixture();
+        put(&f.ns, "/b/f", 1).unwrap();
+        let chunk = chunk_ids(&f.ns, "/b/f")[0];
+        let replicas = loc(&f.store, chunk).unwrap().replicas;
+        let victim = replicas[0];
+        assert!(f.nodes.mark_dead(&f.store, victim, Duration::ZERO).unwrap());
+        f.nodes.sweep_dead(&f.store, 100).unwrap();
+        assert_eq!(queued(&f.store, Queue::Repair), [chunk]);
+        register(&f.store, &f.nodes, &f.ns, Some(victim), 9, vec![chunk]);
+        let ctx = ctx(&f);
+        let work = queue::due(&f.store.view(), Queue::Repair, u64::MAX, 10)
+            .unwrap()
+            .remove(0);
+        let outcome = repair(&ctx, chunk).await;
+        assert!(matches!(outcome, Outcome::Done));
+        finish(&ctx, &work, outcome).unwrap();
+        assert!(queued(&f.store, Queue::Repair).is_empty());
+        assert_eq!(loc(&f.store, chunk).unwrap().replicas, replicas);
+    }
+}

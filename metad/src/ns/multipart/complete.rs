@@ -1,7 +1,8 @@
 //! CompleteMultipartUpload: the object appears at the upload's path, atomically, made of the
 //! listed parts' chunk slices. No data moves and no reference count changes for the listed
 //! parts: each slice's reference passes from the part row to the object's chunk row. A key
-//! ending in `/` becomes the payload of the directory object `x/` (see `target`).
+//! ending in `/` becomes the payload of the directory object `x/` (see `target`). The object
+//! holds at most `MAX_OBJECT_SLICES` slices (`SliceCaps`).
 
 use super::{find_upload, load_parts, no_such_upload, normalize_etag, Found};
 use crate::ns::target::{file_of, payload_of, Target};
@@ -29,6 +30,7 @@ impl Namespace {
         }
         let mut parts = load_parts(&txn, &found.id)?;
         let listed = check_parts(&found, &parts, &req.parts)?;
+        check_slices(&found, &parts, &listed, self.settings.slice_caps.object)?;
         let etags: Vec<&str> = listed
             .iter()
             .filter_map(|n| parts.get(n).map(|p| p.etag.as_str()))
@@ -177,6 +179,29 @@ fn check_parts(
         }
     }
     Ok(requested.iter().map(|(n, _)| *n).collect())
+}
+
+/// Checks that the listed parts hold at most `cap` slices in all (`MAX_OBJECT_SLICES`).
+fn check_slices(
+    found: &Found,
+    parts: &BTreeMap<u32, Part>,
+    listed: &[u32],
+    cap: usize,
+) -> Result<(), RpcError> {
+    let slices = listed
+        .iter()
+        .filter_map(|n| parts.get(n))
+        .fold(0usize, |sum, part| sum.saturating_add(part.slices.len()));
+    if slices > cap {
+        return Err(RpcError::detailed(
+            ErrorDetail::InvalidRequest,
+            format!(
+                "the parts listed to complete upload {} are stored in {slices} slices of chunks, and an object may hold at most {cap} (parts copied from fragmented objects carry all their slices)",
+                found.id
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The ETag of a multipart object: the hex MD5 of the concatenated binary MD5s of its parts,

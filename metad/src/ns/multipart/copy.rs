@@ -1,7 +1,8 @@
 //! UploadPartCopy: a part made of slices of an existing object's chunks. The slices take one
 //! reference each on their chunks; no byte is copied. Whatever the range, it is cut along the
 //! source's chunk slices, so a range across chunk boundaries becomes one slice per chunk it
-//! touches.
+//! touches. A part copy holds at most `MAX_PART_COPY_SLICES` slices (`SliceCaps`), so that
+//! copies of fragmented objects cannot pile up slices without moving a byte.
 
 use super::{check_part_number, normalize_etag, open_upload, part_info, replace_part};
 use crate::ns::{
@@ -75,6 +76,17 @@ impl Namespace {
         };
         let slices = slice_range(&source.rows, start, end)
             .map_err(|why| RpcError::internal(format!("cannot copy from {src}: {why}")))?;
+        let cap = self.settings.slice_caps.part_copy;
+        if slices.len() > cap {
+            return Err(RpcError::detailed(
+                ErrorDetail::InvalidRequest,
+                format!(
+                    "bytes {start}-{} of {src} are stored in {} slices of chunks, and a part copy may hold at most {cap}: copy a smaller range",
+                    end - 1,
+                    slices.len()
+                ),
+            ));
+        }
         let number = req.part_number;
         share_slices(&mut txn, &slices, &found.part_owner(number))?;
         let part = Part {

@@ -2,7 +2,9 @@
 //! replaced, read, listed, copied, renamed and deleted like a file's data.
 
 use crate::ns::multipart::tests::{complete, create, etag, put_part, MIB};
-use crate::ns::tests::{chunk_ids, code, loc, mkdir, names, queued, s3_fixture, stat, Fixture};
+use crate::ns::tests::{
+    chunk_ids, code, drain_all, loc, mkdir, names, queued, s3_fixture, stat, Fixture,
+};
 use crate::store::queue::Queue;
 use dfs_common::wire::*;
 use dfs_common::{ChunkId, ErrorCode, RpcError};
@@ -273,6 +275,8 @@ fn a_recursive_delete_releases_every_payload_below() {
     assert_eq!(code(del(&f, "/bkt/t", false, false)), ErrorCode::NotEmpty);
     assert!(queued(&f.store, Queue::Gc).is_empty());
     del(&f, "/bkt/t", true, false).unwrap();
+    assert!(names(&f.ns, "/bkt").is_empty());
+    drain_all(&f.ns, 4);
     assert_eq!(queued(&f.store, Queue::Gc), all);
     assert!(refcounts(&f, &all).iter().all(|r| *r == 0));
     assert!(names(&f.ns, "/bkt").is_empty());

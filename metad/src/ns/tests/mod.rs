@@ -13,7 +13,6 @@ use dfs_common::wire::*;
 use dfs_common::{ChunkId, ErrorCode, NodeId, RpcError};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 pub(crate) struct Fixture {
     pub(crate) _dir: tempfile::TempDir,
@@ -22,7 +21,7 @@ pub(crate) struct Fixture {
     pub(crate) ns: Namespace,
 }
 
-pub(super) fn open_at(dir: &Path) -> (Arc<Store>, Arc<Nodes>, Namespace) {
+pub(crate) fn open_at(dir: &Path) -> (Arc<Store>, Arc<Nodes>, Namespace) {
     let store = Arc::new(Store::open(&dir.join("db")).unwrap());
     let nodes = Arc::new(Nodes::load(&store).unwrap());
     let sessions = Arc::new(Sessions::load(&store).unwrap());
@@ -30,6 +29,7 @@ pub(super) fn open_at(dir: &Path) -> (Arc<Store>, Arc<Nodes>, Namespace) {
         replication: 2,
         chunk_size: 1 << 20,
         orphan_grace_ms: 0,
+        slice_caps: Default::default(),
     };
     let ns = Namespace::new(store.clone(), nodes.clone(), sessions, settings);
     (store, nodes, ns)
@@ -81,7 +81,7 @@ pub(crate) fn register(
     (id, delete)
 }
 
-pub(super) fn mkdir(ns: &Namespace, path: &str, parents: bool) -> Result<Entry, RpcError> {
+pub(crate) fn mkdir(ns: &Namespace, path: &str, parents: bool) -> Result<Entry, RpcError> {
     ns.mkdir(&MkdirReq {
         path: path.parse().unwrap(),
         parents,
@@ -120,14 +120,14 @@ pub(crate) fn put(ns: &Namespace, path: &str, chunks: usize) -> Result<Entry, Rp
     })
 }
 
-pub(super) fn stat(ns: &Namespace, path: &str) -> Result<StatResp, RpcError> {
+pub(crate) fn stat(ns: &Namespace, path: &str) -> Result<StatResp, RpcError> {
     ns.stat(&StatReq {
         path: path.parse().unwrap(),
         with_chunks: true,
     })
 }
 
-pub(super) fn names(ns: &Namespace, path: &str) -> Vec<String> {
+pub(crate) fn names(ns: &Namespace, path: &str) -> Vec<String> {
     let resp = ns
         .list(&ListReq {
             path: path.parse().unwrap(),
@@ -156,6 +156,17 @@ pub(crate) fn loc(store: &Store, chunk: ChunkId) -> Option<ChunkLoc> {
         .view()
         .get::<ChunkLoc>(Cf::ChunkLoc, &keys::chunk_loc(chunk))
         .unwrap()
+}
+
+/// Runs the background deleter of detached trees, `limit` rows per step, until nothing is
+/// left; returns the steps.
+pub(super) fn drain_all(ns: &Namespace, limit: usize) -> Vec<super::detached::DrainStep> {
+    let mut steps = Vec::new();
+    while let Some(step) = ns.drain_detached(limit).unwrap() {
+        steps.push(step);
+        assert!(steps.len() < 100_000, "the deleter makes no progress");
+    }
+    steps
 }
 
 pub(crate) fn queued(store: &Store, which: Queue) -> Vec<ChunkId> {
@@ -435,9 +446,11 @@ fn not_empty_not_a_directory_and_the_root() {
     assert_eq!(code(list("/b/file/")), ErrorCode::NotFound);
     del("/b/d/", true).unwrap();
     assert_eq!(names(&f.ns, "/b"), ["file"]);
+    drain_all(&f.ns, 10_000);
     assert_eq!(queued(&f.store, Queue::Gc).len(), 2);
     del("/b", true).unwrap();
     assert!(names(&f.ns, "/").is_empty());
+    drain_all(&f.ns, 10_000);
     assert_eq!(queued(&f.store, Queue::Gc).len(), 3);
 }
 
@@ -573,89 +586,4 @@ fn everything_survives_reopen() {
         stat(&ns, "/b/x/y/g").unwrap().entry.inode > stat(&ns, "/b/x/y/f").unwrap().entry.inode
     );
     drop((store, nodes));
-}
-
-#[test]
-fn registration_reconciles_chunks() {
-    let f = fixture();
-    put(&f.ns, "/b/f", 1).unwrap();
-    let chunk = chunk_ids(&f.ns, "/b/f")[0];
-    let holders = loc(&f.store, chunk).unwrap().replicas;
-    let holder = holders[0];
-    // The holder comes back without the chunk but with an unknown one.
-    let (id, delete) = register(
-        &f.store,
-        &f.nodes,
-        &f.ns,
-        Some(holder),
-        9,
-        vec![ChunkId(4242)],
-    );
-    assert_eq!(id, holder);
-    assert_eq!(delete, [ChunkId(4242)]);
-    assert!(!loc(&f.store, chunk).unwrap().replicas.contains(&holder));
-    assert_eq!(queued(&f.store, Queue::Repair), [chunk]);
-    // It reports the chunk again while the chunk is short of replicas: it is used again.
-    register(&f.store, &f.nodes, &f.ns, Some(holder), 9, vec![chunk]);
-    assert!(loc(&f.store, chunk).unwrap().replicas.contains(&holder));
-    // A third node reporting a copy the chunk does not need is told to delete it.
-    let third = (1..=3).map(NodeId).find(|n| !holders.contains(n)).unwrap();
-    let (_, delete) = register(&f.store, &f.nodes, &f.ns, Some(third), 3, vec![chunk]);
-    assert_eq!(delete, [chunk]);
-}
-
-#[test]
-fn dead_nodes_are_skipped_and_their_chunks_queued() {
-    let f = fixture();
-    put(&f.ns, "/b/f", 2).unwrap();
-    let chunks = chunk_ids(&f.ns, "/b/f");
-    let victim = loc(&f.store, chunks[0]).unwrap().replicas[0];
-    assert!(f.nodes.mark_dead(&f.store, victim, Duration::ZERO).unwrap());
-    assert!(!f.nodes.is_live(victim));
-    let repairs = queued(&f.store, Queue::Repair);
-    assert!(repairs.contains(&chunks[0]));
-    let status = f.nodes.status(&f.store, 2).unwrap();
-    assert_eq!(status.chunks, 2);
-    assert_eq!(status.under_replicated as usize, repairs.len());
-    let stat = stat(&f.ns, "/b/f").unwrap();
-    let replicas = &stat.chunks[0].replicas;
-    assert!(
-        replicas[0].live && !replicas[1].live,
-        "live replicas come first"
-    );
-    // Two live nodes left: enough for replication 2, but not when one is excluded.
-    let open =
-        f.ns.begin_write(&BeginWriteReq {
-            path: "/b/g".parse().unwrap(),
-        })
-        .unwrap();
-    for _ in 0..20 {
-        let alloc =
-            f.ns.alloc_chunk(&AllocChunkReq {
-                session: open.session,
-                exclude: vec![],
-            })
-            .unwrap();
-        assert!(alloc.replicas.iter().all(|r| r.node != victim));
-    }
-    let live = (1..=3).map(NodeId).find(|n| *n != victim).unwrap();
-    let err =
-        f.ns.alloc_chunk(&AllocChunkReq {
-            session: open.session,
-            exclude: vec![live],
-        })
-        .unwrap_err();
-    assert_eq!(err.code, ErrorCode::NotEnoughNodes);
-    assert!(
-        err.message.contains("need 2 live chunkds, 2 alive"),
-        "{err}"
-    );
-    // A dead node's heartbeat is refused: it must register again to be reconciled.
-    let hb = f.nodes.heartbeat(&HeartbeatReq {
-        node_id: victim,
-        addr: "127.0.0.1:1".into(),
-        capacity: 1,
-        used: 0,
-    });
-    assert!(!hb.known);
 }

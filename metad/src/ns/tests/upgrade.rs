@@ -142,7 +142,7 @@ fn a_schema_4_database_reads_back_typed_checksums() {
         }
         let schema: crate::store::values::Schema =
             view.get(Cf::Meta, keys::meta::SCHEMA).unwrap().unwrap();
-        assert_eq!(schema.version, 5);
+        assert_eq!(schema.version, crate::store::SCHEMA_VERSION);
     }
     // A dentry is written back in the new version when touched, checksum kept.
     let (store, _nodes, ns) = open_at(dir.path());

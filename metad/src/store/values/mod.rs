@@ -1,9 +1,9 @@
 //! The values metad stores, with their on-disk versions.
 //!
 //! Every value is one version byte followed by the bincode encoding of a struct frozen for that
-//! version (modules [`v1`], [`v2`], [`v3`] and [`v4`]). When a type changes, the new shape goes
-//! into a new module and `decode` gains an arm converting the old bytes forward, so values
-//! written by an older metad always decode. A version this build does not know is a clear
+//! version (modules [`v1`] to [`v6`]). When a type changes, the new shape goes into a new
+//! module and `decode` gains an arm converting the old bytes forward, so values written by an
+//! older metad always decode. A version this build does not know is a clear
 //! error, never a misread.
 //!
 //! Version 2 changed the directory entry (a directory gained the payload of the S3 object `x/`
@@ -12,8 +12,8 @@
 //! writes), and added the multipart values. Version 4 ([`v4`]) changed the directory entry
 //! again (the payload of `x/` holds data: size, chunk count, part sizes). Version 5 ([`v5`])
 //! typed the S3 flexible checksums of the directory entry, the upload and the part (see [`v5`]
-//! for how older ones upgrade); every other type is still written as the version it was born
-//! in.
+//! for how older ones upgrade). Version 6 ([`v6`]) added the persistent work items of the
+//! bounded background jobs. Every other type is still written as the version it was born in.
 
 use super::StoreError;
 use bincode::Options;
@@ -21,11 +21,13 @@ use bincode::Options;
 pub mod v3;
 pub mod v4;
 pub mod v5;
+pub mod v6;
 
 pub use v1::{ChunkLoc, Counter, Node, NodeState, Present, QueueItem, Schema, SessionChunk};
 pub use v2::{AccessKey, BucketRecord, Grant};
 pub use v3::{FileChunk, PartTarget, Session, UploadRef};
 pub use v5::{Checksum, Completion, Dentry, Dir, DirObject, File, Part, Upload, UploadState};
+pub use v6::{DetachedTree, NodeSweep};
 
 /// Largest value we encode or decode; a corrupt length prefix must not allocate gigabytes.
 const MAX_VALUE_BYTES: u64 = 256 * 1024 * 1024;
@@ -352,6 +354,8 @@ versioned!(
     Present => "marker", 1;
     AccessKey => "access key", 2;
     UploadRef => "upload index", 3;
+    DetachedTree => "detached tree", 6;
+    NodeSweep => "node sweep", 6;
 );
 
 impl Value for Dentry {

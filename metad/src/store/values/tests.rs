@@ -400,3 +400,31 @@ fn version_3_uploads_and_parts_become_typed() {
     );
     assert_eq!(decode_v3_part(&decoded.encode().unwrap()).unwrap(), None);
 }
+
+#[test]
+fn version_6_work_items_are_frozen() {
+    let tree = DetachedTree {
+        path: "/b/d".into(),
+        detached_ms: 5,
+        rows_done: 300,
+    };
+    let bytes = tree.encode().unwrap();
+    // Version byte, then bincode's varints: a change of the type or the codec shows here.
+    assert_eq!(bytes, [6, 4, b'/', b'b', b'/', b'd', 5, 251, 44, 1]);
+    assert_eq!(DetachedTree::decode(&bytes).unwrap(), tree);
+    assert!(DetachedTree::decode(&[5, 0]).is_err());
+    let sweep = NodeSweep {
+        after: Some(ChunkId(9)),
+        queued: 2,
+        started_ms: 3,
+    };
+    let bytes = sweep.encode().unwrap();
+    assert_eq!(bytes, [6, 1, 9, 2, 3]);
+    assert_eq!(NodeSweep::decode(&bytes).unwrap(), sweep);
+    let fresh = NodeSweep {
+        after: None,
+        queued: 0,
+        started_ms: 3,
+    };
+    assert_eq!(fresh.encode().unwrap(), [6, 0, 0, 3]);
+}

@@ -1,10 +1,10 @@
 //! Tests of ListMultipartUploads paging and of part copies sharing slices of chunks.
 
-use crate::ns::multipart::tests::{complete, create, etag, put_part, MIB};
+use crate::ns::multipart::tests::{complete, copy, create, etag, put_part, MIB};
 use crate::ns::tests::{chunk_ids, code, loc, put, queued, s3_fixture, stat, Fixture};
 use crate::store::queue::Queue;
 use dfs_common::wire::*;
-use dfs_common::{ErrorCode, ErrorDetail, RpcError};
+use dfs_common::{ErrorCode, ErrorDetail};
 
 fn list(
     f: &Fixture,
@@ -122,30 +122,6 @@ fn uploads_list_in_s3_order_with_markers_prefix_and_delimiter() {
         max_uploads: 10,
     });
     assert_eq!(code(missing), ErrorCode::NotFound);
-}
-
-fn copy(
-    f: &Fixture,
-    id: &str,
-    number: u32,
-    src: &str,
-    range: Option<(u64, u64)>,
-    etag: Option<String>,
-) -> Result<CopyPartResp, RpcError> {
-    f.ns.copy_part(&CopyPartReq {
-        upload_id: id.into(),
-        part_number: number,
-        path: None,
-        src: src.parse().unwrap(),
-        range,
-        src_if_match: None,
-        src_if_none_match: None,
-        src_if_modified_since_ms: None,
-        src_if_unmodified_since_ms: None,
-        etag,
-        checksum: None,
-        src_inode: None,
-    })
 }
 
 #[test]

@@ -1,10 +1,14 @@
-//! The chunkd registry: registration with chunk reconciliation, heartbeats, death, bad-replica
-//! reports and the cluster status.
+//! The chunkd registry: registration with chunk reconciliation, heartbeats, death (and the
+//! bounded sweep of a dead node's chunks, `sweep`), bad-replica reports and the cluster status.
 //!
 //! Liveness lives in memory (a heartbeat per node per second must not cost a disk write); node
 //! records and state changes are persisted. Lock order: the store's write lock (a `Txn`) before
 //! the registry's lock, never the reverse, and memory is updated while both are held so that the
 //! table and the registry never disagree.
+
+pub mod sweep;
+#[cfg(test)]
+mod tests;
 
 use crate::ns::Sessions;
 use crate::placement::Candidate;
@@ -176,8 +180,14 @@ impl Nodes {
             state: StoredState::Active,
         };
         txn.put(Cf::Node, &keys::node(id), &record)?;
+        // Back before its dead sweep ended: what it holds was just reconciled, so the rest of
+        // the sweep would only queue chunks that need nothing.
+        let cancelled = sweep::cancel(&mut txn, id)?;
         let mut map = self.write();
         txn.commit(true)?;
+        if let Some(queued) = cancelled {
+            tracing::info!(node = %id, queued, "node registered again: the sweep of its chunks is cancelled");
+        }
         map.insert(
             id,
             Known {
@@ -212,8 +222,9 @@ impl Nodes {
             .collect()
     }
 
-    /// Marks a silent node dead and queues every chunk it held for repair, in one batch.
-    /// Returns `false` when the node spoke again meanwhile.
+    /// Marks a silent node dead and starts the sweep that queues every chunk it held for
+    /// repair ([`Nodes::sweep_dead`], in bounded batches), in one small batch. Returns `false`
+    /// when the node spoke again meanwhile.
     pub fn mark_dead(
         &self,
         store: &Store,
@@ -221,21 +232,6 @@ impl Nodes {
         timeout: Duration,
     ) -> Result<bool, RpcError> {
         let mut txn = store.begin();
-        let mut chunks = Vec::new();
-        txn.scan_raw(
-            Cf::NodeChunk,
-            &keys::node_chunk_prefix(id),
-            None,
-            &mut |key, _| {
-                chunks.extend(keys::parse_node_chunk(key).map(|(_, c)| c));
-                Ok(true)
-            },
-        )?;
-        let now_ms = unix_now_ms();
-        let reason = format!("node {id} dead");
-        for chunk in &chunks {
-            queue::push(&mut txn, Queue::Repair, now_ms, *chunk, &[], &reason)?;
-        }
         let mut map = self.write();
         let Some(known) = map.get_mut(&id) else {
             return Ok(false);
@@ -246,13 +242,16 @@ impl Nodes {
         let mut record = known.record.clone();
         record.state = StoredState::Dead;
         txn.put(Cf::Node, &keys::node(id), &record)?;
+        sweep::start(&mut txn, id, unix_now_ms())?;
         txn.commit(true)?;
         known.record = record;
         tracing::warn!(
-            "node {id} at {} is dead (no heartbeat for {:?}); {} chunks queued for repair",
+            node = %id,
+            addr = %known.record.addr,
+            silent = ?known.last_seen.elapsed(),
+            "node {id} at {} is dead (no heartbeat for {:?}); queueing its chunks for repair",
             known.record.addr,
-            known.last_seen.elapsed(),
-            chunks.len()
+            known.last_seen.elapsed()
         );
         Ok(true)
     }
@@ -351,6 +350,8 @@ impl Nodes {
             under_replicated,
             repair_queue: queue::len(&view, Queue::Repair)?,
             gc_queue: queue::len(&view, Queue::Gc)?,
+            detached_trees: crate::ns::detached::pending(&view)?,
+            dead_node_sweeps: sweep::pending(&view)?,
         })
     }
 }

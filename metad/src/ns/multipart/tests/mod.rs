@@ -1,5 +1,8 @@
 //! Tests of multipart uploads: parts, completion and its S3 validation, abort, expiry, and
-//! what uploads must not disturb (listings, bucket deletion).
+//! what uploads must not disturb (listings, bucket deletion). The caps on slices are in
+//! `slices`.
+
+mod slices;
 
 use crate::ns::tests::{chunk_ids, code, loc, put, queued, s3_fixture, stat, Fixture};
 use crate::store::queue::Queue;
@@ -94,6 +97,31 @@ pub(crate) fn complete(
         if_none_match: false,
         if_match: None,
         checksum: None,
+    })
+}
+
+/// Makes part `number` of upload `id` from `range` of `src` (S3 UploadPartCopy).
+pub(crate) fn copy(
+    f: &Fixture,
+    id: &str,
+    number: u32,
+    src: &str,
+    range: Option<(u64, u64)>,
+    etag: Option<String>,
+) -> Result<CopyPartResp, RpcError> {
+    f.ns.copy_part(&CopyPartReq {
+        upload_id: id.into(),
+        part_number: number,
+        path: None,
+        src: src.parse().unwrap(),
+        range,
+        src_if_match: None,
+        src_if_none_match: None,
+        src_if_modified_since_ms: None,
+        src_if_unmodified_since_ms: None,
+        etag,
+        checksum: None,
+        src_inode: None,
     })
 }
 
