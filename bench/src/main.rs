@@ -10,14 +10,15 @@ mod client;
 mod report;
 mod runner;
 mod sign;
-mod stats;
 mod workloads;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use client::S3Client;
+use dfs_bench::machine::Machine;
+use dfs_bench::stats;
 use dfs_common::Secret;
-use report::{ClusterShape, Machine};
+use report::ClusterShape;
 use sign::{Credentials, Signer};
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -7,8 +7,8 @@
 
 use crate::client::{RequestError, S3Client};
 use crate::runner::{self, RunStats};
-use crate::stats::Latency;
 use bytes::Bytes;
+use dfs_bench::stats::Latency;
 use md5::{Digest, Md5};
 use std::fmt;
 use std::sync::Arc;

@@ -201,6 +201,11 @@ impl Cluster {
         DfsClient::new(self.metad_addr.clone(), secret)
     }
 
+    /// metad's process id, unless it was killed (for tools that read `/proc/PID/status`).
+    pub fn metad_pid(&self) -> Option<u32> {
+        self.metad.pid()
+    }
+
     /// metad's `host:port`.
     pub fn metad_addr(&self) -> &str {
         &self.metad_addr
