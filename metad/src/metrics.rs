@@ -73,7 +73,7 @@ impl Metrics {
         let detached_trees = gauge(
             &mut registry,
             "dfs_metad_detached_trees",
-            "Directory trees removed by a recursive delete whose rows are still being deleted",
+            "Directory trees removed by a recursive delete, and files of over 3000 slices deleted or replaced, whose rows are still being deleted",
         );
         let dead_node_sweeps = gauge(
             &mut registry,

@@ -180,8 +180,9 @@ pub struct StatusResp {
     pub repair_queue: u64,
     /// Chunks waiting in the garbage-collection queue.
     pub gc_queue: u64,
-    /// Directory trees removed by a recursive delete whose rows metad is still deleting in
-    /// the background (0 from a metad that predates them).
+    /// Directory trees removed by a recursive delete, and files of over 3,000 slices deleted
+    /// or replaced, whose rows metad is still deleting in the background (0 from a metad that
+    /// predates them).
     #[serde(default)]
     pub detached_trees: u64,
     /// Dead chunkds whose chunks metad is still queueing for repair, in batches (0 from a

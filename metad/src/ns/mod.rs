@@ -309,10 +309,36 @@ fn file_chunks(r: &impl Reader, inode: InodeId) -> Result<Vec<FileChunk>, StoreE
     Ok(rows)
 }
 
+/// Most chunk rows a file may have for its data to be released in the transaction that
+/// deletes or replaces it: each costs about three rows (its own, its chunk's location, maybe a
+/// GC item), so this keeps that transaction near [`detached::BATCH_ROWS`].
+pub(crate) const INLINE_RELEASE_ROWS: usize = 3_000;
+
 /// Removes a file's chunk rows and drops their references; chunks nothing uses any more go to
-/// the GC queue, in the same transaction.
+/// the GC queue. A file of up to [`INLINE_RELEASE_ROWS`] rows is released in the same
+/// transaction; a bigger one (a large or much-copied multipart object) is handed to the
+/// background deleter of detached trees, which releases its rows in bounded batches: a file
+/// gets a fresh inode at every write, so nothing else will ever use its rows.
 fn release_file(txn: &mut Txn<'_>, file: &File, path: &DfsPath) -> Result<(), StoreError> {
+    if has_more_rows_than(txn, file.inode, INLINE_RELEASE_ROWS)? {
+        return detached::detach(txn, file.inode, path);
+    }
     release_rows(txn, file.inode, &path.to_string())
+}
+
+/// Whether `inode` has more than `limit` chunk rows (reads at most `limit + 1`).
+fn has_more_rows_than(r: &impl Reader, inode: InodeId, limit: usize) -> Result<bool, StoreError> {
+    let mut seen = 0;
+    r.scan_raw(
+        Cf::Chunks,
+        &keys::file_chunk_prefix(inode),
+        None,
+        &mut |_, _| {
+            seen += 1;
+            Ok(seen <= limit)
+        },
+    )?;
+    Ok(seen > limit)
 }
 
 /// Removes the chunk rows of `inode` (a file, or a directory's payload) and drops their

@@ -236,3 +236,41 @@ fn corrupt_rows_in_a_detached_tree_do_not_stall_the_deleter() {
     assert_eq!(queued(&f.store, Queue::Gc), chunks);
     assert_eq!(pending(&f.store.view()).unwrap(), 0);
 }
+
+/// A file too big to release in the transaction that deletes or replaces it is released by
+/// the background deleter instead, with the same end: every chunk reaches GC.
+#[test]
+fn a_big_file_s_data_is_released_in_the_background() {
+    let f = fixture();
+    let big = crate::ns::INLINE_RELEASE_ROWS + 1;
+    put(&f.ns, "/b/big", big).unwrap();
+    let mut chunks = chunk_ids(&f.ns, "/b/big");
+    chunks.sort();
+    f.ns.delete(&DeleteReq {
+        path: "/b/big".parse().unwrap(),
+        recursive: false,
+        object: false,
+    })
+    .unwrap();
+    assert_eq!(code(stat(&f.ns, "/b/big")), ErrorCode::NotFound);
+    assert!(
+        queued(&f.store, Queue::Gc).is_empty(),
+        "nothing released inline"
+    );
+    assert_eq!(pending(&f.store.view()).unwrap(), 1);
+    drain_all(&f.ns, 1000);
+    assert_eq!(queued(&f.store, Queue::Gc), chunks);
+    assert_eq!(pending(&f.store.view()).unwrap(), 0);
+
+    // Overwritten by a small file: the same for the old data, and the new file is untouched.
+    put(&f.ns, "/b/big", big).unwrap();
+    let mut old = chunk_ids(&f.ns, "/b/big");
+    put(&f.ns, "/b/big", 1).unwrap();
+    let new = chunk_ids(&f.ns, "/b/big");
+    drain_all(&f.ns, 1000);
+    old.extend(chunks);
+    old.sort();
+    assert_eq!(queued(&f.store, Queue::Gc), old);
+    assert_eq!(chunk_ids(&f.ns, "/b/big"), new);
+    assert!(loc(&f.store, new[0]).is_some_and(|l| l.refcount == 1));
+}
