@@ -112,6 +112,9 @@ pub enum Command {
     /// The open S3 multipart uploads of a bucket: list them, abort one.
     #[command(subcommand)]
     Uploads(UploadsCommand),
+    /// metad itself: an online snapshot of its database (the backup).
+    #[command(subcommand)]
+    Metad(MetadCommand),
     /// Start the interactive shell.
     Shell,
     /// Run a local cluster in this process: metad, N chunkds and the S3 gateway (Ctrl-C stops it).
@@ -147,6 +150,17 @@ pub enum BucketCommand {
     Allow(GrantArgs),
     /// Take rights on a bucket away from an access key (no flag: all three).
     Deny(GrantArgs),
+}
+
+/// `dfs metad ...`: metad itself.
+#[derive(Debug, Subcommand)]
+pub enum MetadCommand {
+    /// Write an online snapshot of metad's database into DIR, a new folder on metad's host
+    /// (absolute path): a metad data folder as of now. Restore by starting metad on it.
+    Snapshot {
+        /// The folder to create, on metad's host.
+        dir: String,
+    },
 }
 
 /// `dfs uploads ...`: open multipart uploads, which hold data but are no namespace entries.
@@ -252,6 +266,7 @@ impl Command {
             Command::Key(_) => "key",
             Command::Bucket(_) => "bucket",
             Command::Uploads(_) => "uploads",
+            Command::Metad(_) => "metad",
             Command::Shell => "shell",
             Command::Dev(_) => "dev",
         }

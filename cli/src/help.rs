@@ -129,6 +129,12 @@ pub const COMMANDS: &[HelpEntry] = &[
         example: "uploads abort photos videos/trip.mp4 0f3c9a5e7b2d4c6e8a1b3d5f7e9c0a2b",
     },
     HelpEntry {
+        name: "metad",
+        usage: "metad snapshot DIR",
+        summary: "write an online snapshot of metad's database to DIR on metad's host (the backup)",
+        example: "metad snapshot /var/lib/dfs/backups/metad-2026-12-02",
+    },
+    HelpEntry {
         name: "cd",
         usage: "cd [PATH]",
         summary: "change the current directory (no PATH: /)",

@@ -11,8 +11,8 @@ use dfs_common::wire::{
     CopyPartReq, CopyPartResp, CreateBucketReq, CreateBucketResp, CreateUploadReq,
     CreateUploadResp, DeleteBucketReq, KeyCreateReq, KeyCreateResp, KeyDeleteReq, KeyGetReq,
     KeyGetResp, KeyInfo, KeyListReq, KeyListResp, ListBucketsReq, ListBucketsResp, ListObjectsReq,
-    ListObjectsResp, ListPartsReq, ListPartsResp, ListUploadsReq, ListUploadsResp, StatusReq,
-    StatusResp,
+    ListObjectsResp, ListPartsReq, ListPartsResp, ListUploadsReq, ListUploadsResp, SnapshotReq,
+    SnapshotResp, StatusReq, StatusResp,
 };
 use dfs_common::RpcError;
 
@@ -157,5 +157,15 @@ impl Nodes<'_> {
     /// The cluster overview: nodes, replication, chunk and queue counts.
     pub async fn status(&self) -> Result<StatusResp, RpcError> {
         self.0.call(&StatusReq {}).await
+    }
+
+    /// Writes an online snapshot of metad's database to `dir` on metad's host (a new folder,
+    /// absolute path): a metad data folder as of now, the backup.
+    pub async fn snapshot(&self, dir: &str) -> Result<SnapshotResp, RpcError> {
+        self.0
+            .call(&SnapshotReq {
+                dir: dir.to_owned(),
+            })
+            .await
     }
 }

@@ -153,6 +153,7 @@ async fn dispatch(app: Arc<App>, method: &str, body: &[u8]) -> Result<Response<B
     match method {
         RegisterReq::METHOD => call(app, body, |a, r| a.register(r)).await,
         ReconcileReq::METHOD => call(app, body, |a, r| a.reconcile(&r)).await,
+        SnapshotReq::METHOD => call(app, body, |a, r| a.snapshot(&r)).await,
         HeartbeatReq::METHOD => call_inline(&app, body, |a, r| Ok(a.nodes.heartbeat(&r))),
         ReportBadChunkReq::METHOD => call(app, body, |a, r| a.report_bad_chunk(&r)).await,
         StatusReq::METHOD => call(app, body, |a, r| a.status(&r)).await,
@@ -213,6 +214,12 @@ impl App {
         let sessions = self.ns.sessions();
         self.registrations
             .page(&self.store, &self.nodes, sessions, self.replication, req)
+    }
+
+    fn snapshot(&self, req: &SnapshotReq) -> Result<SnapshotResp, RpcError> {
+        let (files, bytes) = self.store.checkpoint(std::path::Path::new(&req.dir))?;
+        tracing::info!(dir = %req.dir, files, bytes, "snapshot written");
+        Ok(SnapshotResp { files, bytes })
     }
 
     fn report_bad_chunk(&self, req: &ReportBadChunkReq) -> Result<(), RpcError> {

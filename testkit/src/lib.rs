@@ -201,6 +201,12 @@ impl Cluster {
         DfsClient::new(self.metad_addr.clone(), secret)
     }
 
+    /// The path of one of the dfs binaries this cluster runs (`metad`, `chunkd`, `dfs`...), for
+    /// tests that start one of their own.
+    pub fn binary(&self, name: &str) -> PathBuf {
+        self.bin_dir.join(name)
+    }
+
     /// metad's process id, unless it was killed (for tools that read `/proc/PID/status`).
     pub fn metad_pid(&self) -> Option<u32> {
         self.metad.pid()

@@ -1,7 +1,8 @@
-//! Cluster administration: status.
+//! Cluster administration: status, metad snapshots.
 
 use super::emit;
-use crate::output::{format_size, format_table, Align};
+use crate::args::MetadCommand;
+use crate::output::{escape, format_size, format_table, Align};
 use crate::{CliError, Context};
 use dfs_common::wire::{NodeState, StatusResp};
 
@@ -10,6 +11,26 @@ pub async fn status(ctx: &mut Context) -> Result<(), CliError> {
     let client = ctx.client()?;
     let status = client.status().await?;
     emit(&format_status(&status))
+}
+
+/// `metad snapshot DIR`: an online snapshot of metad's database on metad's host.
+pub async fn metad(ctx: &mut Context, command: MetadCommand) -> Result<(), CliError> {
+    let MetadCommand::Snapshot { dir } = command;
+    if !dir.starts_with('/') {
+        return Err(CliError::Usage(format!(
+            "metad snapshot: {} must be an absolute path on metad's host",
+            escape(&dir)
+        )));
+    }
+    let client = ctx.client()?;
+    let made = client.nodes().snapshot(&dir).await?;
+    emit(&format!(
+        "snapshot written to {} on metad's host: {} files, {}; restore by starting metad with \
+         --data on it (or on a copy)\n",
+        escape(&dir),
+        made.files,
+        format_size(made.bytes)
+    ))
 }
 
 /// The text of `status`.

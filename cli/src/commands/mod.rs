@@ -30,6 +30,7 @@ pub async fn run(ctx: &mut Context, command: Command) -> Result<(), CliError> {
         Command::Key(command) => interruptible(keys::key(ctx, command)).await,
         Command::Bucket(command) => interruptible(keys::bucket(ctx, command)).await,
         Command::Uploads(command) => interruptible(uploads::uploads(ctx, command)).await,
+        Command::Metad(command) => interruptible(admin::metad(ctx, command)).await,
         Command::Shell | Command::Dev(_) => Err(CliError::Usage(format!(
             "`{}` cannot run inside the shell",
             command.name()

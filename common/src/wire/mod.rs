@@ -192,6 +192,26 @@ pub struct StatusResp {
 }
 rpc!(StatusReq, "status", StatusResp, Always);
 
+/// Take an online snapshot of metad's database: a consistent RocksDB checkpoint written to a
+/// new folder on metad's host, usable as it is as a metad data folder (the backup, and how a
+/// metad is restored from it). On the data folder's filesystem it hard-links the immutable
+/// table files, so it is fast and small until the database moves on.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SnapshotReq {
+    /// Absolute path, on metad's host, of a folder that does not exist yet (its parent must).
+    pub dir: String,
+}
+
+/// The answer to [`SnapshotReq`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SnapshotResp {
+    /// Files in the snapshot.
+    pub files: u64,
+    /// Their bytes (hard-linked files count in full).
+    pub bytes: u64,
+}
+rpc!(SnapshotReq, "snapshot", SnapshotResp, Never);
+
 /// Most chunk ids in one [`ReconcileReq`].
 pub const MAX_RECONCILE_PAGE: usize = 10_000;
 

@@ -10,6 +10,7 @@
 mod ids;
 pub mod keys;
 pub mod queue;
+mod snapshot;
 mod txn;
 mod upgrade;
 pub mod values;
