@@ -3,6 +3,11 @@
 //! each key's history must be explainable as a register (see
 //! `dfs_testkit::linearizability`). A failed run keeps its history as JSON in
 //! `$TMPDIR/dfs-linearizability-failures/` and names the file.
+//!
+//! This is the short form CI runs. `scripts/chaos` runs the long one: `DFS_CHAOS_ROUNDS`
+//! rounds of this whole test (a fresh cluster and fresh keys each, so every key's history
+//! stays small enough to check), and prints how long metad took to serve again after each
+//! crash.
 
 use dfs_testkit::linearizability::{check_register, Action, Op, MAX_OPS};
 use dfs_testkit::{s3_request, Cluster, ClusterOptions, REGION};
@@ -16,6 +21,14 @@ const KEYS: usize = 3;
 /// `CLIENTS * OPS_PER_CLIENT / KEYS` operations.
 const OPS_PER_CLIENT: usize = 60;
 const RESTARTS: usize = 3;
+
+/// Rounds of the whole test: 1, or `DFS_CHAOS_ROUNDS` for the long run.
+fn rounds() -> usize {
+    std::env::var("DFS_CHAOS_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+}
 
 /// One recorded operation and the key it was on.
 type Recorded = (usize, Op);
@@ -113,6 +126,13 @@ fn keep_history(key: usize, ops: &[Op]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_operations_stay_linearizable_across_metad_crashes() {
+    let rounds = rounds();
+    for round in 1..=rounds {
+        one_round(round, rounds).await;
+    }
+}
+
+async fn one_round(round: usize, rounds: usize) {
     let mut cluster = Cluster::start(ClusterOptions {
         chunkds: 2,
         gateway: true,
@@ -135,14 +155,19 @@ async fn s3_operations_stay_linearizable_across_metad_crashes() {
         .collect();
     // Crash metad whenever the clients have made some progress since the last restart.
     let total = CLIENTS * OPS_PER_CLIENT;
-    for round in 1..=RESTARTS {
-        let target = total * round / (RESTARTS + 1);
+    for crash in 1..=RESTARTS {
+        let target = total * crash / (RESTARTS + 1);
         while done.load(Ordering::Relaxed) < target && !finished.load(Ordering::Relaxed) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         cluster.kill_metad();
         tokio::time::sleep(Duration::from_millis(200)).await;
+        let restarted = Instant::now();
         cluster.restart_metad().await.unwrap();
+        eprintln!(
+            "round {round}/{rounds}, crash {crash}: metad served again {} ms after its restart began",
+            restarted.elapsed().as_millis()
+        );
     }
     for handle in clients {
         handle.join().expect("a client thread panicked");
