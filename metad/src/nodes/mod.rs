@@ -8,7 +8,7 @@
 
 pub mod sweep;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use crate::ns::Sessions;
 use crate::placement::Candidate;

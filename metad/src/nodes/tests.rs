@@ -25,7 +25,7 @@ fn sweep_until_done(nodes: &Nodes, store: &Store, limit: usize) -> Vec<SweepStep
 }
 
 /// The chunks metad believes `node` holds, in order.
-fn held(store: &Store, node: NodeId) -> Vec<ChunkId> {
+pub(crate) fn held(store: &Store, node: NodeId) -> Vec<ChunkId> {
     let mut out = Vec::new();
     store
         .view()

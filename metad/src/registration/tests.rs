@@ -3,6 +3,7 @@
 //! while a chunk written during the registration is never counted lost.
 
 use super::*;
+use crate::nodes::tests::held;
 use crate::ns::tests::{chunk_ids, code, fixture, loc, put, queued, Fixture};
 use dfs_common::ErrorCode;
 
@@ -34,24 +35,6 @@ fn page(
     regs.page(&f.store, &f.nodes, f.ns.sessions(), 2, &req)
 }
 
-/// Every chunk metad believes `node` holds.
-fn held_by(f: &Fixture, node: NodeId) -> Vec<ChunkId> {
-    let mut held = Vec::new();
-    f.store
-        .view()
-        .scan_raw(
-            Cf::NodeChunk,
-            &keys::node_chunk_prefix(node),
-            None,
-            &mut |key, _| {
-                held.extend(keys::parse_node_chunk(key).map(|(_, c)| c));
-                Ok(true)
-            },
-        )
-        .unwrap();
-    held
-}
-
 #[test]
 fn pages_find_kept_lost_and_unreferenced_chunks() {
     let f = fixture();
@@ -59,7 +42,7 @@ fn pages_find_kept_lost_and_unreferenced_chunks() {
         put(&f.ns, &format!("/b/f{i}"), 1).unwrap();
     }
     let (node, _) = holder(&f, "/b/f0");
-    let mut expected = held_by(&f, node);
+    let mut expected = held(&f.store, node);
     assert!(expected.len() >= 5, "{expected:?}");
     // The node lost its copies of two chunks, one in each page's range, and holds one metad
     // never heard of.
@@ -76,7 +59,7 @@ fn pages_find_kept_lost_and_unreferenced_chunks() {
     assert!(one.delete.is_empty());
     let two = page(&f, &regs, node, first.last().copied(), rest, true).unwrap();
     assert_eq!(two.delete, [stranger]);
-    assert_eq!(held_by(&f, node), expected);
+    assert_eq!(held(&f.store, node), expected);
     for lost in [lost_early, lost_late] {
         assert!(!loc(&f.store, lost).unwrap().replicas.contains(&node));
         assert!(queued(&f.store, Queue::Repair).contains(&lost));
@@ -96,7 +79,7 @@ fn a_page_out_of_order_ends_the_registration() {
     let skipped = page(&f, &regs, node, Some(chunk), &[], true).unwrap_err();
     assert_eq!(skipped.detail, ErrorDetail::NoSuchSession);
     // Nothing was decided from the refused page, and the node must start over.
-    assert_eq!(held_by(&f, node), [chunk]);
+    assert_eq!(held(&f.store, node), [chunk]);
     let again = page(&f, &regs, node, None, &[chunk], true).unwrap_err();
     assert_eq!(again.detail, ErrorDetail::NoSuchSession);
 }
@@ -121,7 +104,7 @@ fn a_chunk_written_during_the_registration_is_not_lost() {
     }
     let during = during.expect("one of 20 chunks lands on the node");
     page(&f, &regs, node, None, &[before], true).unwrap();
-    assert!(held_by(&f, node).contains(&during));
+    assert!(held(&f.store, node).contains(&during));
     assert!(!queued(&f.store, Queue::Repair).contains(&during));
 }
 
