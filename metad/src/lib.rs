@@ -6,6 +6,7 @@
 //! tests all use it); [`Daemon::stop`] shuts it down cleanly.
 
 mod access;
+mod group;
 mod metrics;
 mod nodes;
 mod ns;

@@ -1,5 +1,7 @@
-//! Open write sessions: in memory for speed, mirrored (unsynced) in the `session` table so
-//! that a restart still knows which chunks are being written and can collect them later.
+//! Open write sessions: in memory for speed, mirrored (unsynced) in the node-local `local`
+//! table so that a restart still knows which chunks are being written and can collect them
+//! later. Sessions are soft state of the metad that opened them, never replicated: the mirror
+//! is written directly, and deleted in the batch that commits or drops the session.
 //!
 //! A session being committed, aborted or reaped is marked `closing` first: allocations into it
 //! are refused from then on, so no chunk can be added to a session after its final state was
@@ -26,11 +28,13 @@ impl Sessions {
     /// Loads the sessions a previous run left open.
     pub fn load(store: &Store) -> Result<Sessions, RpcError> {
         let mut map = HashMap::new();
-        store
-            .view()
-            .scan_raw(Cf::Session, &[], None, &mut |key, value| {
+        store.view().scan_raw(
+            Cf::Local,
+            keys::local::SESSION_PREFIX,
+            None,
+            &mut |key, value| {
                 match (
-                    keys::parse_session(key),
+                    keys::local::parse_session(key),
                     crate::store::values::Value::decode(value),
                 ) {
                     (Some(id), Ok(record)) => {
@@ -46,7 +50,8 @@ impl Sessions {
                     (None, _) => tracing::error!("skipping malformed session key {key:02x?}"),
                 }
                 Ok(true)
-            })?;
+            },
+        )?;
         Ok(Sessions {
             map: Mutex::new(map),
         })
@@ -72,7 +77,7 @@ impl Sessions {
             part,
         };
         let mut map = self.lock();
-        store.put_unsynced(Cf::Session, &keys::session(id), &record)?;
+        store.put_local(&keys::local::session(id), &record)?;
         map.insert(
             id,
             OpenSession {
@@ -96,7 +101,7 @@ impl Sessions {
             return Err(closing(id));
         }
         let out = change(&mut open.record)?;
-        store.put_unsynced(Cf::Session, &keys::session(id), &open.record)?;
+        store.put_local(&keys::local::session(id), &open.record)?;
         Ok(out)
     }
 

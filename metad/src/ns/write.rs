@@ -252,7 +252,7 @@ impl Namespace {
         chunks: &Written<'_>,
         owner: &str,
     ) -> Result<(), RpcError> {
-        txn.delete(Cf::Session, &keys::session(id));
+        txn.delete(Cf::Local, &keys::local::session(id));
         let used: HashMap<ChunkId, &Vec<NodeId>> = chunks.iter().map(|(c, r)| (c.id, r)).collect();
         let leftovers: Vec<(ChunkId, Vec<NodeId>)> = session
             .chunks
@@ -365,7 +365,7 @@ impl Namespace {
         why: &str,
     ) -> Result<(), RpcError> {
         let mut txn = self.store.begin();
-        txn.delete(Cf::Session, &keys::session(id));
+        txn.delete(Cf::Local, &keys::local::session(id));
         let chunks: Vec<(ChunkId, Vec<NodeId>)> = session
             .chunks
             .iter()

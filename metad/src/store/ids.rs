@@ -3,16 +3,20 @@
 //! The `meta` table keeps, per kind, a bound below which ids may have been handed out. A new
 //! block is reserved with a synced write before its first id is used, so most allocations cost
 //! no I/O, and after a crash the counter restarts above every id that could exist (a chunk id
-//! reused after a crash could collide with an orphan copy still on a chunkd).
+//! reused after a crash could collide with an orphan copy still on a chunkd). The write is a
+//! one-row batch of effects applied by the store's group, like any committed transaction, so
+//! the counters are part of the replicated state; it does not take the write lock, because ids
+//! are taken from inside transactions.
 
 use super::keys::meta;
 use super::values::{Counter, Value};
 use super::{Cf, Store, StoreError};
-use rocksdb::{WriteOptions, DB};
+use crate::group::{TxnEffects, Write};
+use rocksdb::DB;
 use std::sync::Mutex;
 
 /// Ids reserved per synced counter write.
-const BLOCK: u64 = 1000;
+pub(super) const BLOCK: u64 = 1000;
 
 /// The kinds of ids metad hands out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,12 +128,9 @@ impl IdAlloc {
     }
 }
 
+/// Reserves ids below `limit`: returns once the new bound is durable.
 fn persist(store: &Store, kind: IdKind, limit: u64) -> Result<(), StoreError> {
-    let mut opts = WriteOptions::default();
-    opts.set_sync(true);
     let value = Counter { next: limit }.encode()?;
-    store
-        .db
-        .put_cf_opt(store.cf(Cf::Meta)?, kind.key(), value, &opts)?;
-    Ok(())
+    let write = Write::new(Cf::Meta, kind.key().to_vec(), Some(value));
+    store.reserve_ids(TxnEffects::one(write))
 }

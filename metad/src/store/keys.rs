@@ -5,7 +5,7 @@
 //! inside one parent, entries then sort exactly as the full S3 keys below them do (`a-b` <
 //! `a/…` < `a0`), which lets a depth-first walk emit ListObjects order without any merge.
 
-use dfs_common::{ChunkId, InodeId, NodeId, SessionId};
+use dfs_common::{ChunkId, InodeId, NodeId};
 
 /// Names of the counters and markers kept in the `meta` column family.
 pub mod meta {
@@ -19,8 +19,38 @@ pub mod meta {
     pub const NEXT_SESSION: &[u8] = b"next_session";
     /// Upper bound (exclusive) of node ids that may have been handed out.
     pub const NEXT_NODE: &[u8] = b"next_node";
+    /// Where the readiness probe wrote before schema version 7 (now [`super::local::HEALTH`]);
+    /// deleted when an older database is upgraded.
+    pub const LEGACY_HEALTH: &[u8] = b"health";
+    /// Sequence number (8 bytes, big-endian) of the last batch of effects applied to the
+    /// state: written in the same batch as the effects, so a batch is applied at most once.
+    pub const GROUP_APPLIED: &[u8] = b"group/applied";
+}
+
+/// Keys of the node-local `local` column family: rows of this process only, never replicated.
+pub mod local {
+    use dfs_common::SessionId;
+
     /// Written (unsynced) by the readiness probe; its value, a time, is never read.
     pub const HEALTH: &[u8] = b"health";
+    /// Prefix of the mirror of the open write sessions.
+    pub const SESSION_PREFIX: &[u8] = b"session/";
+
+    /// The mirror of open write session `session`: the prefix ‖ the session id.
+    pub fn session(session: SessionId) -> Vec<u8> {
+        session_from_legacy(&session.to_be_bytes())
+    }
+
+    /// The key of a session row of the former `session` table (its key was the session id).
+    pub fn session_from_legacy(legacy_key: &[u8]) -> Vec<u8> {
+        [SESSION_PREFIX, legacy_key].concat()
+    }
+
+    /// Reads a session mirror key.
+    pub fn parse_session(key: &[u8]) -> Option<SessionId> {
+        let id = key.strip_prefix(SESSION_PREFIX)?;
+        (id.len() == 8).then(|| SessionId::from_be_slice(id))?
+    }
 }
 
 /// The key-form name of a directory entry: a directory's name ends in `/`.
@@ -96,16 +126,6 @@ pub fn node(node: NodeId) -> [u8; 8] {
 /// Reads a `node` key.
 pub fn parse_node(key: &[u8]) -> Option<NodeId> {
     (key.len() == 8).then(|| NodeId::from_be_slice(key))?
-}
-
-/// `session` key: the session id.
-pub fn session(session: SessionId) -> [u8; 8] {
-    session.to_be_bytes()
-}
-
-/// Reads a `session` key.
-pub fn parse_session(key: &[u8]) -> Option<SessionId> {
-    (key.len() == 8).then(|| SessionId::from_be_slice(key))?
 }
 
 /// `access_key` key: the key id's bytes.
@@ -217,6 +237,7 @@ fn two_ids(a: u64, b: u64) -> [u8; 16] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dfs_common::SessionId;
     use proptest::prelude::*;
 
     #[test]
@@ -256,7 +277,8 @@ mod tests {
             prop_assert_eq!(parse_node_chunk(&node_chunk(NodeId(a), ChunkId(b))), Some((NodeId(a), ChunkId(b))));
             prop_assert_eq!(chunk_loc(ChunkId(a)), a.to_be_bytes());
             prop_assert_eq!(parse_node(&node(NodeId(a))), Some(NodeId(a)));
-            prop_assert_eq!(parse_session(&session(SessionId(a))), Some(SessionId(a)));
+            prop_assert_eq!(local::parse_session(&local::session(SessionId(a))), Some(SessionId(a)));
+            prop_assert_eq!(local::session(SessionId(a)), local::session_from_legacy(&a.to_be_bytes()));
             prop_assert_eq!(parse_detached(&detached(InodeId(a))), Some(InodeId(a)));
             prop_assert_eq!(queue(a, ChunkId(c)) < queue(b, ChunkId(c)), a < b);
             prop_assert_eq!(file_chunk(InodeId(c), a) < file_chunk(InodeId(c), b), a < b);

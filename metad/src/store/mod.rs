@@ -3,10 +3,15 @@
 //! Reads go through [`Reader`], implemented by a [`View`] (a consistent snapshot, no lock) and
 //! by a [`Txn`]. A `Txn` holds the store's write lock for its whole life, so a
 //! read-check-write sequence is atomic with respect to every other mutation, and it sees its
-//! own pending writes. Its writes reach RocksDB as one `WriteBatch`, synced to the WAL when the
-//! change was acknowledged to a client (a crash never loses an acknowledged change, and never
-//! leaves half of one).
+//! own pending writes. At commit its writes become effects (`group::effects`) that the store's
+//! group applies as one `WriteBatch`, synced to the WAL when the change was acknowledged to a
+//! client (a crash never loses an acknowledged change, and never leaves half of one).
+//!
+//! Every write to the replicated tables goes through that path (`group::apply`), id-block
+//! reservations included. The only writes outside it go to the node-local `local` table
+//! ([`Cf::Local`]: the session mirror, the readiness probe), which no replica will ever see.
 
+mod cf;
 mod ids;
 pub mod keys;
 pub mod queue;
@@ -15,12 +20,14 @@ mod txn;
 mod upgrade;
 pub mod values;
 
+pub use cf::Cf;
 pub use ids::IdKind;
 pub use txn::Txn;
 
+use crate::group::{Group, LocalGroup, TxnEffects};
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DBRawIterator, Options, WriteOptions, DB};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use values::{Schema, Value};
 
 /// The schema version this build writes. Version 2 changed the directory entry and added the
@@ -28,89 +35,13 @@ use values::{Schema, Value};
 /// sessions their part, and added the multipart tables (`upload`, `upload_id`, `part`);
 /// version 4 gave the payload of a directory object data (size, chunk rows, part sizes);
 /// version 5 typed the S3 flexible checksums of entries, uploads and parts; version 6 added the
-/// persistent items of the bounded background jobs (the `detached` and `node_sweep` tables).
+/// persistent items of the bounded background jobs (the `detached` and `node_sweep` tables);
+/// version 7 moved the rows of this process alone (the open session mirror, the readiness
+/// probe's key) out of the replicated tables into the node-local `local` table.
 /// An older database is upgraded in place: new column families are created at open, old values
 /// decode forward when read, the few that cannot (parts before version 5) are rewritten by
 /// [`upgrade`], then the marker is rewritten.
-pub(crate) const SCHEMA_VERSION: u32 = 6;
-
-/// The tables, one RocksDB column family each (see DESIGN.md §3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Cf {
-    /// Schema version and id counters.
-    Meta,
-    /// Directory entries: parent inode ‖ key-form name.
-    Dentry,
-    /// Chunk lists of files and directory payloads: file (or directory) inode ‖ index.
-    Chunks,
-    /// Chunk replicas, length, checksum, reference count.
-    ChunkLoc,
-    /// Reverse index node ‖ chunk.
-    NodeChunk,
-    /// Registered chunkds.
-    Node,
-    /// Open write sessions.
-    Session,
-    /// Chunks to delete: due ‖ chunk.
-    GcQueue,
-    /// Chunks to re-replicate: due ‖ chunk.
-    RepairQueue,
-    /// S3 access keys: key id.
-    AccessKey,
-    /// Multipart uploads: bucket inode ‖ key ‖ 0 ‖ upload id.
-    Upload,
-    /// Index of uploads by id: upload id → bucket inode and key.
-    UploadId,
-    /// Parts of uploads: upload id ‖ part number.
-    Part,
-    /// Directory subtrees cut from the namespace by a recursive delete, waiting for the
-    /// background deleter: directory inode.
-    Detached,
-    /// Dead chunkds whose chunks are being queued for repair: node id.
-    NodeSweep,
-}
-
-impl Cf {
-    /// Every column family.
-    pub const ALL: [Cf; 15] = [
-        Cf::Meta,
-        Cf::Dentry,
-        Cf::Chunks,
-        Cf::ChunkLoc,
-        Cf::NodeChunk,
-        Cf::Node,
-        Cf::Session,
-        Cf::GcQueue,
-        Cf::RepairQueue,
-        Cf::AccessKey,
-        Cf::Upload,
-        Cf::UploadId,
-        Cf::Part,
-        Cf::Detached,
-        Cf::NodeSweep,
-    ];
-
-    /// The column family's name in RocksDB.
-    pub fn name(self) -> &'static str {
-        match self {
-            Cf::Meta => "meta",
-            Cf::Dentry => "dentry",
-            Cf::Chunks => "chunks",
-            Cf::ChunkLoc => "chunk_loc",
-            Cf::NodeChunk => "node_chunk",
-            Cf::Node => "node",
-            Cf::Session => "session",
-            Cf::GcQueue => "gc_queue",
-            Cf::RepairQueue => "repair_queue",
-            Cf::AccessKey => "access_key",
-            Cf::Upload => "upload",
-            Cf::UploadId => "upload_id",
-            Cf::Part => "part",
-            Cf::Detached => "detached",
-            Cf::NodeSweep => "node_sweep",
-        }
-    }
-}
+pub(crate) const SCHEMA_VERSION: u32 = 7;
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -131,7 +62,10 @@ impl From<StoreError> for dfs_common::RpcError {
 
 /// The open database.
 pub struct Store {
-    db: DB,
+    /// Shared with the group, which applies the effects.
+    db: Arc<DB>,
+    /// Applies committed effects: the only writer of the replicated tables.
+    group: Box<dyn Group>,
     /// Serializes every read-check-write (see [`Txn`]).
     write_lock: Mutex<()>,
     ids: ids::IdAlloc,
@@ -150,6 +84,15 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (creating if needed) the database in `dir`, with every column family.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Store::open_with(dir, |group| Box::new(group))
+    }
+
+    /// Opens the database with the group `wrap` makes of the group of one (tests record what
+    /// the group is given).
+    pub(crate) fn open_with(
+        dir: &Path,
+        wrap: impl FnOnce(LocalGroup) -> Box<dyn Group>,
+    ) -> Result<Store, StoreError> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
@@ -167,9 +110,12 @@ impl Store {
                 )));
             }
         }
+        let db = Arc::new(db);
         let ids = ids::IdAlloc::load(&db)?;
+        let group = wrap(LocalGroup::open(db.clone())?);
         let store = Store {
             db,
+            group,
             write_lock: Mutex::new(()),
             ids,
             commit_seconds: dfs_common::metrics::latency_histogram(),
@@ -190,6 +136,10 @@ impl Store {
                 if schema.version < 5 {
                     let parts = upgrade::typed_part_checksums(self)?;
                     tracing::info!("typed the checksums of {parts} stored parts");
+                }
+                if schema.version < 7 {
+                    let sessions = upgrade::node_local_rows(self)?;
+                    tracing::info!("moved {sessions} open sessions to the node-local table");
                 }
                 self.write_schema()
             }
@@ -250,13 +200,28 @@ impl Store {
         self.ids.reserve_up_to(self, kind, id)
     }
 
-    /// Writes bookkeeping that may be lost in a crash (open sessions): no WAL sync, no lock.
-    pub fn put_unsynced<V: Value>(&self, cf: Cf, key: &[u8], value: &V) -> Result<(), StoreError> {
-        let mut opts = WriteOptions::default();
-        opts.set_sync(false);
+    /// Writes a node-local row (the `local` table, keys in [`keys::local`]): bookkeeping of
+    /// this process that may be lost in a crash (open sessions). No WAL sync, no lock, and no
+    /// effects: the row is never replicated.
+    pub fn put_local<V: Value>(&self, key: &[u8], value: &V) -> Result<(), StoreError> {
+        self.put_local_raw(key, &value.encode()?)
+    }
+
+    fn put_local_raw(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
         self.db
-            .put_cf_opt(self.cf(cf)?, key, value.encode()?, &opts)?;
+            .put_cf_opt(self.cf(Cf::Local)?, key, value, &WriteOptions::default())?;
         Ok(())
+    }
+
+    /// Reserves an id block: one write of a counter, applied and synced through the group.
+    fn reserve_ids(&self, effects: TxnEffects) -> Result<(), StoreError> {
+        self.group.reserve(effects)
+    }
+
+    /// The state database, for tests that look under the store.
+    #[cfg(test)]
+    pub(crate) fn db(&self) -> &DB {
+        &self.db
     }
 
     /// Syncs the WAL and flushes memtables, so the next start replays nothing.
@@ -268,19 +233,12 @@ impl Store {
         Ok(())
     }
 
-    /// Applies a batch without waiting for the disk (see [`Txn::commit`] for the sync).
-    fn write_batch(&self, batch: rocksdb::WriteBatch) -> Result<(), StoreError> {
-        self.db.write_opt(batch, &WriteOptions::default())?;
-        Ok(())
-    }
-
-    /// Waits until everything written so far is in the WAL on disk.
-    fn sync_wal(&self) -> Result<(), StoreError> {
+    /// Waits until a committed batch is durable (see [`Txn::commit`]), timing the wait.
+    fn wait_durable(&self, ticket: crate::group::Ticket) -> Result<(), StoreError> {
         let started = std::time::Instant::now();
-        let synced = self.db.flush_wal(true);
+        let synced = self.group.wait(ticket);
         dfs_common::metrics::observe_since(&self.commit_seconds, started);
-        synced?;
-        Ok(())
+        synced
     }
 
     /// The histogram of WAL sync waits, for the metrics registry.
@@ -288,18 +246,13 @@ impl Store {
         self.commit_seconds.clone()
     }
 
-    /// Whether the database accepts writes: one small unsynced write of `meta/health`, so a
-    /// probe costs no fsync (RocksDB refuses writes after a background error, such as a
-    /// full disk, which is what this catches).
+    /// Whether the database accepts writes: one small unsynced write of the node-local
+    /// `health` key, so a probe costs no fsync and changes no replicated state (RocksDB
+    /// refuses writes after a background error, such as a full disk, which is what this
+    /// catches; the `local` table shares the database's WAL, so it catches it there too).
     pub fn check_writable(&self) -> Result<(), StoreError> {
         let now = dfs_common::auth::unix_now().to_be_bytes();
-        self.db.put_cf_opt(
-            self.cf(Cf::Meta)?,
-            keys::meta::HEALTH,
-            now,
-            &WriteOptions::default(),
-        )?;
-        Ok(())
+        self.put_local_raw(keys::local::HEALTH, &now)
     }
 }
 
@@ -400,6 +353,8 @@ fn scan_start<'k>(prefix: &'k [u8], after: Option<&'k [u8]>) -> &'k [u8] {
 #[cfg(test)]
 pub(crate) mod test_util {
     use super::*;
+    use crate::group::{LocalWrite, Ticket};
+    use std::sync::Arc;
 
     /// A store in a fresh temporary folder (kept alive by the returned guard).
     pub fn temp_store() -> (tempfile::TempDir, Store) {
@@ -407,99 +362,55 @@ pub(crate) mod test_util {
         let store = Store::open(&dir.path().join("db")).unwrap();
         (dir, store)
     }
+
+    /// What a [`Recording`] group was given.
+    #[derive(Default)]
+    pub struct Seen {
+        /// The effects and node-local rows of each committed transaction.
+        pub commits: Vec<(TxnEffects, Vec<LocalWrite>)>,
+        /// Each id-block reservation.
+        pub reservations: Vec<TxnEffects>,
+    }
+
+    /// The group of one, recording everything it is handed.
+    pub struct Recording {
+        inner: LocalGroup,
+        seen: Arc<Mutex<Seen>>,
+    }
+
+    impl Group for Recording {
+        fn enqueue(&self, fx: TxnEffects, local: Vec<LocalWrite>) -> Result<Ticket, StoreError> {
+            let seen = (fx.clone(), local.clone());
+            self.seen.lock().unwrap().commits.push(seen);
+            self.inner.enqueue(fx, local)
+        }
+
+        fn wait(&self, ticket: Ticket) -> Result<(), StoreError> {
+            self.inner.wait(ticket)
+        }
+
+        fn reserve(&self, fx: TxnEffects) -> Result<(), StoreError> {
+            self.seen.lock().unwrap().reservations.push(fx.clone());
+            self.inner.reserve(fx)
+        }
+    }
+
+    /// A store whose group records what it is handed, from after the store opened.
+    pub fn recording_store() -> (tempfile::TempDir, Store, Arc<Mutex<Seen>>) {
+        let dir = tempfile::tempdir().unwrap();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let inner_seen = seen.clone();
+        let store = Store::open_with(&dir.path().join("db"), |inner| {
+            Box::new(Recording {
+                inner,
+                seen: inner_seen,
+            })
+        })
+        .unwrap();
+        *seen.lock().unwrap() = Seen::default();
+        (dir, store, seen)
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::test_util::temp_store;
-    use super::values::Counter;
-    use super::*;
-
-    fn keys_of(r: &impl Reader, prefix: &[u8], after: Option<&[u8]>) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        r.scan_raw(Cf::Meta, prefix, after, &mut |k, _| {
-            out.push(k.to_vec());
-            Ok(true)
-        })
-        .unwrap();
-        out
-    }
-
-    #[test]
-    fn txn_sees_its_own_writes_and_commits_atomically() {
-        let (_dir, store) = temp_store();
-        let c = Counter { next: 1 };
-        let mut txn = store.begin();
-        for key in [b"p1".as_slice(), b"p3", b"p5", b"q1"] {
-            txn.put(Cf::Meta, key, &c).unwrap();
-        }
-        txn.commit(true).unwrap();
-
-        let mut txn = store.begin();
-        txn.delete(Cf::Meta, b"p3");
-        txn.put(Cf::Meta, b"p2", &c).unwrap();
-        txn.put(Cf::Meta, b"p6", &c).unwrap();
-        assert_eq!(keys_of(&txn, b"p", None), [b"p1", b"p2", b"p5", b"p6"]);
-        assert_eq!(keys_of(&txn, b"p", Some(b"p2")), [b"p5", b"p6"]);
-        // Strictly after a stored key, whether or not it is being deleted.
-        assert_eq!(keys_of(&txn, b"p", Some(b"p1")), [b"p2", b"p5", b"p6"]);
-        assert_eq!(keys_of(&txn, b"p", Some(b"p3")), [b"p5", b"p6"]);
-        assert!(store.view().get_raw(Cf::Meta, b"p2").unwrap().is_none());
-        drop(txn); // never committed: nothing happened
-        assert_eq!(keys_of(&store.view(), b"p", None), [b"p1", b"p3", b"p5"]);
-        assert_eq!(keys_of(&store.view(), b"p", Some(b"p3")), [b"p5"]);
-    }
-
-    #[test]
-    fn older_databases_are_upgraded_and_newer_ones_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        for old in [1, 2, 3, 4, 5] {
-            {
-                let store = Store::open(dir.path()).unwrap();
-                let mut txn = store.begin();
-                txn.put(Cf::Meta, keys::meta::SCHEMA, &Schema { version: old })
-                    .unwrap();
-                txn.commit(true).unwrap();
-            }
-            let store = Store::open(dir.path()).unwrap();
-            let schema: Schema = store
-                .view()
-                .get(Cf::Meta, keys::meta::SCHEMA)
-                .unwrap()
-                .unwrap();
-            assert_eq!(schema.version, SCHEMA_VERSION, "from {old}");
-        }
-        {
-            let store = Store::open(dir.path()).unwrap();
-            let schema: Schema = store
-                .view()
-                .get(Cf::Meta, keys::meta::SCHEMA)
-                .unwrap()
-                .unwrap();
-            assert_eq!(schema.version, SCHEMA_VERSION);
-            let mut txn = store.begin();
-            txn.put(Cf::Meta, keys::meta::SCHEMA, &Schema { version: 99 })
-                .unwrap();
-            txn.commit(true).unwrap();
-        }
-        let err = Store::open(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("schema version 99"), "{err}");
-    }
-
-    #[test]
-    fn ids_are_unique_across_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let first: Vec<u64> = {
-            let store = Store::open(dir.path()).unwrap();
-            (0..5)
-                .map(|_| store.next_id(IdKind::Chunk).unwrap())
-                .collect()
-        };
-        let store = Store::open(dir.path()).unwrap();
-        let next = store.next_id(IdKind::Chunk).unwrap();
-        assert!(first.iter().all(|id| *id < next), "{first:?} then {next}");
-        assert!(store.next_id(IdKind::Inode).unwrap() > dfs_common::InodeId::ROOT.0);
-        store.reserve_id(IdKind::Node, 5000).unwrap();
-        assert!(store.next_id(IdKind::Node).unwrap() > 5000);
-    }
-}
+mod tests;

@@ -2,6 +2,7 @@
 
 use super::values::Value;
 use super::{is_after, scan_start, Cf, Reader, Store, StoreError, Visitor};
+use crate::group::{LocalWrite, TxnEffects, Write};
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::MutexGuard;
@@ -33,6 +34,12 @@ impl<'a> Txn<'a> {
         Ok(())
     }
 
+    /// Stages raw bytes (an upgrade moving rows between tables).
+    pub(super) fn put_raw(&mut self, cf: Cf, key: &[u8], value: &[u8]) {
+        self.overlay
+            .insert((cf, key.to_vec()), Some(value.to_vec()));
+    }
+
     /// Stages a deletion.
     pub fn delete(&mut self, cf: Cf, key: &[u8]) {
         self.overlay.insert((cf, key.to_vec()), None);
@@ -46,31 +53,45 @@ impl<'a> Txn<'a> {
 
     /// Writes every staged change as one batch; `sync` waits for the WAL to reach the disk.
     ///
-    /// The batch is applied under the write lock, so the next transaction reads it, but the
-    /// wait for the disk happens after the lock is released: transactions committing at the
-    /// same time then share one WAL fsync (group commit) instead of queueing one fsync each
-    /// behind the lock. The WAL is sequential, so when this returns every earlier batch is
-    /// durable too: nothing is acknowledged before the writes it depends on reached the disk.
+    /// The staged rows become the transaction's effects (plus the node-local rows written
+    /// with them), which the store's group applies under the write lock, so the next
+    /// transaction reads them, but the wait for the disk happens after the lock is released:
+    /// transactions committing at the same time then share one WAL fsync (group commit)
+    /// instead of queueing one fsync each behind the lock. The WAL is sequential, so when this
+    /// returns every earlier batch is durable too: nothing is acknowledged before the writes
+    /// it depends on reached the disk.
     pub fn commit(self, sync: bool) -> Result<(), StoreError> {
-        if self.overlay.is_empty() {
+        let Txn {
+            store,
+            _guard: guard,
+            overlay,
+        } = self;
+        if overlay.is_empty() {
             return Ok(());
         }
-        let store = self.store;
-        let mut batch = rocksdb::WriteBatch::default();
-        for ((cf, key), value) in &self.overlay {
-            let handle = store.cf(*cf)?;
-            match value {
-                Some(value) => batch.put_cf(handle, key, value),
-                None => batch.delete_cf(handle, key),
-            }
-        }
-        store.write_batch(batch)?;
-        drop(self);
+        let (effects, local) = into_effects(overlay);
+        let ticket = store.group.enqueue(effects, local)?;
+        drop(guard);
         if sync {
-            store.sync_wal()?;
+            store.wait_durable(ticket)?;
         }
         Ok(())
     }
+}
+
+/// Splits staged rows into the effects on the replicated tables and the node-local rows, each
+/// in the overlay's order (by table, then key).
+fn into_effects(overlay: Overlay) -> (TxnEffects, Vec<LocalWrite>) {
+    let mut effects = TxnEffects::default();
+    let mut local = Vec::new();
+    for ((cf, key), value) in overlay {
+        if cf.is_node_local() {
+            local.push(LocalWrite { key, value });
+        } else {
+            effects.writes.push(Write::new(cf, key, value));
+        }
+    }
+    (effects, local)
 }
 
 impl Reader for Txn<'_> {
@@ -145,4 +166,74 @@ impl Reader for Txn<'_> {
 
 fn merge_bug() -> StoreError {
     StoreError::Corrupt("transaction scan lost its place".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::recording_store;
+    use super::super::values::Counter;
+    use super::*;
+    use crate::group::apply::applied_seq;
+
+    #[test]
+    fn a_committed_txn_hands_the_group_exactly_its_overlay() {
+        let (_dir, store, seen) = recording_store();
+        let before = applied_seq(store.db()).unwrap();
+        let value = Counter { next: 42 };
+        let mut txn = store.begin();
+        txn.put(Cf::Dentry, b"d", &value).unwrap();
+        txn.put(Cf::Meta, b"m", &value).unwrap();
+        txn.delete(Cf::ChunkLoc, b"gone");
+        txn.put(Cf::Part, b"p", &value).unwrap();
+        txn.delete(Cf::Part, b"p"); // staged twice: the last one counts
+        txn.put(Cf::Local, b"session/x", &value).unwrap();
+        txn.delete(Cf::Local, b"session/y");
+        let staged: Vec<(Cf, Vec<u8>, Option<Vec<u8>>)> = txn
+            .overlay
+            .iter()
+            .map(|((cf, k), v)| (*cf, k.clone(), v.clone()))
+            .collect();
+        txn.commit(true).unwrap();
+
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.commits.len(), 1);
+        let (effects, local) = &seen.commits[0];
+        let replicated: Vec<Write> = staged
+            .iter()
+            .filter(|(cf, _, _)| !cf.is_node_local())
+            .map(|(cf, k, v)| Write::new(*cf, k.clone(), v.clone()))
+            .collect();
+        let node_local: Vec<LocalWrite> = staged
+            .iter()
+            .filter(|(cf, _, _)| cf.is_node_local())
+            .map(|(_, k, v)| LocalWrite {
+                key: k.clone(),
+                value: v.clone(),
+            })
+            .collect();
+        assert_eq!(effects.writes, replicated);
+        assert_eq!(*local, node_local);
+        // Four replicated rows (the part only as its deletion), two local ones.
+        assert_eq!((effects.writes.len(), local.len()), (4, 2));
+        assert_eq!(seen.reservations, []);
+        // Applied as one batch, and every row reads back as staged.
+        assert_eq!(applied_seq(store.db()).unwrap(), before + 1);
+        let view = store.view();
+        for (cf, key, value) in &staged {
+            assert_eq!(view.get_raw(*cf, key).unwrap(), *value, "{cf:?} {key:?}");
+        }
+    }
+
+    #[test]
+    fn an_empty_or_dropped_txn_hands_nothing() {
+        let (_dir, store, seen) = recording_store();
+        let before = applied_seq(store.db()).unwrap();
+        store.begin().commit(true).unwrap();
+        let mut txn = store.begin();
+        txn.put(Cf::Dentry, b"d", &Counter { next: 1 }).unwrap();
+        drop(txn);
+        assert!(seen.lock().unwrap().commits.is_empty());
+        assert_eq!(applied_seq(store.db()).unwrap(), before);
+        assert_eq!(store.view().get_raw(Cf::Dentry, b"d").unwrap(), None);
+    }
 }

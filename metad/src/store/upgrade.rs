@@ -8,6 +8,8 @@
 //! algorithm only its upload knows, so its decoder alone cannot type it. Before marking the
 //! database version 5, [`typed_part_checksums`] rewrites every part of every upload with its
 //! upload's algorithm, in one synced batch (parts exist only for unfinished uploads: few).
+//! Schema 7 moved the rows of this process alone out of the replicated tables:
+//! [`node_local_rows`].
 
 use super::values::{decode_v3_part, Part, Upload, Value};
 use super::{keys, Cf, Reader, Store, StoreError};
@@ -47,4 +49,31 @@ pub(super) fn typed_part_checksums(store: &Store) -> Result<usize, StoreError> {
     }
     txn.commit(true)?;
     Ok(parts.len())
+}
+
+/// Moves the open-session mirror from the former `session` table, and deletes the readiness
+/// probe's key from `meta`, into the node-local `local` table (schema 7). One synced batch
+/// (open sessions are few); idempotent, a crash before the schema marker is written just runs
+/// it again over an emptied table. The rows move byte for byte: a session's value keeps its
+/// version, only its key gains the `session/` prefix. Returns how many sessions moved.
+pub(super) fn node_local_rows(store: &Store) -> Result<usize, StoreError> {
+    let view = store.view();
+    let mut sessions: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    view.scan_raw(Cf::Session, &[], None, &mut |key, value| {
+        sessions.push((key.to_vec(), value.to_vec()));
+        Ok(true)
+    })?;
+    let health = view.get_raw(Cf::Meta, keys::meta::LEGACY_HEALTH)?.is_some();
+    drop(view);
+    if sessions.is_empty() && !health {
+        return Ok(0);
+    }
+    let mut txn = store.begin();
+    for (key, value) in &sessions {
+        txn.delete(Cf::Session, key);
+        txn.put_raw(Cf::Local, &keys::local::session_from_legacy(key), value);
+    }
+    txn.delete(Cf::Meta, keys::meta::LEGACY_HEALTH);
+    txn.commit(true)?;
+    Ok(sessions.len())
 }

@@ -1,0 +1,117 @@
+//! Open write sessions across restarts: their mirror is node-local (the `local` table), and a
+//! database written before schema 7, with the mirror in the `session` table, keeps them.
+
+use super::{open_at, register, stat};
+use crate::store::{keys, Cf, Reader, Store};
+use dfs_common::wire::*;
+use dfs_common::SessionId;
+use std::path::Path;
+
+/// Opens a session on `/b/f` and allocates one chunk in it; returns what `commit` needs.
+fn open_session(dir: &Path) -> (SessionId, WrittenChunk) {
+    let (store, nodes, ns) = open_at(dir);
+    for port in 1..=3 {
+        register(&store, &nodes, &ns, None, port, vec![]);
+    }
+    super::mkdir(&ns, "/b", false).unwrap();
+    let open = ns
+        .begin_write(&BeginWriteReq {
+            path: "/b/f".parse().unwrap(),
+        })
+        .unwrap();
+    let alloc = ns
+        .alloc_chunk(&AllocChunkReq {
+            session: open.session,
+            exclude: vec![],
+        })
+        .unwrap();
+    let chunk = WrittenChunk {
+        id: alloc.chunk_id,
+        len: 10,
+        crc32c: 0,
+        replicas: alloc.replicas.iter().map(|r| r.node).collect(),
+    };
+    (open.session, chunk)
+}
+
+fn commit(ns: &crate::ns::Namespace, session: SessionId, chunk: WrittenChunk) -> Entry {
+    ns.commit(&CommitReq {
+        checksum: None,
+        session,
+        size: 10,
+        etag: "\"e\"".into(),
+        content_type: None,
+        meta: vec![],
+        chunks: vec![chunk],
+        if_none_match: false,
+        if_match: None,
+    })
+    .unwrap()
+}
+
+/// The session mirror rows: (session id, raw value).
+fn mirror(store: &Store) -> Vec<(SessionId, Vec<u8>)> {
+    let mut rows = Vec::new();
+    store
+        .view()
+        .scan_raw(Cf::Local, keys::local::SESSION_PREFIX, None, &mut |k, v| {
+            rows.push((keys::local::parse_session(k).unwrap(), v.to_vec()));
+            Ok(true)
+        })
+        .unwrap();
+    rows
+}
+
+#[test]
+fn an_open_session_survives_a_restart_in_the_node_local_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let (session, chunk) = open_session(dir.path());
+    let (store, _nodes, ns) = open_at(dir.path());
+    assert_eq!(mirror(&store).len(), 1);
+    assert_eq!(mirror(&store)[0].0, session);
+    assert!(!store.view().any_with_prefix(Cf::Session, &[]).unwrap());
+    let entry = commit(&ns, session, chunk);
+    assert_eq!(stat(&ns, "/b/f").unwrap().entry.inode, entry.inode);
+    // The commit's batch deleted the mirror row.
+    assert!(mirror(&store).is_empty());
+}
+
+/// Rewrites the session mirror as metad wrote it before schema 7: in the `session` table under
+/// the bare session id (direct unsynced puts), with the probe's key in `meta`.
+fn downgrade_to_schema_6(dir: &Path) {
+    let store = Store::open(&dir.join("db")).unwrap();
+    let rows = mirror(&store);
+    assert!(!rows.is_empty());
+    let db = store.db();
+    let (session, local) = (Cf::Session.name(), Cf::Local.name());
+    let (session, local) = (db.cf_handle(session).unwrap(), db.cf_handle(local).unwrap());
+    for (id, value) in &rows {
+        db.put_cf(session, id.to_be_bytes(), value).unwrap();
+        db.delete_cf(local, keys::local::session(*id)).unwrap();
+    }
+    let meta = db.cf_handle(Cf::Meta.name()).unwrap();
+    db.put_cf(meta, keys::meta::LEGACY_HEALTH, 1u64.to_be_bytes())
+        .unwrap();
+    db.put_cf(
+        meta,
+        keys::meta::SCHEMA,
+        crate::store::values::Value::encode(&crate::store::values::Schema { version: 6 }).unwrap(),
+    )
+    .unwrap();
+    assert!(mirror(&store).is_empty());
+}
+
+#[test]
+fn sessions_of_a_schema_6_database_are_still_open_after_the_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let (session, chunk) = open_session(dir.path());
+    downgrade_to_schema_6(dir.path());
+    let (store, _nodes, ns) = open_at(dir.path());
+    assert_eq!(mirror(&store).len(), 1);
+    assert!(!store.view().any_with_prefix(Cf::Session, &[]).unwrap());
+    // The session is known again: its writer can commit it, as before the upgrade.
+    let entry = commit(&ns, session, chunk);
+    assert_eq!(stat(&ns, "/b/f").unwrap().entry.size, 10);
+    assert_eq!(stat(&ns, "/b/f").unwrap().entry.inode, entry.inode);
+    assert!(mirror(&store).is_empty());
+}
