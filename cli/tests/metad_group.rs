@@ -22,6 +22,17 @@ async fn any_member_of_the_list_is_a_first_contact() {
     let listed = cluster.dfs_ok(&["--metad", &list, "ls", "/"]);
     assert!(listed.lines().any(|l| l.trim_end() == "grp/"), "{listed}");
 
+    // A single metad shows as a group of one.
+    let status = cluster.dfs_ok(&["--metad", &list, "status"]);
+    let member = status
+        .lines()
+        .find(|l| l.contains(cluster.metad_addr()))
+        .unwrap_or_else(|| panic!("no metad line in:\n{status}"));
+    assert!(
+        member.trim_start().starts_with("1 ") && member.contains(" leader "),
+        "{status}"
+    );
+
     let refused = cluster.dfs_err(&["--metad", " , ", "ls", "/"]);
     assert!(refused.contains("no metad address"), "{refused}");
 }

@@ -229,6 +229,7 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
         ns: ns.clone(),
         replication: config.replication,
         heartbeat_interval_ms: config.heartbeat_interval_ms,
+        addr: addr.to_string(),
         metrics: metrics::Metrics::new(&store),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);

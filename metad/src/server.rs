@@ -40,6 +40,8 @@ pub(crate) struct App {
     pub replication: u32,
     /// Told to chunkds at registration.
     pub heartbeat_interval_ms: u64,
+    /// The address metad is bound to, as `status` reports it.
+    pub addr: String,
     /// RPC latencies and cluster gauges.
     pub metrics: crate::metrics::Metrics,
 }
@@ -227,7 +229,18 @@ impl App {
     }
 
     fn status(&self, _req: &StatusReq) -> Result<StatusResp, RpcError> {
-        self.nodes.status(&self.store, self.replication)
+        let mut status = self.nodes.status(&self.store, self.replication)?;
+        // A single metad is a group of one; a replicated group reports every member here.
+        let applied = self.store.applied_index()?;
+        status.metad = vec![MetadMember {
+            id: 1,
+            addr: self.addr.clone(),
+            role: MetadRole::Leader,
+            term: 0,
+            last_log_index: applied,
+            applied_index: applied,
+        }];
+        Ok(status)
     }
 }
 

@@ -4,7 +4,7 @@ use super::emit;
 use crate::args::MetadCommand;
 use crate::output::{escape, format_size, format_table, Align};
 use crate::{CliError, Context};
-use dfs_common::wire::{NodeState, StatusResp};
+use dfs_common::wire::{MetadMember, MetadRole, NodeState, StatusResp};
 
 /// `status`: the chunkds as metad sees them, then replication and queue counts.
 pub async fn status(ctx: &mut Context) -> Result<(), CliError> {
@@ -31,6 +31,46 @@ pub async fn metad(ctx: &mut Context, command: MetadCommand) -> Result<(), CliEr
         made.files,
         format_size(made.bytes)
     ))
+}
+
+/// The metad members of `status`: one line each; LAG is how many log entries a member has
+/// not applied yet.
+fn format_metad(members: &[MetadMember]) -> String {
+    let mut members: Vec<&MetadMember> = members.iter().collect();
+    members.sort_by_key(|m| m.id);
+    let rows: Vec<Vec<String>> = members
+        .iter()
+        .map(|m| {
+            let role = match m.role {
+                MetadRole::Leader => "leader",
+                MetadRole::Follower => "follower",
+                MetadRole::Candidate => "candidate",
+                MetadRole::Learner => "learner",
+            };
+            vec![
+                m.id.to_string(),
+                m.addr.clone(),
+                role.to_owned(),
+                m.term.to_string(),
+                m.last_log_index.to_string(),
+                m.applied_index.to_string(),
+                m.last_log_index.saturating_sub(m.applied_index).to_string(),
+            ]
+        })
+        .collect();
+    format_table(
+        &["METAD", "ADDRESS", "ROLE", "TERM", "LOG", "APPLIED", "LAG"],
+        &[
+            Align::Right,
+            Align::Left,
+            Align::Left,
+            Align::Right,
+            Align::Right,
+            Align::Right,
+            Align::Right,
+        ],
+        &rows,
+    )
 }
 
 /// The text of `status`.
@@ -80,6 +120,10 @@ pub fn format_status(status: &StatusResp) -> String {
             &rows,
         )
     };
+    if !status.metad.is_empty() {
+        text.push('\n');
+        text.push_str(&format_metad(&status.metad));
+    }
     let alive = status
         .nodes
         .iter()
@@ -147,8 +191,40 @@ mod tests {
             gc_queue: 0,
             detached_trees: 2,
             dead_node_sweeps: 1,
+            metad: vec![
+                MetadMember {
+                    id: 2,
+                    addr: "10.0.0.2:7700".into(),
+                    role: MetadRole::Follower,
+                    term: 4,
+                    last_log_index: 120,
+                    applied_index: 117,
+                },
+                MetadMember {
+                    id: 1,
+                    addr: "10.0.0.1:7700".into(),
+                    role: MetadRole::Leader,
+                    term: 4,
+                    last_log_index: 120,
+                    applied_index: 120,
+                },
+            ],
         };
         let text = format_status(&status);
+        let metad: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("METAD"))
+            .take(3)
+            .collect();
+        assert_eq!(
+            metad,
+            [
+                "METAD  ADDRESS        ROLE      TERM  LOG  APPLIED  LAG",
+                "    1  10.0.0.1:7700  leader       4  120      120    0",
+                "    2  10.0.0.2:7700  follower     4  120      117    3",
+            ],
+            "{text}"
+        );
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("NODE  ADDRESS"), "{text}");
         assert!(lines[1].contains("127.0.0.1:7801  alive"), "{text}");

@@ -65,6 +65,7 @@ fn status(replication: u32) -> StatusResp {
         gc_queue: 0,
         detached_trees: 0,
         dead_node_sweeps: 0,
+        metad: Vec::new(),
     }
 }
 

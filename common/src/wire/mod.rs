@@ -189,8 +189,43 @@ pub struct StatusResp {
     /// metad that predates them).
     #[serde(default)]
     pub dead_node_sweeps: u64,
+    /// The members of the metad group, as the member that answered sees them (empty from a
+    /// metad that predates them).
+    #[serde(default)]
+    pub metad: Vec<MetadMember>,
 }
 rpc!(StatusReq, "status", StatusResp, Always);
+
+/// What a metad member does in its group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MetadRole {
+    /// It takes writes and serves reads.
+    Leader,
+    /// It replicates the leader's log.
+    Follower,
+    /// It is asking to be elected.
+    Candidate,
+    /// It catches up and does not vote yet.
+    Learner,
+}
+
+/// One member of the metad group. A single metad is a group of one: member 1, leader, term 0,
+/// its log being the sequence of batches it has applied.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadMember {
+    /// Its id in the group.
+    pub id: u64,
+    /// Its `host:port`.
+    pub addr: String,
+    /// Its role.
+    pub role: MetadRole,
+    /// The election term it is in.
+    pub term: u64,
+    /// The last entry of its log.
+    pub last_log_index: u64,
+    /// The last entry applied to its database.
+    pub applied_index: u64,
+}
 
 /// Take an online snapshot of metad's database: a consistent RocksDB checkpoint written to a
 /// new folder on metad's host, usable as it is as a metad data folder (the backup, and how a

@@ -352,6 +352,8 @@ impl Nodes {
             gc_queue: queue::len(&view, Queue::Gc)?,
             detached_trees: crate::ns::detached::pending(&view)?,
             dead_node_sweeps: sweep::pending(&view)?,
+            // The daemon adds its group's members (`App::status`).
+            metad: Vec::new(),
         })
     }
 }

@@ -233,6 +233,12 @@ impl Store {
         Ok(())
     }
 
+    /// The sequence number of the last batch applied to the database (the group's applied
+    /// index; with a group of one, also its last log index).
+    pub fn applied_index(&self) -> Result<u64, StoreError> {
+        crate::group::apply::applied_seq(&self.db)
+    }
+
     /// Waits until a committed batch is durable (see [`Txn::commit`]), timing the wait.
     fn wait_durable(&self, ticket: crate::group::Ticket) -> Result<(), StoreError> {
         let started = std::time::Instant::now();
