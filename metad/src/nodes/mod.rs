@@ -15,7 +15,7 @@ use crate::placement::Candidate;
 use crate::registration::{reconcile_range, Scope, Tally};
 use crate::store::queue::{self, Queue};
 use crate::store::values::{ChunkLoc, Node, NodeState as StoredState};
-use crate::store::{keys, Cf, IdKind, Reader, Store};
+use crate::store::{keys, Cf, IdKind, Reader, Store, StoreError, Txn};
 use dfs_common::auth::unix_now_ms;
 use dfs_common::wire::{
     HeartbeatReq, HeartbeatResp, NodeInfo, NodeState, RegisterReq, Replica, ReportBadChunkReq,
@@ -165,7 +165,7 @@ impl Nodes {
         let tally = if req.paged {
             Tally::default()
         } else {
-            let mut held = req.chunks.clone();
+            let mut held = req.chunks;
             held.sort();
             held.dedup();
             let factor = replication as usize;
@@ -260,15 +260,8 @@ impl Nodes {
     pub fn report_bad_chunk(&self, store: &Store, req: &ReportBadChunkReq) -> Result<(), RpcError> {
         let (node, chunk) = (req.node_id, req.chunk_id);
         let mut txn = store.begin();
-        txn.delete(Cf::NodeChunk, &keys::node_chunk(node, chunk));
-        if let Some(mut loc) = txn.get::<ChunkLoc>(Cf::ChunkLoc, &keys::chunk_loc(chunk))? {
-            loc.replicas.retain(|n| *n != node);
-            txn.put(Cf::ChunkLoc, &keys::chunk_loc(chunk), &loc)?;
-            if loc.refcount > 0 {
-                let reason = format!("corrupt copy on node {node}");
-                queue::push(&mut txn, Queue::Repair, unix_now_ms(), chunk, &[], &reason)?;
-            }
-        }
+        let reason = format!("corrupt copy on node {node}");
+        forget_replica(&mut txn, node, chunk, &reason, unix_now_ms())?;
         txn.commit(true)?;
         tracing::warn!(%node, %chunk, "node reported a corrupt copy; repair queued");
         Ok(())
@@ -356,6 +349,26 @@ impl Nodes {
             metad: Vec::new(),
         })
     }
+}
+
+/// Stages that `node` no longer holds a copy of `chunk` (it lost it, or the copy is corrupt):
+/// the copy leaves the chunk's replicas, and a chunk still in use is queued for repair.
+pub(crate) fn forget_replica(
+    txn: &mut Txn<'_>,
+    node: NodeId,
+    chunk: ChunkId,
+    reason: &str,
+    now_ms: u64,
+) -> Result<(), StoreError> {
+    txn.delete(Cf::NodeChunk, &keys::node_chunk(node, chunk));
+    if let Some(mut loc) = txn.get::<ChunkLoc>(Cf::ChunkLoc, &keys::chunk_loc(chunk))? {
+        loc.replicas.retain(|n| *n != node);
+        txn.put(Cf::ChunkLoc, &keys::chunk_loc(chunk), &loc)?;
+        if loc.refcount > 0 {
+            queue::push(txn, Queue::Repair, now_ms, chunk, &[], reason)?;
+        }
+    }
+    Ok(())
 }
 
 /// What [`Nodes::chunk_health`] counts.

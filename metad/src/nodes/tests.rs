@@ -3,7 +3,7 @@
 
 use super::sweep::{pending, SweepStep};
 use super::Nodes;
-use crate::ns::tests::{chunk_ids, fixture, loc, open_at, put, queued, register, stat, Fixture};
+use crate::ns::tests::{chunk_ids, fixture, loc, put, queued, register, stat, Fixture};
 use crate::store::queue::Queue;
 use crate::store::{keys, Cf, Reader, Store};
 use dfs_common::wire::*;
@@ -175,23 +175,16 @@ fn a_restart_resumes_the_sweep() {
         assert!(!f.nodes.sweep_dead(&f.store, 3).unwrap().unwrap().finished);
     }
     assert_eq!(queued(&f.store, Queue::Repair), chunks[..4]);
-    let Fixture {
-        _dir: dir,
-        store,
-        nodes,
-        ns,
-    } = f;
-    drop((ns, nodes, store));
-    let (store, nodes, _ns) = open_at(dir.path());
-    assert!(!nodes.is_live(victim));
-    assert_eq!(pending(&store.view()).unwrap(), 1);
-    let steps = sweep_until_done(&nodes, &store, 3);
+    let f = f.reopen();
+    assert!(!f.nodes.is_live(victim));
+    assert_eq!(pending(&f.store.view()).unwrap(), 1);
+    let steps = sweep_until_done(&f.nodes, &f.store, 3);
     // It went on after the cursor: the first four were not queued again.
     assert_eq!(
         steps.iter().map(|s| s.queued).sum::<usize>(),
         chunks.len() - 4
     );
-    assert_eq!(queued(&store, Queue::Repair), chunks);
+    assert_eq!(queued(&f.store, Queue::Repair), chunks);
 }
 
 #[test]

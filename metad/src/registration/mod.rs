@@ -12,9 +12,8 @@
 //! chunks. Such a chunk is never counted lost: only chunks allocated before the registration
 //! began (ids below its watermark) and not being written then may be.
 
-use crate::nodes::Nodes;
+use crate::nodes::{forget_replica, Nodes};
 use crate::ns::Sessions;
-use crate::store::queue::{self, Queue};
 use crate::store::values::{ChunkLoc, Present};
 use crate::store::{keys, Cf, IdKind, Reader, Store, Txn};
 use dfs_common::auth::unix_now_ms;
@@ -114,17 +113,9 @@ pub(crate) fn reconcile_range(
             Ok(true)
         },
     )?;
-    let now_ms = unix_now_ms();
+    let (now_ms, reason) = (unix_now_ms(), format!("node {id} lost its copy"));
     for chunk in missing {
-        txn.delete(Cf::NodeChunk, &keys::node_chunk(id, chunk));
-        if let Some(mut loc) = txn.get::<ChunkLoc>(Cf::ChunkLoc, &keys::chunk_loc(chunk))? {
-            loc.replicas.retain(|n| *n != id);
-            txn.put(Cf::ChunkLoc, &keys::chunk_loc(chunk), &loc)?;
-            if loc.refcount > 0 {
-                let reason = format!("node {id} lost its copy");
-                queue::push(txn, Queue::Repair, now_ms, chunk, &[], &reason)?;
-            }
-        }
+        forget_replica(txn, id, chunk, &reason, now_ms)?;
         tally.lost += 1;
     }
     Ok(tally)

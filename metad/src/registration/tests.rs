@@ -5,6 +5,7 @@
 use super::*;
 use crate::nodes::tests::held;
 use crate::ns::tests::{chunk_ids, code, fixture, loc, put, queued, Fixture};
+use crate::store::queue::Queue;
 use dfs_common::ErrorCode;
 
 /// The node holding the first replica of `path`'s first chunk.

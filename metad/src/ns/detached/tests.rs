@@ -3,7 +3,7 @@
 
 use super::pending;
 use crate::ns::tests::{
-    chunk_ids, code, drain_all, fixture, loc, mkdir, names, open_at, put, queued, stat, Fixture,
+    chunk_ids, code, drain_all, fixture, loc, mkdir, names, put, queued, stat, Fixture,
 };
 use crate::ns::Namespace;
 use crate::store::queue::Queue;
@@ -139,20 +139,13 @@ fn a_restart_resumes_the_deletion() {
     }
     let released = queued(&f.store, Queue::Gc);
     assert!(!released.is_empty() && released.len() < chunks.len());
-    let Fixture {
-        _dir: dir,
-        store,
-        nodes,
-        ns,
-    } = f;
-    drop((ns, nodes, store));
-    let (store, _nodes, ns) = open_at(dir.path());
-    assert_eq!(pending(&store.view()).unwrap(), 1);
-    assert_eq!(code(stat(&ns, "/b/d/")), ErrorCode::NotFound);
-    drain_all(&ns, 4);
-    assert_eq!(queued(&store, Queue::Gc), chunks);
-    assert_eq!(rows_left(&store, &inodes), 0);
-    assert_eq!(pending(&store.view()).unwrap(), 0);
+    let f = f.reopen();
+    assert_eq!(pending(&f.store.view()).unwrap(), 1);
+    assert_eq!(code(stat(&f.ns, "/b/d/")), ErrorCode::NotFound);
+    drain_all(&f.ns, 4);
+    assert_eq!(queued(&f.store, Queue::Gc), chunks);
+    assert_eq!(rows_left(&f.store, &inodes), 0);
+    assert_eq!(pending(&f.store.view()).unwrap(), 0);
 }
 
 #[test]

@@ -36,6 +36,26 @@ pub(crate) fn open_at(dir: &Path) -> (Arc<Store>, Arc<Nodes>, Namespace) {
     (store, nodes, ns)
 }
 
+impl Fixture {
+    /// Closes the database and opens it again from the same folder, as a metad restart does.
+    pub(crate) fn reopen(self) -> Fixture {
+        let Fixture {
+            _dir: dir,
+            store,
+            nodes,
+            ns,
+        } = self;
+        drop((ns, nodes, store));
+        let (store, nodes, ns) = open_at(dir.path());
+        Fixture {
+            _dir: dir,
+            store,
+            nodes,
+            ns,
+        }
+    }
+}
+
 /// A namespace with three registered nodes and a bucket `/b`.
 pub(crate) fn fixture() -> Fixture {
     fixture_with_bucket("/b")
