@@ -25,7 +25,6 @@ const DELETE_PARALLEL: usize = 16;
 
 /// Deletes one object; a missing one is not an error.
 async fn delete_one(ctx: &ReqCtx, object: &ObjectPath) -> S3Result<()> {
-    let path = object.to_string();
     let req = DeleteReq {
         path: DfsPath::from(object),
         recursive: false,
@@ -34,7 +33,12 @@ async fn delete_one(ctx: &ReqCtx, object: &ObjectPath) -> S3Result<()> {
     match ctx.client.delete_with(&req).await {
         Ok(_) => Ok(()),
         Err(e) if e.code == ErrorCode::NotFound && !e.is(ErrorDetail::NoSuchBucket) => Ok(()),
-        Err(e) => Err(rpc_error(e, &object.bucket, S3ErrorCode::NoSuchKey, path)),
+        Err(e) => Err(rpc_error(
+            e,
+            &object.bucket,
+            S3ErrorCode::NoSuchKey,
+            object.to_string(),
+        )),
     }
 }
 
