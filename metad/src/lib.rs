@@ -66,6 +66,37 @@ pub struct Config {
     /// How log lines are written: `text` (the default) or `json`, one object per line. Read by
     /// the binary, which sets up logging; the library only carries it.
     pub log_format: dfs_common::daemon::LogFormat,
+    /// This member's id in the metad group (1 or more).
+    pub id: u64,
+    /// Every member of the metad group, this one included: `1=host:port,2=host:port,...`.
+    /// Empty: a group of one, this metad alone.
+    pub peers: String,
+    /// Timings of the group's elections and heartbeats.
+    pub raft: RaftSettings,
+}
+
+/// `[raft]` in the configuration file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RaftSettings {
+    /// How often the leader heartbeats its followers, in milliseconds.
+    pub heartbeat_ms: u64,
+    /// A follower that hears no leader for a random time between these two (milliseconds)
+    /// calls an election. Keep them above the disk's worst fsync stall.
+    pub election_min_ms: u64,
+    /// See `election_min_ms`.
+    pub election_max_ms: u64,
+}
+
+impl Default for RaftSettings {
+    fn default() -> Self {
+        let timings = group::raft::Timings::default();
+        RaftSettings {
+            heartbeat_ms: timings.heartbeat_ms,
+            election_min_ms: timings.election_min_ms,
+            election_max_ms: timings.election_max_ms,
+        }
+    }
 }
 
 impl Default for Config {
@@ -83,6 +114,9 @@ impl Default for Config {
             orphan_grace_secs: 3600,
             upload_expiry_secs: 7 * 86_400,
             log_format: dfs_common::daemon::LogFormat::Text,
+            id: 1,
+            peers: String::new(),
+            raft: RaftSettings::default(),
         }
     }
 }
@@ -132,8 +166,53 @@ impl Config {
         if self.upload_expiry_secs == 0 {
             return bad("upload_expiry_secs must be positive".into());
         }
+        if self.raft.heartbeat_ms == 0 || self.raft.election_min_ms <= self.raft.heartbeat_ms {
+            return bad(format!(
+                "raft.election_min_ms ({}) must be longer than raft.heartbeat_ms ({}), which \
+                 must be positive",
+                self.raft.election_min_ms, self.raft.heartbeat_ms
+            ));
+        }
+        if self.raft.election_max_ms <= self.raft.election_min_ms {
+            return bad(format!(
+                "raft.election_max_ms ({}) must be longer than raft.election_min_ms ({})",
+                self.raft.election_max_ms, self.raft.election_min_ms
+            ));
+        }
+        self.members(&self.listen).map_err(Error::Config)?;
         ClusterSecret::resolve(self.secret.as_ref(), self.secret_file.as_deref())
             .map_err(Error::Secret)
+    }
+
+    /// The members of the group: `peers`, or this metad alone at `own_addr`.
+    fn members(&self, own_addr: &str) -> Result<group::raft::Members, String> {
+        if self.id == 0 {
+            return Err("id must be 1 or more".into());
+        }
+        if self.peers.trim().is_empty() {
+            return Ok([(self.id, own_addr.to_owned())].into());
+        }
+        let mut members = group::raft::Members::new();
+        for item in self.peers.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let parsed = item
+                .split_once('=')
+                .and_then(|(id, addr)| Some((id.trim().parse::<u64>().ok()?, addr.trim())));
+            let Some((id, addr)) = parsed.filter(|(id, addr)| *id > 0 && addr.contains(':')) else {
+                return Err(format!(
+                    "peers: {item:?} is not ID=HOST:PORT (for example 1=10.0.0.1:7700)"
+                ));
+            };
+            if members.insert(id, addr.to_owned()).is_some() {
+                return Err(format!("peers: member {id} is listed twice"));
+            }
+        }
+        if !members.contains_key(&self.id) {
+            return Err(format!(
+                "peers must list this metad's own id {} (peers: {})",
+                self.id, self.peers
+            ));
+        }
+        Ok(members)
     }
 }
 
@@ -171,6 +250,7 @@ pub struct Daemon {
     server: JoinHandle<()>,
     workers: Vec<JoinHandle<()>>,
     app: Arc<server::App>,
+    group: Arc<group::raft::RaftGroup>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -207,6 +287,8 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
         addr: config.listen.clone(),
         source,
     })?;
+    let members = config.members(&addr.to_string()).map_err(Error::Config)?;
+    let alone = members.len() == 1;
     let settings = ns::NsSettings {
         replication: config.replication,
         chunk_size: config.chunk_size,
@@ -220,7 +302,31 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
         settings,
     ));
     let access = Arc::new(access::AccessKeys::new(store.clone(), secret.clone()));
+    let client = dfs_common::http::InternalClient::new(secret.clone());
+    let on_lead = leader_reload(store.clone(), nodes.clone(), sessions.clone());
+    let timings = group::raft::Timings {
+        heartbeat_ms: config.raft.heartbeat_ms,
+        election_min_ms: config.raft.election_min_ms,
+        election_max_ms: config.raft.election_max_ms,
+    };
+    let raft = group::raft::RaftGroup::start(
+        config.id,
+        members,
+        timings,
+        &config.data_dir.join("group"),
+        store.shared_db(),
+        client.clone(),
+        on_lead,
+    )
+    .await
+    .map_err(store_error)?;
+    let raft = Arc::new(raft);
+    store.use_group(raft.clone());
+    if alone && !raft.wait_leading(Duration::from_secs(10)).await {
+        tracing::warn!("a metad alone did not become the leader of its group within 10 s");
+    }
     let app = Arc::new(server::App {
+        group: raft.clone(),
         secret: secret.clone(),
         access,
         store: store.clone(),
@@ -229,7 +335,6 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
         ns: ns.clone(),
         replication: config.replication,
         heartbeat_interval_ms: config.heartbeat_interval_ms,
-        addr: addr.to_string(),
         metrics: metrics::Metrics::new(&store),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -247,7 +352,7 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
         nodes,
         sessions,
         ns,
-        client: dfs_common::http::InternalClient::new(secret),
+        client,
         replication: config.replication,
         heartbeat_interval: Duration::from_millis(config.heartbeat_interval_ms),
         dead_timeout: Duration::from_millis(config.dead_timeout_ms),
@@ -255,13 +360,33 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
         upload_expiry: Duration::from_secs(config.upload_expiry_secs),
     };
     let workers = workers::spawn_all(&ctx, &shutdown_rx);
-    tracing::info!(%addr, "metad listening");
+    tracing::info!(%addr, id = config.id, "metad listening");
     Ok(Daemon {
         addr,
         shutdown,
         server,
         workers,
         app,
+        group: raft,
+    })
+}
+
+/// What a member reloads when it begins leading: chunkd liveness restarts from the stored
+/// registry (each node gets a full dead timeout to heartbeat), id ranges restart from the
+/// stored bounds, and write sessions are forgotten unless the member is alone (another
+/// leader may have run meanwhile; their writers get "no such session" and write again).
+fn leader_reload(
+    store: Arc<store::Store>,
+    nodes: Arc<nodes::Nodes>,
+    sessions: Arc<ns::Sessions>,
+) -> group::raft::OnLead {
+    Arc::new(move |alone| {
+        store.reload_ids()?;
+        nodes.reload(&store)?;
+        if !alone {
+            sessions.forget_all(&store)?;
+        }
+        Ok(())
     })
 }
 
@@ -279,6 +404,7 @@ impl Daemon {
             server,
             workers,
             app,
+            group,
             ..
         } = self;
         let _ = shutdown.send(true);
@@ -286,6 +412,8 @@ impl Daemon {
         for worker in workers {
             let _ = worker.await;
         }
+        group.shutdown().await;
+        drop(group);
         let store = app.store.clone();
         drop(app);
         // Requests and cancelled worker steps still running hold the store; give them a moment

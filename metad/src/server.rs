@@ -15,7 +15,7 @@ use dfs_common::http::{self as dhttp, Body};
 use dfs_common::metrics::{self as dmetrics, Probe};
 use dfs_common::request_id;
 use dfs_common::wire::*;
-use dfs_common::{ErrorCode, RpcError};
+use dfs_common::{ErrorCode, ErrorDetail, RpcError};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use std::sync::{Arc, Weak};
@@ -24,6 +24,8 @@ use tracing::Instrument;
 
 /// What request handling needs.
 pub(crate) struct App {
+    /// The metad group: whether this member leads, and the barrier answers wait on.
+    pub group: Arc<crate::group::raft::RaftGroup>,
     /// Verifies request signatures.
     pub secret: ClusterSecret,
     /// S3 access keys and grants.
@@ -40,8 +42,6 @@ pub(crate) struct App {
     pub replication: u32,
     /// Told to chunkds at registration.
     pub heartbeat_interval_ms: u64,
-    /// The address metad is bound to, as `status` reports it.
-    pub addr: String,
     /// RPC latencies and cluster gauges.
     pub metrics: crate::metrics::Metrics,
 }
@@ -93,7 +93,12 @@ async fn serve(app: Weak<App>, req: Request<Incoming>, probe: Option<Probe>) -> 
     if let Some(probe) = probe {
         return observe(app, probe).await;
     }
-    match rpc(app, req).await {
+    let result = if req.uri().path().starts_with("/raft/") {
+        raft(app, req).await
+    } else {
+        rpc(app, req).await
+    };
+    match result {
         Ok(resp) => resp,
         Err(e) => {
             if e.code == ErrorCode::Internal {
@@ -119,6 +124,13 @@ async fn observe(app: Arc<App>, probe: Probe) -> Response<Body> {
     dmetrics::ready_response(ready.unwrap_or_else(|e| Err(e.message)))
 }
 
+/// A message between members of the group (`/raft/*`), signed like an RPC.
+async fn raft(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, RpcError> {
+    let path = req.uri().path().to_owned();
+    let body = signed_body(&app, req, &path).await?;
+    crate::group::raft::network::serve(&app.group, &path, &body).await
+}
+
 async fn rpc(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, RpcError> {
     let Some(method) = req.uri().path().strip_prefix("/rpc/").map(str::to_owned) else {
         return Err(RpcError::not_found(format!(
@@ -126,10 +138,20 @@ async fn rpc(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, Rp
             req.uri().path()
         )));
     };
+    let body = signed_body(&app, req, &format!("RPC {method}")).await?;
+    dispatch(app, &method, &body).await
+}
+
+/// Checks the request's signature and reads its body, which must be what was signed.
+async fn signed_body(
+    app: &App,
+    req: Request<Incoming>,
+    what: &str,
+) -> Result<bytes::Bytes, RpcError> {
     dhttp::check_signature(&app.secret, &req)?;
     if req.method() != Method::POST {
         return Err(RpcError::invalid(format!(
-            "RPC {method} must be called with POST, not {}",
+            "{what} must be called with POST, not {}",
             req.method()
         )));
     }
@@ -146,48 +168,50 @@ async fn rpc(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, Rp
             "request body does not match its signed digest",
         ));
     }
-    dispatch(app, &method, &body).await
+    Ok(body)
 }
 
 /// Runs one RPC, one line per method. Every operation runs on a blocking thread ([`call`],
 /// RocksDB calls block) except the heartbeat, which only touches memory ([`call_inline`]).
+/// Only the leader serves them; the others answer "not the leader" with its address.
 async fn dispatch(app: Arc<App>, method: &str, body: &[u8]) -> Result<Response<Body>, RpcError> {
+    use Kind::{Read, Write};
     match method {
-        RegisterReq::METHOD => call(app, body, |a, r| a.register(r)).await,
-        ReconcileReq::METHOD => call(app, body, |a, r| a.reconcile(&r)).await,
-        SnapshotReq::METHOD => call(app, body, |a, r| a.snapshot(&r)).await,
+        RegisterReq::METHOD => call(app, body, Write, |a, r| a.register(r)).await,
+        ReconcileReq::METHOD => call(app, body, Write, |a, r| a.reconcile(&r)).await,
+        SnapshotReq::METHOD => call(app, body, Write, |a, r| a.snapshot(&r)).await,
         HeartbeatReq::METHOD => call_inline(&app, body, |a, r| Ok(a.nodes.heartbeat(&r))),
-        ReportBadChunkReq::METHOD => call(app, body, |a, r| a.report_bad_chunk(&r)).await,
-        StatusReq::METHOD => call(app, body, |a, r| a.status(&r)).await,
-        StatReq::METHOD => call(app, body, |a, r| a.ns.stat(&r)).await,
-        MkdirReq::METHOD => call(app, body, |a, r| a.ns.mkdir(&r)).await,
-        ListReq::METHOD => call(app, body, |a, r| a.ns.list(&r)).await,
-        BeginWriteReq::METHOD => call(app, body, |a, r| a.ns.begin_write(&r)).await,
-        AllocChunkReq::METHOD => call(app, body, |a, r| a.ns.alloc_chunk(&r)).await,
-        ReplaceReplicaReq::METHOD => call(app, body, |a, r| a.ns.replace_replica(&r)).await,
-        CommitReq::METHOD => call(app, body, |a, r| a.ns.commit(&r)).await,
-        AbortReq::METHOD => call(app, body, |a, r| a.ns.abort(&r)).await,
-        DeleteReq::METHOD => call(app, body, |a, r| a.ns.delete(&r)).await,
-        RenameReq::METHOD => call(app, body, |a, r| a.ns.rename(&r)).await,
-        CopyReq::METHOD => call(app, body, |a, r| a.ns.copy(&r)).await,
-        CreateBucketReq::METHOD => call(app, body, |a, r| a.ns.create_bucket(&r)).await,
-        ListBucketsReq::METHOD => call(app, body, |a, r| a.ns.list_buckets(&r)).await,
-        DeleteBucketReq::METHOD => call(app, body, |a, r| a.ns.delete_bucket(&r)).await,
-        ListObjectsReq::METHOD => call(app, body, |a, r| a.ns.list_objects(&r)).await,
-        CreateUploadReq::METHOD => call(app, body, |a, r| a.ns.create_upload(&r)).await,
-        BeginPartWriteReq::METHOD => call(app, body, |a, r| a.ns.begin_part_write(&r)).await,
-        CommitPartReq::METHOD => call(app, body, |a, r| a.ns.commit_part(&r)).await,
-        CopyPartReq::METHOD => call(app, body, |a, r| a.ns.copy_part(&r)).await,
-        CompleteUploadReq::METHOD => call(app, body, |a, r| a.ns.complete_upload(&r)).await,
-        AbortUploadReq::METHOD => call(app, body, |a, r| a.ns.abort_upload(&r)).await,
-        ListPartsReq::METHOD => call(app, body, |a, r| a.ns.list_parts(&r)).await,
-        ListUploadsReq::METHOD => call(app, body, |a, r| a.ns.list_uploads(&r)).await,
-        KeyCreateReq::METHOD => call(app, body, |a, r| a.access.create(&r)).await,
-        KeyListReq::METHOD => call(app, body, |a, r| a.access.list(&r)).await,
-        KeyGetReq::METHOD => call(app, body, |a, r| a.access.get(&r)).await,
-        KeyDeleteReq::METHOD => call(app, body, |a, r| a.access.delete(&r)).await,
-        BucketAllowReq::METHOD => call(app, body, |a, r| a.access.allow(&r)).await,
-        BucketDenyReq::METHOD => call(app, body, |a, r| a.access.deny(&r)).await,
+        ReportBadChunkReq::METHOD => call(app, body, Write, |a, r| a.report_bad_chunk(&r)).await,
+        StatusReq::METHOD => call(app, body, Read, |a, r| a.status(&r)).await,
+        StatReq::METHOD => call(app, body, Read, |a, r| a.ns.stat(&r)).await,
+        MkdirReq::METHOD => call(app, body, Write, |a, r| a.ns.mkdir(&r)).await,
+        ListReq::METHOD => call(app, body, Read, |a, r| a.ns.list(&r)).await,
+        BeginWriteReq::METHOD => call(app, body, Write, |a, r| a.ns.begin_write(&r)).await,
+        AllocChunkReq::METHOD => call(app, body, Write, |a, r| a.ns.alloc_chunk(&r)).await,
+        ReplaceReplicaReq::METHOD => call(app, body, Write, |a, r| a.ns.replace_replica(&r)).await,
+        CommitReq::METHOD => call(app, body, Write, |a, r| a.ns.commit(&r)).await,
+        AbortReq::METHOD => call(app, body, Write, |a, r| a.ns.abort(&r)).await,
+        DeleteReq::METHOD => call(app, body, Write, |a, r| a.ns.delete(&r)).await,
+        RenameReq::METHOD => call(app, body, Write, |a, r| a.ns.rename(&r)).await,
+        CopyReq::METHOD => call(app, body, Write, |a, r| a.ns.copy(&r)).await,
+        CreateBucketReq::METHOD => call(app, body, Write, |a, r| a.ns.create_bucket(&r)).await,
+        ListBucketsReq::METHOD => call(app, body, Read, |a, r| a.ns.list_buckets(&r)).await,
+        DeleteBucketReq::METHOD => call(app, body, Write, |a, r| a.ns.delete_bucket(&r)).await,
+        ListObjectsReq::METHOD => call(app, body, Read, |a, r| a.ns.list_objects(&r)).await,
+        CreateUploadReq::METHOD => call(app, body, Write, |a, r| a.ns.create_upload(&r)).await,
+        BeginPartWriteReq::METHOD => call(app, body, Write, |a, r| a.ns.begin_part_write(&r)).await,
+        CommitPartReq::METHOD => call(app, body, Write, |a, r| a.ns.commit_part(&r)).await,
+        CopyPartReq::METHOD => call(app, body, Write, |a, r| a.ns.copy_part(&r)).await,
+        CompleteUploadReq::METHOD => call(app, body, Write, |a, r| a.ns.complete_upload(&r)).await,
+        AbortUploadReq::METHOD => call(app, body, Write, |a, r| a.ns.abort_upload(&r)).await,
+        ListPartsReq::METHOD => call(app, body, Read, |a, r| a.ns.list_parts(&r)).await,
+        ListUploadsReq::METHOD => call(app, body, Read, |a, r| a.ns.list_uploads(&r)).await,
+        KeyCreateReq::METHOD => call(app, body, Write, |a, r| a.access.create(&r)).await,
+        KeyListReq::METHOD => call(app, body, Read, |a, r| a.access.list(&r)).await,
+        KeyGetReq::METHOD => call(app, body, Read, |a, r| a.access.get(&r)).await,
+        KeyDeleteReq::METHOD => call(app, body, Write, |a, r| a.access.delete(&r)).await,
+        BucketAllowReq::METHOD => call(app, body, Write, |a, r| a.access.allow(&r)).await,
+        BucketDenyReq::METHOD => call(app, body, Write, |a, r| a.access.deny(&r)).await,
         _ => Err(RpcError::not_found(format!(
             "unknown RPC method {method:?}"
         ))),
@@ -230,16 +254,7 @@ impl App {
 
     fn status(&self, _req: &StatusReq) -> Result<StatusResp, RpcError> {
         let mut status = self.nodes.status(&self.store, self.replication)?;
-        // A single metad is a group of one; a replicated group reports every member here.
-        let applied = self.store.applied_index()?;
-        status.metad = vec![MetadMember {
-            id: 1,
-            addr: self.addr.clone(),
-            role: MetadRole::Leader,
-            term: 0,
-            last_log_index: applied,
-            applied_index: applied,
-        }];
+        status.metad = self.group.status();
         Ok(status)
     }
 }
@@ -262,10 +277,21 @@ impl IntoAnswer<Empty> for () {
     }
 }
 
-/// Decodes the request and runs `op` on a blocking thread (RocksDB calls block).
+/// What an operation may read, which says what its answer waits for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Reads the applied state only (views).
+    Read,
+    /// Runs transactions, which also read the effects still being replicated.
+    Write,
+}
+
+/// Decodes the request and runs `op` on a blocking thread (RocksDB calls block), on the
+/// leader only; the answer is given once what it read is settled ([`settle`]).
 async fn call<R, O>(
     app: Arc<App>,
     body: &[u8],
+    kind: Kind,
     op: fn(&App, R) -> Result<O, RpcError>,
 ) -> Result<Response<Body>, RpcError>
 where
@@ -276,7 +302,14 @@ where
     let started = Instant::now();
     let metrics_app = Arc::clone(&app);
     let result = match dhttp::decode_json::<R>(body) {
-        Ok(req) => crate::blocking(move || op(&app, req).map(O::into_answer)).await,
+        Ok(req) => {
+            crate::blocking(move || {
+                let generation = app.group.check_leader()?;
+                let answer = op(&app, req).map(O::into_answer);
+                settle(&app, kind, generation, answer)
+            })
+            .await
+        }
         Err(e) => Err(e),
     };
     metrics_app
@@ -285,15 +318,39 @@ where
     Ok(ok(&result?))
 }
 
+/// Gives an operation's answer once it may be given: every pending batch it could have read
+/// is settled and this member still leads (see `RaftGroup::settle`). An error that rests on
+/// state that never committed becomes "not the leader" (not done, retry); a success whose
+/// confirmation failed may have been done, and says so.
+fn settle<A>(app: &App, kind: Kind, generation: u64, answer: Result<A, RpcError>) -> Result<A, RpcError> {
+    let upto = match kind {
+        Kind::Read => 0,
+        Kind::Write => app.store.settle_point(),
+    };
+    match (answer, app.group.settle(generation, upto)) {
+        (answer, Ok(())) => answer,
+        (Ok(_), Err(e)) => Err(RpcError::detailed(
+            ErrorDetail::NoAnswer,
+            format!("the operation ran but its outcome could not be confirmed: {}", e.message),
+        )),
+        (Err(e), Err(_)) if e.is(ErrorDetail::NoAnswer) => Err(e),
+        (Err(_), Err(e)) => Err(e),
+    }
+}
+
 /// Decodes the request and runs `op` on this thread: for operations that only touch memory and
-/// never block.
+/// never block. Only the leader keeps that memory (chunkd liveness).
 fn call_inline<R: Rpc>(
     app: &App,
     body: &[u8],
     op: fn(&App, R) -> Result<R::Response, RpcError>,
 ) -> Result<Response<Body>, RpcError> {
     let started = Instant::now();
-    let result = dhttp::decode_json::<R>(body).and_then(|req| op(app, req));
+    let result = app
+        .group
+        .check_leader()
+        .and_then(|_| dhttp::decode_json::<R>(body))
+        .and_then(|req| op(app, req));
     app.metrics.observe_rpc(R::METHOD, result.is_ok(), started);
     Ok(ok(&result?))
 }

@@ -62,7 +62,7 @@ pub(crate) fn apply(
 }
 
 /// Adds one effect to `batch`, refusing what must never be applied.
-fn stage(db: &DB, batch: &mut WriteBatch, write: &Write) -> Result<(), StoreError> {
+pub(crate) fn stage(db: &DB, batch: &mut WriteBatch, write: &Write) -> Result<(), StoreError> {
     let cf = Cf::from_code(write.cf).ok_or_else(|| {
         StoreError::Corrupt(format!(
             "effects write table code {}, unknown to this metad (written by a newer version?)",
@@ -75,10 +75,13 @@ fn stage(db: &DB, batch: &mut WriteBatch, write: &Write) -> Result<(), StoreErro
             cf.name()
         )));
     }
-    if cf == Cf::Meta && write.key == meta::GROUP_APPLIED {
-        return Err(StoreError::Corrupt(
-            "effects write the applied sequence number".into(),
-        ));
+    if cf == Cf::Meta
+        && (write.key == meta::GROUP_APPLIED || write.key.starts_with(meta::RAFT_PREFIX))
+    {
+        return Err(StoreError::Corrupt(format!(
+            "effects write the group's own row {}",
+            String::from_utf8_lossy(&write.key)
+        )));
     }
     let table = handle(db, cf)?;
     match &write.value {
@@ -88,7 +91,7 @@ fn stage(db: &DB, batch: &mut WriteBatch, write: &Write) -> Result<(), StoreErro
     Ok(())
 }
 
-fn handle(db: &DB, cf: Cf) -> Result<&ColumnFamily, StoreError> {
+pub(crate) fn handle(db: &DB, cf: Cf) -> Result<&ColumnFamily, StoreError> {
     db.cf_handle(cf.name())
         .ok_or_else(|| StoreError::Corrupt(format!("column family {} is missing", cf.name())))
 }
@@ -199,6 +202,8 @@ mod tests {
             },
             put(Cf::Local, b"health", b"x"),
             put(Cf::Meta, meta::GROUP_APPLIED, &[0; 8]),
+            put(Cf::Meta, meta::RAFT_APPLIED, &[0; 8]),
+            put(Cf::Meta, meta::RAFT_FENCE, &[0; 8]),
         ];
         for bad in forbidden {
             let fx = [TxnEffects {

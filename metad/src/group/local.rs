@@ -51,9 +51,14 @@ impl LocalGroup {
 }
 
 impl Group for LocalGroup {
-    fn enqueue(&self, effects: TxnEffects, local: Vec<LocalWrite>) -> Result<Ticket, StoreError> {
+    fn enqueue(
+        &self,
+        _generation: u64,
+        effects: TxnEffects,
+        local: Vec<LocalWrite>,
+    ) -> Result<Ticket, StoreError> {
         let seq = self.apply_next(effects, &local)?;
-        Ok(Ticket { seq })
+        Ok(Ticket { seq, slot: None })
     }
 
     fn wait(&self, ticket: Ticket) -> Result<(), StoreError> {

@@ -11,6 +11,7 @@
 pub(crate) mod apply;
 pub(crate) mod effects;
 mod local;
+pub(crate) mod raft;
 
 pub(crate) use effects::{LocalWrite, TxnEffects, Write};
 pub(crate) use local::LocalGroup;
@@ -23,7 +24,14 @@ pub(crate) trait Group: Send + Sync {
     /// Takes the effects of a transaction being committed, with the node-local rows written
     /// with it. Called under the store's write lock: once it returns, the next transaction
     /// reads the effects. Durability is separate: see [`wait`](Group::wait).
-    fn enqueue(&self, effects: TxnEffects, local: Vec<LocalWrite>) -> Result<Ticket, StoreError>;
+    /// `generation` is the group's generation when the transaction began: effects evaluated
+    /// in another leader run are refused.
+    fn enqueue(
+        &self,
+        generation: u64,
+        effects: TxnEffects,
+        local: Vec<LocalWrite>,
+    ) -> Result<Ticket, StoreError>;
 
     /// Waits until the batch of `ticket`, and every batch enqueued before it, is durable.
     /// Called after the write lock is released, so that transactions committing at the same
@@ -34,6 +42,26 @@ pub(crate) trait Group: Send + Sync {
     /// is durable: no id of the block may be handed out before that. Called with or without
     /// the write lock held (ids are taken inside transactions), so it must not take it.
     fn reserve(&self, effects: TxnEffects) -> Result<(), StoreError>;
+
+    /// Whether enqueued effects are applied later (once replicated): the store then keeps
+    /// them in its pending overlay, which transactions read over the applied state, until
+    /// their batch is settled.
+    fn defers(&self) -> bool {
+        false
+    }
+
+    /// The lowest batch number whose outcome is not known yet: the pending rows of every
+    /// lower batch are applied (or void) and may be dropped from the overlay.
+    fn unsettled_from(&self) -> u64 {
+        u64::MAX
+    }
+
+    /// Changes whenever a leader run begins or ends: pending rows and answers of another run
+    /// are void (the store drops its overlay; a transaction begun in another run cannot
+    /// commit).
+    fn generation(&self) -> u64 {
+        0
+    }
 }
 
 /// A batch handed to a [`Group`], to wait for with [`Group::wait`].
@@ -42,4 +70,13 @@ pub(crate) trait Group: Send + Sync {
 pub(crate) struct Ticket {
     /// The batch's sequence number.
     seq: u64,
+    /// Where a deferring group tells the batch's outcome.
+    slot: Option<std::sync::Arc<raft::SlotHandle>>,
+}
+
+impl Ticket {
+    /// The batch's number.
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq
+    }
 }

@@ -122,6 +122,15 @@ impl Nodes {
         }
     }
 
+    /// Reloads the registry from the store (a new leader: node rows may have changed under
+    /// another leader); every node gets a fresh grace period, as at start.
+    pub fn reload(&self, store: &Store) -> Result<(), RpcError> {
+        let fresh = Nodes::load(store)?;
+        let map = fresh.map.into_inner().unwrap_or_else(|p| p.into_inner());
+        *self.map.write().unwrap_or_else(|p| p.into_inner()) = map;
+        Ok(())
+    }
+
     /// Records a heartbeat. A dead or unknown node is told to register again, which reconciles
     /// what it holds with what metad decided while it was away.
     pub fn heartbeat(&self, req: &HeartbeatReq) -> HeartbeatResp {

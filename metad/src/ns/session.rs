@@ -57,6 +57,23 @@ impl Sessions {
         })
     }
 
+    /// Forgets every open session, here and in the node-local mirror (a new leader of a group
+    /// of several: another leader may have run since they were opened). Their writers get
+    /// "no such session" at commit; their chunks are orphans the chunkds' reconciliation
+    /// removes.
+    pub fn forget_all(&self, store: &Store) -> Result<(), RpcError> {
+        let mut map = self.lock();
+        if map.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(sessions = map.len(), "a new leader forgets the open write sessions");
+        for id in map.keys() {
+            store.delete_local(&keys::local::session(*id))?;
+        }
+        map.clear();
+        Ok(())
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<SessionId, OpenSession>> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }

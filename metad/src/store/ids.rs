@@ -91,6 +91,14 @@ impl IdAlloc {
         })
     }
 
+    /// Replaces the ranges with the stored bounds (a new leader's start).
+    pub(super) fn reload(&self, db: &DB) -> Result<(), StoreError> {
+        let fresh = IdAlloc::load(db)?;
+        let ranges = fresh.ranges.into_inner().unwrap_or_else(|p| p.into_inner());
+        *self.ranges.lock().unwrap_or_else(|p| p.into_inner()) = ranges;
+        Ok(())
+    }
+
     pub(super) fn next(&self, store: &Store, kind: IdKind) -> Result<u64, StoreError> {
         let mut ranges = self.ranges.lock().unwrap_or_else(|p| p.into_inner());
         let range = &mut ranges[kind.index()];

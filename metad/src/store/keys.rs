@@ -25,6 +25,15 @@ pub mod meta {
     /// Sequence number (8 bytes, big-endian) of the last batch of effects applied to the
     /// state: written in the same batch as the effects, so a batch is applied at most once.
     pub const GROUP_APPLIED: &[u8] = b"group/applied";
+    /// Prefix of the rows the Raft state machine keeps about itself, written only by its
+    /// apply, in the batch of the entries they describe: never in effects.
+    pub const RAFT_PREFIX: &[u8] = b"raft/";
+    /// The log id of the last entry applied (bincode `Option<LogId>`).
+    pub const RAFT_APPLIED: &[u8] = b"raft/applied";
+    /// The membership in force (bincode `StoredMembership`).
+    pub const RAFT_MEMBERSHIP: &[u8] = b"raft/membership";
+    /// The proposal fence (bincode `Fence`): which proposal may apply next.
+    pub const RAFT_FENCE: &[u8] = b"raft/fence";
 }
 
 /// Keys of the node-local `local` column family: rows of this process only, never replicated.

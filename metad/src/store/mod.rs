@@ -14,6 +14,7 @@
 mod cf;
 mod ids;
 pub mod keys;
+mod pending;
 pub mod queue;
 mod snapshot;
 mod txn;
@@ -27,7 +28,8 @@ pub use txn::Txn;
 use crate::group::{Group, LocalGroup, TxnEffects};
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DBRawIterator, Options, WriteOptions, DB};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use values::{Schema, Value};
 
 /// The schema version this build writes. Version 2 changed the directory entry and added the
@@ -52,11 +54,18 @@ pub enum StoreError {
     /// Stored bytes do not decode.
     #[error("corrupt database: {0}")]
     Corrupt(String),
+    /// The group did not take or apply a write (not the leader, no quorum, unknown fate):
+    /// the answer to give, as the group said it.
+    #[error("{0}")]
+    Group(dfs_common::RpcError),
 }
 
 impl From<StoreError> for dfs_common::RpcError {
     fn from(err: StoreError) -> Self {
-        dfs_common::RpcError::internal(err.to_string())
+        match err {
+            StoreError::Group(answer) => answer,
+            other => dfs_common::RpcError::internal(other.to_string()),
+        }
     }
 }
 
@@ -64,10 +73,14 @@ impl From<StoreError> for dfs_common::RpcError {
 pub struct Store {
     /// Shared with the group, which applies the effects.
     db: Arc<DB>,
-    /// Applies committed effects: the only writer of the replicated tables.
-    group: Box<dyn Group>,
-    /// Serializes every read-check-write (see [`Txn`]).
-    write_lock: Mutex<()>,
+    /// Applies committed effects: the only writer of the replicated tables. The group of one
+    /// until [`use_group`](Store::use_group) hands the store to a Raft group.
+    group: RwLock<Arc<dyn Group>>,
+    /// Serializes every read-check-write (see [`Txn`]), and holds the effects committed but
+    /// not applied yet, which transactions read.
+    write_lock: Mutex<pending::Pending>,
+    /// The newest batch that holds pending effects (see [`settle_point`](Store::settle_point)).
+    pending_high: AtomicU64,
     ids: ids::IdAlloc,
     /// Seconds each synced commit waited for its WAL fsync (shared by a group commit).
     commit_seconds: dfs_common::metrics::Histogram,
@@ -115,8 +128,9 @@ impl Store {
         let group = wrap(LocalGroup::open(db.clone())?);
         let store = Store {
             db,
-            group,
-            write_lock: Mutex::new(()),
+            group: RwLock::new(Arc::from(group)),
+            write_lock: Mutex::new(pending::Pending::default()),
+            pending_high: AtomicU64::new(0),
             ids,
             commit_seconds: dfs_common::metrics::latency_histogram(),
         };
@@ -181,11 +195,49 @@ impl Store {
     pub fn begin(&self) -> Txn<'_> {
         // A panic while holding the lock cannot leave a half-written batch behind (batches are
         // written whole), so a poisoned lock is safe to take over.
-        let guard = self
+        let mut guard = self
             .write_lock
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let group = self.group();
+        guard.settle(group.unsettled_from(), group.generation());
         Txn::new(self, guard)
+    }
+
+    /// The group that applies this store's effects.
+    pub(crate) fn group(&self) -> Arc<dyn Group> {
+        self.group
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Hands the store to `group` (a Raft group, once it runs): from now on it applies
+    /// every committed transaction. Called before the store serves any request.
+    pub(crate) fn use_group(&self, group: Arc<dyn Group>) {
+        *self.group.write().unwrap_or_else(|p| p.into_inner()) = group;
+    }
+
+    /// The state database, shared with the Raft state machine that applies to it.
+    pub(crate) fn shared_db(&self) -> Arc<DB> {
+        self.db.clone()
+    }
+
+    /// Records that batch `seq` holds pending effects.
+    fn note_pending(&self, seq: u64) {
+        self.pending_high.fetch_max(seq, Ordering::AcqRel);
+    }
+
+    /// The newest batch whose pending effects an operation finishing now could have read:
+    /// its answer may be given once every batch up to it is settled.
+    pub(crate) fn settle_point(&self) -> u64 {
+        self.pending_high.load(Ordering::Acquire)
+    }
+
+    /// Forgets the id ranges held in memory and starts again from the stored bounds: a new
+    /// leader must not continue ranges from before another leader's reservations.
+    pub(crate) fn reload_ids(&self) -> Result<(), StoreError> {
+        self.ids.reload(&self.db)
     }
 
     /// Hands out a fresh id of `kind`. Ids are reserved in blocks persisted with a synced
@@ -207,6 +259,13 @@ impl Store {
         self.put_local_raw(key, &value.encode()?)
     }
 
+    /// Deletes a node-local row (unsynced, like [`put_local`](Store::put_local)).
+    pub fn delete_local(&self, key: &[u8]) -> Result<(), StoreError> {
+        self.db
+            .delete_cf_opt(self.cf(Cf::Local)?, key, &WriteOptions::default())?;
+        Ok(())
+    }
+
     fn put_local_raw(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
         self.db
             .put_cf_opt(self.cf(Cf::Local)?, key, value, &WriteOptions::default())?;
@@ -215,7 +274,7 @@ impl Store {
 
     /// Reserves an id block: one write of a counter, applied and synced through the group.
     fn reserve_ids(&self, effects: TxnEffects) -> Result<(), StoreError> {
-        self.group.reserve(effects)
+        self.group().reserve(effects)
     }
 
     /// The state database, for tests that look under the store.
@@ -233,16 +292,10 @@ impl Store {
         Ok(())
     }
 
-    /// The sequence number of the last batch applied to the database (the group's applied
-    /// index; with a group of one, also its last log index).
-    pub fn applied_index(&self) -> Result<u64, StoreError> {
-        crate::group::apply::applied_seq(&self.db)
-    }
-
     /// Waits until a committed batch is durable (see [`Txn::commit`]), timing the wait.
     fn wait_durable(&self, ticket: crate::group::Ticket) -> Result<(), StoreError> {
         let started = std::time::Instant::now();
-        let synced = self.group.wait(ticket);
+        let synced = self.group().wait(ticket);
         dfs_common::metrics::observe_since(&self.commit_seconds, started);
         synced
     }
@@ -385,10 +438,15 @@ pub(crate) mod test_util {
     }
 
     impl Group for Recording {
-        fn enqueue(&self, fx: TxnEffects, local: Vec<LocalWrite>) -> Result<Ticket, StoreError> {
+        fn enqueue(
+            &self,
+            generation: u64,
+            fx: TxnEffects,
+            local: Vec<LocalWrite>,
+        ) -> Result<Ticket, StoreError> {
             let seen = (fx.clone(), local.clone());
             self.seen.lock().unwrap().commits.push(seen);
-            self.inner.enqueue(fx, local)
+            self.inner.enqueue(generation, fx, local)
         }
 
         fn wait(&self, ticket: Ticket) -> Result<(), StoreError> {

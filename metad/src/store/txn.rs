@@ -1,5 +1,6 @@
 //! Read-check-write transactions over the store (see the module doc of `store`).
 
+use super::pending::{self, Pending};
 use super::values::Value;
 use super::{is_after, scan_start, Cf, Reader, Store, StoreError, Visitor};
 use crate::group::{LocalWrite, TxnEffects, Write};
@@ -10,19 +11,20 @@ use std::sync::MutexGuard;
 /// Pending writes of a transaction, by table and key; `None` is a deletion.
 type Overlay = BTreeMap<(Cf, Vec<u8>), Option<Vec<u8>>>;
 
-/// A transaction: holds the store's write lock, reads through its own pending writes, and
-/// writes them all as one batch at [`commit`](Txn::commit). Dropping it discards them.
+/// A transaction: holds the store's write lock, reads through its own staged writes, then
+/// the group's pending ones (committed, not yet applied), then the applied state, and writes
+/// its own as one batch at [`commit`](Txn::commit). Dropping it discards them.
 pub struct Txn<'a> {
     store: &'a Store,
-    _guard: MutexGuard<'a, ()>,
+    guard: MutexGuard<'a, Pending>,
     overlay: Overlay,
 }
 
 impl<'a> Txn<'a> {
-    pub(super) fn new(store: &'a Store, guard: MutexGuard<'a, ()>) -> Self {
+    pub(super) fn new(store: &'a Store, guard: MutexGuard<'a, Pending>) -> Self {
         Txn {
             store,
-            _guard: guard,
+            guard,
             overlay: BTreeMap::new(),
         }
     }
@@ -63,14 +65,22 @@ impl<'a> Txn<'a> {
     pub fn commit(self, sync: bool) -> Result<(), StoreError> {
         let Txn {
             store,
-            _guard: guard,
+            mut guard,
             overlay,
         } = self;
         if overlay.is_empty() {
             return Ok(());
         }
         let (effects, local) = into_effects(overlay);
-        let ticket = store.group.enqueue(effects, local)?;
+        let group = store.group();
+        let deferred = group.defers().then(|| effects.clone());
+        // The generation the pending rows it read belong to: a transaction evaluated in
+        // another leader run is refused.
+        let ticket = group.enqueue(guard.generation(), effects, local)?;
+        if let Some(effects) = deferred {
+            guard.record(ticket.seq(), effects)?;
+            store.note_pending(ticket.seq());
+        }
         drop(guard);
         if sync {
             store.wait_durable(ticket)?;
@@ -96,10 +106,13 @@ fn into_effects(overlay: Overlay) -> (TxnEffects, Vec<LocalWrite>) {
 
 impl Reader for Txn<'_> {
     fn get_raw(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.overlay.get(&(cf, key.to_vec())) {
-            Some(staged) => Ok(staged.clone()),
-            None => Ok(self.store.db.get_cf(self.store.cf(cf)?, key)?),
+        if let Some(staged) = self.overlay.get(&(cf, key.to_vec())) {
+            return Ok(staged.clone());
         }
+        if let Some(pending) = self.guard.get(cf, key) {
+            return Ok(pending.clone());
+        }
+        Ok(self.store.db.get_cf(self.store.cf(cf)?, key)?)
     }
 
     fn scan_raw(
@@ -114,11 +127,14 @@ impl Reader for Txn<'_> {
             Some(a) if a >= prefix => Bound::Excluded((cf, a.to_vec())),
             _ => Bound::Included((cf, prefix.to_vec())),
         };
-        let mut staged = self
+        let own = self
             .overlay
-            .range((lower, Bound::Unbounded))
+            .range((lower.clone(), Bound::Unbounded))
             .take_while(|((c, k), _)| *c == cf && k.starts_with(prefix))
-            .peekable();
+            .map(|((_, k), v)| (k, v));
+        let pending = self.guard.range(cf, lower, prefix);
+        let staged = pending::merge(own.peekable(), pending.peekable());
+        let mut staged = staged.into_iter().peekable();
         let mut iter = self.store.db.raw_iterator_cf(self.store.cf(cf)?);
         iter.seek(start);
         // The seek lands on `after` itself when it is stored: step over it, or the merge
@@ -133,14 +149,14 @@ impl Reader for Txn<'_> {
                 _ => None,
             };
             let stored = stored.filter(|k| is_after(k, after));
-            let next_staged = staged.peek().map(|((_, k), _)| k.as_slice());
+            let next_staged = staged.peek().map(|(k, _)| k.as_slice());
             let (key, value): (Vec<u8>, Option<Vec<u8>>) = match (stored, next_staged) {
                 (None, None) => break,
                 (Some(s), Some(t)) if t <= s => {
                     if t == s {
                         iter.next();
                     }
-                    let ((_, k), v) = staged.next().ok_or_else(merge_bug)?;
+                    let (k, v) = staged.next().ok_or_else(merge_bug)?;
                     (k.clone(), v.clone())
                 }
                 (Some(s), _) => {
@@ -149,7 +165,7 @@ impl Reader for Txn<'_> {
                     item
                 }
                 (None, Some(_)) => {
-                    let ((_, k), v) = staged.next().ok_or_else(merge_bug)?;
+                    let (k, v) = staged.next().ok_or_else(merge_bug)?;
                     (k.clone(), v.clone())
                 }
             };

@@ -1,0 +1,281 @@
+//! Following the leadership: a member that becomes leader catches up, reloads the soft state
+//! it keeps as leader (chunkd liveness, id blocks, write sessions) and begins a run of
+//! proposals; a member that loses it ends the run. Also the forming of a new group.
+
+use super::proposer::Role;
+use super::types::Epoch;
+use super::{node, Shared};
+use dfs_common::wire::{MetadMember, MetadRole};
+use dfs_common::{ErrorDetail, RpcError};
+use openraft::error::{CheckIsLeaderError, RaftError};
+use openraft::ServerState;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a member does when it begins leading, on a blocking thread, with whether it is the
+/// only voter (a group of one keeps its open write sessions: no other leader can have
+/// changed anything meanwhile).
+pub(crate) type OnLead = Arc<dyn Fn(bool) -> Result<(), RpcError> + Send + Sync>;
+
+/// How long a new leader waits for its log to be applied before it gives up and tries again.
+const CATCH_UP: Duration = Duration::from_secs(30);
+
+/// The leadership task.
+pub(super) async fn run(shared: Arc<Shared>, on_lead: OnLead) {
+    let mut metrics = shared.raft().metrics();
+    while !shared.is_stopping() {
+        let (leading, term, leader) = {
+            let m = metrics.borrow();
+            (
+                m.state == ServerState::Leader && m.current_leader == Some(shared.id),
+                m.current_term,
+                m.current_leader,
+            )
+        };
+        let role = shared.lock_state().role;
+        if leading {
+            let current = matches!(role, Role::Leading { epoch, .. } if epoch.term == term);
+            if !current {
+                begin_run(&shared, term, &on_lead).await;
+            }
+        } else if role != (Role::Follower { leader }) {
+            if matches!(role, Role::Leading { .. }) {
+                tracing::info!(term, leader = ?leader, "no longer the metad leader");
+            }
+            let mut state = shared.lock_state();
+            state.end_run(Role::Follower { leader }, shared.address(leader));
+            shared.changed.notify_all();
+        }
+        tokio::select! {
+            changed = metrics.changed() => if changed.is_err() { return },
+            _ = shared.restart.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
+}
+
+/// Begins a leader run in `term`: everything in the log applied, soft state reloaded, then
+/// writes accepted. Returns without leading on any failure; the task tries again.
+async fn begin_run(shared: &Arc<Shared>, term: u64, on_lead: &OnLead) {
+    {
+        let mut state = shared.lock_state();
+        if matches!(state.role, Role::Leading { .. }) {
+            state.end_run(Role::Starting, None);
+        } else {
+            state.role = Role::Starting;
+        }
+        shared.changed.notify_all();
+    }
+    // Proposals of the previous run settle (applied, or failed within their timeout).
+    let deadline = tokio::time::Instant::now() + CATCH_UP;
+    while !shared.lock_state().in_flight.is_empty() {
+        if tokio::time::Instant::now() > deadline {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let raft = shared.raft();
+    if let Err(e) = raft.ensure_linearizable().await {
+        tracing::debug!("a new leader could not confirm its leadership yet: {e}");
+        return;
+    }
+    let last = raft.metrics().borrow().last_log_index;
+    if let Some(last) = last {
+        let caught_up = raft
+            .wait(Some(CATCH_UP))
+            .applied_index_at_least(Some(last), "a new leader applies its log")
+            .await;
+        if let Err(e) = caught_up {
+            tracing::warn!("a new leader did not apply its log in time: {e}");
+            return;
+        }
+    }
+    let alone = voter_count(shared) == 1;
+    let reload = on_lead.clone();
+    let db = shared.db.clone();
+    let prepared = tokio::task::spawn_blocking(move || {
+        reload(alone)?;
+        super::state_machine::read_fence(&db).map_err(RpcError::from)
+    })
+    .await;
+    let fence = match prepared {
+        Ok(Ok(fence)) => fence,
+        Ok(Err(e)) => {
+            tracing::error!("a new leader could not load its state: {e}");
+            return;
+        }
+        Err(e) => {
+            tracing::error!("a new leader could not load its state: {e}");
+            return;
+        }
+    };
+    let still = {
+        let m = raft.metrics();
+        let m = m.borrow();
+        m.state == ServerState::Leader && m.current_term == term
+    };
+    let mut state = shared.lock_state();
+    if !still || state.role != Role::Starting {
+        return;
+    }
+    let restart = match state.restarts {
+        (t, n) if t == term => n + 1,
+        _ => 0,
+    };
+    state.restarts = (term, restart);
+    let epoch = Epoch {
+        term,
+        leader: shared.id,
+        restart,
+    };
+    state.role = Role::Leading {
+        epoch,
+        prev: None,
+        base: fence.last_data,
+    };
+    state.generation += 1;
+    shared.changed.notify_all();
+    drop(state);
+    shared.wake.notify_one();
+    tracing::info!(term, restart, id = shared.id, "leading the metad group");
+}
+
+fn voter_count(shared: &Shared) -> usize {
+    shared
+        .raft()
+        .metrics()
+        .borrow()
+        .membership_config
+        .membership()
+        .voter_ids()
+        .count()
+}
+
+/// The error a read barrier's failure answers with.
+pub(super) fn read_error(
+    shared: &Shared,
+    err: RaftError<u64, CheckIsLeaderError<u64, openraft::BasicNode>>,
+) -> RpcError {
+    match err {
+        RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)) => {
+            shared.not_leader(f.leader_id)
+        }
+        RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(e)) => RpcError::detailed(
+            ErrorDetail::NoQuorum,
+            format!(
+                "metad {} cannot reach a majority of the metad group ({e}); nothing can be \
+                 read or written until a majority is back",
+                shared.id
+            ),
+        ),
+        RaftError::Fatal(e) => RpcError::unavailable(format!("metad's raft stopped: {e}")),
+    }
+}
+
+/// Makes a new group out of fresh members: a group of one initializes itself; in a group of
+/// several the lowest id initializes once every other member answers that it is fresh too,
+/// so a member whose data was wiped cannot found a second group beside the first.
+pub(super) async fn form(
+    shared: &Arc<Shared>,
+    pristine: bool,
+    client: &dfs_common::http::InternalClient,
+) -> Result<(), String> {
+    let raft = shared.raft();
+    let initialized = raft.is_initialized().await.map_err(|e| e.to_string())?;
+    if initialized {
+        return Ok(());
+    }
+    let members: BTreeMap<u64, openraft::BasicNode> = shared
+        .members
+        .iter()
+        .map(|(id, addr)| (*id, node(addr)))
+        .collect();
+    if members.len() == 1 {
+        return raft
+            .initialize(members)
+            .await
+            .map_err(|e| format!("cannot initialize the group of one: {e}"));
+    }
+    if !pristine || !super::network::state_is_empty(&shared.db) {
+        return Err(format!(
+            "metad {} holds data but is in no group: a group of several forms only from empty \
+             members (run this data folder alone, without --peers)",
+            shared.id
+        ));
+    }
+    if shared.members.keys().next() != Some(&shared.id) {
+        tracing::info!(id = shared.id, "waiting to be contacted by the group");
+        return Ok(());
+    }
+    let shared = shared.clone();
+    let client = client.clone();
+    tokio::spawn(async move {
+        loop {
+            match super::network::all_fresh(&shared, &client).await {
+                Ok(true) => {
+                    let raft = shared.raft();
+                    match raft.initialize(members.clone()).await {
+                        Ok(()) => tracing::info!("metad group formed"),
+                        Err(e) => tracing::info!("the group was not formed here: {e}"),
+                    }
+                    return;
+                }
+                Ok(false) => {
+                    tracing::info!("another member already belongs to a group; not forming one");
+                    return;
+                }
+                Err(waiting) => tracing::info!("waiting for every member to form the group: {waiting}"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+    Ok(())
+}
+
+/// Every member as the leader (or this member) sees it.
+pub(super) fn status(shared: &Shared) -> Vec<MetadMember> {
+    let metrics = shared.raft().metrics();
+    let m = metrics.borrow();
+    let own_log = m.last_log_index.unwrap_or(0);
+    let own_applied = m.last_applied.map_or(0, |id| id.index);
+    let matched: BTreeMap<u64, u64> = m
+        .replication
+        .as_ref()
+        .map(|r| {
+            r.iter()
+                .map(|(id, log)| (*id, log.map_or(0, |l| l.index)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let membership = m.membership_config.membership();
+    let voters: Vec<u64> = membership.voter_ids().collect();
+    let mut out = Vec::new();
+    for (id, addr) in &shared.members {
+        let role = if Some(*id) == m.current_leader {
+            MetadRole::Leader
+        } else if *id == shared.id && m.state == ServerState::Candidate {
+            MetadRole::Candidate
+        } else if !voters.contains(id) && !voters.is_empty() {
+            MetadRole::Learner
+        } else {
+            MetadRole::Follower
+        };
+        let (log, applied) = if *id == shared.id {
+            (own_log, own_applied)
+        } else {
+            // What the leader knows of a follower: the log it has matched.
+            let index = matched.get(id).copied().unwrap_or(0);
+            (index, index)
+        };
+        out.push(MetadMember {
+            id: *id,
+            addr: addr.clone(),
+            role,
+            term: m.current_term,
+            last_log_index: log,
+            applied_index: applied,
+        });
+    }
+    out
+}

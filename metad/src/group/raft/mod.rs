@@ -1,0 +1,356 @@
+//! The metad group on openraft (REPLICATION.md). Only this module imports openraft: an
+//! upgrade of it touches nothing else.
+//!
+//! The leader evaluates transactions as before (under the store's write lock, over the
+//! applied state plus its own effects still in flight, the store's pending overlay) and
+//! proposes their effects in batches ([`proposer`]); every member applies committed entries
+//! ([`state_machine`]), fenced so that an entry applies only on the state it was evaluated
+//! on ([`fence`]). Answers wait until what they read is applied ([`RaftGroup::settle`]).
+
+mod fence;
+mod leadership;
+mod log_store;
+pub(crate) mod network;
+mod proposer;
+mod state_machine;
+pub(crate) mod types;
+
+use super::{Group, LocalWrite, Ticket, TxnEffects};
+use crate::store::StoreError;
+use dfs_common::RpcError;
+use openraft::{BasicNode, Raft};
+use proposer::{Failure, Role, State};
+use rocksdb::DB;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+use types::TypeConfig;
+
+pub(crate) use leadership::OnLead;
+pub(crate) use proposer::Slot as SlotHandle;
+
+/// The members of the group: id → `host:port`.
+pub type Members = BTreeMap<u64, String>;
+
+/// Timings of the group (`[raft]` in metad's configuration).
+#[derive(Clone, Debug)]
+pub struct Timings {
+    /// How often the leader heartbeats, in milliseconds.
+    pub heartbeat_ms: u64,
+    /// A follower that hears no leader for a random time in this range starts an election.
+    pub election_min_ms: u64,
+    /// See `election_min_ms`.
+    pub election_max_ms: u64,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        // Elections slower than the worst fsync stall of a busy disk: openraft 0.9 cannot
+        // answer a heartbeat while it waits for its own log append.
+        Timings {
+            heartbeat_ms: 250,
+            election_min_ms: 1000,
+            election_max_ms: 2000,
+        }
+    }
+}
+
+/// State shared by the group's tasks and the store's threads.
+pub(crate) struct Shared {
+    id: u64,
+    members: Members,
+    raft: OnceLock<Raft<TypeConfig>>,
+    runtime: tokio::runtime::Handle,
+    state: Mutex<State>,
+    /// Signalled whenever `state` changes (blocking waiters).
+    changed: Condvar,
+    /// Wakes the proposer.
+    wake: tokio::sync::Notify,
+    /// Wakes the leadership task to start a new run after a failure.
+    restart: tokio::sync::Notify,
+    locals: state_machine::LocalRows,
+    db: Arc<DB>,
+    /// Set at shutdown: the tasks end, releasing the databases.
+    stopping: std::sync::atomic::AtomicBool,
+}
+
+impl Shared {
+    fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn lock_state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn raft(&self) -> &Raft<TypeConfig> {
+        self.raft
+            .get()
+            .expect("the raft handle is set before any task or request uses it")
+    }
+
+    fn address(&self, id: Option<u64>) -> Option<String> {
+        id.and_then(|id| self.members.get(&id).cloned())
+    }
+
+    fn not_leader(&self, leader: Option<u64>) -> RpcError {
+        let hint = self.address(leader);
+        let message = match &hint {
+            Some(addr) => format!("metad {} is not the leader; the leader is {addr}", self.id),
+            None => format!(
+                "metad {} is not the leader and knows no leader yet (an election is under way)",
+                self.id
+            ),
+        };
+        RpcError::not_leader(hint, message)
+    }
+}
+
+/// The Raft group, as the store's [`Group`] and as the server sees it.
+pub(crate) struct RaftGroup {
+    shared: Arc<Shared>,
+}
+
+fn failure_error(failure: Failure) -> StoreError {
+    StoreError::Group(match failure {
+        Failure::NotLeader(hint) => RpcError::not_leader(
+            hint,
+            "the write was not done: this metad lost the leadership; retry",
+        ),
+        Failure::Unknown(reason) => RpcError::detailed(
+            dfs_common::ErrorDetail::NoAnswer,
+            format!("the write may or may not have been done: {reason}"),
+        ),
+    })
+}
+
+impl Group for RaftGroup {
+    fn enqueue(
+        &self,
+        generation: u64,
+        effects: TxnEffects,
+        local: Vec<LocalWrite>,
+    ) -> Result<Ticket, StoreError> {
+        let shared = &self.shared;
+        let mut state = shared.lock_state();
+        // Back pressure: a full batch waits for the proposer (the caller holds the write
+        // lock, so the writers behind it wait too).
+        while state.open_is_full() && matches!(state.role, Role::Leading { .. }) {
+            shared.wake.notify_one();
+            let (next, _) = shared
+                .changed
+                .wait_timeout(state, Duration::from_millis(100))
+                .unwrap_or_else(|p| p.into_inner());
+            state = next;
+        }
+        match state.role {
+            Role::Leading { .. } if state.generation == generation => {}
+            Role::Leading { .. } | Role::Starting => {
+                return Err(StoreError::Group(shared.not_leader(None)))
+            }
+            Role::Follower { leader } => return Err(StoreError::Group(shared.not_leader(leader))),
+        }
+        let (seq, slot) = state.join(effects, local);
+        drop(state);
+        shared.wake.notify_one();
+        Ok(Ticket {
+            seq,
+            slot: Some(slot),
+        })
+    }
+
+    fn wait(&self, ticket: Ticket) -> Result<(), StoreError> {
+        match ticket.slot {
+            Some(slot) => slot.wait().map_err(failure_error),
+            None => Err(StoreError::Corrupt("a ticket of another group".into())),
+        }
+    }
+
+    fn reserve(&self, effects: TxnEffects) -> Result<(), StoreError> {
+        // A reservation reads nothing pending: any run may take it.
+        let generation = self.generation();
+        let ticket = self.enqueue(generation, effects, Vec::new())?;
+        self.wait(ticket)
+    }
+
+    fn defers(&self) -> bool {
+        true
+    }
+
+    fn unsettled_from(&self) -> u64 {
+        self.shared.lock_state().unsettled_from()
+    }
+
+    fn generation(&self) -> u64 {
+        self.shared.lock_state().generation
+    }
+}
+
+impl RaftGroup {
+    /// Opens the log in `dir/log`, starts Raft with the state database `db`, and the tasks
+    /// that propose and follow the leadership. A group of one initializes itself; a group of
+    /// several forms as [`leadership::form`] says.
+    pub async fn start(
+        id: u64,
+        members: Members,
+        timings: Timings,
+        dir: &Path,
+        db: Arc<DB>,
+        client: dfs_common::http::InternalClient,
+        on_lead: OnLead,
+    ) -> Result<RaftGroup, String> {
+        let log_dir = dir.join("log");
+        let snapshots = dir.join("snapshots");
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let log = tokio::task::spawn_blocking(move || log_store::LogStore::open(&log_dir))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("cannot open the raft log: {e}"))?;
+        let locals = Arc::new(Mutex::new(HashMap::new()));
+        let machine = state_machine::StateMachine::new(db.clone(), locals.clone(), snapshots);
+        let shared = Arc::new(Shared {
+            id,
+            members: members.clone(),
+            raft: OnceLock::new(),
+            runtime: tokio::runtime::Handle::current(),
+            state: Mutex::new(State::new()),
+            changed: Condvar::new(),
+            wake: tokio::sync::Notify::new(),
+            restart: tokio::sync::Notify::new(),
+            locals,
+            db,
+            stopping: std::sync::atomic::AtomicBool::new(false),
+        });
+        let config = openraft::Config {
+            cluster_name: "dfs-metad".into(),
+            heartbeat_interval: timings.heartbeat_ms,
+            election_timeout_min: timings.election_min_ms,
+            election_timeout_max: timings.election_max_ms,
+            max_payload_entries: 64,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(20_000),
+            // Followers catch up from the log, never from a snapshot (not sent yet: stage 4),
+            // after an absence of up to this many entries.
+            max_in_snapshot_log_to_keep: 100_000,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| format!("invalid raft settings: {e}"))?;
+        let pristine = log.is_pristine().map_err(|e| e.to_string())?;
+        let network = network::Network::new(client.clone(), members.clone());
+        let raft = Raft::new(id, Arc::new(config), network, log, machine)
+            .await
+            .map_err(|e| format!("cannot start raft: {e}"))?;
+        let _ = shared.raft.set(raft);
+        tokio::spawn(proposer::run(shared.clone()));
+        tokio::spawn(leadership::run(shared.clone(), on_lead));
+        leadership::form(&shared, pristine, &client).await?;
+        Ok(RaftGroup { shared })
+    }
+
+    /// The openraft handle, for the RPCs between members.
+    pub fn raft(&self) -> &Raft<TypeConfig> {
+        self.shared.raft()
+    }
+
+    /// This member's id.
+    pub fn id(&self) -> u64 {
+        self.shared.id
+    }
+
+    /// Whether this member leads and accepts writes; otherwise the error to answer with.
+    pub fn check_leader(&self) -> Result<u64, RpcError> {
+        let state = self.shared.lock_state();
+        match state.role {
+            Role::Leading { .. } => Ok(state.generation),
+            Role::Starting => Err(self.shared.not_leader(None)),
+            Role::Follower { leader } => Err(self.shared.not_leader(leader)),
+        }
+    }
+
+    /// Waits until an answer computed in leader run `generation` may be given: every batch
+    /// up to `upto` (the newest one whose effects the answer could have read) is settled,
+    /// this member still leads in the same run, and, with other voters, a quorum still
+    /// follows it (so no other leader acknowledged anything the answer does not show).
+    /// Blocking: called on the RPC's blocking thread.
+    pub fn settle(&self, generation: u64, upto: u64) -> Result<(), RpcError> {
+        let shared = &self.shared;
+        let state = shared.lock_state();
+        let (state, _) = shared
+            .changed
+            .wait_timeout_while(state, proposer::PROPOSE_TIMEOUT * 3, |s| {
+                s.generation == generation && s.unsettled_from() <= upto
+            })
+            .unwrap_or_else(|p| p.into_inner());
+        let voters = self.voters();
+        let unchanged = state.generation == generation && state.unsettled_from() > upto;
+        drop(state);
+        if !unchanged {
+            return Err(shared.not_leader(None));
+        }
+        if voters > 1 {
+            let confirmed = shared
+                .runtime
+                .block_on(shared.raft().ensure_linearizable());
+            if let Err(e) = confirmed {
+                return Err(leadership::read_error(shared, e));
+            }
+            if shared.lock_state().generation != generation {
+                return Err(shared.not_leader(None));
+            }
+        }
+        Ok(())
+    }
+
+    /// How many voters the group has now.
+    pub fn voters(&self) -> usize {
+        self.shared
+            .raft()
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .count()
+    }
+
+    /// The members' state as `dfs status` shows it.
+    pub fn status(&self) -> Vec<dfs_common::wire::MetadMember> {
+        leadership::status(&self.shared)
+    }
+
+    /// Waits up to `timeout` for this member to lead (a group of one at start).
+    pub async fn wait_leading(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while tokio::time::Instant::now() < deadline {
+            if self.check_leader().is_ok() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+
+    /// Stops Raft and the group's tasks (at shutdown).
+    pub async fn shutdown(&self) {
+        let shared = &self.shared;
+        shared
+            .stopping
+            .store(true, std::sync::atomic::Ordering::Release);
+        shared.lock_state().end_run(Role::Follower { leader: None }, None);
+        shared.changed.notify_all();
+        shared.wake.notify_one();
+        shared.restart.notify_one();
+        if let Err(e) = self.shared.raft().shutdown().await {
+            tracing::warn!("stopping raft: {e}");
+        }
+    }
+}
+
+/// A handle on the group's member addresses, for building `BasicNode`s.
+fn node(addr: &str) -> BasicNode {
+    BasicNode {
+        addr: addr.to_owned(),
+    }
+}

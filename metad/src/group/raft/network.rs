@@ -1,0 +1,251 @@
+//! Raft between members, on metad's own listener: `POST /raft/append`, `/raft/vote` and
+//! `/raft/hello`, signed with the cluster secret like every internal request, with bincode
+//! bodies (openraft's own types). The answer of append and vote is openraft's `Result`; a
+//! transport failure is openraft's `Unreachable` (it backs off) or `Network` error.
+
+use super::types::TypeConfig;
+use super::{RaftGroup, Shared};
+use crate::store::Cf;
+use bincode::Options;
+use dfs_common::http::{self as dhttp, Body, InternalClient};
+use dfs_common::{auth, ErrorDetail, RpcError};
+use http::{Method, Response, StatusCode};
+use openraft::error::{
+    Fatal, NetworkError, RPCError, RaftError, RemoteError, ReplicationClosed,
+    StreamingError, Unreachable,
+};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
+};
+use openraft::{BasicNode, OptionalSend, Snapshot, Vote};
+use rocksdb::DB;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+
+/// The largest Raft message body accepted (openraft splits appends above what we send).
+const MAX_RAFT_BODY: usize = dhttp::MAX_RPC_BODY;
+
+fn codec() -> impl Options {
+    bincode::DefaultOptions::new().with_limit(MAX_RAFT_BODY as u64)
+}
+
+/// Makes the connection to each member (one shared HTTP pool).
+pub struct Network {
+    client: InternalClient,
+}
+
+impl Network {
+    /// The network of a member; `members` only serves the addresses of [`BasicNode`]s.
+    pub fn new(client: InternalClient, _members: super::Members) -> Network {
+        Network { client }
+    }
+}
+
+impl RaftNetworkFactory<TypeConfig> for Network {
+    type Network = Peer;
+
+    async fn new_client(&mut self, target: u64, node: &BasicNode) -> Peer {
+        Peer {
+            client: self.client.clone(),
+            target,
+            addr: node.addr.clone(),
+        }
+    }
+}
+
+/// The connection to one member.
+pub struct Peer {
+    client: InternalClient,
+    target: u64,
+    addr: String,
+}
+
+type RpcResult<T, E = openraft::error::Infallible> =
+    Result<T, RPCError<u64, BasicNode, RaftError<u64, E>>>;
+
+impl Peer {
+    /// Sends `req` to `path` and decodes openraft's answer.
+    async fn send<Req, Resp, E>(&self, path: &str, req: &Req, option: &RPCOption) -> RpcResult<Resp, E>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
+        let body = codec()
+            .serialize(req)
+            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let answer = tokio::time::timeout(option.hard_ttl(), self.post(path, body)).await;
+        let bytes = match answer {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(e)) if e.is(ErrorDetail::Unreachable) => {
+                return Err(RPCError::Unreachable(Unreachable::new(&e)))
+            }
+            Ok(Err(e)) => return Err(RPCError::Network(NetworkError::new(&e))),
+            Err(_) => {
+                let e = RpcError::detailed(
+                    ErrorDetail::NoAnswer,
+                    format!("metad {} did not answer {path} in time", self.target),
+                );
+                return Err(RPCError::Network(NetworkError::new(&e)));
+            }
+        };
+        let decoded: Result<Resp, RaftError<u64, E>> = codec()
+            .deserialize(&bytes)
+            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        decoded.map_err(|e| {
+            RPCError::RemoteError(RemoteError::new_with_node(
+                self.target,
+                BasicNode {
+                    addr: self.addr.clone(),
+                },
+                e,
+            ))
+        })
+    }
+
+    async fn post(&self, path: &str, body: Vec<u8>) -> Result<bytes::Bytes, RpcError> {
+        let content = auth::sha256_content(&body);
+        let resp = self
+            .client
+            .send_ok(Method::POST, &self.addr, path, &content, dhttp::full(body))
+            .await?;
+        dhttp::read_body(resp.into_body(), MAX_RAFT_BODY).await
+    }
+}
+
+impl RaftNetwork<TypeConfig> for Peer {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> RpcResult<AppendEntriesResponse<u64>> {
+        self.send("/raft/append", &rpc, &option).await
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<u64>,
+        option: RPCOption,
+    ) -> RpcResult<VoteResponse<u64>> {
+        self.send("/raft/vote", &rpc, &option).await
+    }
+
+    async fn full_snapshot(
+        &mut self,
+        _vote: Vote<u64>,
+        snapshot: Snapshot<TypeConfig>,
+        _cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
+        _option: RPCOption,
+    ) -> Result<SnapshotResponse<u64>, StreamingError<TypeConfig, Fatal<u64>>> {
+        // Snapshot transfer is stage 4 (REPLICATION.md): until then a member behind the
+        // purged log cannot catch up, and says so in the leader's log.
+        let e = RpcError::unavailable(format!(
+            "metad {} is behind the purged log and needs the snapshot in {}, which this version \
+             cannot send yet",
+            self.target,
+            snapshot.snapshot.path.display()
+        ));
+        tracing::warn!("{e}");
+        Err(StreamingError::Unreachable(Unreachable::new(&e)))
+    }
+}
+
+/// What `/raft/hello` answers: whether a member already belongs to a group.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Hello {
+    /// The member's id.
+    pub id: u64,
+    /// Whether its Raft state is initialized (it belongs to a group).
+    pub initialized: bool,
+}
+
+/// Serves one Raft request (signature already checked).
+pub async fn serve(group: &RaftGroup, path: &str, body: &[u8]) -> Result<Response<Body>, RpcError> {
+    let raft = group.raft();
+    match path {
+        "/raft/append" => {
+            let req: AppendEntriesRequest<TypeConfig> = decode(body)?;
+            encode(&raft.append_entries(req).await)
+        }
+        "/raft/vote" => {
+            let req: VoteRequest<u64> = decode(body)?;
+            encode(&raft.vote(req).await)
+        }
+        "/raft/hello" => {
+            let initialized = raft
+                .is_initialized()
+                .await
+                .map_err(|e| RpcError::unavailable(e.to_string()))?;
+            let hello = Hello {
+                id: group.id(),
+                initialized,
+            };
+            Ok(dhttp::json_response(StatusCode::OK, &hello))
+        }
+        _ => Err(RpcError::not_found(format!("no such endpoint: {path}"))),
+    }
+}
+
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, RpcError> {
+    codec()
+        .deserialize(body)
+        .map_err(|e| RpcError::invalid(format!("malformed raft message: {e}")))
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Response<Body>, RpcError> {
+    let bytes = codec()
+        .serialize(value)
+        .map_err(|e| RpcError::internal(format!("cannot encode a raft answer: {e}")))?;
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(http::header::CONTENT_TYPE, "application/octet-stream")
+        .body(dhttp::full(bytes))
+        .unwrap_or_else(|_| dhttp::error_response(&RpcError::internal("raft answer"))))
+}
+
+/// Whether the state database holds nothing a user made (a fresh member).
+pub fn state_is_empty(db: &DB) -> bool {
+    [Cf::Dentry, Cf::Node, Cf::AccessKey, Cf::Upload]
+        .iter()
+        .all(|cf| match db.cf_handle(cf.name()) {
+            Some(table) => db.iterator_cf(table, rocksdb::IteratorMode::Start).next().is_none(),
+            None => true,
+        })
+}
+
+/// Asks every other member whether it already belongs to a group: `Ok(true)` when all
+/// answered and none does, `Ok(false)` when one does, `Err` naming who did not answer.
+pub async fn all_fresh(shared: &Shared, client: &InternalClient) -> Result<bool, String> {
+    let mut silent = Vec::new();
+    for (id, addr) in &shared.members {
+        if *id == shared.id {
+            continue;
+        }
+        let content = auth::sha256_content(b"");
+        let answer = client
+            .send_ok(Method::POST, addr, "/raft/hello", &content, dhttp::empty())
+            .await;
+        let hello = match answer {
+            Ok(resp) => match dhttp::read_body(resp.into_body(), 64 * 1024).await {
+                Ok(bytes) => dhttp::decode_json::<Hello>(&bytes).ok(),
+                Err(_) => None,
+            },
+            Err(_) => None,
+        };
+        match hello {
+            Some(h) if h.id != *id => {
+                return Err(format!("{addr} says it is member {}, not {id}", h.id))
+            }
+            Some(h) if h.initialized => return Ok(false),
+            Some(_) => {}
+            None => silent.push(format!("{id}={addr}")),
+        }
+    }
+    if silent.is_empty() {
+        Ok(true)
+    } else {
+        Err(format!("no answer yet from {}", silent.join(", ")))
+    }
+}
