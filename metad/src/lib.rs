@@ -193,7 +193,12 @@ impl Config {
             return Ok([(self.id, own_addr.to_owned())].into());
         }
         let mut members = group::raft::Members::new();
-        for item in self.peers.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        for item in self
+            .peers
+            .split(',')
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+        {
             let parsed = item
                 .split_once('=')
                 .and_then(|(id, addr)| Some((id.trim().parse::<u64>().ok()?, addr.trim())));
@@ -358,6 +363,10 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
         dead_timeout: Duration::from_millis(config.dead_timeout_ms),
         session_timeout: Duration::from_secs(config.session_timeout_secs),
         upload_expiry: Duration::from_secs(config.upload_expiry_secs),
+        leading: {
+            let group = raft.clone();
+            Arc::new(move || group.check_leader().is_ok())
+        },
     };
     let workers = workers::spawn_all(&ctx, &shutdown_rx);
     tracing::info!(%addr, id = config.id, "metad listening");

@@ -19,7 +19,8 @@ use std::process::ExitCode;
 struct Args {
     /// TOML configuration file (fields: listen, data_dir, secret_file, replication, chunk_size,
     /// heartbeat_interval_ms, dead_timeout_ms, session_timeout_secs, orphan_grace_secs,
-    /// upload_expiry_secs, log_format).
+    /// upload_expiry_secs, log_format, id, peers, and a [raft] table: heartbeat_ms,
+    /// election_min_ms, election_max_ms).
     /// The flags below override it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -45,6 +46,14 @@ struct Args {
     /// milliseconds [default: 10000].
     #[arg(long, value_name = "N")]
     dead_timeout_ms: Option<u64>,
+    /// This member's id in the metad group [default: 1].
+    #[arg(long, value_name = "N")]
+    id: Option<u64>,
+    /// Every member of the metad group, this one included, as ID=HOST:PORT,... (for example
+    /// 1=10.0.0.1:7700,2=10.0.0.2:7700,3=10.0.0.3:7700). Without it metad is a group of one.
+    /// Members started with the same list form the group by themselves.
+    #[arg(long, value_name = "LIST")]
+    peers: Option<String>,
     /// Log line format, `text` or `json`. Overrides `log_format` in the config file
     /// [default: text].
     #[arg(long, value_enum, env = "DFS_LOG_FORMAT", value_name = "FORMAT")]
@@ -82,6 +91,12 @@ fn config(args: Args) -> Result<dfs_metad::Config, String> {
     }
     if let Some(ms) = args.dead_timeout_ms {
         config.dead_timeout_ms = ms;
+    }
+    if let Some(id) = args.id {
+        config.id = id;
+    }
+    if let Some(peers) = args.peers {
+        config.peers = peers;
     }
     if let Some(format) = args.log_format {
         config.log_format = format;

@@ -322,7 +322,12 @@ where
 /// is settled and this member still leads (see `RaftGroup::settle`). An error that rests on
 /// state that never committed becomes "not the leader" (not done, retry); a success whose
 /// confirmation failed may have been done, and says so.
-fn settle<A>(app: &App, kind: Kind, generation: u64, answer: Result<A, RpcError>) -> Result<A, RpcError> {
+fn settle<A>(
+    app: &App,
+    kind: Kind,
+    generation: u64,
+    answer: Result<A, RpcError>,
+) -> Result<A, RpcError> {
     let upto = match kind {
         Kind::Read => 0,
         Kind::Write => app.store.settle_point(),
@@ -331,7 +336,10 @@ fn settle<A>(app: &App, kind: Kind, generation: u64, answer: Result<A, RpcError>
         (answer, Ok(())) => answer,
         (Ok(_), Err(e)) => Err(RpcError::detailed(
             ErrorDetail::NoAnswer,
-            format!("the operation ran but its outcome could not be confirmed: {}", e.message),
+            format!(
+                "the operation ran but its outcome could not be confirmed: {}",
+                e.message
+            ),
         )),
         (Err(e), Err(_)) if e.is(ErrorDetail::NoAnswer) => Err(e),
         (Err(_), Err(e)) => Err(e),

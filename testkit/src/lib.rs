@@ -11,6 +11,7 @@
 mod dfs;
 mod gateway;
 pub mod linearizability;
+mod metads;
 mod process;
 mod s3;
 
@@ -34,6 +35,9 @@ use std::time::{Duration, Instant};
 pub struct ClusterOptions {
     /// Number of chunkds.
     pub chunkds: usize,
+    /// Number of metad members (1: a group of one; 3 or 5: a replicated group whose members
+    /// list each other with `--peers`).
+    pub metads: usize,
     /// Replication factor.
     pub replication: u32,
     /// Chunk size in bytes.
@@ -56,6 +60,7 @@ impl Default for ClusterOptions {
     fn default() -> Self {
         ClusterOptions {
             chunkds: 3,
+            metads: 1,
             replication: 2,
             chunk_size: 8 << 20,
             heartbeat_interval_ms: 200,
@@ -80,19 +85,25 @@ impl ClusterOptions {
 /// One daemon of a cluster, to read its log with [`Cluster::log`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
-    /// metad.
+    /// metad (the first member of a group).
     Metad,
+    /// metad member `index` (0-based: member id `index + 1`).
+    MetadMember(usize),
     /// chunkd `index` (0-based, as in [`Cluster::chunkd_addr`]).
     Chunkd(usize),
     /// The gateway.
     Gateway,
 }
 
-/// A running test cluster: one metad, several chunkds and maybe a gateway, as processes.
+/// A running test cluster: metad (one, or a group), several chunkds and maybe a gateway, as
+/// processes.
 pub struct Cluster {
     dir: tempfile::TempDir,
     options: ClusterOptions,
-    metad: Daemon,
+    /// The metad members, member id = index + 1.
+    metads: Vec<Daemon>,
+    metad_addrs: Vec<String>,
+    /// Every member's address, comma-separated: what `--metad` takes.
     metad_addr: String,
     chunkds: Vec<Daemon>,
     chunkd_addrs: Vec<String>,
@@ -113,34 +124,13 @@ impl Cluster {
         let dir = tempfile::Builder::new().prefix("dfs-test-").tempdir()?;
         let secret_file = dir.path().join("cluster.secret");
         ClusterSecret::load_or_create(&secret_file).map_err(anyhow::Error::msg)?;
-        let metad_addr = format!("127.0.0.1:{}", free_port()?);
-        let metad = Daemon::spawn(
-            &bin_dir.join("metad"),
-            vec![
-                "--listen".into(),
-                metad_addr.clone(),
-                "--data".into(),
-                path_arg(&dir.path().join("metad")),
-                "--secret-file".into(),
-                path_arg(&secret_file),
-                "--replication".into(),
-                options.replication.to_string(),
-                "--chunk-size".into(),
-                options.chunk_size.to_string(),
-                "--heartbeat-interval-ms".into(),
-                options.heartbeat_interval_ms.to_string(),
-                "--dead-timeout-ms".into(),
-                options.dead_timeout_ms.to_string(),
-                "--log-format".into(),
-                options.log_format_arg().into(),
-            ],
-            dir.path().join("metad.log"),
-            &options.log_filter,
-        )?;
+        let (metads, metad_addrs) = metads::spawn(&options, dir.path(), &bin_dir, &secret_file)?;
+        let metad_addr = metad_addrs.join(",");
         let mut cluster = Cluster {
             dir,
             options,
-            metad,
+            metads,
+            metad_addrs,
             metad_addr,
             chunkds: Vec::new(),
             chunkd_addrs: Vec::new(),
@@ -207,12 +197,14 @@ impl Cluster {
         self.bin_dir.join(name)
     }
 
-    /// metad's process id, unless it was killed (for tools that read `/proc/PID/status`).
+    /// metad's process id (the first member's), unless it was killed (for tools that read
+    /// `/proc/PID/status`).
     pub fn metad_pid(&self) -> Option<u32> {
-        self.metad.pid()
+        self.metads[0].pid()
     }
 
-    /// metad's `host:port`.
+    /// metad's `host:port`; with a group, every member's, comma-separated (what `--metad`
+    /// and `DFS_METAD` take).
     pub fn metad_addr(&self) -> &str {
         &self.metad_addr
     }
@@ -247,15 +239,19 @@ impl Cluster {
         self.chunkds[index].respawn()
     }
 
-    /// Kills metad with SIGKILL.
+    /// Kills metad (every member of a group) with SIGKILL.
     pub fn kill_metad(&mut self) {
-        self.metad.kill();
+        for metad in &mut self.metads {
+            metad.kill();
+        }
     }
 
-    /// Starts metad again on the same address and data folder, and waits until it answers and
-    /// the running chunkds are registered again.
+    /// Starts metad (every member) again on the same addresses and data folders, and waits
+    /// until it answers and the running chunkds are registered again.
     pub async fn restart_metad(&mut self) -> Result<()> {
-        self.metad.respawn()?;
+        for metad in &mut self.metads {
+            metad.respawn()?;
+        }
         let expected = self.chunkds.iter().filter(|d| d.is_running()).count();
         self.wait_for(
             "metad to come back with its chunkds",
@@ -304,7 +300,8 @@ impl Cluster {
     /// Everything daemon `which` has logged so far (across restarts); empty if it has no log.
     pub fn log(&self, which: Role) -> String {
         let daemon = match which {
-            Role::Metad => Some(&self.metad),
+            Role::Metad => self.metads.first(),
+            Role::MetadMember(index) => self.metads.get(index),
             Role::Chunkd(index) => self.chunkds.get(index),
             Role::Gateway => self.gateway.as_ref().map(|g| &g.daemon),
         };
@@ -315,7 +312,8 @@ impl Cluster {
 
     /// The last lines of every daemon's log, for failure messages.
     pub fn log_tails(&self) -> String {
-        std::iter::once(&self.metad)
+        self.metads
+            .iter()
             .chain(&self.chunkds)
             .chain(self.gateway.as_ref().map(|g| &g.daemon))
             .map(|daemon| daemon.log_tail(15))
@@ -332,7 +330,9 @@ impl Drop for Cluster {
         for daemon in &mut self.chunkds {
             daemon.kill();
         }
-        self.metad.kill();
+        for metad in &mut self.metads {
+            metad.kill();
+        }
     }
 }
 

@@ -65,6 +65,23 @@ impl Daemon {
         }
     }
 
+    /// Sends a signal (`STOP`, `CONT`, `TERM`...) to the running process with kill(1): a
+    /// SIGSTOP freezes it as a hung machine would, keeping its sockets open.
+    pub(crate) fn signal(&self, name: &str) -> Result<()> {
+        let Some(pid) = self.pid() else {
+            anyhow::bail!("{} is not running", self.binary.display());
+        };
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(pid.to_string())
+            .status()
+            .context("cannot run kill")?;
+        if !status.success() {
+            anyhow::bail!("kill -{name} {pid} failed");
+        }
+        Ok(())
+    }
+
     /// The process id of the running process; `None` once killed. A process that exited by
     /// itself keeps its id until it is reaped, so the id names no other process meanwhile.
     pub(crate) fn pid(&self) -> Option<u32> {

@@ -17,6 +17,13 @@ pub struct S3Answer {
 }
 
 impl S3Answer {
+    /// The body: everything after the head.
+    pub fn body(&self) -> &str {
+        self.text
+            .split_once("\r\n\r\n")
+            .map_or("", |(_, body)| body)
+    }
+
     /// The value of the header `name` (case-insensitive), if present.
     pub fn header(&self, name: &str) -> Option<&str> {
         let head = self.text.split("\r\n\r\n").next()?;

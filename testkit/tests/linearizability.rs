@@ -1,5 +1,6 @@
 //! Linearizability of S3 PUT, GET and DELETE across metad crashes: four clients work on three
-//! keys through the gateway while metad is killed with SIGKILL and restarted again and again;
+//! keys through the gateway while metad (a single one, or the leader of a group of three) is
+//! killed with SIGKILL and restarted again and again;
 //! each key's history must be explainable as a register (see
 //! `dfs_testkit::linearizability`). A failed run keeps its history as JSON in
 //! `$TMPDIR/dfs-linearizability-failures/` and names the file.
@@ -128,13 +129,49 @@ fn keep_history(key: usize, ops: &[Op]) -> String {
 async fn s3_operations_stay_linearizable_across_metad_crashes() {
     let rounds = rounds();
     for round in 1..=rounds {
-        one_round(round, rounds).await;
+        one_round(round, rounds, 1).await;
     }
 }
 
-async fn one_round(round: usize, rounds: usize) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_operations_stay_linearizable_across_leader_deaths() {
+    let rounds = rounds();
+    for round in 1..=rounds {
+        one_round(round, rounds, 3).await;
+    }
+}
+
+/// Kills metad (with a group, its leader) and brings it back; returns what to print.
+async fn crash(cluster: &mut Cluster) -> String {
+    if cluster.metad_count() == 1 {
+        cluster.kill_metad();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let restarted = Instant::now();
+        cluster.restart_metad().await.unwrap();
+        return format!(
+            "metad served again {} ms after its restart began",
+            restarted.elapsed().as_millis()
+        );
+    }
+    let leader = cluster.metad_leader().await.unwrap();
+    let killed = Instant::now();
+    cluster.kill_metad_member(leader);
+    cluster
+        .wait_for_metad_leader(Some(leader), Duration::from_secs(30))
+        .await
+        .unwrap();
+    let elected = killed.elapsed().as_millis();
+    cluster.restart_metad_member(leader).unwrap();
+    format!(
+        "a new leader {elected} ms after the leader (member {}) was killed",
+        leader + 1
+    )
+}
+
+async fn one_round(round: usize, rounds: usize, metads: usize) {
     let mut cluster = Cluster::start(ClusterOptions {
         chunkds: 2,
+        metads,
         gateway: true,
         ..ClusterOptions::default()
     })
@@ -155,19 +192,13 @@ async fn one_round(round: usize, rounds: usize) {
         .collect();
     // Crash metad whenever the clients have made some progress since the last restart.
     let total = CLIENTS * OPS_PER_CLIENT;
-    for crash in 1..=RESTARTS {
-        let target = total * crash / (RESTARTS + 1);
+    for crash_no in 1..=RESTARTS {
+        let target = total * crash_no / (RESTARTS + 1);
         while done.load(Ordering::Relaxed) < target && !finished.load(Ordering::Relaxed) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        cluster.kill_metad();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let restarted = Instant::now();
-        cluster.restart_metad().await.unwrap();
-        eprintln!(
-            "round {round}/{rounds}, crash {crash}: metad served again {} ms after its restart began",
-            restarted.elapsed().as_millis()
-        );
+        let what = crash(&mut cluster).await;
+        eprintln!("round {round}/{rounds}, crash {crash_no}: {what}");
     }
     for handle in clients {
         handle.join().expect("a client thread panicked");
@@ -180,7 +211,8 @@ async fn one_round(round: usize, rounds: usize) {
         .filter(|(_, op)| op.complete.is_none())
         .count();
     eprintln!(
-        "{} operations recorded, {unknown} of unknown outcome, {RESTARTS} metad crashes",
+        "{} operations recorded, {unknown} of unknown outcome, {RESTARTS} metad crashes \
+         ({metads} members)",
         history.len()
     );
     for key in 0..KEYS {

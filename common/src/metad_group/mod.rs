@@ -136,6 +136,12 @@ pub async fn call_group<R: Rpc>(
             err.detail,
             ErrorDetail::Unreachable | ErrorDetail::NotLeader
         ) {
+            // A member that took the request and never answered (frozen, cut off) is not
+            // asked first again: the next call starts elsewhere. This call ends here, though,
+            // since the request may have been done.
+            if err.is(ErrorDetail::NoAnswer) {
+                group.failed(&addr, &err);
+            }
             return Err(err);
         }
         group.failed(&addr, &err);

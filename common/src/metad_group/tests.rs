@@ -132,3 +132,29 @@ async fn an_error_of_the_request_itself_is_not_sent_to_other_members() {
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::InvalidArgument);
 }
+
+/// A member that takes connections and drops them unanswered (a member dying mid-request).
+async fn silent_addr() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        while let Ok((conn, _)) = listener.accept().await {
+            drop(conn);
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_member_that_took_a_request_unanswered_is_not_asked_first_again() {
+    let silent = silent_addr().await;
+    let answering = server(|| Ok(status(3))).await;
+    let group = MetadGroup::parse(&format!("{silent},{answering}")).unwrap();
+    let http = client();
+    // The request may have been done there: this call ends with that doubt ...
+    let err = call_group(&http, &group, &StatusReq {}).await.unwrap_err();
+    assert_eq!(err.detail, ErrorDetail::NoAnswer, "{}", err.message);
+    // ... and the next one starts with another member.
+    let resp = call_group(&http, &group, &StatusReq {}).await.unwrap();
+    assert_eq!(resp.replication, 3);
+}

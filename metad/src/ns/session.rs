@@ -66,7 +66,10 @@ impl Sessions {
         if map.is_empty() {
             return Ok(());
         }
-        tracing::info!(sessions = map.len(), "a new leader forgets the open write sessions");
+        tracing::info!(
+            sessions = map.len(),
+            "a new leader forgets the open write sessions"
+        );
         for id in map.keys() {
             store.delete_local(&keys::local::session(*id))?;
         }

@@ -206,10 +206,7 @@ impl Store {
 
     /// The group that applies this store's effects.
     pub(crate) fn group(&self) -> Arc<dyn Group> {
-        self.group
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.group.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Hands the store to `group` (a Raft group, once it runs): from now on it applies

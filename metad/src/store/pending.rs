@@ -11,13 +11,16 @@ use std::ops::Bound;
 /// A staged or pending row: `None` is a deletion.
 pub(super) type Row = Option<Vec<u8>>;
 
+/// A row's address: its table and key.
+type RowKey = (Cf, Vec<u8>);
+
 /// Rows of batches not yet settled, newest value per key.
 #[derive(Default)]
 pub struct Pending {
     /// Each key's newest pending value and the batch that wrote it.
-    rows: BTreeMap<(Cf, Vec<u8>), (Row, u64)>,
+    rows: BTreeMap<RowKey, (Row, u64)>,
     /// The keys each batch wrote, oldest batch first (to drop them once settled).
-    batches: VecDeque<(u64, Vec<(Cf, Vec<u8>)>)>,
+    batches: VecDeque<(u64, Vec<RowKey>)>,
     /// The group generation the rows belong to.
     generation: u64,
 }
@@ -80,7 +83,7 @@ impl Pending {
     pub(super) fn range<'a>(
         &'a self,
         cf: Cf,
-        lower: Bound<(Cf, Vec<u8>)>,
+        lower: Bound<RowKey>,
         prefix: &'a [u8],
     ) -> impl Iterator<Item = (&'a Vec<u8>, &'a Row)> + 'a {
         self.rows
@@ -141,8 +144,10 @@ mod tests {
     #[test]
     fn settled_batches_leave_but_a_newer_write_of_the_same_key_stays() {
         let mut p = Pending::default();
-        p.record(1, fx(&[(b"a", Some(b"1")), (b"b", Some(b"1"))])).unwrap();
-        p.record(2, fx(&[(b"a", Some(b"2")), (b"c", None)])).unwrap();
+        p.record(1, fx(&[(b"a", Some(b"1")), (b"b", Some(b"1"))]))
+            .unwrap();
+        p.record(2, fx(&[(b"a", Some(b"2")), (b"c", None)]))
+            .unwrap();
         assert_eq!(p.get(Cf::Dentry, b"a"), Some(&Some(b"2".to_vec())));
         p.settle(2, 0);
         assert_eq!(p.get(Cf::Dentry, b"a"), Some(&Some(b"2".to_vec())));

@@ -68,28 +68,44 @@ pub struct Ctx {
     pub session_timeout: Duration,
     /// Age after which an open multipart upload is aborted.
     pub upload_expiry: Duration,
+    /// Whether this metad leads its group: workers only work on the leader (their decisions
+    /// are writes, and their soft state, such as chunkd liveness, lives there).
+    pub leading: Leading,
 }
+
+/// Tells whether this metad leads its group now.
+pub type Leading = Arc<dyn Fn() -> bool + Send + Sync>;
 
 /// Starts every worker; they stop when `shutdown` turns true.
 pub fn spawn_all(ctx: &Ctx, shutdown: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     vec![
-        spawn(dead::DeadDetector::new(ctx.clone()), shutdown.clone()),
-        spawn(repair::Repairer::new(ctx.clone()), shutdown.clone()),
-        spawn(gc::Collector::new(ctx.clone()), shutdown.clone()),
-        spawn(reaper::Reaper::new(ctx.clone()), shutdown.clone()),
-        spawn(uploads::UploadExpiry::new(ctx.clone()), shutdown.clone()),
-        spawn(detached::TreeDeleter::new(ctx.clone()), shutdown.clone()),
+        spawn(dead::DeadDetector::new(ctx.clone()), ctx, shutdown),
+        spawn(repair::Repairer::new(ctx.clone()), ctx, shutdown),
+        spawn(gc::Collector::new(ctx.clone()), ctx, shutdown),
+        spawn(reaper::Reaper::new(ctx.clone()), ctx, shutdown),
+        spawn(uploads::UploadExpiry::new(ctx.clone()), ctx, shutdown),
+        spawn(detached::TreeDeleter::new(ctx.clone()), ctx, shutdown),
     ]
 }
 
-/// Runs `worker` until `shutdown` turns true (or its sender is gone). A step in progress at
-/// shutdown is dropped: queue items are only removed once their work is done.
-pub fn spawn<W: Worker>(mut worker: W, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+/// Runs `worker` while this metad leads, until `shutdown` turns true (or its sender is gone).
+/// A step in progress at shutdown is dropped: queue items are only removed once their work
+/// is done.
+fn spawn<W: Worker>(mut worker: W, ctx: &Ctx, shutdown: &watch::Receiver<bool>) -> JoinHandle<()> {
+    let mut shutdown = shutdown.clone();
+    let leading = ctx.leading.clone();
     // Every line a worker logs carries `worker=<name>`, as request lines carry `request_id`.
     let span = tracing::info_span!("worker", worker = W::NAME);
     let run = async move {
         tracing::debug!("worker started");
         while !*shutdown.borrow() {
+            if !leading() {
+                tokio::select! {
+                    _ = shutdown.changed() => break,
+                    () = tokio::time::sleep(worker.period().min(Duration::from_secs(1))) => {}
+                }
+                continue;
+            }
             let result = tokio::select! {
                 _ = shutdown.changed() => break,
                 result = worker.step() => result,

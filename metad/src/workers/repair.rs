@@ -277,6 +277,7 @@ mod tests {
             dead_timeout: Duration::from_secs(10),
             session_timeout: Duration::from_secs(60),
             upload_expiry: Duration::from_secs(60),
+            leading: Arc::new(|| true),
         }
     }
 

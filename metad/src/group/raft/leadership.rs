@@ -152,6 +152,34 @@ fn voter_count(shared: &Shared) -> usize {
         .count()
 }
 
+/// The answer of a leader that has heard from no majority for `silence_ms`: it names the
+/// members it has not heard from.
+pub(super) fn no_quorum(shared: &Shared, silence_ms: u64) -> RpcError {
+    let metrics = shared.raft().metrics();
+    let metrics = metrics.borrow();
+    let matched = metrics.replication.clone().unwrap_or_default();
+    let silent: Vec<String> = shared
+        .members
+        .iter()
+        .filter(|(id, _)| **id != shared.id && matched.get(id).is_none_or(Option::is_none))
+        .map(|(id, addr)| format!("{id}={addr}"))
+        .collect();
+    let who = if silent.is_empty() {
+        String::new()
+    } else {
+        format!(" (never reached: {})", silent.join(", "))
+    };
+    RpcError::detailed(
+        ErrorDetail::NoQuorum,
+        format!(
+            "metad {} leads but has heard from no majority of the metad group for {:.1} s{who}; \
+             nothing can be written or read until a majority is back",
+            shared.id,
+            silence_ms as f64 / 1000.0
+        ),
+    )
+}
+
 /// The error a read barrier's failure answers with.
 pub(super) fn read_error(
     shared: &Shared,
@@ -225,7 +253,9 @@ pub(super) async fn form(
                     tracing::info!("another member already belongs to a group; not forming one");
                     return;
                 }
-                Err(waiting) => tracing::info!("waiting for every member to form the group: {waiting}"),
+                Err(waiting) => {
+                    tracing::info!("waiting for every member to form the group: {waiting}")
+                }
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }

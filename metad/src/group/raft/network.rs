@@ -3,6 +3,10 @@
 //! bodies (openraft's own types). The answer of append and vote is openraft's `Result`; a
 //! transport failure is openraft's `Unreachable` (it backs off) or `Network` error.
 
+// openraft's storage traits return its `StorageError` (over 200 bytes); the helpers here
+// return the same type so that `?` carries it to the traits unchanged. Errors are rare.
+#![allow(clippy::result_large_err)]
+
 use super::types::TypeConfig;
 use super::{RaftGroup, Shared};
 use crate::store::Cf;
@@ -11,8 +15,8 @@ use dfs_common::http::{self as dhttp, Body, InternalClient};
 use dfs_common::{auth, ErrorDetail, RpcError};
 use http::{Method, Response, StatusCode};
 use openraft::error::{
-    Fatal, NetworkError, RPCError, RaftError, RemoteError, ReplicationClosed,
-    StreamingError, Unreachable,
+    Fatal, NetworkError, RPCError, RaftError, RemoteError, ReplicationClosed, StreamingError,
+    Unreachable,
 };
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
@@ -67,7 +71,12 @@ type RpcResult<T, E = openraft::error::Infallible> =
 
 impl Peer {
     /// Sends `req` to `path` and decodes openraft's answer.
-    async fn send<Req, Resp, E>(&self, path: &str, req: &Req, option: &RPCOption) -> RpcResult<Resp, E>
+    async fn send<Req, Resp, E>(
+        &self,
+        path: &str,
+        req: &Req,
+        option: &RPCOption,
+    ) -> RpcResult<Resp, E>
     where
         Req: Serialize,
         Resp: DeserializeOwned,
@@ -210,7 +219,10 @@ pub fn state_is_empty(db: &DB) -> bool {
     [Cf::Dentry, Cf::Node, Cf::AccessKey, Cf::Upload]
         .iter()
         .all(|cf| match db.cf_handle(cf.name()) {
-            Some(table) => db.iterator_cf(table, rocksdb::IteratorMode::Start).next().is_none(),
+            Some(table) => db
+                .iterator_cf(table, rocksdb::IteratorMode::Start)
+                .next()
+                .is_none(),
             None => true,
         })
 }

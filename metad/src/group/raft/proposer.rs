@@ -259,7 +259,7 @@ async fn propose(shared: &Arc<Shared>, proposal: Proposal, slot: Arc<Slot>) {
             Ok(Ok(Err(e))) => Err(Failure::Unknown(e.to_string())),
             Ok(Err(_)) => Err(Failure::Unknown("raft dropped the write".into())),
             Err(_) => Err(Failure::Unknown(format!(
-                "no quorum applied the write within {} s",
+                "no majority of the metad group applied the write within {} s",
                 PROPOSE_TIMEOUT.as_secs()
             ))),
         };
@@ -278,7 +278,12 @@ impl Shared {
             .remove(&(epoch, seq));
         let failed = outcome.is_err();
         if let Err(failure) = &outcome {
-            tracing::warn!(seq, term = epoch.term, ?failure, "a batch of writes did not apply");
+            tracing::warn!(
+                seq,
+                term = epoch.term,
+                ?failure,
+                "a batch of writes did not apply"
+            );
         }
         slot.resolve(outcome);
         let mut state = self.lock_state();

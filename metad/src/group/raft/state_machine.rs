@@ -3,6 +3,10 @@
 //! after a crash from the applied log id, so replay is idempotent). Snapshots are RocksDB
 //! checkpoints of the state database.
 
+// openraft's storage traits return its `StorageError` (over 200 bytes); the helpers here
+// return the same type so that `?` carries it to the traits unchanged. Errors are rare.
+#![allow(clippy::result_large_err)]
+
 use super::fence::Fence;
 use super::types::{Applied, Epoch, Proposal, SnapshotDir, TypeConfig, PROPOSAL_VERSION};
 use crate::group::apply::{handle, stage};
@@ -107,7 +111,8 @@ impl StateMachine {
                     answers.push(Applied { accepted: true });
                 }
                 EntryPayload::Normal(proposal) => {
-                    let accepted = self.stage_proposal(&mut batch, &mut fence, &proposal, entry.log_id.index)?;
+                    let accepted =
+                        self.stage_proposal(&mut batch, &mut fence, &proposal, entry.log_id.index)?;
                     answers.push(Applied { accepted });
                 }
             }

@@ -5,6 +5,10 @@
 //! does anything else, so the batching of transactions into entries (the proposer) is what
 //! shares an fsync between many commits.
 
+// openraft's storage traits return its `StorageError` (over 200 bytes); the helpers here
+// return the same type so that `?` carries it to the traits unchanged. Errors are rare.
+#![allow(clippy::result_large_err)]
+
 use super::types::TypeConfig;
 use bincode::Options;
 use openraft::storage::{LogFlushed, RaftLogStorage};
@@ -73,7 +77,12 @@ impl LogStore {
         }
     }
 
-    fn put_state<T: serde::Serialize>(&self, key: &[u8], value: &T, sync: bool) -> StorageResult<()> {
+    fn put_state<T: serde::Serialize>(
+        &self,
+        key: &[u8],
+        value: &T,
+        sync: bool,
+    ) -> StorageResult<()> {
         let bytes = codec().serialize(value).map_err(write_err)?;
         let mut opts = WriteOptions::default();
         opts.set_sync(sync);
@@ -115,7 +124,11 @@ impl LogStore {
         let table = self.cf(LOG)?;
         let mut batch = WriteBatch::default();
         for entry in entries {
-            batch.put_cf(table, entry.log_id.index.to_be_bytes(), encode_entry(entry)?);
+            batch.put_cf(
+                table,
+                entry.log_id.index.to_be_bytes(),
+                encode_entry(entry)?,
+            );
         }
         let mut opts = WriteOptions::default();
         opts.set_sync(true);
@@ -130,10 +143,9 @@ impl LogStore {
             Bound::Unbounded => 0,
         };
         let from = start.to_be_bytes();
-        let iter = self.db.iterator_cf(
-            self.cf(LOG)?,
-            IteratorMode::From(&from, Direction::Forward),
-        );
+        let iter = self
+            .db
+            .iterator_cf(self.cf(LOG)?, IteratorMode::From(&from, Direction::Forward));
         let mut entries = Vec::new();
         for item in iter {
             let (key, value) = item.map_err(read_err)?;

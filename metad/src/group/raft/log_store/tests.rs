@@ -50,14 +50,20 @@ async fn entries_round_trip_truncate_and_purge() {
 
     // A new leader's conflicting entries replace the tail.
     log.truncate(written[3].log_id).await.unwrap();
-    assert_eq!(indexes(&log.try_get_log_entries(..).await.unwrap()), [1, 2, 3]);
+    assert_eq!(
+        indexes(&log.try_get_log_entries(..).await.unwrap()),
+        [1, 2, 3]
+    );
     log.write_entries(&[entry(2, 4, b"x")]).unwrap();
 
     log.purge(written[1].log_id).await.unwrap();
     assert_eq!(indexes(&log.try_get_log_entries(..).await.unwrap()), [3, 4]);
     let state = log.get_log_state().await.unwrap();
     assert_eq!(state.last_purged_log_id, Some(written[1].log_id));
-    assert_eq!(state.last_log_id.map(|id| (id.leader_id.term, id.index)), Some((2, 4)));
+    assert_eq!(
+        state.last_log_id.map(|id| (id.leader_id.term, id.index)),
+        Some((2, 4))
+    );
 
     // Everything survives a reopen.
     drop(log);
@@ -73,7 +79,11 @@ async fn a_purged_log_keeps_its_last_id_and_the_vote_persists() {
     log.write_entries(&written).unwrap();
     log.purge(written[2].log_id).await.unwrap();
     let state = log.get_log_state().await.unwrap();
-    assert_eq!(state.last_log_id, Some(written[2].log_id), "all purged: the last is the purged one");
+    assert_eq!(
+        state.last_log_id,
+        Some(written[2].log_id),
+        "all purged: the last is the purged one"
+    );
 
     let vote = Vote::new(3, 2);
     log.save_vote(&vote).await.unwrap();

@@ -1,0 +1,148 @@
+//! The metad members of a test cluster: one metad, or a group whose members list each other
+//! with `--id` and `--peers` and form by themselves; and what tests do to members (kill,
+//! restart, freeze with SIGSTOP, find the leader).
+
+use crate::process::Daemon;
+use crate::{free_port, path_arg, Cluster, ClusterOptions};
+use anyhow::{bail, Result};
+use dfs_common::wire::MetadRole;
+use std::path::Path;
+use std::time::Duration;
+
+/// Starts the metad members; returns them with their addresses (member id = index + 1).
+pub(crate) fn spawn(
+    options: &ClusterOptions,
+    dir: &Path,
+    bin_dir: &Path,
+    secret_file: &Path,
+) -> Result<(Vec<Daemon>, Vec<String>)> {
+    let count = options.metads.max(1);
+    let addrs = (0..count)
+        .map(|_| Ok(format!("127.0.0.1:{}", free_port()?)))
+        .collect::<Result<Vec<String>>>()?;
+    let peers = addrs
+        .iter()
+        .enumerate()
+        .map(|(index, addr)| format!("{}={addr}", index + 1))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut daemons = Vec::new();
+    for (index, addr) in addrs.iter().enumerate() {
+        // The first member keeps the names of a single metad's folder and log.
+        let name = match index {
+            0 => "metad".to_owned(),
+            _ => format!("metad-{}", index + 1),
+        };
+        let mut args = vec![
+            "--listen".into(),
+            addr.clone(),
+            "--data".into(),
+            path_arg(&dir.join(&name)),
+            "--secret-file".into(),
+            path_arg(secret_file),
+            "--replication".into(),
+            options.replication.to_string(),
+            "--chunk-size".into(),
+            options.chunk_size.to_string(),
+            "--heartbeat-interval-ms".into(),
+            options.heartbeat_interval_ms.to_string(),
+            "--dead-timeout-ms".into(),
+            options.dead_timeout_ms.to_string(),
+            "--log-format".into(),
+            options.log_format_arg().into(),
+        ];
+        if count > 1 {
+            args.extend([
+                "--id".into(),
+                (index + 1).to_string(),
+                "--peers".into(),
+                peers.clone(),
+            ]);
+        }
+        daemons.push(Daemon::spawn(
+            &bin_dir.join("metad"),
+            args,
+            dir.join(format!("{name}.log")),
+            &options.log_filter,
+        )?);
+    }
+    Ok((daemons, addrs))
+}
+
+impl Cluster {
+    /// The `host:port` of metad member `index` (0-based).
+    pub fn metad_member_addr(&self, index: usize) -> &str {
+        &self.metad_addrs[index]
+    }
+
+    /// A client library handle that knows only the members `indexes` (to keep a frozen
+    /// member out of a test's own calls).
+    pub fn client_of(&self, indexes: &[usize]) -> dfs_client::DfsClient {
+        let secret = dfs_common::auth::ClusterSecret::from_file(&self.secret_file)
+            .expect("the harness wrote the secret");
+        let addrs: Vec<&str> = indexes
+            .iter()
+            .map(|i| self.metad_addrs[*i].as_str())
+            .collect();
+        dfs_client::DfsClient::new(addrs.join(","), secret)
+    }
+
+    /// Number of metad members.
+    pub fn metad_count(&self) -> usize {
+        self.metads.len()
+    }
+
+    /// Kills metad member `index` with SIGKILL.
+    pub fn kill_metad_member(&mut self, index: usize) {
+        self.metads[index].kill();
+    }
+
+    /// Starts metad member `index` again on its address and data folder (without waiting).
+    pub fn restart_metad_member(&mut self, index: usize) -> Result<()> {
+        self.metads[index].respawn()
+    }
+
+    /// Freezes metad member `index` (SIGSTOP): it keeps its sockets but answers nothing, as
+    /// a hung machine.
+    pub fn freeze_metad_member(&self, index: usize) -> Result<()> {
+        self.metads[index].signal("STOP")
+    }
+
+    /// Lets a frozen member run again (SIGCONT).
+    pub fn thaw_metad_member(&self, index: usize) -> Result<()> {
+        self.metads[index].signal("CONT")
+    }
+
+    /// The index of the member that leads now, as the group reports it through any member.
+    pub async fn metad_leader(&self) -> Result<usize> {
+        let status = self.client().status().await?;
+        let leader = status
+            .metad
+            .iter()
+            .find(|m| m.role == MetadRole::Leader)
+            .map(|m| m.addr.clone());
+        match leader.and_then(|addr| self.metad_addrs.iter().position(|a| *a == addr)) {
+            Some(index) => Ok(index),
+            None => bail!("no metad member reports a leader: {:?}", status.metad),
+        }
+    }
+
+    /// Waits until a member other than `not` (if given) leads; returns its index.
+    pub async fn wait_for_metad_leader(
+        &self,
+        not: Option<usize>,
+        timeout: Duration,
+    ) -> Result<usize> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            match self.metad_leader().await {
+                Ok(index) if Some(index) != not => return Ok(index),
+                _ if std::time::Instant::now() > deadline => bail!(
+                    "no new metad leader within {timeout:?}\n{}",
+                    self.log_tails()
+                ),
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+}
