@@ -2,8 +2,10 @@
 //!
 //! `du` counts from metad's metadata only, no data is read: a bucket's objects come from the
 //! flat, paged S3 listing (`list_objects` with a prefix and no delimiter, 1,000 keys a
-//! call), so the cost is one call per 1,000 objects below the path. metad has no counter
-//! per directory to ask instead.
+//! call), so the cost is one call per 1,000 objects below the path. A top-level directory
+//! whose name is no valid S3 bucket name (`dfs mkdir /b`) cannot be listed that way: its
+//! tree is walked directory by directory with `list` instead. metad has no counter per
+//! directory to ask.
 
 use super::emit;
 use super::ns::stat_prefer_dir;
@@ -94,8 +96,9 @@ pub async fn usage_below(client: &DfsClient, path: &str) -> Result<Usage, CliErr
 
 /// Sums the objects of `bucket` whose keys start with `prefix`, page by page.
 async fn bucket_usage(client: &DfsClient, bucket: &str, prefix: &str) -> Result<Usage, CliError> {
-    let name = BucketName::new(bucket)
-        .map_err(|e| CliError::Usage(format!("/{bucket} is not a bucket name: {e}")))?;
+    let Ok(name) = BucketName::new(bucket) else {
+        return tree_usage(client, &format!("/{bucket}/{prefix}")).await;
+    };
     let mut total = Usage::default();
     let mut start_after = None;
     loop {
@@ -122,6 +125,36 @@ async fn bucket_usage(client: &DfsClient, bucket: &str, prefix: &str) -> Result<
             _ => return Ok(total),
         }
     }
+}
+
+/// Sums the tree below the directory `dir` (ending in `/`), one `list` page at a time,
+/// depth first.
+async fn tree_usage(client: &DfsClient, dir: &str) -> Result<Usage, CliError> {
+    let mut total = Usage::default();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(dir) = pending.pop() {
+        let mut start_after = None;
+        loop {
+            let page = client
+                .list(&dir, start_after.take(), MAX_LIST_PAGE)
+                .await
+                .map_err(CliError::at(&dir))?;
+            for entry in &page.entries {
+                total.bytes += entry.size;
+                match entry.kind {
+                    EntryKind::File => total.objects += 1,
+                    EntryKind::Dir => {
+                        pending.push(paths::dir_form(&paths::join(&dir, &entry.name)))
+                    }
+                }
+            }
+            match page.entries.last() {
+                Some(last) if page.truncated => start_after = Some(last.name.clone()),
+                _ => break,
+            }
+        }
+    }
+    Ok(total)
 }
 
 /// `df`: the cluster's capacity and use over its live chunkds, in one table row.
