@@ -1,8 +1,9 @@
 //! The interactive shell on a pseudo-terminal, typed at as a person would: Tab completion of
 //! commands, subcommands, flags, remote directories and a remote name with a space; ftp
 //! defaults (put and get without a destination, lcd, lpwd, cd -); wildcards in get and rm
-//! (with the confirmation rm asks on a terminal); the mkdir hint; du and df; a suggestion
-//! for an unknown command; and a Tab against a metad that never answers.
+//! (with the confirmation rm asks on a terminal); the mkdir hint; du and df; hints from
+//! history and usage; a suggestion for an unknown command; and a Tab against a metad that
+//! never answers.
 
 mod tty;
 
@@ -50,6 +51,16 @@ async fn the_shell_completes_and_behaves_like_ftp_on_a_terminal() {
     // A command: `lpw` + Tab is `lpwd`, which prints the local directory.
     term.send("lpw\t\r");
     term.expect(&format!("{}\n", local.display()));
+    term.expect_prompt("dfs:/> ");
+
+    // Hints, in grey: the rest of an earlier line, and the arguments of a command.
+    term.send("lp");
+    term.expect_raw("\x1b[90mwd");
+    term.send("\x15put ");
+    term.expect_raw("\x1b[90mLOCAL [REMOTE]\x1b[0m");
+    // Too few arguments: the usage, on one line.
+    term.send("\r");
+    term.expect("error: put: too few arguments (usage: put LOCAL [REMOTE])\n");
     term.expect_prompt("dfs:/> ");
 
     // A subcommand: `key cr` + Tab is `key create`.

@@ -90,6 +90,10 @@ async fn wildcards_expand_in_one_shot_commands_and_the_shell() {
         ["starlight", "[1].txt", "c.txt", "old/", "starlight"]
     );
 
+    // put without a destination from the one-shot command line (always at /) says what to do.
+    let err = cluster.dfs_err(&["put", seed]);
+    assert!(err.contains("name where to put it"), "{err}");
+
     // An unknown one-shot command gets the same suggestion as in the shell, on one line.
     let err = cluster.dfs_err(&["cat", "/b/logs/c.txt"]);
     assert_eq!(

@@ -34,6 +34,13 @@ fn progress_bar(enabled: bool, len: u64) -> ProgressBar {
 /// `put LOCAL [REMOTE]`: uploads a local file, computing its ETag on the way. Without
 /// REMOTE it goes into the current directory under its own name, as in ftp and sftp.
 pub async fn put(ctx: &mut Context, local: &Path, remote: Option<&str>) -> Result<(), CliError> {
+    if remote.is_none() && ctx.cwd == "/" {
+        // Files live in buckets: the root takes none (and a one-shot command is always at /).
+        return Err(CliError::Usage(format!(
+            "put: name where to put it (the current directory is /, which holds only buckets), e.g. put {} /BUCKET/",
+            local.display()
+        )));
+    }
     let client = ctx.client()?;
     let here = paths::dir_form(&ctx.cwd);
     let remote = remote.unwrap_or(&here);
@@ -217,7 +224,12 @@ async fn get_one(
     if target.is_dir() {
         let name = paths::file_name(remote)
             .ok_or_else(|| CliError::Usage(format!("{remote} has no file name")))?;
-        target.push(name);
+        // `name`, not `./name`, in what is shown.
+        target = if local == "." {
+            PathBuf::from(name)
+        } else {
+            target.join(name)
+        };
     }
     let shown = target.display().to_string();
     let partial = PartialFile::create(&target).await?;

@@ -110,7 +110,8 @@ impl<'a> Shell<'a> {
             match editor.readline(&prompt) {
                 Ok(line) => {
                     if !line.trim().is_empty() {
-                        let _ = editor.add_history_entry(line.as_str());
+                        // Without the space a completion leaves, so hints end with the word.
+                        let _ = editor.add_history_entry(line.trim_end());
                     }
                     match self.execute(&line) {
                         Ok(Flow::Exit) => break,

@@ -29,6 +29,8 @@ pub struct Terminal {
     screen: Arc<Mutex<Vec<u8>>>,
     /// How much of the (cleaned) screen text earlier expectations consumed.
     seen: usize,
+    /// How many raw bytes [`Terminal::expect_raw`] consumed.
+    raw_seen: usize,
 }
 
 impl Terminal {
@@ -82,6 +84,7 @@ impl Terminal {
             input,
             screen,
             seen: 0,
+            raw_seen: 0,
         }
     }
 
@@ -94,6 +97,28 @@ impl Terminal {
     /// The screen's text so far, escape sequences removed, `\r\n` made `\n`.
     pub fn text(&self) -> String {
         clean(&String::from_utf8_lossy(&self.screen.lock().unwrap()))
+    }
+
+    /// Waits until the terminal received `needle` as bytes, escape sequences included (a
+    /// colour, say), anywhere after what this method matched before.
+    pub fn expect_raw(&mut self, needle: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            {
+                let raw = self.screen.lock().unwrap();
+                let found = raw[self.raw_seen..]
+                    .windows(needle.len())
+                    .position(|w| w == needle.as_bytes());
+                if let Some(at) = found {
+                    self.raw_seen += at + needle.len();
+                    return;
+                }
+            }
+            if Instant::now() > deadline {
+                panic!("the terminal never received {needle:?}:\n{}", self.text());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Waits until `needle` appears after what earlier expectations consumed; returns the
