@@ -35,6 +35,10 @@ async fn wildcards_expand_in_one_shot_commands_and_the_shell() {
         names(&cluster.dfs_ok(&["ls", "/b/*/[a-b].log"])),
         ["a.log", "b.log"]
     );
+    // A plain name below a wildcard: only where it exists.
+    assert_eq!(names(&cluster.dfs_ok(&["ls", "/b/*/c.txt"])), ["c.txt"]);
+    let err = cluster.dfs_err(&["ls", "/b/*/nope.txt"]);
+    assert_eq!(err.trim(), "error: nothing matches /b/*/nope.txt");
     // One directory matched: its entries, as `ls` of it would list them.
     assert_eq!(
         names(&cluster.dfs_ok(&["ls", "/b/*"])),

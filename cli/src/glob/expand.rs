@@ -52,20 +52,26 @@ pub async fn expand(client: &DfsClient, cwd: &str, arg: &str) -> Result<Expansio
     let want_dirs = pattern.ends_with('/');
     let components: Vec<&str> = pattern.split('/').filter(|c| !c.is_empty()).collect();
     let mut found = vec!["/".to_owned()];
+    let mut listed = false;
     for (index, component) in components.iter().enumerate() {
         let last = index + 1 == components.len();
         let mut next = Vec::new();
         for dir in &found {
             if has_wildcards(component) {
                 matching(client, dir, component, !last || want_dirs, &mut next).await?;
-            } else {
-                let mut path = paths::join(dir, &unescape(component));
-                if !last || want_dirs {
-                    path.push('/');
-                }
+                continue;
+            }
+            let mut path = paths::join(dir, &unescape(component));
+            if !last || want_dirs {
+                path.push('/');
+            }
+            // Below a wildcard, a plain name is kept only where it exists (`/b/*/x.log`
+            // names the `x.log` there are); before any, it is what was typed.
+            if !listed || exists(client, &path).await? {
                 next.push(path);
             }
         }
+        listed |= has_wildcards(component);
         found = next;
     }
     if found.is_empty() {
@@ -80,6 +86,15 @@ pub async fn expand(client: &DfsClient, cwd: &str, arg: &str) -> Result<Expansio
         paths: found,
         wildcard: true,
     })
+}
+
+/// Whether `path` exists (a directory when it ends in `/`).
+async fn exists(client: &DfsClient, path: &str) -> Result<bool, CliError> {
+    match client.stat(path).await {
+        Ok(entry) => Ok(!path.ends_with('/') || entry.kind == EntryKind::Dir),
+        Err(err) if matches!(err.code, ErrorCode::NotFound | ErrorCode::NotADirectory) => Ok(false),
+        Err(err) => Err(CliError::at(path)(err)),
+    }
 }
 
 /// Adds to `out` the entries of `dir` (ending in `/`) whose names match `component`, only

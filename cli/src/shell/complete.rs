@@ -21,8 +21,11 @@ pub enum Slot {
     Subcommand(String),
     /// A flag of this command path (`["bucket", "allow"]`).
     Flag(Vec<String>),
-    /// A path in dfs.
-    Remote,
+    /// A path in dfs; directories only when `dirs_only`.
+    Remote {
+        /// `cd` takes directories.
+        dirs_only: bool,
+    },
     /// A local path; directories only when `dirs_only`.
     Local {
         /// `lcd` takes directories.
@@ -77,11 +80,13 @@ fn slot(done: &[Word], current: &str) -> Slot {
         .count();
     match (cmd, position) {
         ("put", 0) => Slot::Local { dirs_only: false },
-        ("put", _) => Slot::Remote,
-        ("get", 0) => Slot::Remote,
+        ("put", _) | ("get", 0) => Slot::Remote { dirs_only: false },
         ("get", _) => Slot::Local { dirs_only: false },
         ("lcd", 0) => Slot::Local { dirs_only: true },
-        ("ls" | "rm" | "mv" | "cp" | "stat" | "show" | "cd" | "du" | "mkdir", _) => Slot::Remote,
+        ("cd", 0) => Slot::Remote { dirs_only: true },
+        ("ls" | "rm" | "mv" | "cp" | "stat" | "show" | "du" | "mkdir", _) => {
+            Slot::Remote { dirs_only: false }
+        }
         _ => Slot::Nothing,
     }
 }
@@ -319,12 +324,12 @@ mod tests {
             slot("bucket allow --r"),
             Slot::Flag(vec!["bucket".into(), "allow".into()])
         );
-        assert_eq!(slot("cd /pho"), Slot::Remote);
-        assert_eq!(slot("ls -l /b/"), Slot::Remote);
+        assert_eq!(slot("cd /pho"), Slot::Remote { dirs_only: true });
+        assert_eq!(slot("ls -l /b/"), Slot::Remote { dirs_only: false });
         assert_eq!(slot("put "), Slot::Local { dirs_only: false });
-        assert_eq!(slot("put a.txt /b"), Slot::Remote);
+        assert_eq!(slot("put a.txt /b"), Slot::Remote { dirs_only: false });
         assert_eq!(slot("get /b/x "), Slot::Local { dirs_only: false });
-        assert_eq!(slot("get 'my fi"), Slot::Remote);
+        assert_eq!(slot("get 'my fi"), Slot::Remote { dirs_only: false });
         assert_eq!(slot("lcd "), Slot::Local { dirs_only: true });
         assert_eq!(slot("status "), Slot::Nothing);
         assert_eq!(target("get 'my fi").word.text, "my fi");

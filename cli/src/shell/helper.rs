@@ -60,10 +60,7 @@ impl ShellHelper {
 
     /// Remote paths for the word `typed`: one page of its directory, from the first name
     /// that may match.
-    fn remote_paths(&self, typed: &str) -> Vec<Pair> {
-        if crate::glob::has_wildcards(&crate::glob::escape(typed)) {
-            return Vec::new();
-        }
+    fn remote_paths(&self, typed: &str, dirs_only: bool) -> Vec<Pair> {
         let (dir_part, prefix) = complete::split_path(typed);
         let Ok(dir) = paths::normalize(&self.cwd, if dir_part.is_empty() { "." } else { dir_part })
         else {
@@ -91,6 +88,7 @@ impl ShellHelper {
             })
             .filter(|(name, _)| name.starts_with(prefix))
             .filter(|(name, _)| prefix.starts_with('.') || !name.starts_with('.'))
+            .filter(|(_, is_dir)| *is_dir || !dirs_only)
             .map(|(name, is_dir)| complete::path_candidate(dir_part, name, is_dir))
             .collect()
     }
@@ -111,7 +109,9 @@ impl Completer for ShellHelper {
             Slot::Command => complete::commands(typed),
             Slot::Subcommand(command) => complete::subcommands(command, typed),
             Slot::Flag(path) => complete::flags(path, typed),
-            Slot::Remote => self.remote_paths(typed),
+            // A word with bare wildcards is a pattern: it is expanded when run, not here.
+            Slot::Remote { .. } if crate::glob::has_wildcards(&target.word.pattern) => Vec::new(),
+            Slot::Remote { dirs_only } => self.remote_paths(typed, *dirs_only),
             Slot::Local { dirs_only } => complete::local_paths(typed, *dirs_only),
             Slot::Nothing => Vec::new(),
         };
@@ -226,6 +226,6 @@ mod tests {
             },
             runtime.handle().clone(),
         );
-        assert!(helper.remote_paths("/b/").is_empty());
+        assert!(helper.remote_paths("/b/", false).is_empty());
     }
 }
