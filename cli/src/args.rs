@@ -43,23 +43,24 @@ pub enum Command {
     Put {
         /// The local file.
         local: PathBuf,
-        /// Where to put it.
-        remote: String,
+        /// Where to put it (default: the current directory, same name).
+        remote: Option<String>,
     },
-    /// Download a file (LOCAL a directory: into it, same name; - for standard output).
+    /// Download files: get REMOTE... [LOCAL] (LOCAL a directory: into it, same name; - for
+    /// standard output; default: the current local directory). REMOTE may have wildcards.
     Get {
-        /// The file in dfs.
-        remote: String,
-        /// Where to write it.
-        local: String,
+        /// The files in dfs, then where to write them.
+        #[arg(required = true, value_name = "REMOTE... [LOCAL]")]
+        paths: Vec<String>,
     },
-    /// List a directory (directories end in /).
+    /// List directories (directories end in /); PATH may have wildcards.
     Ls {
         /// Show type, size and modification time.
         #[arg(short = 'l')]
         long: bool,
-        /// The directory (default: the current one).
-        path: Option<String>,
+        /// What to list (default: the current directory).
+        #[arg(value_name = "PATH")]
+        paths: Vec<String>,
     },
     /// Create a directory.
     Mkdir {
@@ -69,27 +70,31 @@ pub enum Command {
         /// The new directory.
         path: String,
     },
-    /// Remove a file or an empty directory.
+    /// Remove files or empty directories; PATH may have wildcards (asks first on a terminal).
     Rm {
         /// Remove a directory with everything below it.
         #[arg(short = 'r', short_alias = 'R', long)]
         recursive: bool,
+        /// Do not ask before removing what a wildcard matched; a missing PATH is no error.
+        #[arg(short = 'f', long)]
+        force: bool,
         /// What to remove.
-        path: String,
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<String>,
     },
-    /// Rename or move a file or directory: one atomic metadata operation, no data moves.
+    /// Rename or move: one atomic metadata operation, no data moves. mv SRC... DST (DST a
+    /// directory when there are several sources); SRC may have wildcards.
     Mv {
-        /// What to move.
-        src: String,
-        /// The new path, or an existing directory to move it into.
-        dst: String,
+        /// What to move, then where.
+        #[arg(num_args = 2.., required = true, value_name = "SRC... DST")]
+        paths: Vec<String>,
     },
-    /// Copy a file inside the cluster; the copy shares the chunks, no data moves.
+    /// Copy files inside the cluster; copies share the chunks, no data moves. cp SRC... DST
+    /// (DST a directory when there are several sources); SRC may have wildcards.
     Cp {
-        /// The file to copy.
-        src: String,
-        /// The new path, or an existing directory to copy it into.
-        dst: String,
+        /// What to copy, then where.
+        #[arg(num_args = 2.., required = true, value_name = "SRC... DST")]
+        paths: Vec<String>,
     },
     /// Show an entry: size, ETag, chunks and where their replicas live.
     Stat {
@@ -103,6 +108,20 @@ pub enum Command {
     },
     /// Show the cluster: chunkds, replication, repair and GC queues.
     Status,
+    /// Bytes and objects (files) below a path, counted from metad's metadata (no data read).
+    #[command(disable_help_flag = true)]
+    Du {
+        /// Sizes in KiB, MiB, GiB... instead of bytes.
+        #[arg(short = 'h', long = "human-readable")]
+        human: bool,
+        /// Print help.
+        #[arg(long, action = clap::ArgAction::Help)]
+        help: Option<bool>,
+        /// The file or directory (default: the current directory).
+        path: Option<String>,
+    },
+    /// The cluster's capacity and use (the short form of `status`).
+    Df,
     /// Manage the S3 access keys: create (shows the secret once), list, delete.
     #[command(subcommand)]
     Key(KeyCommand),
@@ -263,6 +282,8 @@ impl Command {
             Command::Stat { .. } => "stat",
             Command::Show { .. } => "show",
             Command::Status => "status",
+            Command::Du { .. } => "du",
+            Command::Df => "df",
             Command::Key(_) => "key",
             Command::Bucket(_) => "bucket",
             Command::Uploads(_) => "uploads",
@@ -271,6 +292,20 @@ impl Command {
             Command::Dev(_) => "dev",
         }
     }
+}
+
+/// Reports a command line clap refused and gives the exit status: an unknown command gets
+/// the one line with a suggestion the shell gives (`cat` → `get FILE -`), the rest clap's
+/// own message (usage included).
+pub fn parse_error(err: clap::Error) -> std::process::ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if err.kind() == ErrorKind::InvalidSubcommand {
+        if let Some(ContextValue::String(name)) = err.get(ContextKind::InvalidSubcommand) {
+            eprintln!("error: {}", crate::help::unknown_command(name));
+            return std::process::ExitCode::from(2);
+        }
+    }
+    err.exit()
 }
 
 /// Checks a `--metad` list (`host:port[,host:port...]`) where it is typed.
@@ -292,9 +327,17 @@ mod tests {
     #[test]
     fn parses_flags_in_shell_lines() {
         let line = ShellLine::try_parse_from(["ls", "-l", "/b"]).unwrap();
-        assert!(matches!(line.command, Command::Ls { long: true, path: Some(ref p) } if p == "/b"));
+        assert!(matches!(line.command, Command::Ls { long: true, ref paths } if paths == &["/b"]));
         let line = ShellLine::try_parse_from(["get", "/b/x", "-"]).unwrap();
-        assert!(matches!(line.command, Command::Get { ref local, .. } if local == "-"));
+        assert!(matches!(line.command, Command::Get { ref paths } if paths == &["/b/x", "-"]));
+        let line = ShellLine::try_parse_from(["put", "a.txt"]).unwrap();
+        assert!(matches!(line.command, Command::Put { remote: None, .. }));
+        let line = ShellLine::try_parse_from(["du", "-h", "/b"]).unwrap();
+        assert!(
+            matches!(line.command, Command::Du { human: true, path: Some(ref p), .. } if p == "/b")
+        );
+        assert!(ShellLine::try_parse_from(["cp", "/b/x"]).is_err());
+        assert!(ShellLine::try_parse_from(["rm"]).is_err());
         let line = ShellLine::try_parse_from(["rm", "-R", "/b"]).unwrap();
         assert!(matches!(
             line.command,

@@ -21,6 +21,9 @@ pub enum CliError {
         /// Its name or id, as given.
         name: String,
     },
+    /// A wildcard pattern matched nothing (and no path has its literal name).
+    #[error("nothing matches {0}")]
+    NoMatch(String),
     /// The command line does not make sense.
     #[error("{0}")]
     Usage(String),

@@ -19,20 +19,19 @@ pub struct HelpEntry {
 pub const COMMANDS: &[HelpEntry] = &[
     HelpEntry {
         name: "put",
-        usage: "put LOCAL REMOTE",
-        summary:
-            "upload a local file; REMOTE ending in / or naming a directory: into it, same name",
+        usage: "put LOCAL [REMOTE]",
+        summary: "upload a local file; no REMOTE: into the current directory, same name",
         example: "put holiday.jpg /photos/2024/",
     },
     HelpEntry {
         name: "get",
-        usage: "get REMOTE LOCAL",
-        summary: "download a file; LOCAL a directory: into it, same name; - for standard output",
-        example: "get /photos/2024/holiday.jpg .",
+        usage: "get REMOTE... [LOCAL]",
+        summary: "download files (no LOCAL: into the local directory, same name; - prints them)",
+        example: "get /photos/2024/*.jpg",
     },
     HelpEntry {
         name: "ls",
-        usage: "ls [-l] [PATH]",
+        usage: "ls [-l] [PATH...]",
         summary: "list a directory (directories end in /); -l adds type, size and mtime",
         example: "ls -l /photos",
     },
@@ -45,20 +44,20 @@ pub const COMMANDS: &[HelpEntry] = &[
     },
     HelpEntry {
         name: "rm",
-        usage: "rm [-r] PATH",
-        summary: "remove a file or an empty directory; -r: a directory with everything below it",
-        example: "rm -r /photos/old",
+        usage: "rm [-r] [-f] PATH...",
+        summary: "remove files or empty dirs; -r: with everything below; -f: no question asked",
+        example: "rm /photos/old/*.tmp",
     },
     HelpEntry {
         name: "mv",
-        usage: "mv SRC DST",
+        usage: "mv SRC... DST",
         summary: "rename or move (DST an existing directory: into it); atomic, no data moves",
         example: "mv /photos/2024 /photos/archive",
     },
     HelpEntry {
         name: "cp",
-        usage: "cp SRC DST",
-        summary: "copy a file inside the cluster; the copy shares the chunks, no data moves",
+        usage: "cp SRC... DST",
+        summary: "copy files inside the cluster; copies share the chunks, no data moves",
         example: "cp /photos/a.jpg /photos/best.jpg",
     },
     HelpEntry {
@@ -79,6 +78,18 @@ pub const COMMANDS: &[HelpEntry] = &[
         usage: "status",
         summary: "the cluster: chunkds alive or dead, space, replication, repair and GC queues",
         example: "status",
+    },
+    HelpEntry {
+        name: "du",
+        usage: "du [-h] [PATH]",
+        summary: "bytes and objects below PATH, from metad's metadata (-h: KiB, MiB, ...)",
+        example: "du -h /photos",
+    },
+    HelpEntry {
+        name: "df",
+        usage: "df",
+        summary: "the cluster's capacity, use and room left (the short form of status)",
+        example: "df",
     },
     HelpEntry {
         name: "key",
@@ -136,8 +147,8 @@ pub const COMMANDS: &[HelpEntry] = &[
     },
     HelpEntry {
         name: "cd",
-        usage: "cd [PATH]",
-        summary: "change the current directory (no PATH: /)",
+        usage: "cd [PATH | -]",
+        summary: "change the current directory (no PATH: /; -: the previous one)",
         example: "cd /photos/2024",
     },
     HelpEntry {
@@ -145,6 +156,18 @@ pub const COMMANDS: &[HelpEntry] = &[
         usage: "pwd",
         summary: "print the current directory",
         example: "pwd",
+    },
+    HelpEntry {
+        name: "lcd",
+        usage: "lcd [DIR]",
+        summary: "change the local directory, where put reads and get writes (no DIR: home)",
+        example: "lcd ~/Downloads",
+    },
+    HelpEntry {
+        name: "lpwd",
+        usage: "lpwd",
+        summary: "print the local directory",
+        example: "lpwd",
     },
     HelpEntry {
         name: "help",
@@ -192,9 +215,113 @@ pub fn overview() -> String {
         text.push_str(&format!("  {:<width$}  {}\n", entry.usage, entry.summary));
     }
     text.push_str(
-        "quoting: \"double quotes\", 'single quotes' and \\ escapes; # starts a comment\n",
+        "quoting: \"double quotes\", 'single quotes' and \\ escapes; # starts a comment\n\
+         wildcards in paths of ls, rm, get, cp, mv: * ? [a-z] (quoted: literal)\n\
+         Tab completes commands, flags and paths; the grey hint is from history (right arrow takes it)\n",
     );
     text
+}
+
+/// The usages of a command (one per subcommand), joined by ` | `, for one-line reminders.
+/// `words` are the words typed: a known subcommand narrows it to that one.
+pub fn usage_line(words: &[String]) -> Option<String> {
+    let name = words.first()?;
+    let all: Vec<&HelpEntry> = COMMANDS.iter().filter(|e| e.name == name).collect();
+    let sub: Vec<&HelpEntry> = all
+        .iter()
+        .copied()
+        .filter(|e| words.get(1).map(String::as_str) == e.usage.split_whitespace().nth(1))
+        .collect();
+    let chosen = if sub.is_empty() { all } else { sub };
+    if chosen.is_empty() {
+        return None;
+    }
+    Some(
+        chosen
+            .iter()
+            .map(|e| e.usage)
+            .collect::<Vec<_>>()
+            .join(" | "),
+    )
+}
+
+/// Words people type from other shells and tools, and the command that does it here.
+const ALIASES: &[(&str, &str)] = &[
+    ("cat", "get FILE -"),
+    ("less", "get FILE -"),
+    ("more", "get FILE -"),
+    ("head", "get FILE -"),
+    ("type", "get FILE -"),
+    ("download", "get"),
+    ("upload", "put"),
+    ("dir", "ls"),
+    ("ll", "ls -l"),
+    ("list", "ls"),
+    ("tree", "show"),
+    ("copy", "cp"),
+    ("move", "mv"),
+    ("rename", "mv"),
+    ("ren", "mv"),
+    ("del", "rm"),
+    ("delete", "rm"),
+    ("remove", "rm"),
+    ("unlink", "rm"),
+    ("rmdir", "rm"),
+    ("md", "mkdir"),
+    ("chdir", "cd"),
+    ("info", "stat"),
+    ("bye", "exit"),
+    ("logout", "exit"),
+    ("?", "help"),
+    ("man", "help"),
+    ("mput", "put"),
+    ("mget", "get"),
+];
+
+/// What to suggest for an unknown command `name`: the command people mean by it, else the
+/// nearest command name (at most two edits away).
+pub fn suggest(name: &str) -> Option<String> {
+    let lower = name.to_ascii_lowercase();
+    if let Some((_, meant)) = ALIASES.iter().find(|(alias, _)| *alias == lower) {
+        return Some((*meant).to_owned());
+    }
+    if find(&lower).is_some() {
+        return Some(lower);
+    }
+    COMMANDS
+        .iter()
+        .map(|entry| (edit_distance(&lower, entry.name), entry.name))
+        .filter(|(distance, _)| *distance <= 2)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, name)| name.to_owned())
+}
+
+/// The Levenshtein distance between two short words.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// The one line for an unknown command.
+pub fn unknown_command(name: &str) -> String {
+    match suggest(name) {
+        Some(meant) => {
+            format!("unknown command: {name} (did you mean `{meant}`? help lists the commands)")
+        }
+        None => format!("unknown command: {name} (help lists the commands)"),
+    }
 }
 
 /// The text of `help CMD` (or `help CMD SUBCMD`); `None` for an unknown topic.
@@ -223,8 +350,38 @@ mod tests {
     use clap::CommandFactory;
 
     #[test]
+    fn unknown_commands_get_suggestions() {
+        assert_eq!(suggest("cat").as_deref(), Some("get FILE -"));
+        assert_eq!(suggest("mkdri").as_deref(), Some("mkdir"));
+        assert_eq!(suggest("sat").as_deref(), Some("stat"));
+        assert_eq!(suggest("LS").as_deref(), Some("ls"));
+        assert_eq!(suggest("frobnicate"), None);
+        let line = unknown_command("cat");
+        assert!(line.contains("did you mean `get FILE -`?"), "{line}");
+        assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn usage_lines() {
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            usage_line(&words(&["put"])).as_deref(),
+            Some("put LOCAL [REMOTE]")
+        );
+        assert_eq!(
+            usage_line(&words(&["key", "create"])).as_deref(),
+            Some("key create NAME")
+        );
+        assert_eq!(
+            usage_line(&words(&["key"])).as_deref(),
+            Some("key create NAME | key list | key delete KEY_ID")
+        );
+        assert_eq!(usage_line(&words(&["nope"])), None);
+    }
+
+    #[test]
     fn every_command_has_help() {
-        let builtins = ["cd", "pwd", "help", "exit", "quit"];
+        let builtins = ["cd", "pwd", "lcd", "lpwd", "help", "exit", "quit"];
         let clap_commands: Vec<String> = ShellLine::command()
             .get_subcommands()
             .map(|c| c.get_name().to_owned())

@@ -6,6 +6,7 @@ pub mod commands;
 #[cfg(feature = "dev")]
 pub mod dev;
 pub mod error;
+pub mod glob;
 pub mod help;
 pub mod output;
 pub mod paths;
@@ -62,6 +63,9 @@ pub struct Context {
     pub cwd: String,
     /// Whether to draw progress bars (standard error is a terminal).
     pub progress: bool,
+    /// Whether a person can be asked (standard input is a terminal): `rm` of a wildcard asks
+    /// before it removes.
+    pub ask: bool,
 }
 
 impl Context {
@@ -72,6 +76,7 @@ impl Context {
             client: None,
             cwd: "/".to_owned(),
             progress,
+            ask: false,
         }
     }
 
@@ -143,6 +148,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(command) => {
             use std::io::IsTerminal;
             let mut ctx = Context::new(settings, std::io::stderr().is_terminal());
+            ctx.ask = std::io::stdin().is_terminal();
             runtime.block_on(commands::run(&mut ctx, command))
         }
     };

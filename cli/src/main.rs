@@ -3,5 +3,8 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    dfs_cli::run(dfs_cli::args::Cli::parse())
+    match dfs_cli::args::Cli::try_parse() {
+        Ok(cli) => dfs_cli::run(cli),
+        Err(err) => dfs_cli::args::parse_error(err),
+    }
 }

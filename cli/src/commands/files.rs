@@ -1,6 +1,7 @@
 //! Data commands: put, get, cp.
 
-use super::{interrupted, ns};
+use super::{interrupted, ns, sources_and_target};
+use crate::glob;
 use crate::output::format_size;
 use crate::paths;
 use crate::{CliError, Context};
@@ -30,9 +31,19 @@ fn progress_bar(enabled: bool, len: u64) -> ProgressBar {
     bar
 }
 
-/// `put LOCAL REMOTE`: uploads a local file, computing its ETag on the way.
-pub async fn put(ctx: &mut Context, local: &Path, remote: &str) -> Result<(), CliError> {
+/// `put LOCAL [REMOTE]`: uploads a local file, computing its ETag on the way. Without
+/// REMOTE it goes into the current directory under its own name, as in ftp and sftp.
+pub async fn put(ctx: &mut Context, local: &Path, remote: Option<&str>) -> Result<(), CliError> {
+    if remote.is_none() && ctx.cwd == "/" {
+        // Files live in buckets: the root takes none (and a one-shot command is always at /).
+        return Err(CliError::Usage(format!(
+            "put: name where to put it (the current directory is /, which holds only buckets), e.g. put {} /BUCKET/",
+            local.display()
+        )));
+    }
     let client = ctx.client()?;
+    let here = paths::dir_form(&ctx.cwd);
+    let remote = remote.unwrap_or(&here);
     let shown = local.display().to_string();
     let meta = tokio::fs::metadata(local)
         .await
@@ -141,19 +152,63 @@ fn guess_content_type(name: &str) -> Option<&'static str> {
     })
 }
 
-/// `get REMOTE LOCAL`: downloads a file into a temporary file beside the target, renamed
-/// into place only once complete (no partial file on failure); `-` writes to standard output.
-pub async fn get(ctx: &mut Context, remote: &str, local: &str) -> Result<(), CliError> {
+/// `get REMOTE... [LOCAL]`: downloads files; REMOTE may have wildcards. Without LOCAL they go
+/// into the current local directory under their own names, as in ftp and sftp; several
+/// files need LOCAL to be a directory (or `-`, standard output, where they follow each other).
+pub async fn get(ctx: &mut Context, args: &[String]) -> Result<(), CliError> {
     let client = ctx.client()?;
-    let remote = ctx.resolve(remote)?;
-    let reader = client.open(&remote).await.map_err(CliError::at(&remote))?;
+    let (sources, local) = match args {
+        [remote] => (std::slice::from_ref(remote), "."),
+        _ => sources_and_target(args)?,
+    };
+    let found = glob::expand_all(&client, &ctx.cwd, sources).await?;
+    let remotes = files_only(found, "get")?;
+    if remotes.len() > 1 && local != "-" && !Path::new(local).is_dir() {
+        return Err(CliError::Usage(format!(
+            "get: {local} must be a directory (or -) to receive {} files",
+            remotes.len()
+        )));
+    }
+    for remote in &remotes {
+        get_one(ctx, &client, remote, local).await?;
+    }
+    Ok(())
+}
+
+/// The paths of an expansion without the directories a wildcard matched, each named on
+/// standard error (`get` and `cp` copy files, as `cp` without `-r` does).
+fn files_only(found: glob::Expansion, command: &str) -> Result<Vec<String>, CliError> {
+    if !found.wildcard {
+        return Ok(found.paths);
+    }
+    let (dirs, files): (Vec<String>, Vec<String>) =
+        found.paths.into_iter().partition(|p| p.ends_with('/'));
+    for dir in &dirs {
+        eprintln!("{command}: skipping directory {dir}");
+    }
+    if files.is_empty() {
+        return Err(CliError::Usage(format!(
+            "{command}: the pattern matched only directories"
+        )));
+    }
+    Ok(files)
+}
+
+/// Downloads one file (see [`get`]).
+async fn get_one(
+    ctx: &Context,
+    client: &dfs_client::DfsClient,
+    remote: &str,
+    local: &str,
+) -> Result<(), CliError> {
+    let reader = client.open(remote).await.map_err(CliError::at(remote))?;
     let size = reader.entry().size;
     let bar = progress_bar(ctx.progress, size);
     let mut stream = Box::pin(reader.stream(0, size));
     if local == "-" {
         let mut out = tokio::io::stdout();
         while let Some(piece) = stream.next().await {
-            let piece = piece.map_err(CliError::at(&remote))?;
+            let piece = piece.map_err(CliError::at(remote))?;
             out.write_all(&piece)
                 .await
                 .map_err(CliError::io("cannot write to standard output"))?;
@@ -167,15 +222,20 @@ pub async fn get(ctx: &mut Context, remote: &str, local: &str) -> Result<(), Cli
     }
     let mut target = PathBuf::from(local);
     if target.is_dir() {
-        let name = paths::file_name(&remote)
+        let name = paths::file_name(remote)
             .ok_or_else(|| CliError::Usage(format!("{remote} has no file name")))?;
-        target.push(name);
+        // `name`, not `./name`, in what is shown.
+        target = if local == "." {
+            PathBuf::from(name)
+        } else {
+            target.join(name)
+        };
     }
     let shown = target.display().to_string();
     let partial = PartialFile::create(&target).await?;
     let mut file = tokio::fs::File::from_std(partial.file()?);
     while let Some(piece) = stream.next().await {
-        let piece = piece.map_err(CliError::at(&remote))?;
+        let piece = piece.map_err(CliError::at(remote))?;
         file.write_all(&piece)
             .await
             .map_err(CliError::io(format!("cannot write {shown}")))?;
@@ -263,22 +323,37 @@ impl Drop for PartialFile {
     }
 }
 
-/// `cp SRC DST`: a copy at metad that shares the source's chunks.
-pub async fn cp(ctx: &mut Context, src: &str, dst: &str) -> Result<(), CliError> {
+/// `cp SRC... DST`: copies at metad that share the sources' chunks; SRC may have wildcards,
+/// and several sources need DST to be a directory.
+pub async fn cp(ctx: &mut Context, args: &[String]) -> Result<(), CliError> {
     let client = ctx.client()?;
-    let src = ctx.resolve(src)?;
-    let entry = client.stat(&src).await.map_err(CliError::at(&src))?;
+    let (sources, dst) = sources_and_target(args)?;
+    let found = glob::expand_all(&client, &ctx.cwd, sources).await?;
+    let sources = files_only(found, "cp")?;
+    let dst = ctx.resolve(&glob::unescape(dst))?;
+    if sources.len() > 1 {
+        ns::require_dir(&client, &dst, "cp", sources.len()).await?;
+    }
+    for src in &sources {
+        cp_one(&client, src, &dst).await?;
+    }
+    Ok(())
+}
+
+/// Copies one file (see [`cp`]).
+async fn cp_one(client: &dfs_client::DfsClient, src: &str, dst: &str) -> Result<(), CliError> {
+    let entry = client.stat(src).await.map_err(CliError::at(src))?;
     if entry.kind == EntryKind::Dir {
         return Err(CliError::Usage(format!(
-            "{src} is a directory (cp copies one file)"
+            "{src} is a directory (cp copies files)"
         )));
     }
-    let Some(name) = paths::file_name(&src) else {
+    let Some(name) = paths::file_name(src) else {
         return Err(CliError::Usage("cannot copy /".into()));
     };
-    let target = ns::target_path(&client, &ctx.resolve(dst)?, name).await?;
+    let target = ns::target_path(client, dst, name).await?;
     client
-        .copy(&src, &target)
+        .copy(src, &target)
         .await
         .map(|_| ())
         .map_err(|err| ns::error_at_target(err, &target))

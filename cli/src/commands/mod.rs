@@ -1,11 +1,13 @@
 //! The commands, one file per family: `files` (put, get, cp), `ns` (ls, mkdir, rm, mv, stat,
-//! show), `admin` (status), `keys` (S3 access keys and bucket grants), `uploads` (open
-//! multipart uploads). The one-shot command line and the shell both come through [`run`].
+//! show), `space` (du, df), `admin` (status), `keys` (S3 access keys and bucket grants),
+//! `uploads` (open multipart uploads). The one-shot command line and the shell both come
+//! through [`run`], so wildcards and defaults behave the same in both.
 
 pub mod admin;
 pub mod files;
 pub mod keys;
 pub mod ns;
+pub mod space;
 pub mod uploads;
 
 use crate::args::Command;
@@ -17,16 +19,24 @@ use std::io::Write;
 pub async fn run(ctx: &mut Context, command: Command) -> Result<(), CliError> {
     match command {
         // `put` watches Ctrl-C itself, so that it can abort its write session before it returns.
-        Command::Put { local, remote } => files::put(ctx, &local, &remote).await,
-        Command::Get { remote, local } => interruptible(files::get(ctx, &remote, &local)).await,
-        Command::Cp { src, dst } => interruptible(files::cp(ctx, &src, &dst)).await,
-        Command::Ls { long, path } => interruptible(ns::ls(ctx, path.as_deref(), long)).await,
+        Command::Put { local, remote } => files::put(ctx, &local, remote.as_deref()).await,
+        Command::Get { paths } => interruptible(files::get(ctx, &paths)).await,
+        Command::Cp { paths } => interruptible(files::cp(ctx, &paths)).await,
+        Command::Ls { long, paths } => interruptible(ns::ls(ctx, &paths, long)).await,
         Command::Mkdir { parents, path } => interruptible(ns::mkdir(ctx, &path, parents)).await,
-        Command::Rm { recursive, path } => interruptible(ns::rm(ctx, &path, recursive)).await,
-        Command::Mv { src, dst } => interruptible(ns::mv(ctx, &src, &dst)).await,
+        Command::Rm {
+            recursive,
+            force,
+            paths,
+        } => interruptible(ns::rm(ctx, &paths, recursive, force)).await,
+        Command::Mv { paths } => interruptible(ns::mv(ctx, &paths)).await,
         Command::Stat { path } => interruptible(ns::stat(ctx, &path)).await,
         Command::Show { path } => interruptible(ns::show(ctx, path.as_deref())).await,
         Command::Status => interruptible(admin::status(ctx)).await,
+        Command::Du { human, path, .. } => {
+            interruptible(space::du(ctx, path.as_deref(), human)).await
+        }
+        Command::Df => interruptible(space::df(ctx)).await,
         Command::Key(command) => interruptible(keys::key(ctx, command)).await,
         Command::Bucket(command) => interruptible(keys::bucket(ctx, command)).await,
         Command::Uploads(command) => interruptible(uploads::uploads(ctx, command)).await,
@@ -50,6 +60,17 @@ async fn interruptible(work: impl Future<Output = Result<(), CliError>>) -> Resu
 pub async fn interrupted() {
     if tokio::signal::ctrl_c().await.is_err() {
         std::future::pending::<()>().await;
+    }
+}
+
+/// Splits `SRC... DST`: the sources and the destination (at least two words, as clap
+/// checked).
+pub(crate) fn sources_and_target(paths: &[String]) -> Result<(&[String], &str), CliError> {
+    match paths.split_last() {
+        Some((dst, sources)) if !sources.is_empty() => Ok((sources, dst)),
+        _ => Err(CliError::Usage(
+            "a source and a destination are needed".into(),
+        )),
     }
 }
 

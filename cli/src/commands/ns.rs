@@ -1,6 +1,7 @@
 //! Namespace commands: ls, mkdir, rm, mv, stat, show.
 
-use super::emit;
+use super::{emit, sources_and_target};
+use crate::glob;
 use crate::output::{
     display_name, escape, format_size, format_table, format_time, long_line, render_tree,
     tree_label, Align, TreeNode,
@@ -15,13 +16,36 @@ use dfs_common::{ErrorCode, RpcError};
 /// `show` stops after this many entries, so a huge tree cannot flood the terminal.
 pub const SHOW_MAX_LINES: usize = 1000;
 
-/// `ls [-l] [PATH]`: a directory's entries one per line (directories end in `/`), or the
-/// file itself. Pages through the listing so a huge directory is never held in memory. When
-/// a file and a directory share the name (`a` and `a/`), the directory is listed, as metad's
+/// `ls [-l] [PATH...]`: a directory's entries one per line (directories end in `/`), or the
+/// file itself; PATH may have wildcards. Several paths: each directory under a `PATH:`
+/// heading. Pages through the listing so a huge directory is never held in memory. When a
+/// file and a directory share the name (`a` and `a/`), the directory is listed, as metad's
 /// `list` does; `stat` shows the file.
-pub async fn ls(ctx: &mut Context, path: Option<&str>, long: bool) -> Result<(), CliError> {
+pub async fn ls(ctx: &mut Context, args: &[String], long: bool) -> Result<(), CliError> {
     let client = ctx.client()?;
-    let path = ctx.resolve(path.unwrap_or("."))?;
+    let here = [".".to_owned()];
+    let args = if args.is_empty() { &here[..] } else { args };
+    let found = glob::expand_all(&client, &ctx.cwd, args).await?;
+    let headings = found.paths.len() > 1;
+    for (index, path) in found.paths.iter().enumerate() {
+        let heading = if headings {
+            let gap = if index > 0 { "\n" } else { "" };
+            Some(format!("{gap}{}:\n", escape(path)))
+        } else {
+            None
+        };
+        ls_one(&client, path, long, heading).await?;
+    }
+    Ok(())
+}
+
+/// Lists one path for [`ls`]; `heading` goes before a directory's entries.
+async fn ls_one(
+    client: &DfsClient,
+    path: &str,
+    long: bool,
+    heading: Option<String>,
+) -> Result<(), CliError> {
     let line = |entry: &Entry| {
         if long {
             long_line(entry)
@@ -30,16 +54,17 @@ pub async fn ls(ctx: &mut Context, path: Option<&str>, long: bool) -> Result<(),
         }
     };
     let mut start_after = None;
+    let mut heading = heading;
     loop {
-        let page = match client.list(&path, start_after.take(), MAX_LIST_PAGE).await {
+        let page = match client.list(path, start_after.take(), MAX_LIST_PAGE).await {
             Ok(page) => page,
             Err(err) if err.code == ErrorCode::NotADirectory => {
-                let entry = client.stat(&path).await.map_err(CliError::at(&path))?;
+                let entry = client.stat(path).await.map_err(CliError::at(path))?;
                 return emit(&format!("{}\n", line(&entry)));
             }
-            Err(err) => return Err(CliError::at(&path)(err)),
+            Err(err) => return Err(CliError::at(path)(err)),
         };
-        let mut text = String::new();
+        let mut text = heading.take().unwrap_or_default();
         for entry in &page.entries {
             text.push_str(&line(entry));
             text.push('\n');
@@ -64,44 +89,147 @@ pub(crate) async fn stat_prefer_dir(client: &DfsClient, path: &str) -> Result<En
     }
 }
 
-/// `mkdir [-p] PATH`.
+/// `mkdir [-p] PATH`. Without `-p`, a missing parent is named, with the `-p` that makes it.
 pub async fn mkdir(ctx: &mut Context, path: &str, parents: bool) -> Result<(), CliError> {
     let client = ctx.client()?;
     let path = ctx.resolve(path)?;
-    client
-        .mkdir(&path, parents)
-        .await
-        .map(|_| ())
-        .map_err(CliError::at(&path))
+    match client.mkdir(&path, parents).await {
+        Ok(_) => Ok(()),
+        Err(err) if err.code == ErrorCode::NotFound && !parents => {
+            let missing = highest_missing(&client, paths::parent(&path)).await;
+            match missing {
+                Some(missing) => Err(CliError::Usage(format!(
+                    "cannot create {path}: {missing} does not exist (mkdir -p {path} creates it too)"
+                ))),
+                None => Err(CliError::at(&path)(err)),
+            }
+        }
+        Err(err) => Err(CliError::at(&path)(err)),
+    }
 }
 
-/// `rm [-r] PATH`.
-pub async fn rm(ctx: &mut Context, path: &str, recursive: bool) -> Result<(), CliError> {
+/// The highest ancestor of `dir` (itself included) that does not exist, if any; `None` also
+/// when the cluster cannot tell.
+async fn highest_missing(client: &DfsClient, dir: &str) -> Option<String> {
+    let mut missing = None;
+    let mut dir = dir.to_owned();
+    while dir != "/" {
+        match stat_prefer_dir(client, &dir).await {
+            Err(err) if err.code == ErrorCode::NotFound => missing = Some(dir.clone()),
+            Err(_) if missing.is_none() => return None,
+            _ => break,
+        }
+        dir = paths::parent(&dir).to_owned();
+    }
+    missing
+}
+
+/// `rm [-r] [-f] PATH...`: PATH may have wildcards; on a terminal, what a wildcard matched
+/// is shown and removed only once the person agrees, unless `-f`. With `-f` a missing PATH
+/// (or a pattern matching nothing) is no error. Stops at the first failure.
+pub async fn rm(
+    ctx: &mut Context,
+    args: &[String],
+    recursive: bool,
+    force: bool,
+) -> Result<(), CliError> {
     let client = ctx.client()?;
-    let path = ctx.resolve(path)?;
-    if path == "/" {
+    let mut targets = Vec::new();
+    let mut wildcard = false;
+    for arg in args {
+        match glob::expand(&client, &ctx.cwd, arg).await {
+            Ok(found) => {
+                wildcard |= found.wildcard;
+                targets.extend(found.paths);
+            }
+            Err(CliError::NoMatch(_)) if force => {}
+            Err(err) => return Err(err),
+        }
+    }
+    if targets.iter().any(|p| p == "/") {
         return Err(CliError::Usage("refusing to remove /".into()));
     }
-    client
-        .delete(&path, recursive)
-        .await
-        .map_err(CliError::at(&path))
+    if wildcard && ctx.ask && !force && !confirm_removal(&targets)? {
+        return Err(CliError::Usage("rm: nothing removed".into()));
+    }
+    for path in &targets {
+        match client.delete(path, recursive).await {
+            Ok(()) => {}
+            Err(err) if force && err.code == ErrorCode::NotFound => {}
+            Err(err) => return Err(CliError::at(path)(err)),
+        }
+    }
+    Ok(())
 }
 
-/// `mv SRC DST`: one atomic rename at metad; DST an existing directory (or ending in `/`)
-/// receives SRC under its own name.
-pub async fn mv(ctx: &mut Context, src: &str, dst: &str) -> Result<(), CliError> {
-    let client = ctx.client()?;
-    let src = ctx.resolve(src)?;
-    let Some(name) = paths::file_name(&src) else {
-        return Err(CliError::Usage("cannot move /".into()));
+/// Asks on the terminal whether to remove `targets`; true for `y` or `yes`.
+fn confirm_removal(targets: &[String]) -> Result<bool, CliError> {
+    use std::io::Write;
+    const SHOWN: usize = 5;
+    let mut names: Vec<String> = targets.iter().take(SHOWN).map(|p| escape(p)).collect();
+    if targets.len() > SHOWN {
+        names.push(format!("and {} more", targets.len() - SHOWN));
+    }
+    let noun = if targets.len() == 1 {
+        "entry"
+    } else {
+        "entries"
     };
-    client.stat(&src).await.map_err(CliError::at(&src))?;
-    let target = target_path(&client, &ctx.resolve(dst)?, name).await?;
-    client
-        .rename(&src, &target)
-        .await
-        .map_err(|err| error_at_target(err, &target))
+    eprint!(
+        "rm: remove {} {noun} ({})? [y/N] ",
+        targets.len(),
+        names.join(", ")
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(CliError::io("cannot read the answer"))?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+/// `mv SRC... DST`: one atomic rename at metad per source; SRC may have wildcards. DST an
+/// existing directory (or ending in `/`) receives each SRC under its own name; several
+/// sources need it to be a directory.
+pub async fn mv(ctx: &mut Context, args: &[String]) -> Result<(), CliError> {
+    let client = ctx.client()?;
+    let (sources, dst) = sources_and_target(args)?;
+    let found = glob::expand_all(&client, &ctx.cwd, sources).await?;
+    let dst = ctx.resolve(&glob::unescape(dst))?;
+    if found.paths.len() > 1 {
+        require_dir(&client, &dst, "mv", found.paths.len()).await?;
+    }
+    for src in &found.paths {
+        let Some(name) = paths::file_name(src) else {
+            return Err(CliError::Usage("cannot move /".into()));
+        };
+        client.stat(src).await.map_err(CliError::at(src))?;
+        let target = target_path(&client, &dst, name).await?;
+        client
+            .rename(paths::trim_slash(src), &target)
+            .await
+            .map_err(|err| error_at_target(err, &target))?;
+    }
+    Ok(())
+}
+
+/// Fails unless `dst` is a directory: where `command` puts `count` sources.
+pub(crate) async fn require_dir(
+    client: &DfsClient,
+    dst: &str,
+    command: &str,
+    count: usize,
+) -> Result<(), CliError> {
+    match stat_prefer_dir(client, dst).await {
+        Ok(entry) if entry.kind == EntryKind::Dir => Ok(()),
+        Ok(_) => Err(CliError::Usage(format!(
+            "{command}: {dst} must be a directory to receive {count} entries"
+        ))),
+        Err(err) => Err(CliError::at(dst)(err)),
+    }
 }
 
 /// Where `SRC` named `name` lands for `mv`, `cp` and `put` given the resolved `dst`: inside

@@ -1,16 +1,26 @@
 //! The shell: `dfs shell`, or `dfs` alone. On a terminal it is interactive (rustyline: line
-//! editing, history in `~/.dfs_history`, prompt `dfs:/cwd> `); otherwise it reads commands
-//! from standard input line by line, so it can be scripted, and exits non-zero if any failed.
-//! An error prints one `error: ...` line and the shell goes on.
+//! editing, Tab completion and hints from [`helper`], history in `~/.dfs_history`, prompt
+//! `dfs:/cwd> `); otherwise it reads commands from standard input line by line, so it can be
+//! scripted, and exits non-zero if any failed. An error prints one `error: ...` line and the
+//! shell goes on.
+//!
+//! Besides the commands of the one-shot command line it has the builtins of ftp and sftp:
+//! `cd` (`cd -` goes back, `cd` alone to `/`), `pwd`, `lcd`, `lpwd`, and `help`.
+
+pub mod complete;
+pub mod helper;
 
 use crate::args::ShellLine;
 use crate::commands::{self, emit};
-use crate::tokenize::tokenize;
+use crate::tokenize::{words, Word};
 use crate::{help, paths, report, CliError, Context, Settings};
 use clap::Parser;
 use dfs_common::wire::EntryKind;
+use helper::ShellHelper;
+use rustyline::config::{CompletionType, Config};
 use rustyline::error::ReadlineError;
-use rustyline::DefaultEditor;
+use rustyline::history::FileHistory;
+use rustyline::Editor;
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,12 +38,11 @@ pub enum Flow {
 /// Runs the shell until `exit`, end of input or Ctrl-D.
 pub fn run(runtime: &Runtime, settings: Settings) -> ExitCode {
     let progress = std::io::stderr().is_terminal();
-    let mut shell = Shell {
-        ctx: Context::new(settings, progress),
-        runtime,
-    };
+    let mut ctx = Context::new(settings.clone(), progress);
+    ctx.ask = std::io::stdin().is_terminal();
+    let mut shell = Shell::new(runtime, ctx);
     let failed = if std::io::stdin().is_terminal() {
-        shell.interactive()
+        shell.interactive(settings)
     } else {
         shell.scripted(std::io::stdin().lock())
     };
@@ -48,12 +57,18 @@ pub fn run(runtime: &Runtime, settings: Settings) -> ExitCode {
 pub struct Shell<'a> {
     ctx: Context,
     runtime: &'a Runtime,
+    /// Where `cd -` goes back to.
+    previous: Option<String>,
 }
 
 impl<'a> Shell<'a> {
     /// A session at `/`.
     pub fn new(runtime: &'a Runtime, ctx: Context) -> Self {
-        Shell { ctx, runtime }
+        Shell {
+            ctx,
+            runtime,
+            previous: None,
+        }
     }
 
     /// The current directory.
@@ -63,27 +78,40 @@ impl<'a> Shell<'a> {
 
     /// The interactive loop. Returns whether reading the terminal failed (command errors
     /// were shown to the person and do not change the exit status).
-    fn interactive(&mut self) -> bool {
-        let mut editor = match DefaultEditor::new() {
+    fn interactive(&mut self, settings: Settings) -> bool {
+        // List, as bash does: the first Tab completes what all candidates share, the next
+        // one lists them.
+        let config = Config::builder()
+            .completion_type(CompletionType::List)
+            .build();
+        let mut editor: Editor<ShellHelper, FileHistory> = match Editor::with_config(config) {
             Ok(editor) => editor,
             Err(e) => {
                 eprintln!("error: cannot start the line editor ({e}); reading commands plainly");
                 return self.scripted(std::io::stdin().lock());
             }
         };
+        editor.set_helper(Some(ShellHelper::new(
+            settings,
+            self.runtime.handle().clone(),
+        )));
         let history = history_path();
         if let Some(path) = &history {
             // A missing history file is the normal first start.
             let _ = editor.load_history(path);
         }
-        eprintln!("dfs shell: `help` lists the commands, `exit` or Ctrl-D leaves");
+        eprintln!("dfs shell: `help` lists the commands, Tab completes, `exit` or Ctrl-D leaves");
         let mut failed = false;
         loop {
+            if let Some(helper) = editor.helper_mut() {
+                helper.cwd = self.ctx.cwd.clone();
+            }
             let prompt = format!("dfs:{}> ", self.ctx.cwd);
             match editor.readline(&prompt) {
                 Ok(line) => {
                     if !line.trim().is_empty() {
-                        let _ = editor.add_history_entry(line.as_str());
+                        // Without the space a completion leaves, so hints end with the word.
+                        let _ = editor.add_history_entry(line.trim_end());
                     }
                     match self.execute(&line) {
                         Ok(Flow::Exit) => break,
@@ -138,18 +166,19 @@ impl<'a> Shell<'a> {
 
     /// Runs one line.
     pub fn execute(&mut self, line: &str) -> Result<Flow, CliError> {
-        let words = tokenize(line).map_err(CliError::Usage)?;
+        let words = words(line).map_err(CliError::Usage)?;
         self.execute_words(&words)
     }
 
-    fn execute_words(&mut self, words: &[String]) -> Result<Flow, CliError> {
+    fn execute_words(&mut self, words: &[Word]) -> Result<Flow, CliError> {
         let Some(first) = words.first() else {
             return Ok(Flow::Continue);
         };
-        match first.as_str() {
+        let texts: Vec<String> = words.iter().map(|w| w.text.clone()).collect();
+        match first.text.as_str() {
             "exit" | "quit" => Ok(Flow::Exit),
             "help" => {
-                let topic = words[1..].join(" ");
+                let topic = texts[1..].join(" ");
                 let text = if topic.is_empty() {
                     help::overview()
                 } else {
@@ -161,16 +190,28 @@ impl<'a> Shell<'a> {
                 Ok(Flow::Continue)
             }
             "pwd" => {
-                no_more_args(words, 1)?;
+                no_more_args(&texts, 1)?;
                 emit(&format!("{}\n", self.ctx.cwd))?;
                 Ok(Flow::Continue)
             }
             "cd" => {
-                no_more_args(words, 2)?;
-                self.cd(words.get(1).map(String::as_str).unwrap_or("/"))?;
+                no_more_args(&texts, 2)?;
+                self.cd(texts.get(1).map(String::as_str).unwrap_or("/"))?;
                 Ok(Flow::Continue)
             }
-            "show" if words.len() >= 2 && runs_before_show(&words[1]) => {
+            "lpwd" => {
+                no_more_args(&texts, 1)?;
+                let here = std::env::current_dir()
+                    .map_err(CliError::io("cannot read the local directory"))?;
+                emit(&format!("{}\n", here.display()))?;
+                Ok(Flow::Continue)
+            }
+            "lcd" => {
+                no_more_args(&texts, 2)?;
+                lcd(texts.get(1).map(String::as_str))?;
+                Ok(Flow::Continue)
+            }
+            "show" if words.len() >= 2 && runs_before_show(&words[1].text) => {
                 if self.execute_words(&words[1..])? == Flow::Exit {
                     return Ok(Flow::Exit);
                 }
@@ -181,15 +222,14 @@ impl<'a> Shell<'a> {
                 Ok(Flow::Continue)
             }
             "dev" | "shell" => Err(CliError::Usage(format!(
-                "`{first}` cannot run inside the shell"
+                "`{}` cannot run inside the shell",
+                first.text
             ))),
-            name if help::find(name).is_none() => Err(CliError::Usage(format!(
-                "unknown command: {name} (help lists the commands)"
-            ))),
-            name => {
-                let parsed = match ShellLine::try_parse_from(words) {
+            name if help::find(name).is_none() => Err(CliError::Usage(help::unknown_command(name))),
+            _ => {
+                let parsed = match ShellLine::try_parse_from(clap_words(words)) {
                     Ok(parsed) => parsed,
-                    Err(err) => return clap_outcome(name, err),
+                    Err(err) => return clap_outcome(&texts, err),
                 };
                 self.runtime
                     .block_on(commands::run(&mut self.ctx, parsed.command))?;
@@ -198,9 +238,16 @@ impl<'a> Shell<'a> {
         }
     }
 
-    /// `cd PATH`: PATH must be a directory.
+    /// `cd PATH`: PATH must be a directory; `-` is the previous one.
     fn cd(&mut self, target: &str) -> Result<(), CliError> {
-        let path = self.ctx.resolve(target)?;
+        let target = if target == "-" {
+            self.previous
+                .clone()
+                .ok_or_else(|| CliError::Usage("cd -: no previous directory yet".into()))?
+        } else {
+            target.to_owned()
+        };
+        let path = self.ctx.resolve(&target)?;
         if path != "/" {
             let client = self.ctx.client()?;
             let entry = self
@@ -211,9 +258,62 @@ impl<'a> Shell<'a> {
                 return Err(CliError::Usage(format!("not a directory: {path}")));
             }
         }
-        self.ctx.cwd = paths::trim_slash(&path).to_owned();
+        let new = paths::trim_slash(&path).to_owned();
+        self.previous = Some(std::mem::replace(&mut self.ctx.cwd, new));
         Ok(())
     }
+}
+
+/// `lcd [DIR]`: changes the process's directory, which `put` reads from and `get` writes
+/// to; no DIR is the home directory, `~/` is expanded.
+fn lcd(dir: Option<&str>) -> Result<(), CliError> {
+    let target = complete::expand_home(dir.unwrap_or("~"));
+    std::env::set_current_dir(&target).map_err(CliError::io(format!(
+        "lcd: cannot enter {}",
+        target.display()
+    )))
+}
+
+/// The words clap parses: the text of each word, but the wildcard pattern
+/// ([`Word::pattern`]) for the remote arguments of the commands that expand them, so that a
+/// quoted `'a*'` stays literal while a bare `a*` matches. The local argument of `get` (the
+/// last of several) is plain text.
+fn clap_words(words: &[Word]) -> Vec<String> {
+    let globbing = matches!(
+        words.first().map(|w| w.text.as_str()),
+        Some("ls" | "rm" | "get" | "cp" | "mv")
+    );
+    if !globbing {
+        return words.iter().map(|w| w.text.clone()).collect();
+    }
+    let mut after_dashes = false;
+    let positional: Vec<bool> = words
+        .iter()
+        .enumerate()
+        .map(|(index, word)| {
+            let is_positional =
+                index > 0 && (after_dashes || !word.text.starts_with('-') || word.text == "-");
+            after_dashes |= word.text == "--";
+            is_positional
+        })
+        .collect();
+    let last_local = if words[0].text == "get" && positional.iter().filter(|p| **p).count() > 1 {
+        positional.iter().rposition(|p| *p)
+    } else {
+        None
+    };
+    words
+        .iter()
+        .zip(&positional)
+        .enumerate()
+        .map(|(index, (word, positional))| {
+            if *positional && Some(index) != last_local {
+                word.pattern.clone()
+            } else {
+                word.text.clone()
+            }
+        })
+        .collect()
 }
 
 /// Whether `show WORD ...` means "run WORD, then show the tree" rather than "show the tree
@@ -233,15 +333,29 @@ fn no_more_args(words: &[String], allowed: usize) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `--help` prints the command's help; other clap errors become one line.
-fn clap_outcome(name: &str, err: clap::Error) -> Result<Flow, CliError> {
+/// `--help` prints the command's help; other clap errors become one line, with the
+/// command's usage when arguments are missing.
+fn clap_outcome(words: &[String], err: clap::Error) -> Result<Flow, CliError> {
     use clap::error::ErrorKind;
+    let name = words.first().map(String::as_str).unwrap_or("");
     if matches!(
         err.kind(),
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
     ) {
         emit(&err.render().to_string())?;
         return Ok(Flow::Continue);
+    }
+    if matches!(
+        err.kind(),
+        ErrorKind::MissingRequiredArgument
+            | ErrorKind::MissingSubcommand
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        if let Some(usage) = help::usage_line(words) {
+            return Err(CliError::Usage(format!(
+                "{name}: too few arguments (usage: {usage})"
+            )));
+        }
     }
     let rendered = err.render().to_string();
     let first = rendered
@@ -262,79 +376,4 @@ fn history_path() -> Option<PathBuf> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn shell_in(runtime: &Runtime) -> Shell<'_> {
-        let settings = Settings {
-            metad: "127.0.0.1:1".into(),
-            secret_file: None,
-        };
-        Shell::new(runtime, Context::new(settings, false))
-    }
-
-    #[test]
-    fn builtins_need_no_cluster() {
-        let runtime = Runtime::new().unwrap();
-        let mut shell = shell_in(&runtime);
-        assert_eq!(shell.execute("").unwrap(), Flow::Continue);
-        assert_eq!(shell.execute("   # a comment").unwrap(), Flow::Continue);
-        assert_eq!(shell.execute("help").unwrap(), Flow::Continue);
-        assert_eq!(shell.execute("help ls").unwrap(), Flow::Continue);
-        assert_eq!(shell.execute("help key create").unwrap(), Flow::Continue);
-        assert_eq!(shell.execute("help uploads").unwrap(), Flow::Continue);
-        assert_eq!(shell.execute("pwd").unwrap(), Flow::Continue);
-        assert_eq!(shell.execute("cd").unwrap(), Flow::Continue);
-        assert_eq!(shell.cwd(), "/");
-        assert_eq!(shell.execute("cd /..").unwrap(), Flow::Continue);
-        assert_eq!(shell.execute("exit").unwrap(), Flow::Exit);
-        assert_eq!(shell.execute("quit").unwrap(), Flow::Exit);
-    }
-
-    #[test]
-    fn bad_lines_are_one_line_errors() {
-        let runtime = Runtime::new().unwrap();
-        let mut shell = shell_in(&runtime);
-        for line in [
-            "frobnicate",
-            "help frobnicate",
-            "help key frobnicate",
-            "key",
-            "key create",
-            "bucket allow b1",
-            "uploads",
-            "uploads ls",
-            "uploads abort b1 k",
-            "ls 'unterminated",
-            "mkdir",
-            "ls -z",
-            "pwd extra",
-            "dev",
-            "shell",
-        ] {
-            let err = shell.execute(line).unwrap_err();
-            let text = err.line();
-            assert!(!text.is_empty() && !text.contains('\n'), "{line}: {text}");
-        }
-        let err = shell.execute("mkdir").unwrap_err().line();
-        assert!(err.contains("help mkdir"), "{err}");
-    }
-
-    #[test]
-    fn scripts_stop_at_exit_and_report_failures() {
-        let runtime = Runtime::new().unwrap();
-        let mut shell = shell_in(&runtime);
-        assert!(!shell.scripted("pwd\nhelp\n".as_bytes()));
-        assert!(shell.scripted("pwd\nfrobnicate\npwd\n".as_bytes()));
-        // Nothing after exit runs, so the bad line is never seen.
-        assert!(!shell.scripted("exit\nfrobnicate\n".as_bytes()));
-    }
-
-    #[test]
-    fn show_distinguishes_commands_from_paths() {
-        assert!(runs_before_show("mkdir"));
-        assert!(runs_before_show("cd"));
-        assert!(!runs_before_show("/b"));
-        assert!(!runs_before_show("exit"));
-    }
-}
+mod tests;
