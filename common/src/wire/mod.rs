@@ -209,8 +209,9 @@ pub enum MetadRole {
     Learner,
 }
 
-/// One member of the metad group. A single metad is a group of one: member 1, leader, term 0,
-/// its log being the sequence of batches it has applied.
+/// One member of the metad group, as the member that answered sees it (a single metad is a
+/// group of one). For another member, the leader knows only how much of its log matches its
+/// own: that index is given as both its log and applied index.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetadMember {
     /// Its id in the group.
