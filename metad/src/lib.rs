@@ -86,6 +86,11 @@ pub struct RaftSettings {
     pub election_min_ms: u64,
     /// See `election_min_ms`.
     pub election_max_ms: u64,
+    /// A snapshot of the state is built every this many log entries.
+    pub snapshot_every: u64,
+    /// Log entries kept behind the newest snapshot: a member further behind catches up by
+    /// receiving the snapshot.
+    pub keep_log: u64,
 }
 
 impl Default for RaftSettings {
@@ -95,6 +100,8 @@ impl Default for RaftSettings {
             heartbeat_ms: timings.heartbeat_ms,
             election_min_ms: timings.election_min_ms,
             election_max_ms: timings.election_max_ms,
+            snapshot_every: timings.snapshot_every,
+            keep_log: timings.keep_log,
         }
     }
 }
@@ -172,6 +179,9 @@ impl Config {
                  must be positive",
                 self.raft.election_min_ms, self.raft.heartbeat_ms
             ));
+        }
+        if self.raft.snapshot_every == 0 {
+            return bad("raft.snapshot_every must be positive".into());
         }
         if self.raft.election_max_ms <= self.raft.election_min_ms {
             return bad(format!(
@@ -313,6 +323,8 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
         heartbeat_ms: config.raft.heartbeat_ms,
         election_min_ms: config.raft.election_min_ms,
         election_max_ms: config.raft.election_max_ms,
+        snapshot_every: config.raft.snapshot_every,
+        keep_log: config.raft.keep_log,
     };
     let raft = group::raft::RaftGroup::start(
         config.id,

@@ -305,6 +305,7 @@ where
         Ok(req) => {
             crate::blocking(move || {
                 let generation = app.group.check_leader()?;
+                app.store.take_commit_mark();
                 let answer = op(&app, req).map(O::into_answer);
                 settle(&app, kind, generation, answer)
             })

@@ -38,6 +38,9 @@ pub struct ClusterOptions {
     /// Number of metad members (1: a group of one; 3 or 5: a replicated group whose members
     /// list each other with `--peers`).
     pub metads: usize,
+    /// Extra TOML for every metad's configuration file (for example a `[raft]` table with a
+    /// short `snapshot_every`); empty: no file.
+    pub metad_toml: String,
     /// Replication factor.
     pub replication: u32,
     /// Chunk size in bytes.
@@ -61,6 +64,7 @@ impl Default for ClusterOptions {
         ClusterOptions {
             chunkds: 3,
             metads: 1,
+            metad_toml: String::new(),
             replication: 2,
             chunk_size: 8 << 20,
             heartbeat_interval_ms: 200,

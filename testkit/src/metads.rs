@@ -51,6 +51,11 @@ pub(crate) fn spawn(
             "--log-format".into(),
             options.log_format_arg().into(),
         ];
+        if !options.metad_toml.is_empty() {
+            let file = dir.join(format!("{name}.toml"));
+            std::fs::write(&file, &options.metad_toml)?;
+            args.extend(["--config".into(), path_arg(&file)]);
+        }
         if count > 1 {
             args.extend([
                 "--id".into(),
@@ -95,6 +100,14 @@ impl Cluster {
     /// Kills metad member `index` with SIGKILL.
     pub fn kill_metad_member(&mut self, index: usize) {
         self.metads[index].kill();
+    }
+
+    /// The data folder of metad member `index`.
+    pub fn metad_member_data(&self, index: usize) -> std::path::PathBuf {
+        match index {
+            0 => self.dir.path().join("metad"),
+            _ => self.dir.path().join(format!("metad-{}", index + 1)),
+        }
     }
 
     /// Starts metad member `index` again on its address and data folder (without waiting).

@@ -2,7 +2,7 @@
 //! clearly without a majority and resumes when one is back, and a frozen leader acknowledges
 //! nothing the group does not have. Real processes on loopback, real RocksDB.
 
-use dfs_testkit::{s3_request, Cluster, ClusterOptions, REGION};
+use dfs_testkit::{s3_request, Cluster, ClusterOptions, Role, REGION};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -188,4 +188,136 @@ async fn a_frozen_leader_acknowledges_nothing_the_group_lacks() {
             "the frozen leader acknowledged a write the group does not have: {entries:?} {old:?}\n{logs}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_cut_off_from_both_followers_acknowledges_no_write() {
+    let cluster = Cluster::start(group_of_three(false)).await.unwrap();
+    let client = cluster.client();
+    client.mkdir("/kept", false).await.unwrap();
+    let leader = cluster.metad_leader().await.unwrap();
+    let followers: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+    for index in &followers {
+        cluster.freeze_metad_member(*index).unwrap();
+    }
+    // The leader alone: every write fails, at once once it noticed (not done), or after
+    // waiting for a majority (in doubt); none succeeds.
+    let alone = cluster.client_of(&[leader]);
+    let mut outcomes = Vec::new();
+    for n in 0..3 {
+        let path = format!("/cut-off-{n}");
+        outcomes.push((path.clone(), alone.mkdir(&path, false).await));
+    }
+    for index in &followers {
+        cluster.thaw_metad_member(*index).unwrap();
+    }
+    for (path, outcome) in &outcomes {
+        assert!(
+            outcome.is_err(),
+            "{path} was acknowledged by a leader without a majority"
+        );
+    }
+    // Writes work again once the followers are back, and a write refused as "not done" never
+    // appears.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while client.mkdir("/later", false).await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            cluster.log_tails()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let names: Vec<String> = client
+        .list_all("/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    for (path, outcome) in &outcomes {
+        let doubt = outcome
+            .as_ref()
+            .is_err_and(|e| e.is(dfs_common::ErrorDetail::NoAnswer));
+        let name = format!("{}/", path.trim_start_matches('/'));
+        assert!(
+            doubt || !names.contains(&name),
+            "{path}: {outcome:?} yet it is there: {names:?}"
+        );
+    }
+    assert!(names.contains(&"kept/".to_owned()) && names.contains(&"later/".to_owned()));
+}
+
+/// Waits until member `index` has matched the leader's log (as the leader reports it).
+async fn wait_caught_up(cluster: &Cluster, index: usize) {
+    let client = cluster.client();
+    let addr = cluster.metad_member_addr(index).to_owned();
+    cluster
+        .wait_for("a member to catch up", Duration::from_secs(60), || async {
+            let Ok(status) = client.status().await else {
+                return false;
+            };
+            let leader = status
+                .metad
+                .iter()
+                .find(|m| m.role == dfs_common::wire::MetadRole::Leader);
+            let member = status.metad.iter().find(|m| m.addr == addr);
+            matches!((leader, member), (Some(l), Some(m)) if m.last_log_index >= l.applied_index)
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_behind_the_purged_log_or_wiped_rejoin_by_snapshot() {
+    let mut cluster = Cluster::start(ClusterOptions {
+        metads: 3,
+        // Snapshots every 20 entries and 5 kept behind: a member away for 40 writes needs one.
+        metad_toml: "[raft]\nsnapshot_every = 20\nkeep_log = 5\n".into(),
+        ..ClusterOptions::default()
+    })
+    .await
+    .unwrap();
+    let client = cluster.client();
+    let leader = cluster.metad_leader().await.unwrap();
+    let (behind, wiped) = ((leader + 1) % 3, (leader + 2) % 3);
+
+    cluster.kill_metad_member(behind);
+    for n in 0..60 {
+        client.mkdir(&format!("/d{n:03}"), false).await.unwrap();
+    }
+    cluster.restart_metad_member(behind).unwrap();
+    wait_caught_up(&cluster, behind).await;
+    let installed = "state snapshot installed";
+    assert!(
+        cluster.log(Role::MetadMember(behind)).contains(installed),
+        "the member behind caught up without a snapshot\n{}",
+        cluster.log_tails()
+    );
+
+    cluster.kill_metad_member(wiped);
+    std::fs::remove_dir_all(cluster.metad_member_data(wiped)).unwrap();
+    for n in 60..100 {
+        client.mkdir(&format!("/d{n:03}"), false).await.unwrap();
+    }
+    cluster.restart_metad_member(wiped).unwrap();
+    wait_caught_up(&cluster, wiped).await;
+    assert!(cluster.log(Role::MetadMember(wiped)).contains(installed));
+
+    // The two members that rejoined by snapshot are a majority without the leader: whichever
+    // of them leads now serves every directory.
+    cluster.kill_metad_member(leader);
+    cluster
+        .wait_for_metad_leader(Some(leader), Duration::from_secs(30))
+        .await
+        .unwrap();
+    let names: Vec<String> = client
+        .list_all("/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    let expected: Vec<String> = (0..100).map(|n| format!("d{n:03}/")).collect();
+    assert_eq!(names, expected);
 }

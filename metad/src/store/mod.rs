@@ -231,6 +231,14 @@ impl Store {
         self.pending_high.load(Ordering::Acquire)
     }
 
+    /// The leader-run generation in which the current operation (on this thread) last made a
+    /// synced commit, if it did, and clears the mark. A synced commit that succeeded proves
+    /// that everything its transaction read was committed, in that run: an operation whose
+    /// answer rests on such a commit may answer at once.
+    pub(crate) fn take_commit_mark(&self) -> Option<u64> {
+        txn::take_commit_mark()
+    }
+
     /// Forgets the id ranges held in memory and starts again from the stored bounds: a new
     /// leader must not continue ranges from before another leader's reservations.
     pub(crate) fn reload_ids(&self) -> Result<(), StoreError> {

@@ -76,7 +76,8 @@ impl<'a> Txn<'a> {
         let deferred = group.defers().then(|| effects.clone());
         // The generation the pending rows it read belong to: a transaction evaluated in
         // another leader run is refused.
-        let ticket = group.enqueue(guard.generation(), effects, local)?;
+        let generation = guard.generation();
+        let ticket = group.enqueue(generation, effects, local)?;
         if let Some(effects) = deferred {
             guard.record(ticket.seq(), effects)?;
             store.note_pending(ticket.seq());
@@ -84,9 +85,23 @@ impl<'a> Txn<'a> {
         drop(guard);
         if sync {
             store.wait_durable(ticket)?;
+            // What this thread's operation wrote is committed, and with it everything the
+            // transaction read: its answer needs no further wait (see `Store::take_commit_mark`).
+            COMMITTED.with(|mark| mark.set(Some(generation)));
         }
         Ok(())
     }
+}
+
+thread_local! {
+    /// The group generation of the last synced commit made on this thread, since
+    /// [`Store::take_commit_mark`] last took it. Operations run on one blocking thread each.
+    static COMMITTED: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Takes (and clears) this thread's commit mark.
+pub(super) fn take_commit_mark() -> Option<u64> {
+    COMMITTED.with(std::cell::Cell::take)
 }
 
 /// Splits staged rows into the effects on the replicated tables and the node-local rows, each

@@ -12,6 +12,7 @@ mod leadership;
 mod log_store;
 pub(crate) mod network;
 mod proposer;
+pub(crate) mod snapshot;
 mod state_machine;
 pub(crate) mod types;
 
@@ -42,6 +43,11 @@ pub struct Timings {
     pub election_min_ms: u64,
     /// See `election_min_ms`.
     pub election_max_ms: u64,
+    /// A snapshot of the state is built every this many log entries ...
+    pub snapshot_every: u64,
+    /// ... and the log is purged behind it but for this many entries: a member behind by
+    /// more catches up by snapshot.
+    pub keep_log: u64,
 }
 
 impl Default for Timings {
@@ -54,6 +60,8 @@ impl Default for Timings {
             heartbeat_ms: 200,
             election_min_ms: 750,
             election_max_ms: 1500,
+            snapshot_every: 20_000,
+            keep_log: 10_000,
         }
     }
 }
@@ -75,6 +83,8 @@ pub(crate) struct Shared {
     restart: tokio::sync::Notify,
     locals: state_machine::LocalRows,
     db: Arc<DB>,
+    /// `<data>/group`: the log, snapshots built and received.
+    dir: std::path::PathBuf,
     /// Set at shutdown: the tasks end, releasing the databases.
     stopping: std::sync::atomic::AtomicBool,
 }
@@ -205,15 +215,21 @@ impl RaftGroup {
         on_lead: OnLead,
     ) -> Result<RaftGroup, String> {
         let log_dir = dir.join("log");
-        let snapshots = dir.join("snapshots");
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let (state, group_dir) = (db.clone(), dir.to_owned());
+        tokio::task::spawn_blocking(move || {
+            snapshot::finish_interrupted_install(&state, &group_dir)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
         let log = tokio::task::spawn_blocking(move || log_store::LogStore::open(&log_dir))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("cannot open the raft log: {e}"))?;
         let locals = Arc::new(Mutex::new(HashMap::new()));
-        let machine = state_machine::StateMachine::new(db.clone(), locals.clone(), snapshots);
+        let machine = state_machine::StateMachine::new(db.clone(), locals.clone(), dir.to_owned());
         let shared = Arc::new(Shared {
             id,
             quorum_silence_ms: timings.election_max_ms,
@@ -226,6 +242,7 @@ impl RaftGroup {
             restart: tokio::sync::Notify::new(),
             locals,
             db,
+            dir: dir.to_owned(),
             stopping: std::sync::atomic::AtomicBool::new(false),
         });
         let config = openraft::Config {
@@ -234,10 +251,8 @@ impl RaftGroup {
             election_timeout_min: timings.election_min_ms,
             election_timeout_max: timings.election_max_ms,
             max_payload_entries: 64,
-            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(20_000),
-            // Followers catch up from the log, never from a snapshot (not sent yet: stage 4),
-            // after an absence of up to this many entries.
-            max_in_snapshot_log_to_keep: 100_000,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(timings.snapshot_every),
+            max_in_snapshot_log_to_keep: timings.keep_log,
             ..Default::default()
         }
         .validate()
@@ -252,6 +267,13 @@ impl RaftGroup {
         tokio::spawn(leadership::run(shared.clone(), on_lead));
         leadership::form(&shared, pristine, &client).await?;
         Ok(RaftGroup { shared })
+    }
+
+    /// Another handle on the same group (for blocking work on another thread).
+    pub fn clone_handle(&self) -> RaftGroup {
+        RaftGroup {
+            shared: self.shared.clone(),
+        }
     }
 
     /// The openraft handle, for the RPCs between members.

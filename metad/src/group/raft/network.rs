@@ -8,7 +8,7 @@
 #![allow(clippy::result_large_err)]
 
 use super::types::TypeConfig;
-use super::{RaftGroup, Shared};
+use super::{snapshot, RaftGroup, Shared};
 use crate::store::Cf;
 use bincode::Options;
 use dfs_common::http::{self as dhttp, Body, InternalClient};
@@ -143,21 +143,117 @@ impl RaftNetwork<TypeConfig> for Peer {
 
     async fn full_snapshot(
         &mut self,
-        _vote: Vote<u64>,
+        vote: Vote<u64>,
         snapshot: Snapshot<TypeConfig>,
-        _cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
-        _option: RPCOption,
+        cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
+        option: RPCOption,
     ) -> Result<SnapshotResponse<u64>, StreamingError<TypeConfig, Fatal<u64>>> {
-        // Snapshot transfer is stage 4 (REPLICATION.md): until then a member behind the
-        // purged log cannot catch up, and says so in the leader's log.
-        let e = RpcError::unavailable(format!(
-            "metad {} is behind the purged log and needs the snapshot in {}, which this version \
-             cannot send yet",
-            self.target,
-            snapshot.snapshot.path.display()
-        ));
-        tracing::warn!("{e}");
-        Err(StreamingError::Unreachable(Unreachable::new(&e)))
+        let send = self.send_snapshot(vote, snapshot, option);
+        tokio::select! {
+            closed = cancel => Err(StreamingError::Closed(closed)),
+            sent = send => sent,
+        }
+    }
+}
+
+type SnapshotResult = Result<SnapshotResponse<u64>, StreamingError<TypeConfig, Fatal<u64>>>;
+
+impl Peer {
+    /// Sends every file of the snapshot in pieces, then asks the member to install it.
+    async fn send_snapshot(
+        &self,
+        vote: Vote<u64>,
+        snapshot: Snapshot<TypeConfig>,
+        option: RPCOption,
+    ) -> SnapshotResult {
+        let folder = snapshot.snapshot.path.clone();
+        let listed = folder.clone();
+        let files = tokio::task::spawn_blocking(move || snapshot::list_files(&listed))
+            .await
+            .map_err(|e| streaming(RpcError::internal(e.to_string())))?
+            .map_err(|e| streaming(RpcError::internal(format!("listing the snapshot: {e}"))))?;
+        let total: u64 = files.iter().map(|(_, size)| size).sum();
+        tracing::info!(
+            target_member = self.target,
+            snapshot = %snapshot.meta.snapshot_id,
+            files = files.len(),
+            bytes = total,
+            "sending a snapshot"
+        );
+        for (name, size) in &files {
+            let mut offset = 0;
+            loop {
+                let path = folder.join(name);
+                let data = tokio::task::spawn_blocking(move || snapshot::read_piece(&path, offset))
+                    .await
+                    .map_err(|e| streaming(RpcError::internal(e.to_string())))?
+                    .map_err(|e| streaming(RpcError::internal(format!("reading {name}: {e}"))))?;
+                let len = data.len() as u64;
+                let piece = snapshot::Piece {
+                    snapshot_id: snapshot.meta.snapshot_id.clone(),
+                    file: name.clone(),
+                    offset,
+                    data,
+                };
+                self.post_timed("/raft/snapshot/piece", &piece, &option)
+                    .await?;
+                offset += len;
+                if offset >= *size || len == 0 {
+                    break;
+                }
+            }
+        }
+        let install = snapshot::Install {
+            vote,
+            meta: snapshot.meta.clone(),
+            files,
+        };
+        let answer = self
+            .post_timed("/raft/snapshot/install", &install, &option)
+            .await?;
+        let installed: Result<SnapshotResponse<u64>, String> = codec()
+            .deserialize(&answer)
+            .map_err(|e| streaming(RpcError::internal(e.to_string())))?;
+        installed.map_err(|e| {
+            streaming(RpcError::unavailable(format!(
+                "metad {} did not install the snapshot: {e}",
+                self.target
+            )))
+        })
+    }
+
+    /// Posts one bincode message, within the snapshot timeout.
+    async fn post_timed<T: Serialize>(
+        &self,
+        path: &str,
+        message: &T,
+        option: &RPCOption,
+    ) -> Result<bytes::Bytes, StreamingError<TypeConfig, Fatal<u64>>> {
+        let body = codec()
+            .serialize(message)
+            .map_err(|e| streaming(RpcError::internal(e.to_string())))?;
+        match tokio::time::timeout(option.hard_ttl().max(SNAPSHOT_STEP), self.post(path, body))
+            .await
+        {
+            Ok(Ok(bytes)) => Ok(bytes),
+            Ok(Err(e)) => Err(streaming(e)),
+            Err(_) => Err(streaming(RpcError::detailed(
+                ErrorDetail::NoAnswer,
+                format!("metad {} did not answer {path} in time", self.target),
+            ))),
+        }
+    }
+}
+
+/// The least time given to one step of a snapshot transfer (a piece, the install).
+const SNAPSHOT_STEP: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A transfer failure as openraft wants it: a member not reached is backed off from.
+fn streaming(e: RpcError) -> StreamingError<TypeConfig, Fatal<u64>> {
+    if e.is(ErrorDetail::Unreachable) {
+        StreamingError::Unreachable(Unreachable::new(&e))
+    } else {
+        StreamingError::Network(NetworkError::new(&e))
     }
 }
 
@@ -181,6 +277,26 @@ pub async fn serve(group: &RaftGroup, path: &str, body: &[u8]) -> Result<Respons
         "/raft/vote" => {
             let req: VoteRequest<u64> = decode(body)?;
             encode(&raft.vote(req).await)
+        }
+        "/raft/snapshot/piece" => {
+            let piece: snapshot::Piece = decode(body)?;
+            let group = group.clone_handle();
+            crate::blocking(move || group.receive_piece(&piece)).await?;
+            Ok(dhttp::json_response(
+                StatusCode::OK,
+                &dfs_common::wire::Empty {},
+            ))
+        }
+        "/raft/snapshot/install" => {
+            let install: snapshot::Install = decode(body)?;
+            let handle = group.clone_handle();
+            let (install, folder) = crate::blocking(move || {
+                let folder = handle.complete_transfer(&install)?;
+                Ok((install, folder))
+            })
+            .await?;
+            let answer = group.install(install, folder).await?;
+            Ok(octets(answer))
         }
         "/raft/hello" => {
             let initialized = raft
@@ -207,11 +323,15 @@ fn encode<T: Serialize>(value: &T) -> Result<Response<Body>, RpcError> {
     let bytes = codec()
         .serialize(value)
         .map_err(|e| RpcError::internal(format!("cannot encode a raft answer: {e}")))?;
-    Ok(Response::builder()
+    Ok(octets(bytes))
+}
+
+fn octets(bytes: Vec<u8>) -> Response<Body> {
+    Response::builder()
         .status(StatusCode::OK)
         .header(http::header::CONTENT_TYPE, "application/octet-stream")
         .body(dhttp::full(bytes))
-        .unwrap_or_else(|_| dhttp::error_response(&RpcError::internal("raft answer"))))
+        .unwrap_or_else(|_| dhttp::error_response(&RpcError::internal("raft answer")))
 }
 
 /// Whether the state database holds nothing a user made (a fresh member).

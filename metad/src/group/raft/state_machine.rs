@@ -52,6 +52,8 @@ pub type LocalRows = Arc<Mutex<HashMap<(Epoch, u64), Vec<LocalWrite>>>>;
 pub struct StateMachine {
     db: Arc<DB>,
     locals: LocalRows,
+    /// `<data>/group`: snapshots are built in its `snapshots/`.
+    dir: PathBuf,
     snapshots: PathBuf,
 }
 
@@ -84,13 +86,14 @@ pub fn read_fence(db: &DB) -> Result<Fence, StoreError> {
 }
 
 impl StateMachine {
-    /// The state machine of `db`; snapshots are built in `snapshots` (on the same filesystem:
-    /// checkpoints are hard links).
-    pub fn new(db: Arc<DB>, locals: LocalRows, snapshots: PathBuf) -> StateMachine {
+    /// The state machine of `db`; snapshots are built in `dir/snapshots` (on the data
+    /// filesystem: checkpoints are hard links).
+    pub fn new(db: Arc<DB>, locals: LocalRows, dir: PathBuf) -> StateMachine {
         StateMachine {
             db,
             locals,
-            snapshots,
+            snapshots: dir.join("snapshots"),
+            dir,
         }
     }
 
@@ -205,6 +208,30 @@ impl StateMachine {
         })
     }
 
+    /// Makes the state what the received snapshot in `from` holds, then keeps the snapshot as
+    /// this member's current one (blocking).
+    fn install_blocking(
+        &self,
+        meta: &SnapshotMeta<u64, openraft::BasicNode>,
+        from: &Path,
+    ) -> StorageResult<()> {
+        super::snapshot::install_state(&self.db, &self.dir, from).map_err(snapshot_err)?;
+        let (applied, _) = applied_state(&self.db).map_err(snapshot_err)?;
+        if applied != meta.last_log_id {
+            return Err(snapshot_err(format!(
+                "the installed snapshot {} holds state up to {applied:?}, not {:?}",
+                meta.snapshot_id, meta.last_log_id
+            )));
+        }
+        std::fs::create_dir_all(&self.snapshots).map_err(snapshot_err)?;
+        let kept = self.snapshots.join(&meta.snapshot_id);
+        let _ = std::fs::remove_dir_all(&kept);
+        std::fs::rename(from, &kept).map_err(snapshot_err)?;
+        remove_other_snapshots(&self.snapshots, &meta.snapshot_id);
+        tracing::info!(snapshot = %meta.snapshot_id, "state snapshot installed");
+        Ok(())
+    }
+
     /// The newest snapshot built, if any (blocking).
     fn current_blocking(&self) -> StorageResult<Option<Snapshot<TypeConfig>>> {
         let Ok(dir) = std::fs::read_dir(&self.snapshots) else {
@@ -268,6 +295,7 @@ impl StateMachine {
         StateMachine {
             db: self.db.clone(),
             locals: self.locals.clone(),
+            dir: self.dir.clone(),
             snapshots: self.snapshots.clone(),
         }
     }
@@ -311,12 +339,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn install_snapshot(
         &mut self,
-        _meta: &SnapshotMeta<u64, openraft::BasicNode>,
-        _snapshot: Box<SnapshotDir>,
+        meta: &SnapshotMeta<u64, openraft::BasicNode>,
+        snapshot: Box<SnapshotDir>,
     ) -> StorageResult<()> {
-        Err(snapshot_err(
-            "this metad cannot install a snapshot yet (metad/REPLICATION.md, stage 4)",
-        ))
+        let this = self.handle();
+        let meta = meta.clone();
+        blocking(move || this.install_blocking(&meta, &snapshot.path)).await
     }
 
     async fn get_current_snapshot(&mut self) -> StorageResult<Option<Snapshot<TypeConfig>>> {
