@@ -180,6 +180,20 @@ pub enum MetadCommand {
         /// The folder to create, on metad's host.
         dir: String,
     },
+    /// Add a member to the metad group: start it first (empty, with --id ID and --peers),
+    /// then run this; it joins as a learner, catches up, then votes.
+    Add {
+        /// The new member's id (not in use).
+        id: u64,
+        /// Its HOST:PORT.
+        addr: String,
+    },
+    /// Remove a member from the metad group; stop its process afterwards.
+    #[command(visible_alias = "rm")]
+    Remove {
+        /// The member's id.
+        id: u64,
+    },
 }
 
 /// `dfs uploads ...`: open multipart uploads, which hold data but are no namespace entries.

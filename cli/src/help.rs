@@ -146,6 +146,18 @@ pub const COMMANDS: &[HelpEntry] = &[
         example: "metad snapshot /var/lib/dfs/backups/metad-2026-12-02",
     },
     HelpEntry {
+        name: "metad",
+        usage: "metad add ID HOST:PORT",
+        summary: "add a started, empty metad member to the group: it catches up, then votes",
+        example: "metad add 4 10.0.0.4:7700",
+    },
+    HelpEntry {
+        name: "metad",
+        usage: "metad remove ID",
+        summary: "remove a member from the metad group (then stop its process)",
+        example: "metad remove 1",
+    },
+    HelpEntry {
         name: "cd",
         usage: "cd [PATH | -]",
         summary: "change the current directory (no PATH: /; -: the previous one)",

@@ -11,8 +11,8 @@ use dfs_common::wire::{
     CopyPartReq, CopyPartResp, CreateBucketReq, CreateBucketResp, CreateUploadReq,
     CreateUploadResp, DeleteBucketReq, KeyCreateReq, KeyCreateResp, KeyDeleteReq, KeyGetReq,
     KeyGetResp, KeyInfo, KeyListReq, KeyListResp, ListBucketsReq, ListBucketsResp, ListObjectsReq,
-    ListObjectsResp, ListPartsReq, ListPartsResp, ListUploadsReq, ListUploadsResp, SnapshotReq,
-    SnapshotResp, StatusReq, StatusResp,
+    ListObjectsResp, ListPartsReq, ListPartsResp, ListUploadsReq, ListUploadsResp, MetadAddReq,
+    MetadRemoveReq, SnapshotReq, SnapshotResp, StatusReq, StatusResp,
 };
 use dfs_common::RpcError;
 
@@ -157,6 +157,22 @@ impl Nodes<'_> {
     /// The cluster overview: nodes, replication, chunk and queue counts.
     pub async fn status(&self) -> Result<StatusResp, RpcError> {
         self.0.call(&StatusReq {}).await
+    }
+
+    /// Adds member `id` at `addr` to the metad group (see [`MetadAddReq`]).
+    pub async fn add_metad(&self, id: u64, addr: &str) -> Result<(), RpcError> {
+        self.0
+            .call(&MetadAddReq {
+                id,
+                addr: addr.to_owned(),
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// Removes member `id` from the metad group.
+    pub async fn remove_metad(&self, id: u64) -> Result<(), RpcError> {
+        self.0.call(&MetadRemoveReq { id }).await.map(|_| ())
     }
 
     /// Writes an online snapshot of metad's database to `dir` on metad's host (a new folder,

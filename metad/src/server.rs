@@ -183,6 +183,8 @@ async fn dispatch(app: Arc<App>, method: &str, body: &[u8]) -> Result<Response<B
         HeartbeatReq::METHOD => call_inline(&app, body, |a, r| Ok(a.nodes.heartbeat(&r))),
         ReportBadChunkReq::METHOD => call(app, body, Write, |a, r| a.report_bad_chunk(&r)).await,
         StatusReq::METHOD => call(app, body, Read, |a, r| a.status(&r)).await,
+        MetadAddReq::METHOD => membership::<MetadAddReq>(&app, body).await,
+        MetadRemoveReq::METHOD => membership::<MetadRemoveReq>(&app, body).await,
         StatReq::METHOD => call(app, body, Read, |a, r| a.ns.stat(&r)).await,
         MkdirReq::METHOD => call(app, body, Write, |a, r| a.ns.mkdir(&r)).await,
         ListReq::METHOD => call(app, body, Read, |a, r| a.ns.list(&r)).await,
@@ -274,6 +276,37 @@ impl<A> IntoAnswer<A> for A {
 impl IntoAnswer<Empty> for () {
     fn into_answer(self) -> Empty {
         Empty {}
+    }
+}
+
+/// `metad add` and `metad remove`: Raft's own membership changes, awaited on this task.
+async fn membership<R: Rpc + MembershipChange>(
+    app: &App,
+    body: &[u8],
+) -> Result<Response<Body>, RpcError> {
+    let started = Instant::now();
+    let result = match dhttp::decode_json::<R>(body) {
+        Ok(req) => req.apply(&app.group).await,
+        Err(e) => Err(e),
+    };
+    app.metrics.observe_rpc(R::METHOD, result.is_ok(), started);
+    result.map(|()| ok(&Empty {}))
+}
+
+/// A membership request.
+trait MembershipChange {
+    async fn apply(self, group: &crate::group::raft::RaftGroup) -> Result<(), RpcError>;
+}
+
+impl MembershipChange for MetadAddReq {
+    async fn apply(self, group: &crate::group::raft::RaftGroup) -> Result<(), RpcError> {
+        group.add_member(self.id, &self.addr).await
+    }
+}
+
+impl MembershipChange for MetadRemoveReq {
+    async fn apply(self, group: &crate::group::raft::RaftGroup) -> Result<(), RpcError> {
+        group.remove_member(self.id).await
     }
 }
 

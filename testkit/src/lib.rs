@@ -17,6 +17,7 @@ mod s3;
 
 pub use dfs::Output;
 pub use gateway::{http_get, http_status, REGION, TEST_KEY_NAME};
+pub use metads::peer_list;
 pub use s3::{s3_request, S3Answer};
 
 use anyhow::{bail, Context, Result};

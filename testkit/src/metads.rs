@@ -20,61 +20,116 @@ pub(crate) fn spawn(
     let addrs = (0..count)
         .map(|_| Ok(format!("127.0.0.1:{}", free_port()?)))
         .collect::<Result<Vec<String>>>()?;
-    let peers = addrs
-        .iter()
-        .enumerate()
-        .map(|(index, addr)| format!("{}={addr}", index + 1))
-        .collect::<Vec<_>>()
-        .join(",");
+    let peers = peer_list(&addrs);
     let mut daemons = Vec::new();
     for (index, addr) in addrs.iter().enumerate() {
-        // The first member keeps the names of a single metad's folder and log.
-        let name = match index {
-            0 => "metad".to_owned(),
-            _ => format!("metad-{}", index + 1),
-        };
-        let mut args = vec![
-            "--listen".into(),
-            addr.clone(),
-            "--data".into(),
-            path_arg(&dir.join(&name)),
-            "--secret-file".into(),
-            path_arg(secret_file),
-            "--replication".into(),
-            options.replication.to_string(),
-            "--chunk-size".into(),
-            options.chunk_size.to_string(),
-            "--heartbeat-interval-ms".into(),
-            options.heartbeat_interval_ms.to_string(),
-            "--dead-timeout-ms".into(),
-            options.dead_timeout_ms.to_string(),
-            "--log-format".into(),
-            options.log_format_arg().into(),
-        ];
-        if !options.metad_toml.is_empty() {
-            let file = dir.join(format!("{name}.toml"));
-            std::fs::write(&file, &options.metad_toml)?;
-            args.extend(["--config".into(), path_arg(&file)]);
-        }
-        if count > 1 {
-            args.extend([
-                "--id".into(),
-                (index + 1).to_string(),
-                "--peers".into(),
-                peers.clone(),
-            ]);
-        }
-        daemons.push(Daemon::spawn(
-            &bin_dir.join("metad"),
-            args,
-            dir.join(format!("{name}.log")),
-            &options.log_filter,
+        let peers = (count > 1).then_some(peers.as_str());
+        daemons.push(spawn_member(
+            options,
+            dir,
+            bin_dir,
+            secret_file,
+            index,
+            addr,
+            peers,
         )?);
     }
     Ok((daemons, addrs))
 }
 
+/// `--peers` for members at `addrs` (member id = index + 1).
+pub fn peer_list(addrs: &[String]) -> String {
+    addrs
+        .iter()
+        .enumerate()
+        .map(|(index, addr)| format!("{}={addr}", index + 1))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The folder and log name of member `index` (the first keeps a single metad's names).
+fn member_name(index: usize) -> String {
+    match index {
+        0 => "metad".to_owned(),
+        _ => format!("metad-{}", index + 1),
+    }
+}
+
+/// Starts member `index` (id `index + 1`) at `addr`; `peers` for a group of several.
+fn spawn_member(
+    options: &ClusterOptions,
+    dir: &Path,
+    bin_dir: &Path,
+    secret_file: &Path,
+    index: usize,
+    addr: &str,
+    peers: Option<&str>,
+) -> Result<Daemon> {
+    let name = member_name(index);
+    let mut args = vec![
+        "--listen".into(),
+        addr.to_owned(),
+        "--data".into(),
+        path_arg(&dir.join(&name)),
+        "--secret-file".into(),
+        path_arg(secret_file),
+        "--replication".into(),
+        options.replication.to_string(),
+        "--chunk-size".into(),
+        options.chunk_size.to_string(),
+        "--heartbeat-interval-ms".into(),
+        options.heartbeat_interval_ms.to_string(),
+        "--dead-timeout-ms".into(),
+        options.dead_timeout_ms.to_string(),
+        "--log-format".into(),
+        options.log_format_arg().into(),
+    ];
+    if !options.metad_toml.is_empty() {
+        let file = dir.join(format!("{name}.toml"));
+        std::fs::write(&file, &options.metad_toml)?;
+        args.extend(["--config".into(), path_arg(&file)]);
+    }
+    if let Some(peers) = peers {
+        args.extend([
+            "--id".into(),
+            (index + 1).to_string(),
+            "--peers".into(),
+            peers.to_owned(),
+        ]);
+    }
+    Daemon::spawn(
+        &bin_dir.join("metad"),
+        args,
+        dir.join(format!("{name}.log")),
+        &options.log_filter,
+    )
+}
+
 impl Cluster {
+    /// Starts one more metad member, empty, with the next id and every member in its
+    /// `--peers`: what an operator does before `dfs metad add`. Returns its id and address;
+    /// clients of the cluster know it from now on.
+    pub fn spawn_metad_member(&mut self) -> Result<(u64, String)> {
+        let index = self.metads.len();
+        let addr = format!("127.0.0.1:{}", free_port()?);
+        let mut all = self.metad_addrs.clone();
+        all.push(addr.clone());
+        let peers = peer_list(&all);
+        let daemon = spawn_member(
+            &self.options,
+            self.dir.path(),
+            &self.bin_dir,
+            &self.secret_file,
+            index,
+            &addr,
+            Some(&peers),
+        )?;
+        self.metads.push(daemon);
+        self.metad_addrs = all;
+        self.metad_addr = self.metad_addrs.join(",");
+        Ok((index as u64 + 1, addr))
+    }
+
     /// The `host:port` of metad member `index` (0-based).
     pub fn metad_member_addr(&self, index: usize) -> &str {
         &self.metad_addrs[index]
@@ -104,10 +159,7 @@ impl Cluster {
 
     /// The data folder of metad member `index`.
     pub fn metad_member_data(&self, index: usize) -> std::path::PathBuf {
-        match index {
-            0 => self.dir.path().join("metad"),
-            _ => self.dir.path().join(format!("metad-{}", index + 1)),
-        }
+        self.dir.path().join(member_name(index))
     }
 
     /// Starts metad member `index` again on its address and data folder (without waiting).

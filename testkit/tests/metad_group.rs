@@ -321,3 +321,72 @@ async fn members_behind_the_purged_log_or_wiped_rejoin_by_snapshot() {
     let expected: Vec<String> = (0..100).map(|n| format!("d{n:03}/")).collect();
     assert_eq!(names, expected);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_are_added_and_removed_under_load() {
+    let mut cluster = Cluster::start(group_of_three(true)).await.unwrap();
+    let (addr, key) = cluster.create_s3_bucket("members");
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (stop, addr, key) = (stop.clone(), addr.clone(), key.clone());
+        std::thread::spawn(move || {
+            let (mut stored, mut refused) = (Vec::new(), Vec::new());
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) && n < 10_000 {
+                let path = format!("/members/object-{n:05}");
+                match s3_request(&addr, &key, REGION, "PUT", &path, body_of(n).as_bytes()) {
+                    Ok(answer) if answer.status == 200 => stored.push(n),
+                    Ok(answer) => refused.push((answer.status, path)),
+                    Err(e) => refused.push((0, format!("{path}: {e}"))),
+                }
+                n += 1;
+            }
+            (stored, refused)
+        })
+    };
+
+    // A fourth member joins, then the leader leaves.
+    let (id, member_addr) = cluster.spawn_metad_member().unwrap();
+    let out = cluster.dfs_ok(&["metad", "add", &id.to_string(), &member_addr]);
+    assert!(out.contains("joined the metad group"), "{out}");
+    let status = cluster.client().status().await.unwrap();
+    let voters = status
+        .metad
+        .iter()
+        .filter(|m| m.role != dfs_common::wire::MetadRole::Learner)
+        .count();
+    assert_eq!(voters, 4, "{:?}", status.metad);
+
+    let leader = cluster.metad_leader().await.unwrap();
+    cluster.dfs_ok(&["metad", "remove", &(leader as u64 + 1).to_string()]);
+    let new_leader = cluster
+        .wait_for_metad_leader(Some(leader), Duration::from_secs(30))
+        .await
+        .unwrap();
+    cluster.kill_metad_member(leader);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (stored, refused) = writer.join().unwrap();
+
+    assert!(
+        refused.len() <= 2
+            && refused
+                .iter()
+                .all(|(status, _)| *status == 503 || *status == 500),
+        "S3 PUTs failed across the membership changes: {refused:?}\n{}",
+        cluster.log_tails()
+    );
+    for n in &stored {
+        let path = format!("/members/object-{n:05}");
+        let answer = s3_request(&addr, &key, REGION, "GET", &path, b"").unwrap();
+        assert_eq!(answer.status, 200, "{path} was acknowledged and is gone");
+        assert_eq!(answer.body(), body_of(*n));
+    }
+    let status = cluster.client().status().await.unwrap();
+    let ids: Vec<u64> = status.metad.iter().map(|m| m.id).collect();
+    assert!(!ids.contains(&(leader as u64 + 1)), "{ids:?}");
+    assert!(
+        ids.contains(&(new_leader as u64 + 1)) && ids.contains(&id),
+        "{ids:?}"
+    );
+}

@@ -13,9 +13,24 @@ pub async fn status(ctx: &mut Context) -> Result<(), CliError> {
     emit(&format_status(&status))
 }
 
-/// `metad snapshot DIR`: an online snapshot of metad's database on metad's host.
+/// `metad snapshot DIR`, `metad add ID ADDR`, `metad remove ID`.
 pub async fn metad(ctx: &mut Context, command: MetadCommand) -> Result<(), CliError> {
-    let MetadCommand::Snapshot { dir } = command;
+    let dir = match command {
+        MetadCommand::Snapshot { dir } => dir,
+        MetadCommand::Add { id, addr } => {
+            ctx.client()?.nodes().add_metad(id, &addr).await?;
+            return emit(&format!(
+                "member {id} ({}) joined the metad group and votes\n",
+                escape(&addr)
+            ));
+        }
+        MetadCommand::Remove { id } => {
+            ctx.client()?.nodes().remove_metad(id).await?;
+            return emit(&format!(
+                "member {id} is no longer in the metad group; stop its process\n"
+            ));
+        }
+    };
     if !dir.starts_with('/') {
         return Err(CliError::Usage(format!(
             "metad snapshot: {} must be an absolute path on metad's host",
@@ -33,11 +48,15 @@ pub async fn metad(ctx: &mut Context, command: MetadCommand) -> Result<(), CliEr
     ))
 }
 
-/// The metad members of `status`: one line each; LAG is how many log entries a member has
-/// not applied yet.
+/// The metad members of `status`: one line each; LAG is how far a member's log is behind the
+/// leader's (for the leader itself, and without a leader, the entries it has not applied).
 fn format_metad(members: &[MetadMember]) -> String {
     let mut members: Vec<&MetadMember> = members.iter().collect();
     members.sort_by_key(|m| m.id);
+    let leader_log = members
+        .iter()
+        .find(|m| m.role == MetadRole::Leader)
+        .map(|m| m.last_log_index);
     let rows: Vec<Vec<String>> = members
         .iter()
         .map(|m| {
@@ -54,7 +73,13 @@ fn format_metad(members: &[MetadMember]) -> String {
                 m.term.to_string(),
                 m.last_log_index.to_string(),
                 m.applied_index.to_string(),
-                m.last_log_index.saturating_sub(m.applied_index).to_string(),
+                match (leader_log, m.role) {
+                    (Some(log), MetadRole::Follower | MetadRole::Learner) => {
+                        log.saturating_sub(m.last_log_index)
+                    }
+                    _ => m.last_log_index.saturating_sub(m.applied_index),
+                }
+                .to_string(),
             ]
         })
         .collect();

@@ -248,6 +248,27 @@ pub struct SnapshotResp {
 }
 rpc!(SnapshotReq, "snapshot", SnapshotResp, Never);
 
+/// Adds member `id` at `addr` to the metad group: it joins as a learner, catches up (from the
+/// log, or by snapshot), then votes. The new member must run (started with `--id` and
+/// `--peers`, empty). Adding a member that already votes at that address does nothing.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MetadAddReq {
+    /// The new member's id (1 or more, not in use).
+    pub id: u64,
+    /// Its `host:port`.
+    pub addr: String,
+}
+rpc!(MetadAddReq, "metad_add", Empty, Always);
+
+/// Removes member `id` from the metad group (it stops voting and receiving the log). Removing
+/// a member that is not in the group does nothing.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MetadRemoveReq {
+    /// The member's id.
+    pub id: u64,
+}
+rpc!(MetadRemoveReq, "metad_remove", Empty, Always);
+
 /// Most chunk ids in one [`ReconcileReq`].
 pub const MAX_RECONCILE_PAGE: usize = 10_000;
 

@@ -27,11 +27,16 @@ pub(super) async fn run(shared: Arc<Shared>, on_lead: OnLead) {
     while !shared.is_stopping() {
         let (leading, term, leader) = {
             let m = metrics.borrow();
-            (
-                m.state == ServerState::Leader && m.current_leader == Some(shared.id),
-                m.current_term,
-                m.current_leader,
-            )
+            // A leader that removed itself from the voters keeps the role in openraft until
+            // it is stopped; it must not take requests it can no longer commit.
+            let voter = m
+                .membership_config
+                .membership()
+                .voter_ids()
+                .any(|id| id == shared.id);
+            let leading = m.state == ServerState::Leader && m.current_leader == Some(shared.id);
+            let leader = m.current_leader.filter(|_| !(leading && !voter));
+            (leading && voter, m.current_term, leader)
         };
         let role = shared.lock_state().role;
         if leading {
@@ -220,10 +225,15 @@ pub(super) async fn form(
         .map(|(id, addr)| (*id, node(addr)))
         .collect();
     if members.len() == 1 {
-        return raft
-            .initialize(members)
+        raft.initialize(members)
             .await
-            .map_err(|e| format!("cannot initialize the group of one: {e}"));
+            .map_err(|e| format!("cannot initialize the group of one: {e}"))?;
+        if !super::network::state_is_empty(&shared.db) {
+            // The state holds data that is in no log entry (a metad of an earlier release,
+            // or a restored backup): a member added later must start from a snapshot.
+            tokio::spawn(snapshot_the_first_state(shared.clone()));
+        }
+        return Ok(());
     }
     if !pristine || !super::network::state_is_empty(&shared.db) {
         return Err(format!(
@@ -263,6 +273,39 @@ pub(super) async fn form(
     Ok(())
 }
 
+/// Builds a snapshot of a state that began outside the log and purges the log behind it.
+async fn snapshot_the_first_state(shared: Arc<Shared>) {
+    let raft = shared.raft();
+    let applied = raft
+        .wait(Some(CATCH_UP))
+        .metrics(|m| m.last_applied.is_some(), "the first entry applied")
+        .await;
+    let Ok(metrics) = applied else {
+        tracing::warn!("the initial state was not applied in time; no snapshot of it yet");
+        return;
+    };
+    let index = metrics.last_applied.map_or(0, |id| id.index);
+    if let Err(e) = raft.trigger().snapshot().await {
+        tracing::warn!("cannot snapshot the initial state: {e}");
+        return;
+    }
+    let built = raft
+        .wait(Some(CATCH_UP))
+        .metrics(
+            |m| m.snapshot.is_some_and(|s| s.index >= index),
+            "the initial snapshot",
+        )
+        .await;
+    match built {
+        Ok(_) => {
+            if let Err(e) = raft.trigger().purge_log(index).await {
+                tracing::warn!("cannot purge the log behind the initial snapshot: {e}");
+            }
+        }
+        Err(e) => tracing::warn!("the initial snapshot was not built in time: {e}"),
+    }
+}
+
 /// Every member as the leader (or this member) sees it.
 pub(super) fn status(shared: &Shared) -> Vec<MetadMember> {
     let metrics = shared.raft().metrics();
@@ -280,8 +323,17 @@ pub(super) fn status(shared: &Shared) -> Vec<MetadMember> {
         .unwrap_or_default();
     let membership = m.membership_config.membership();
     let voters: Vec<u64> = membership.voter_ids().collect();
+    // The members in force (with those added since start); the configured ones before the
+    // group formed.
+    let mut everyone: BTreeMap<u64, String> = membership
+        .nodes()
+        .map(|(id, n)| (*id, n.addr.clone()))
+        .collect();
+    if everyone.is_empty() {
+        everyone = shared.members.clone();
+    }
     let mut out = Vec::new();
-    for (id, addr) in &shared.members {
+    for (id, addr) in &everyone {
         let role = if Some(*id) == m.current_leader {
             MetadRole::Leader
         } else if *id == shared.id && m.state == ServerState::Candidate {

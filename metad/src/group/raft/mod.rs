@@ -10,6 +10,7 @@
 mod fence;
 mod leadership;
 mod log_store;
+mod membership;
 pub(crate) mod network;
 mod proposer;
 pub(crate) mod snapshot;
@@ -104,12 +105,24 @@ impl Shared {
             .expect("the raft handle is set before any task or request uses it")
     }
 
+    /// A member's address: from the membership in force (members added since start), else
+    /// from the configured peers.
     fn address(&self, id: Option<u64>) -> Option<String> {
-        id.and_then(|id| self.members.get(&id).cloned())
+        let id = id?;
+        let metrics = self.raft().metrics();
+        let from_membership = metrics
+            .borrow()
+            .membership_config
+            .membership()
+            .get_node(&id)
+            .map(|n| n.addr.clone());
+        from_membership.or_else(|| self.members.get(&id).cloned())
     }
 
     fn not_leader(&self, leader: Option<u64>) -> RpcError {
-        let hint = self.address(leader);
+        // A member that is not leading never names itself (a leader that removed itself
+        // from the group still believes in its own term).
+        let hint = self.address(leader.filter(|id| *id != self.id));
         let message = match &hint {
             Some(addr) => format!("metad {} is not the leader; the leader is {addr}", self.id),
             None => format!(
