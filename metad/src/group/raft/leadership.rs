@@ -35,7 +35,7 @@ pub(super) async fn run(shared: Arc<Shared>, on_lead: OnLead) {
                 .voter_ids()
                 .any(|id| id == shared.id);
             let leading = m.state == ServerState::Leader && m.current_leader == Some(shared.id);
-            let leader = m.current_leader.filter(|_| !(leading && !voter));
+            let leader = m.current_leader.filter(|_| !leading || voter);
             (leading && voter, m.current_term, leader)
         };
         let role = shared.lock_state().role;
