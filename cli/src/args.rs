@@ -266,6 +266,18 @@ pub struct DevArgs {
     /// Port of the S3 endpoint (default: the one used last time if free, else any free port).
     #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub s3_port: Option<u16>,
+    /// Number of metad members: 1, or a group of 3 or 5 in this process (member 1 in
+    /// DIR/metad, member K in DIR/metad-K). A folder keeps the count it was made with.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_metads)]
+    pub metads: u32,
+}
+
+/// `--metads`: a group has an odd number of members, and `dfs dev` runs at most five.
+fn parse_metads(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(n @ (1 | 3 | 5)) => Ok(n),
+        _ => Err("must be 1, 3 or 5".to_owned()),
+    }
 }
 
 /// A shell line: a command without the program name.
@@ -336,6 +348,25 @@ mod tests {
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
         ShellLine::command().debug_assert();
+    }
+
+    #[test]
+    fn metads_is_one_three_or_five() {
+        let metads = |n: &str| match ShellLine::try_parse_from(["dev", "--metads", n]) {
+            Ok(ShellLine {
+                command: Command::Dev(args),
+            }) => Some(args.metads),
+            _ => None,
+        };
+        assert_eq!(metads("3"), Some(3));
+        assert_eq!(metads("5"), Some(5));
+        assert_eq!(metads("2"), None);
+        assert_eq!(metads("7"), None);
+        let line = ShellLine::try_parse_from(["dev"]).unwrap();
+        assert!(matches!(
+            line.command,
+            Command::Dev(DevArgs { metads: 1, .. })
+        ));
     }
 
     #[test]

@@ -122,3 +122,134 @@ async fn dev_runs_the_gateway_and_keeps_its_key_and_ports() {
     );
     stop(child);
 }
+
+/// Runs `dfs` against the cluster that `exports` describe; its standard output, or a panic
+/// with its standard error.
+fn dfs(exports: &[(String, String)], args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_dfs"))
+        .args(args)
+        .env("DFS_METAD", value(exports, "DFS_METAD"))
+        .env("DFS_SECRET_FILE", value(exports, "DFS_SECRET_FILE"))
+        .env_remove("DFS_SECRET")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "dfs {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs `dfs dev --data DATA ARGS...` expecting it to refuse; its standard error. Killed (it
+/// is this test's child) and failed if it is still running after a minute.
+fn dev_refused(data: &Path, args: &[&str]) -> String {
+    let stderr_file = tempfile::NamedTempFile::new().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dfs"))
+        .arg("dev")
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env_remove("DFS_METAD")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr_file.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("dfs dev {args:?} ran instead of refusing");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stderr = std::fs::read_to_string(stderr_file.path()).unwrap();
+    assert!(!status.success(), "dfs dev {args:?} succeeded: {stderr}");
+    stderr
+}
+
+/// The rows of the METAD table of `dfs status`.
+fn metad_rows(status: &str) -> Vec<String> {
+    status
+        .lines()
+        .skip_while(|l| !l.starts_with("METAD"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_runs_a_group_of_three_metads_and_restarts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let args = ["--chunkds", "1", "--metads", "3"];
+    let (child, first) = start_dev(&data, &args);
+    let list = value(&first, "DFS_METAD").to_owned();
+    let members: Vec<&str> = list.split(',').collect();
+    assert_eq!(members.len(), 3, "DFS_METAD={list}");
+    for name in ["metad", "metad-2", "metad-3"] {
+        assert!(data.join(name).is_dir(), "no {name} folder");
+    }
+
+    // A file written and read through the exported list.
+    let local = dir.path().join("hello.txt");
+    std::fs::write(&local, b"three members, one namespace").unwrap();
+    dfs(&first, &["mkdir", "/grp"]);
+    dfs(&first, &["put", local.to_str().unwrap(), "/grp/hello.txt"]);
+    assert_eq!(
+        dfs(&first, &["get", "/grp/hello.txt", "-"]),
+        "three members, one namespace"
+    );
+
+    // `dfs status` shows the three members, exactly one leading.
+    let status = dfs(&first, &["status"]);
+    let rows = metad_rows(&status);
+    assert_eq!(rows.len(), 3, "{status}");
+    for addr in &members {
+        assert!(rows.iter().any(|r| r.contains(addr)), "{addr}: {status}");
+    }
+    let leaders = rows.iter().filter(|r| r.contains(" leader ")).count();
+    assert_eq!(leaders, 1, "{status}");
+    stop(child);
+
+    // A group of three is not run as a single metad.
+    let refused = dev_refused(&data, &["--chunkds", "1"]);
+    assert!(refused.contains("start it with --metads 3"), "{refused}");
+
+    // The group restarts on its ports, so the exports stay valid, and the file is there.
+    let (child, second) = start_dev(&data, &args);
+    assert_eq!(first, second);
+    assert_eq!(
+        dfs(&second, &["get", "/grp/hello.txt", "-"]),
+        "three members, one namespace"
+    );
+    stop(child);
+}
+
+#[test]
+fn dev_refuses_a_single_metads_folder_as_a_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (child, _) = start_dev(&data, &["--chunkds", "1"]);
+    stop(child);
+    let refused = dev_refused(&data, &["--chunkds", "1", "--metads", "3"]);
+    let lines: Vec<&str> = refused.lines().collect();
+    assert_eq!(lines.len(), 1, "{refused}");
+    assert!(
+        lines[0].contains("holds a single metad's data"),
+        "{refused}"
+    );
+    assert!(
+        lines[0].contains("use a fresh --data folder") && lines[0].contains("without --metads"),
+        "{refused}"
+    );
+    // Nothing of a group was made beside it.
+    assert!(!data.join("metad-2").exists());
+}

@@ -4,6 +4,7 @@
 
 use dfs_client::DfsClient;
 use dfs_common::auth::ClusterSecret;
+use dfs_common::wire::MetadRole;
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::Path;
@@ -47,11 +48,16 @@ impl Started {
     }
 }
 
-/// Starts `dfs-cluster` and reads its standard output up to `ready`.
+/// Starts `dfs-cluster` with two chunkds and reads its standard output up to `ready`.
 fn start() -> Started {
+    start_with(&["--chunkds", "2", "--replication", "1"])
+}
+
+/// Starts `dfs-cluster ARGS...` and reads its standard output up to `ready`.
+fn start_with(args: &[&str]) -> Started {
     let stderr_file = tempfile::NamedTempFile::new().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_dfs-cluster"))
-        .args(["--chunkds", "2", "--replication", "1"])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(stderr_file.reopen().unwrap())
@@ -194,4 +200,41 @@ fn stops_on_sigterm() {
     assert!(status.success(), "{status}: {}", started.stderr());
     assert!(!listening(&metad));
     assert!(started.stderr().contains("SIGTERM"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metads_3_exports_every_member() {
+    let mut started = start_with(&["--chunkds", "1", "--replication", "1", "--metads", "3"]);
+    let list = started.get("DFS_METAD").to_owned();
+    let members: Vec<&str> = list.split(',').collect();
+    assert_eq!(members.len(), 3, "DFS_METAD={list}");
+    for addr in &members {
+        assert!(
+            addr.starts_with("127.0.0.1:") && listening(addr),
+            "{addr} should listen"
+        );
+    }
+    // The list, as exported, reaches the group; it reports those three members, one leading.
+    let secret = ClusterSecret::from_file(Path::new(started.get("DFS_SECRET_FILE"))).unwrap();
+    let status = DfsClient::new(list.clone(), secret).status().await.unwrap();
+    let mut reported: Vec<&str> = status.metad.iter().map(|m| m.addr.as_str()).collect();
+    reported.sort_unstable();
+    let mut exported = members.clone();
+    exported.sort_unstable();
+    assert_eq!(reported, exported, "{:?}", status.metad);
+    let leaders = status
+        .metad
+        .iter()
+        .filter(|m| m.role == MetadRole::Leader)
+        .count();
+    assert_eq!(leaders, 1, "{:?}", status.metad);
+
+    drop(started.stdin.take());
+    let status = wait_exit(&mut started.child, || {
+        std::fs::read_to_string(started.stderr_file.path()).unwrap_or_default()
+    });
+    assert!(status.success(), "{status}: {}", started.stderr());
+    for addr in &members {
+        assert!(!listening(addr), "{addr} still listens after the stop");
+    }
 }

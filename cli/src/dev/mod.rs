@@ -1,17 +1,20 @@
-//! `dfs dev`: a whole local cluster in this process, metad, N chunkds and the S3 gateway, each
-//! started from its library, with data under one folder:
+//! `dfs dev`: a whole local cluster in this process, metad (one, or a group of 3 or 5 members
+//! with `--metads`), N chunkds and the S3 gateway, each started from its library, with data
+//! under one folder:
 //!
 //! ```text
 //! DIR/cluster.secret   the cluster secret (made on first start)
 //! DIR/dev.json         the ports used last time, reused when free so the exports stay valid
 //! DIR/s3-key.json      the access key `dev` and its secret (mode 0600), reused while metad knows it
-//! DIR/metad/           metad's RocksDB
+//! DIR/metad/           metad's RocksDB (member 1's in a group)
+//! DIR/metad-2..5/      the other members' RocksDBs (with --metads 3 or 5)
 //! DIR/chunkd-1..N/     the chunkds' chunk files
 //! ```
 //!
 //! It prints `export` lines for another shell on stdout, a line per daemon on stderr, and runs
 //! until Ctrl-C or SIGTERM.
 
+mod metads;
 mod state;
 
 use crate::args::DevArgs;
@@ -29,13 +32,14 @@ const DEV_KEY_NAME: &str = "dev";
 
 /// The daemons of a running dev cluster.
 struct Daemons {
-    metad: dfs_metad::Daemon,
+    /// The metad members, member 1 first.
+    metads: Vec<dfs_metad::Daemon>,
     chunkds: Vec<dfs_chunkd::Daemon>,
     gateway: Option<dfs_gateway::Daemon>,
 }
 
 impl Daemons {
-    /// Stops the gateway, then the chunkds, then metad. Why this order: the gateway is the
+    /// Stops the gateway, then the chunkds, then every metad member. Why this order: the gateway is the
     /// front door, so new S3 requests stop before anything behind it goes, and the requests it
     /// still finishes can reach metad and the chunkds. The chunkds depend on metad (they
     /// register and heartbeat to it), while metad only sends them orders it retries anyway.
@@ -49,7 +53,14 @@ impl Daemons {
         for daemon in self.chunkds.into_iter().rev() {
             daemon.stop().await;
         }
-        self.metad.stop().await;
+        metads::stop(self.metads).await;
+    }
+
+    /// The metad members' addresses, comma-separated, member 1 first: what `--metad` and
+    /// `DFS_METAD` take.
+    fn metad_list(&self) -> String {
+        let addrs: Vec<String> = self.metads.iter().map(|m| m.addr().to_string()).collect();
+        addrs.join(",")
     }
 }
 
@@ -82,17 +93,40 @@ pub async fn run(args: DevArgs) -> Result<(), CliError> {
     let state_path = data.join(STATE_FILE);
     let remembered = state::load_state(&state_path);
 
-    let metad = start_metad(&data, &secret_file, replication, remembered.metad_port).await?;
-    let metad_addr = metad.addr().to_string();
-    eprintln!(
-        "metad     {metad_addr:<21}  data {}  replication {replication}",
-        data.join("metad").display()
-    );
+    metads::check_count(&data, args.metads)?;
+    let members = metads::start(&data, &secret_file, replication, args.metads, &remembered).await?;
+    for (id, member) in (1..).zip(&members) {
+        let name = match members.len() {
+            1 => "metad    ".to_owned(),
+            _ => format!("metad {id:<2} "),
+        };
+        eprintln!(
+            "{name} {:<21}  data {}  replication {replication}",
+            member.addr().to_string(),
+            metads::folder(&data, id).display()
+        );
+    }
+    if members.len() > 1 {
+        // A group formed on these ports restarts only on them: remember them even if what
+        // follows fails.
+        let ports = Remembered {
+            metad_port: members.first().map(|m| m.addr().port()),
+            metad_ports: members.iter().skip(1).map(|m| m.addr().port()).collect(),
+            ..remembered.clone()
+        };
+        if let Err(e) = state::save_state(&state_path, &ports) {
+            eprintln!(
+                "warning: cannot remember the metad ports in {}: {e}",
+                state_path.display()
+            );
+        }
+    }
     let mut daemons = Daemons {
-        metad,
+        metads: members,
         chunkds: Vec::new(),
         gateway: None,
     };
+    let metad_addr = daemons.metad_list();
     let started = start_rest(
         &args,
         &data,
@@ -110,7 +144,13 @@ pub async fn run(args: DevArgs) -> Result<(), CliError> {
         }
     };
     let state = Remembered {
-        metad_port: Some(daemons.metad.addr().port()),
+        metad_port: daemons.metads.first().map(|m| m.addr().port()),
+        metad_ports: daemons
+            .metads
+            .iter()
+            .skip(1)
+            .map(|m| m.addr().port())
+            .collect(),
         chunkd_ports: daemons.chunkds.iter().map(|d| d.addr().port()).collect(),
         s3_port: daemons.gateway.as_ref().map(|g| g.addr().port()),
         s3_admin_port: daemons.gateway.as_ref().map(|g| g.admin_addr().port()),
@@ -123,7 +163,9 @@ pub async fn run(args: DevArgs) -> Result<(), CliError> {
     }
     print_exports(&metad_addr, &secret_file, &daemons, &key);
     eprintln!(
-        "dfs dev: running with {} chunkd(s); paste the export lines above into another shell; Ctrl-C stops it",
+        "dfs dev: running with {} metad(s) and {} chunkd(s); paste the export lines above into \
+         another shell; Ctrl-C stops it",
+        daemons.metads.len(),
         daemons.chunkds.len()
     );
 
@@ -144,7 +186,11 @@ async fn start_rest(
     remembered: &Remembered,
     daemons: &mut Daemons,
 ) -> Result<DevKey, CliError> {
-    let metad_addr = daemons.metad.addr().to_string();
+    let metad_addr = daemons.metad_list();
+    let client = DfsClient::new(metad_addr.clone(), secret);
+    // A group elects its leader after its members start: the chunkds' registrations and the
+    // access key below are writes that need one.
+    metads::wait_for_leader(&client).await?;
     for index in 1..=args.chunkds as usize {
         let port = remembered.chunkd_ports.get(index - 1).copied();
         let daemon = start_chunkd(data, secret_file, &metad_addr, index, port).await?;
@@ -164,7 +210,6 @@ async fn start_rest(
         gateway.admin_addr()
     );
     daemons.gateway = Some(gateway);
-    let client = DfsClient::new(metad_addr, secret);
     let key = dev_key(&client, &data.join(KEY_FILE)).await?;
     eprintln!(
         "access key {} ({DEV_KEY_NAME}), kept in {}; buckets made with `dfs mkdir` need \
@@ -174,32 +219,6 @@ async fn start_rest(
         key.key_id
     );
     Ok(key)
-}
-
-/// Starts metad on its remembered port when that port is free, else on a new one.
-async fn start_metad(
-    data: &Path,
-    secret_file: &Path,
-    replication: u32,
-    port: Option<u16>,
-) -> Result<dfs_metad::Daemon, CliError> {
-    let config = |listen: String| dfs_metad::Config {
-        listen,
-        data_dir: data.join("metad"),
-        secret_file: Some(secret_file.to_owned()),
-        replication,
-        ..dfs_metad::Config::default()
-    };
-    if let Some(port) = port.filter(|p| port_is_free(*p)) {
-        match dfs_metad::start(config(loopback(port))).await {
-            Ok(daemon) => return Ok(daemon),
-            // Taken in the instant since the check: a new port does as well.
-            Err(e) => eprintln!("warning: metad cannot reuse port {port} ({e}); picking another"),
-        }
-    }
-    dfs_metad::start(config(loopback(0)))
-        .await
-        .map_err(|e| CliError::Dev(format!("cannot start metad: {e}")))
 }
 
 /// Starts chunkd number `index` (1-based) on its remembered port when free, else a new one.

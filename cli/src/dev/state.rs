@@ -16,9 +16,13 @@ pub(super) const KEY_FILE: &str = "s3-key.json";
 /// What `dev.json` holds.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct Remembered {
-    /// metad's port last time.
+    /// metad's port last time (member 1's in a group).
     #[serde(default)]
     pub metad_port: Option<u16>,
+    /// The ports of metad members 2, 3, ... of a group last time (empty for a single metad;
+    /// missing in files of older versions).
+    #[serde(default)]
+    pub metad_ports: Vec<u16>,
     /// Each chunkd's port last time, chunkd-1 first.
     #[serde(default)]
     pub chunkd_ports: Vec<u16>,
@@ -101,6 +105,7 @@ mod tests {
         assert_eq!(load_state(&path), Remembered::default());
         let state = Remembered {
             metad_port: Some(40_000),
+            metad_ports: vec![40_005, 40_006],
             chunkd_ports: vec![40_001, 40_002],
             s3_port: Some(40_003),
             s3_admin_port: Some(40_004),
@@ -119,6 +124,7 @@ mod tests {
         let state = load_state(&path);
         assert_eq!(state.metad_port, Some(7700));
         assert_eq!(state.s3_port, None);
+        assert!(state.metad_ports.is_empty());
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! `dfs-cluster`: runs a test cluster (metad, N chunkds and the S3 gateway, as processes on
-//! loopback ports, data in a temporary folder) for tools outside Rust, such as the Python S3
-//! conformance suite in `s3-tests/`.
+//! `dfs-cluster`: runs a test cluster (metad or a group of metad members, N chunkds and the S3
+//! gateway, as processes on loopback ports, data in a temporary folder) for tools outside Rust,
+//! such as the Python S3 conformance suite in `s3-tests/`.
 //!
 //! The contract, relied on by that suite: once the cluster is ready, standard output carries
 //! exactly these lines, then is flushed:
@@ -10,7 +10,7 @@
 //! export AWS_ACCESS_KEY_ID=...
 //! export AWS_SECRET_ACCESS_KEY=...
 //! export AWS_DEFAULT_REGION=us-east-1
-//! export DFS_METAD=127.0.0.1:PORT
+//! export DFS_METAD=127.0.0.1:PORT[,127.0.0.1:PORT,...]
 //! export DFS_SECRET_FILE=/tmp/.../cluster.secret
 //! export DFS_GATEWAY_PID=PID
 //! export DFS_GATEWAY_ADMIN=127.0.0.1:PORT
@@ -18,7 +18,8 @@
 //! ready
 //! ```
 //!
-//! The last two are for tests that scrape `/metrics` and `/health/ready`: the gateway serves
+//! `DFS_METAD` lists every metad member (one without `--metads`), member 1 first, as `dfs`
+//! and `--metad` take it. The last two are for tests that scrape `/metrics` and `/health/ready`: the gateway serves
 //! them on its admin address, metad and each chunkd on their own address.
 //!
 //! It runs until its standard input reaches end of file (the caller closes the pipe) or it
@@ -42,6 +43,17 @@ struct Args {
     /// Replication factor (at most the number of chunkds).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
     replication: u32,
+    /// Number of metad members: 1, or a group of 3 or 5 (each its own process).
+    #[arg(long, default_value_t = 1, value_parser = parse_metads)]
+    metads: u32,
+}
+
+/// `--metads`: a group has an odd number of members; five is plenty for tests.
+fn parse_metads(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(n @ (1 | 3 | 5)) => Ok(n),
+        _ => Err("must be 1, 3 or 5".to_owned()),
+    }
 }
 
 #[tokio::main]
@@ -57,6 +69,7 @@ async fn main() -> ExitCode {
     let options = ClusterOptions {
         chunkds: args.chunkds as usize,
         replication: args.replication,
+        metads: args.metads as usize,
         gateway: true,
         ..ClusterOptions::default()
     };
