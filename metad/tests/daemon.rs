@@ -407,3 +407,22 @@ async fn metrics_and_probes_need_no_signature() {
     assert_eq!(unsigned_get(&addr, "/rpc/status").await.0, 401);
     daemon.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_of_one_is_not_taken_for_the_group_its_peers_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let alone = start(config(dir.path())).await.unwrap();
+    alone.stop().await;
+    let grown = Config {
+        id: 1,
+        peers: "1=127.0.0.1:7701,2=127.0.0.1:7702,3=127.0.0.1:7703".into(),
+        ..config(dir.path())
+    };
+    let err = start(grown).await.unwrap_err().to_string();
+    assert!(
+        err.contains("group of one") && err.contains("dfs metad add"),
+        "{err}"
+    );
+    // Alone again, it still starts.
+    start(config(dir.path())).await.unwrap().stop().await;
+}

@@ -217,6 +217,20 @@ pub(super) async fn form(
     let raft = shared.raft();
     let initialized = raft.is_initialized().await.map_err(|e| e.to_string())?;
     if initialized {
+        let voters: Vec<u64> = raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .collect();
+        if shared.members.len() > 1 && voters == [shared.id] {
+            return Err(format!(
+                "this data folder is a group of one (metad {} alone), not the group --peers \
+                 names; start it without --peers and grow it with `dfs metad add`",
+                shared.id
+            ));
+        }
         return Ok(());
     }
     let members: BTreeMap<u64, openraft::BasicNode> = shared

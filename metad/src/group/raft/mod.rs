@@ -276,10 +276,17 @@ impl RaftGroup {
             .await
             .map_err(|e| format!("cannot start raft: {e}"))?;
         let _ = shared.raft.set(raft);
-        tokio::spawn(proposer::run(shared.clone()));
-        tokio::spawn(leadership::run(shared.clone(), on_lead));
-        leadership::form(&shared, pristine, &client).await?;
-        Ok(RaftGroup { shared })
+        let proposer = tokio::spawn(proposer::run(shared.clone()));
+        let leadership = tokio::spawn(leadership::run(shared.clone(), on_lead));
+        let group = RaftGroup { shared };
+        if let Err(e) = leadership::form(&group.shared, pristine, &client).await {
+            // Release the databases before answering: the caller may start again at once.
+            group.shutdown().await;
+            let _ = proposer.await;
+            let _ = leadership.await;
+            return Err(e);
+        }
+        Ok(group)
     }
 
     /// Another handle on the same group (for blocking work on another thread).
