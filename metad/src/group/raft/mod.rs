@@ -13,6 +13,7 @@ mod log_store;
 mod membership;
 pub(crate) mod network;
 mod proposer;
+mod read_gate;
 pub(crate) mod snapshot;
 mod state_machine;
 pub(crate) mod types;
@@ -84,6 +85,8 @@ pub(crate) struct Shared {
     restart: tokio::sync::Notify,
     locals: state_machine::LocalRows,
     db: Arc<DB>,
+    /// Leadership rounds shared by concurrent answers.
+    read_gate: read_gate::ReadGate,
     /// `<data>/group`: the log, snapshots built and received.
     dir: std::path::PathBuf,
     /// Set at shutdown: the tasks end, releasing the databases.
@@ -256,6 +259,7 @@ impl RaftGroup {
             locals,
             db,
             dir: dir.to_owned(),
+            read_gate: read_gate::ReadGate::default(),
             stopping: std::sync::atomic::AtomicBool::new(false),
         });
         let config = openraft::Config {
@@ -349,10 +353,12 @@ impl RaftGroup {
             return Err(shared.not_leader(None));
         }
         if voters > 1 {
-            let confirmed = shared.runtime.block_on(shared.raft().ensure_linearizable());
-            if let Err(e) = confirmed {
-                return Err(leadership::read_error(shared, e));
-            }
+            shared.read_gate.confirm(&shared.runtime, || async {
+                match shared.raft().ensure_linearizable().await {
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(leadership::read_error(shared, e)),
+                }
+            })?;
             if shared.lock_state().generation != generation {
                 return Err(shared.not_leader(None));
             }
