@@ -146,7 +146,8 @@ async fn begin_run(shared: &Arc<Shared>, term: u64, on_lead: &OnLead) {
     tracing::info!(term, restart, id = shared.id, "leading the metad group");
 }
 
-fn voter_count(shared: &Shared) -> usize {
+/// How many voters the group has now.
+pub(super) fn voter_count(shared: &Shared) -> usize {
     shared
         .raft()
         .metrics()
@@ -216,6 +217,11 @@ pub(super) async fn form(
 ) -> Result<(), String> {
     let raft = shared.raft();
     let initialized = raft.is_initialized().await.map_err(|e| e.to_string())?;
+    let members: BTreeMap<u64, openraft::BasicNode> = shared
+        .members
+        .iter()
+        .map(|(id, addr)| (*id, node(addr)))
+        .collect();
     if initialized {
         let voters: Vec<u64> = raft
             .metrics()
@@ -231,22 +237,23 @@ pub(super) async fn form(
                 shared.id
             ));
         }
-        return Ok(());
-    }
-    let members: BTreeMap<u64, openraft::BasicNode> = shared
-        .members
-        .iter()
-        .map(|(id, addr)| (*id, node(addr)))
-        .collect();
-    if members.len() == 1 {
-        raft.initialize(members)
+    } else if members.len() == 1 {
+        raft.initialize(members.clone())
             .await
             .map_err(|e| format!("cannot initialize the group of one: {e}"))?;
-        if !super::network::state_is_empty(&shared.db) {
-            // The state holds data that is in no log entry (a metad of an earlier release,
-            // or a restored backup): a member added later must start from a snapshot.
-            tokio::spawn(snapshot_the_first_state(shared.clone()));
+    }
+    if members.len() == 1 {
+        // A state that holds data no log entry made (a metad of an earlier release, or a
+        // restored backup), in a log never purged: snapshot it and purge the log before
+        // serving, so that a member added later starts from the snapshot, never from a log
+        // that lacks that data.
+        let never_purged = raft.metrics().borrow().purged.is_none();
+        if never_purged && !super::network::state_is_empty(&shared.db) {
+            snapshot_the_first_state(shared).await?;
         }
+        return Ok(());
+    }
+    if initialized {
         return Ok(());
     }
     if !pristine || !super::network::state_is_empty(&shared.db) {
@@ -288,36 +295,41 @@ pub(super) async fn form(
 }
 
 /// Builds a snapshot of a state that began outside the log and purges the log behind it.
-async fn snapshot_the_first_state(shared: Arc<Shared>) {
+async fn snapshot_the_first_state(shared: &Shared) -> Result<(), String> {
     let raft = shared.raft();
     let applied = raft
         .wait(Some(CATCH_UP))
         .metrics(|m| m.last_applied.is_some(), "the first entry applied")
-        .await;
-    let Ok(metrics) = applied else {
-        tracing::warn!("the initial state was not applied in time; no snapshot of it yet");
-        return;
-    };
-    let index = metrics.last_applied.map_or(0, |id| id.index);
-    if let Err(e) = raft.trigger().snapshot().await {
-        tracing::warn!("cannot snapshot the initial state: {e}");
-        return;
-    }
-    let built = raft
-        .wait(Some(CATCH_UP))
+        .await
+        .map_err(|e| format!("the group of one did not start: {e}"))?;
+    let index = applied.last_applied.map_or(0, |id| id.index);
+    raft.trigger()
+        .snapshot()
+        .await
+        .map_err(|e| format!("cannot snapshot the initial state: {e}"))?;
+    raft.wait(Some(CATCH_UP))
         .metrics(
             |m| m.snapshot.is_some_and(|s| s.index >= index),
             "the initial snapshot",
         )
-        .await;
-    match built {
-        Ok(_) => {
-            if let Err(e) = raft.trigger().purge_log(index).await {
-                tracing::warn!("cannot purge the log behind the initial snapshot: {e}");
-            }
-        }
-        Err(e) => tracing::warn!("the initial snapshot was not built in time: {e}"),
-    }
+        .await
+        .map_err(|e| format!("the initial snapshot was not built: {e}"))?;
+    raft.trigger()
+        .purge_log(index)
+        .await
+        .map_err(|e| format!("cannot purge the log behind the initial snapshot: {e}"))?;
+    raft.wait(Some(CATCH_UP))
+        .metrics(
+            |m| m.purged.is_some(),
+            "the log purged behind the initial snapshot",
+        )
+        .await
+        .map_err(|e| format!("the log was not purged: {e}"))?;
+    tracing::info!(
+        index,
+        "the initial state is in a snapshot; the log behind it is purged"
+    );
+    Ok(())
 }
 
 /// Every member as the leader (or this member) sees it.

@@ -85,6 +85,10 @@ pub(crate) struct Shared {
     restart: tokio::sync::Notify,
     locals: state_machine::LocalRows,
     db: Arc<DB>,
+    /// The log database (held to see when openraft let go of it at shutdown).
+    log_db: Arc<DB>,
+    /// Handles on the state database that are not openraft's (see `shutdown`).
+    db_holders: usize,
     /// Leadership rounds shared by concurrent answers.
     read_gate: read_gate::ReadGate,
     /// `<data>/group`: the log, snapshots built and received.
@@ -244,6 +248,8 @@ impl RaftGroup {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("cannot open the raft log: {e}"))?;
+        // Handles on the state database before openraft takes its own (this one included).
+        let db_holders = Arc::strong_count(&db);
         let locals = Arc::new(Mutex::new(HashMap::new()));
         let machine = state_machine::StateMachine::new(db.clone(), locals.clone(), dir.to_owned());
         let shared = Arc::new(Shared {
@@ -258,6 +264,8 @@ impl RaftGroup {
             restart: tokio::sync::Notify::new(),
             locals,
             db,
+            log_db: log.database(),
+            db_holders,
             dir: dir.to_owned(),
             read_gate: read_gate::ReadGate::default(),
             stopping: std::sync::atomic::AtomicBool::new(false),
@@ -368,14 +376,7 @@ impl RaftGroup {
 
     /// How many voters the group has now.
     pub fn voters(&self) -> usize {
-        self.shared
-            .raft()
-            .metrics()
-            .borrow()
-            .membership_config
-            .membership()
-            .voter_ids()
-            .count()
+        leadership::voter_count(&self.shared)
     }
 
     /// The members' state as `dfs status` shows it.
@@ -409,6 +410,16 @@ impl RaftGroup {
         shared.restart.notify_one();
         if let Err(e) = self.shared.raft().shutdown().await {
             tracing::warn!("stopping raft: {e}");
+        }
+        // openraft's storage tasks end a moment after its core: wait until they let go of
+        // both databases, so that a metad started again at once can open them.
+        for _ in 0..500 {
+            if Arc::strong_count(&shared.log_db) == 1
+                && Arc::strong_count(&shared.db) <= shared.db_holders
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 }

@@ -64,6 +64,11 @@ impl LogStore {
         Ok(LogStore { db: Arc::new(db) })
     }
 
+    /// The database (to watch its handles at shutdown).
+    pub fn database(&self) -> Arc<DB> {
+        self.db.clone()
+    }
+
     fn cf(&self, name: &str) -> StorageResult<&rocksdb::ColumnFamily> {
         self.db
             .cf_handle(name)

@@ -6,6 +6,23 @@ fn put(db: &DB, cf: Cf, key: &[u8], value: &[u8]) {
         .unwrap();
 }
 
+/// A checkpoint of `store` in `dir/snap`, as a leader builds it.
+fn checkpoint_of(store: &crate::store::Store, dir: &Path) -> PathBuf {
+    let checkpoint = dir.join("snap");
+    rocksdb::checkpoint::Checkpoint::new(store.db())
+        .unwrap()
+        .create_checkpoint(&checkpoint)
+        .unwrap();
+    checkpoint
+}
+
+/// The group folder of a member whose data is in `dir`.
+fn group_dir(dir: &Path) -> PathBuf {
+    let group = dir.join("group");
+    std::fs::create_dir_all(&group).unwrap();
+    group
+}
+
 fn get(db: &DB, cf: Cf, key: &[u8]) -> Option<Vec<u8>> {
     db.get_cf(crate::group::apply::handle(db, cf).unwrap(), key)
         .unwrap()
@@ -24,14 +41,8 @@ fn an_install_makes_the_state_exactly_the_snapshot_s_and_keeps_local_rows() {
     put(member.db(), Cf::Dentry, b"\xff\xffstale", b"member");
     put(member.db(), Cf::Upload, b"u", b"member");
     put(member.db(), Cf::Local, b"session/1", b"mine");
-    let checkpoint = leader_dir.path().join("snap");
-    rocksdb::checkpoint::Checkpoint::new(leader.db())
-        .unwrap()
-        .create_checkpoint(&checkpoint)
-        .unwrap();
-
-    let group_dir = member_dir.path().join("group");
-    std::fs::create_dir_all(&group_dir).unwrap();
+    let checkpoint = checkpoint_of(&leader, leader_dir.path());
+    let group_dir = group_dir(member_dir.path());
     install_state(member.db(), &group_dir, &checkpoint).unwrap();
     let db = member.db();
     assert_eq!(get(db, Cf::Dentry, b"\xff\xffstale"), None);
@@ -54,13 +65,8 @@ fn an_interrupted_install_is_finished_at_the_next_start() {
     let (member_dir, member) = temp_store();
     put(leader.db(), Cf::Dentry, b"d", b"leader");
     put(member.db(), Cf::Dentry, b"old", b"member");
-    let checkpoint = leader_dir.path().join("snap");
-    rocksdb::checkpoint::Checkpoint::new(leader.db())
-        .unwrap()
-        .create_checkpoint(&checkpoint)
-        .unwrap();
-    let group_dir = member_dir.path().join("group");
-    std::fs::create_dir_all(&group_dir).unwrap();
+    let checkpoint = checkpoint_of(&leader, leader_dir.path());
+    let group_dir = group_dir(member_dir.path());
     // A crash after the marker was written, before the copy finished.
     write_synced(
         &group_dir.join(INSTALLING),
