@@ -19,10 +19,14 @@ fn body_of(n: usize) -> String {
     format!("object {n} written through a group of three metads\n").repeat(1 + n % 7)
 }
 
+/// What an [`S3Writer`] did: the numbers of the objects acknowledged, and each refusal
+/// (status, what).
+type Written = (Vec<usize>, Vec<(u16, String)>);
+
 /// A thread that PUTs objects `/BUCKET/object-NNNNN` through the gateway until stopped.
 struct S3Writer {
     stop: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<(Vec<usize>, Vec<(u16, String)>)>,
+    thread: std::thread::JoinHandle<Written>,
 }
 
 impl S3Writer {
@@ -48,7 +52,7 @@ impl S3Writer {
     }
 
     /// Stops it; returns the objects acknowledged and the refusals.
-    fn finish(self) -> (Vec<usize>, Vec<(u16, String)>) {
+    fn finish(self) -> Written {
         self.stop.store(true, Ordering::Relaxed);
         self.thread.join().unwrap()
     }
@@ -60,7 +64,7 @@ fn check_acknowledged(
     cluster: &Cluster,
     (addr, key): (&str, &(String, String)),
     bucket: &str,
-    (stored, refused): (Vec<usize>, Vec<(u16, String)>),
+    (stored, refused): Written,
     allowed: usize,
 ) {
     assert!(
