@@ -48,8 +48,8 @@ pub async fn metad(ctx: &mut Context, command: MetadCommand) -> Result<(), CliEr
     ))
 }
 
-/// The metad members of `status`: one line each; LAG is how far a member's log is behind the
-/// leader's (for the leader itself, and without a leader, the entries it has not applied).
+/// The metad members of `status`: one line each; LAG is how far a member is behind the
+/// leader's log (for the leader itself, and without a leader, the entries it has not applied).
 fn format_metad(members: &[MetadMember]) -> String {
     let mut members: Vec<&MetadMember> = members.iter().collect();
     members.sort_by_key(|m| m.id);
@@ -75,7 +75,7 @@ fn format_metad(members: &[MetadMember]) -> String {
                 m.applied_index.to_string(),
                 match (leader_log, m.role) {
                     (Some(log), MetadRole::Follower | MetadRole::Learner) => {
-                        log.saturating_sub(m.last_log_index)
+                        log.saturating_sub(m.applied_index)
                     }
                     _ => m.last_log_index.saturating_sub(m.applied_index),
                 }
