@@ -38,7 +38,10 @@ type StorageResult<T> = Result<T, StorageError<u64>>;
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<DB>,
+    cache: Arc<std::sync::Mutex<cache::EntryCache>>,
 }
+
+mod cache;
 
 fn codec() -> impl Options {
     bincode::DefaultOptions::new()
@@ -61,7 +64,10 @@ impl LogStore {
         opts.set_keep_log_file_num(5);
         let cfs = [LOG, STATE].map(|name| ColumnFamilyDescriptor::new(name, DbOptions::default()));
         let db = DB::open_cf_descriptors(&opts, dir, cfs)?;
-        Ok(LogStore { db: Arc::new(db) })
+        Ok(LogStore {
+            db: Arc::new(db),
+            cache: Arc::default(),
+        })
     }
 
     /// The database (to watch its handles at shutdown).
@@ -114,7 +120,12 @@ impl LogStore {
     }
 
     /// Deletes the entries at and after `index` (blocking).
+    fn cache(&self) -> std::sync::MutexGuard<'_, cache::EntryCache> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn truncate_from(&self, index: u64) -> StorageResult<()> {
+        self.cache().truncate_from(index);
         let table = self.cf(LOG)?;
         let mut batch = WriteBatch::default();
         batch.delete_range_cf(table, index.to_be_bytes(), u64::MAX.to_be_bytes());
@@ -128,16 +139,17 @@ impl LogStore {
     fn write_entries(&self, entries: &[Entry<TypeConfig>]) -> StorageResult<()> {
         let table = self.cf(LOG)?;
         let mut batch = WriteBatch::default();
+        let mut sizes = Vec::with_capacity(entries.len());
         for entry in entries {
-            batch.put_cf(
-                table,
-                entry.log_id.index.to_be_bytes(),
-                encode_entry(entry)?,
-            );
+            let bytes = encode_entry(entry)?;
+            sizes.push(bytes.len());
+            batch.put_cf(table, entry.log_id.index.to_be_bytes(), bytes);
         }
         let mut opts = WriteOptions::default();
         opts.set_sync(true);
-        self.db.write_opt(batch, &opts).map_err(write_err)
+        self.db.write_opt(batch, &opts).map_err(write_err)?;
+        self.cache().appended(entries, &sizes);
+        Ok(())
     }
 
     /// Blocking part of reading entries in `range`.
@@ -204,6 +216,9 @@ impl RaftLogReader<TypeConfig> for LogStore {
         range: RB,
     ) -> StorageResult<Vec<Entry<TypeConfig>>> {
         let range = (range.start_bound().cloned(), range.end_bound().cloned());
+        if let Some(entries) = self.cache().get(&range) {
+            return Ok(entries);
+        }
         let this = self.clone();
         blocking(move || this.entries_in(range)).await
     }
@@ -282,6 +297,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             // The purge mark first: a crash between the two leaves entries the mark already
             // covers, which are ignored, never a gap.
             this.put_state(PURGED, &log_id, true)?;
+            this.cache().purge_to(log_id.index);
             let end = log_id.index.saturating_add(1);
             this.db
                 .delete_range_cf(this.cf(LOG)?, 0u64.to_be_bytes(), end.to_be_bytes())
