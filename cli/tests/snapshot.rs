@@ -18,15 +18,20 @@ impl Drop for OwnMetad {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_snapshot_restores_the_namespace_as_it_was() {
-    let cluster = Cluster::start(ClusterOptions {
+/// A cluster of one chunkd, which is all these tests need.
+async fn small_cluster() -> Cluster {
+    Cluster::start(ClusterOptions {
         chunkds: 1,
         replication: 1,
         ..ClusterOptions::default()
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_restores_the_namespace_as_it_was() {
+    let cluster = small_cluster().await;
     let local = cluster.dir().join("f.bin");
     std::fs::write(&local, b"before the snapshot").unwrap();
     cluster.dfs_ok(&["mkdir", "/snap"]);
@@ -50,15 +55,7 @@ async fn a_snapshot_restores_the_namespace_as_it_was() {
     // A metad started on the snapshot.
     let port = free_port().unwrap();
     let addr = format!("127.0.0.1:{port}");
-    let _restored = OwnMetad(
-        Command::new(cluster.binary("metad"))
-            .args(["--listen", &addr, "--data", dir, "--secret-file"])
-            .arg(cluster.secret_file())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _restored = own_metad(&cluster, &addr, dir, None);
     let secret = ClusterSecret::from_file(cluster.secret_file()).unwrap();
     let restored = DfsClient::new(addr, secret);
     let before = restored.stat("/snap/before").await.unwrap();
@@ -83,13 +80,7 @@ fn own_metad(cluster: &Cluster, addr: &str, data: &str, group: Option<(u64, &str
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_snapshot_restored_into_a_fresh_group_of_three_has_every_acknowledged_file() {
-    let cluster = Cluster::start(ClusterOptions {
-        chunkds: 1,
-        replication: 1,
-        ..ClusterOptions::default()
-    })
-    .await
-    .unwrap();
+    let cluster = small_cluster().await;
     let local = cluster.dir().join("f.bin");
     std::fs::write(&local, b"acknowledged before the snapshot").unwrap();
     cluster.dfs_ok(&["mkdir", "/restore"]);

@@ -15,6 +15,12 @@ fn group_of_three(gateway: bool) -> ClusterOptions {
     }
 }
 
+/// The names in directory `path` (directories end in `/`).
+async fn names(client: &dfs_client::DfsClient, path: &str) -> Vec<String> {
+    let entries = client.list_all(path).await.unwrap();
+    entries.into_iter().map(|e| e.name).collect()
+}
+
 fn body_of(n: usize) -> String {
     format!("object {n} written through a group of three metads\n").repeat(1 + n % 7)
 }
@@ -197,14 +203,7 @@ async fn a_frozen_leader_acknowledges_nothing_the_group_lacks() {
         .unwrap();
 
     // Whatever the old leader answered must be what the group holds.
-    let after = cluster.client();
-    let entries: Vec<String> = after
-        .list_all("/base")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.name)
-        .collect();
+    let entries = names(&cluster.client(), "/base").await;
     assert!(
         entries.contains(&"via-new-leader/".to_owned()),
         "{entries:?}"
@@ -258,24 +257,18 @@ async fn a_leader_cut_off_from_both_followers_acknowledges_no_write() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let names: Vec<String> = client
-        .list_all("/")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.name)
-        .collect();
+    let listed = names(&client, "/").await;
     for (path, outcome) in &outcomes {
         let doubt = outcome
             .as_ref()
             .is_err_and(|e| e.is(dfs_common::ErrorDetail::NoAnswer));
         let name = format!("{}/", path.trim_start_matches('/'));
         assert!(
-            doubt || !names.contains(&name),
-            "{path}: {outcome:?} yet it is there: {names:?}"
+            doubt || !listed.contains(&name),
+            "{path}: {outcome:?} yet it is there: {listed:?}"
         );
     }
-    assert!(names.contains(&"kept/".to_owned()) && names.contains(&"later/".to_owned()));
+    assert!(listed.contains(&"kept/".to_owned()) && listed.contains(&"later/".to_owned()));
 }
 
 /// Waits until member `index` has matched the leader's log (as the leader reports it).
@@ -341,15 +334,8 @@ async fn members_behind_the_purged_log_or_wiped_rejoin_by_snapshot() {
         .wait_for_metad_leader(Some(leader), Duration::from_secs(30))
         .await
         .unwrap();
-    let names: Vec<String> = client
-        .list_all("/")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.name)
-        .collect();
     let expected: Vec<String> = (0..100).map(|n| format!("d{n:03}/")).collect();
-    assert_eq!(names, expected);
+    assert_eq!(names(&client, "/").await, expected);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
