@@ -57,7 +57,7 @@ impl Default for Timings {
         // Elections slower than the worst fsync stall of a busy disk: openraft 0.9 cannot
         // answer a heartbeat while it waits for its own log append. A follower calls an
         // election only after the leader's lease (election_max_ms) plus its own timeout, so
-        // a dead leader is replaced in about 2.5 to 3 s with these.
+        // a dead leader is replaced in about 3 to 5 s with these.
         Timings {
             heartbeat_ms: 200,
             election_min_ms: 750,
