@@ -151,6 +151,12 @@ async fn without_a_majority_writes_fail_clearly_and_resume_when_it_is_back() {
     let in_doubt = stderr.contains("may or may not");
 
     cluster.restart_metad_member(others[0]).unwrap();
+    // The group elects a leader with a majority again (on a loaded test host an election can
+    // take several rounds), then takes writes.
+    cluster
+        .wait_for_metad_leader(None, Duration::from_secs(90))
+        .await
+        .unwrap();
     let out = cluster.dfs().args(["mkdir", "/after"]).output().unwrap();
     assert!(
         out.status.success(),
