@@ -16,6 +16,8 @@ mod server;
 mod store;
 mod workers;
 
+pub use group::raft::RaftSettings;
+
 use dfs_common::auth::ClusterSecret;
 use dfs_common::RpcError;
 use dfs_common::Secret;
@@ -73,37 +75,6 @@ pub struct Config {
     pub peers: String,
     /// Timings of the group's elections and heartbeats.
     pub raft: RaftSettings,
-}
-
-/// `[raft]` in the configuration file.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RaftSettings {
-    /// How often the leader heartbeats its followers, in milliseconds.
-    pub heartbeat_ms: u64,
-    /// A follower that hears no leader for a random time between these two (milliseconds)
-    /// calls an election. Keep them above the disk's worst fsync stall.
-    pub election_min_ms: u64,
-    /// See `election_min_ms`.
-    pub election_max_ms: u64,
-    /// A snapshot of the state is built every this many log entries.
-    pub snapshot_every: u64,
-    /// Log entries kept behind the newest snapshot: a member further behind catches up by
-    /// receiving the snapshot.
-    pub keep_log: u64,
-}
-
-impl Default for RaftSettings {
-    fn default() -> Self {
-        let timings = group::raft::Timings::default();
-        RaftSettings {
-            heartbeat_ms: timings.heartbeat_ms,
-            election_min_ms: timings.election_min_ms,
-            election_max_ms: timings.election_max_ms,
-            snapshot_every: timings.snapshot_every,
-            keep_log: timings.keep_log,
-        }
-    }
 }
 
 impl Default for Config {
@@ -319,17 +290,10 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
     let access = Arc::new(access::AccessKeys::new(store.clone(), secret.clone()));
     let client = dfs_common::http::InternalClient::new(secret.clone());
     let on_lead = leader_reload(store.clone(), nodes.clone(), sessions.clone());
-    let timings = group::raft::Timings {
-        heartbeat_ms: config.raft.heartbeat_ms,
-        election_min_ms: config.raft.election_min_ms,
-        election_max_ms: config.raft.election_max_ms,
-        snapshot_every: config.raft.snapshot_every,
-        keep_log: config.raft.keep_log,
-    };
     let raft = group::raft::RaftGroup::start(
         config.id,
         members,
-        timings,
+        config.raft.clone(),
         &config.data_dir.join("group"),
         store.shared_db(),
         client.clone(),

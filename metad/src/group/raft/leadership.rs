@@ -5,6 +5,7 @@
 use super::proposer::Role;
 use super::types::Epoch;
 use super::{node, Shared};
+use crate::store::Cf;
 use dfs_common::wire::{MetadMember, MetadRole};
 use dfs_common::{ErrorDetail, RpcError};
 use openraft::error::{CheckIsLeaderError, RaftError};
@@ -222,6 +223,22 @@ pub(super) async fn form(
         .iter()
         .map(|(id, addr)| (*id, node(addr)))
         .collect();
+    if members.len() == 1 {
+        if !initialized {
+            raft.initialize(members)
+                .await
+                .map_err(|e| format!("cannot initialize the group of one: {e}"))?;
+        }
+        // A state that holds data no log entry made (a metad of an earlier release, or a
+        // restored backup), in a log never purged: snapshot it and purge the log before
+        // serving, so that a member added later starts from the snapshot, never from a log
+        // that lacks that data.
+        let never_purged = raft.metrics().borrow().purged.is_none();
+        if never_purged && !state_is_empty(&shared.db) {
+            snapshot_the_first_state(shared).await?;
+        }
+        return Ok(());
+    }
     if initialized {
         let voters: Vec<u64> = raft
             .metrics()
@@ -230,33 +247,16 @@ pub(super) async fn form(
             .membership()
             .voter_ids()
             .collect();
-        if shared.members.len() > 1 && voters == [shared.id] {
+        if voters == [shared.id] {
             return Err(format!(
                 "this data folder is a group of one (metad {} alone), not the group --peers \
                  names; start it without --peers and grow it with `dfs metad add`",
                 shared.id
             ));
         }
-    } else if members.len() == 1 {
-        raft.initialize(members.clone())
-            .await
-            .map_err(|e| format!("cannot initialize the group of one: {e}"))?;
-    }
-    if members.len() == 1 {
-        // A state that holds data no log entry made (a metad of an earlier release, or a
-        // restored backup), in a log never purged: snapshot it and purge the log before
-        // serving, so that a member added later starts from the snapshot, never from a log
-        // that lacks that data.
-        let never_purged = raft.metrics().borrow().purged.is_none();
-        if never_purged && !super::network::state_is_empty(&shared.db) {
-            snapshot_the_first_state(shared).await?;
-        }
         return Ok(());
     }
-    if initialized {
-        return Ok(());
-    }
-    if !pristine || !super::network::state_is_empty(&shared.db) {
+    if !pristine || !state_is_empty(&shared.db) {
         return Err(format!(
             "metad {} holds data but is in no group: a group of several forms only from empty \
              members (run this data folder alone, without --peers)",
@@ -292,6 +292,19 @@ pub(super) async fn form(
         }
     });
     Ok(())
+}
+
+/// Whether the state database holds nothing a user made (a fresh member).
+fn state_is_empty(db: &rocksdb::DB) -> bool {
+    [Cf::Dentry, Cf::Node, Cf::AccessKey, Cf::Upload]
+        .iter()
+        .all(|cf| match db.cf_handle(cf.name()) {
+            Some(table) => db
+                .iterator_cf(table, rocksdb::IteratorMode::Start)
+                .next()
+                .is_none(),
+            None => true,
+        })
 }
 
 /// Builds a snapshot of a state that began outside the log and purges the log behind it.

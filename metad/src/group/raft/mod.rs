@@ -36,29 +36,31 @@ pub(crate) use proposer::Slot as SlotHandle;
 /// The members of the group: id → `host:port`.
 pub type Members = BTreeMap<u64, String>;
 
-/// Timings of the group (`[raft]` in metad's configuration).
-#[derive(Clone, Debug)]
-pub struct Timings {
-    /// How often the leader heartbeats, in milliseconds.
+/// The group's timings: `[raft]` in metad's configuration file.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RaftSettings {
+    /// How often the leader heartbeats its followers, in milliseconds.
     pub heartbeat_ms: u64,
-    /// A follower that hears no leader for a random time in this range starts an election.
+    /// A follower that hears no leader for a random time between these two (milliseconds)
+    /// calls an election. Keep them above the disk's worst fsync stall.
     pub election_min_ms: u64,
     /// See `election_min_ms`.
     pub election_max_ms: u64,
     /// A snapshot of the state is built every this many log entries ...
     pub snapshot_every: u64,
-    /// ... and the log is purged behind it but for this many entries: a member behind by
-    /// more catches up by snapshot.
+    /// ... and the log is purged behind it but for this many entries: a member further
+    /// behind catches up by receiving the snapshot.
     pub keep_log: u64,
 }
 
-impl Default for Timings {
+impl Default for RaftSettings {
     fn default() -> Self {
         // Elections slower than the worst fsync stall of a busy disk: openraft 0.9 cannot
         // answer a heartbeat while it waits for its own log append. A follower calls an
         // election only after the leader's lease (election_max_ms) plus its own timeout, so
         // a dead leader is replaced in about 3 to 5 s with these.
-        Timings {
+        RaftSettings {
             heartbeat_ms: 200,
             election_min_ms: 750,
             election_max_ms: 1500,
@@ -228,7 +230,7 @@ impl RaftGroup {
     pub async fn start(
         id: u64,
         members: Members,
-        timings: Timings,
+        timings: RaftSettings,
         dir: &Path,
         db: Arc<DB>,
         client: dfs_common::http::InternalClient,
@@ -283,7 +285,7 @@ impl RaftGroup {
         .validate()
         .map_err(|e| format!("invalid raft settings: {e}"))?;
         let pristine = log.is_pristine().map_err(|e| e.to_string())?;
-        let network = network::Network::new(client.clone(), members.clone());
+        let network = network::Network::new(client.clone());
         let raft = Raft::new(id, Arc::new(config), network, log, machine)
             .await
             .map_err(|e| format!("cannot start raft: {e}"))?;
@@ -424,7 +426,7 @@ impl RaftGroup {
     }
 }
 
-/// A handle on the group's member addresses, for building `BasicNode`s.
+/// The openraft node of a member at `addr`.
 fn node(addr: &str) -> BasicNode {
     BasicNode {
         addr: addr.to_owned(),

@@ -1,15 +1,11 @@
-//! Raft between members, on metad's own listener: `POST /raft/append`, `/raft/vote` and
-//! `/raft/hello`, signed with the cluster secret like every internal request, with bincode
-//! bodies (openraft's own types). The answer of append and vote is openraft's `Result`; a
-//! transport failure is openraft's `Unreachable` (it backs off) or `Network` error.
-
-// openraft's storage traits return its `StorageError` (over 200 bytes); the helpers here
-// return the same type so that `?` carries it to the traits unchanged. Errors are rare.
-#![allow(clippy::result_large_err)]
+//! Raft between members, on metad's own listener: `POST /raft/append`, `/raft/vote`,
+//! `/raft/hello` and the snapshot transfer's `/raft/snapshot/piece` and
+//! `/raft/snapshot/install`, signed with the cluster secret like every internal request, with
+//! bincode bodies (openraft's own types). The answer of append and vote is openraft's
+//! `Result`; a transport failure is openraft's `Unreachable` (it backs off) or `Network` error.
 
 use super::types::TypeConfig;
 use super::{snapshot, RaftGroup, Shared};
-use crate::store::Cf;
 use bincode::Options;
 use dfs_common::http::{self as dhttp, Body, InternalClient};
 use dfs_common::{auth, ErrorDetail, RpcError};
@@ -23,7 +19,6 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
 };
 use openraft::{BasicNode, OptionalSend, Snapshot, Vote};
-use rocksdb::DB;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
@@ -41,8 +36,8 @@ pub struct Network {
 }
 
 impl Network {
-    /// The network of a member; `members` only serves the addresses of [`BasicNode`]s.
-    pub fn new(client: InternalClient, _members: super::Members) -> Network {
+    /// The network of a member: every peer is reached through `client`.
+    pub fn new(client: InternalClient) -> Network {
         Network { client }
     }
 }
@@ -82,24 +77,16 @@ impl Peer {
         Resp: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
-        let body = codec()
-            .serialize(req)
-            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        let answer = tokio::time::timeout(option.hard_ttl(), self.post(path, body)).await;
-        let bytes = match answer {
-            Ok(Ok(bytes)) => bytes,
-            Ok(Err(e)) if e.is(ErrorDetail::Unreachable) => {
-                return Err(RPCError::Unreachable(Unreachable::new(&e)))
-            }
-            Ok(Err(e)) => return Err(RPCError::Network(NetworkError::new(&e))),
-            Err(_) => {
-                let e = RpcError::detailed(
-                    ErrorDetail::NoAnswer,
-                    format!("metad {} did not answer {path} in time", self.target),
-                );
-                return Err(RPCError::Network(NetworkError::new(&e)));
-            }
-        };
+        let bytes = self
+            .exchange(path, req, option.hard_ttl())
+            .await
+            .map_err(|e| {
+                if e.is(ErrorDetail::Unreachable) {
+                    RPCError::Unreachable(Unreachable::new(&e))
+                } else {
+                    RPCError::Network(NetworkError::new(&e))
+                }
+            })?;
         let decoded: Result<Resp, RaftError<u64, E>> = codec()
             .deserialize(&bytes)
             .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
@@ -114,13 +101,31 @@ impl Peer {
         })
     }
 
-    async fn post(&self, path: &str, body: Vec<u8>) -> Result<bytes::Bytes, RpcError> {
+    /// Posts `message` (bincode) to `path` and reads the answer, within `ttl`.
+    async fn exchange<T: Serialize>(
+        &self,
+        path: &str,
+        message: &T,
+        ttl: std::time::Duration,
+    ) -> Result<bytes::Bytes, RpcError> {
+        let body = codec()
+            .serialize(message)
+            .map_err(|e| RpcError::internal(format!("cannot encode a raft message: {e}")))?;
         let content = auth::sha256_content(&body);
-        let resp = self
-            .client
-            .send_ok(Method::POST, &self.addr, path, &content, dhttp::full(body))
-            .await?;
-        dhttp::read_body(resp.into_body(), MAX_RAFT_BODY).await
+        let post = async {
+            let resp = self
+                .client
+                .send_ok(Method::POST, &self.addr, path, &content, dhttp::full(body))
+                .await?;
+            dhttp::read_body(resp.into_body(), MAX_RAFT_BODY).await
+        };
+        match tokio::time::timeout(ttl, post).await {
+            Ok(answer) => answer,
+            Err(_) => Err(RpcError::detailed(
+                ErrorDetail::NoAnswer,
+                format!("metad {} did not answer {path} in time", self.target),
+            )),
+        }
     }
 }
 
@@ -222,26 +227,15 @@ impl Peer {
         })
     }
 
-    /// Posts one bincode message, within the snapshot timeout.
+    /// Posts one step of a snapshot transfer, within the snapshot timeout.
     async fn post_timed<T: Serialize>(
         &self,
         path: &str,
         message: &T,
         option: &RPCOption,
     ) -> Result<bytes::Bytes, StreamingError<TypeConfig, Fatal<u64>>> {
-        let body = codec()
-            .serialize(message)
-            .map_err(|e| streaming(RpcError::internal(e.to_string())))?;
-        match tokio::time::timeout(option.hard_ttl().max(SNAPSHOT_STEP), self.post(path, body))
-            .await
-        {
-            Ok(Ok(bytes)) => Ok(bytes),
-            Ok(Err(e)) => Err(streaming(e)),
-            Err(_) => Err(streaming(RpcError::detailed(
-                ErrorDetail::NoAnswer,
-                format!("metad {} did not answer {path} in time", self.target),
-            ))),
-        }
+        let ttl = option.hard_ttl().max(SNAPSHOT_STEP);
+        self.exchange(path, message, ttl).await.map_err(streaming)
     }
 }
 
@@ -332,19 +326,6 @@ fn octets(bytes: Vec<u8>) -> Response<Body> {
         .header(http::header::CONTENT_TYPE, "application/octet-stream")
         .body(dhttp::full(bytes))
         .unwrap_or_else(|_| dhttp::error_response(&RpcError::internal("raft answer")))
-}
-
-/// Whether the state database holds nothing a user made (a fresh member).
-pub fn state_is_empty(db: &DB) -> bool {
-    [Cf::Dentry, Cf::Node, Cf::AccessKey, Cf::Upload]
-        .iter()
-        .all(|cf| match db.cf_handle(cf.name()) {
-            Some(table) => db
-                .iterator_cf(table, rocksdb::IteratorMode::Start)
-                .next()
-                .is_none(),
-            None => true,
-        })
 }
 
 /// Asks every other member whether it already belongs to a group: `Ok(true)` when all
