@@ -344,6 +344,70 @@ async fn members_behind_the_purged_log_or_wiped_rejoin_by_snapshot() {
     assert_eq!(names(&client, "/").await, expected);
 }
 
+/// Raft's safety rests on each member's disk: a member whose data was wiped forgot what it
+/// acknowledged. Writes acknowledged by the leader and member W while member L lagged; the
+/// leader dies and W comes back empty. L and W are two of three, but neither holds the
+/// writes: W must not vote L in (L would then erase them from the old leader's log).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wiped_member_elects_no_leader_that_lacks_acknowledged_writes() {
+    let mut cluster = Cluster::start(group_of_three(false)).await.unwrap();
+    let client = cluster.client();
+    client.mkdir("/before", false).await.unwrap();
+    let leader = cluster.metad_leader().await.unwrap();
+    let (wiped, lagging) = ((leader + 1) % 3, (leader + 2) % 3);
+    cluster.freeze_metad_member(lagging).unwrap();
+    let expected: Vec<String> = (0..20).map(|n| format!("acked-{n:02}/")).collect();
+    for name in &expected {
+        client
+            .mkdir(&format!("/{}", name.trim_end_matches('/')), false)
+            .await
+            .unwrap();
+    }
+    cluster.kill_metad_member(leader);
+    cluster.kill_metad_member(wiped);
+    std::fs::remove_dir_all(cluster.metad_member_data(wiped)).unwrap();
+    cluster.thaw_metad_member(lagging).unwrap();
+    cluster.restart_metad_member(wiped).unwrap();
+
+    // Several election timeouts (0.75-1.5 s each) in which L calls elections: none may win.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let status = cluster.client_of(&[wiped, lagging]).status().await;
+    let leaders: Vec<_> = status
+        .iter()
+        .flat_map(|s| s.metad.iter())
+        .filter(|m| m.role == dfs_common::wire::MetadRole::Leader)
+        .collect();
+    assert!(
+        leaders.is_empty(),
+        "an empty and a lagging member elected a leader: {leaders:?}\n{}",
+        cluster.log_tails()
+    );
+
+    // The old leader comes back: it leads, and every acknowledged write is there.
+    cluster.restart_metad_member(leader).unwrap();
+    cluster
+        .wait_for_metad_leader(None, Duration::from_secs(90))
+        .await
+        .unwrap();
+    let listed = names(&client, "/").await;
+    for name in &expected {
+        assert!(listed.contains(name), "{name} was lost: {listed:?}");
+    }
+    // The wiped member caught up and votes again.
+    cluster
+        .wait_for(
+            "the wiped member to vote again",
+            Duration::from_secs(60),
+            || async {
+                cluster
+                    .log(Role::MetadMember(wiped))
+                    .contains("this member votes from now on")
+            },
+        )
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_are_added_and_removed_under_load() {
     let mut cluster = Cluster::start(group_of_three(true)).await.unwrap();

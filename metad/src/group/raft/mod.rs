@@ -14,6 +14,7 @@ mod membership;
 pub(crate) mod network;
 mod proposer;
 mod read_gate;
+mod rejoin;
 pub(crate) mod snapshot;
 mod state_machine;
 pub(crate) mod types;
@@ -93,6 +94,8 @@ pub(crate) struct Shared {
     db_holders: usize,
     /// Leadership rounds shared by concurrent answers.
     read_gate: read_gate::ReadGate,
+    /// Whether this member votes (a member that started empty among peers waits).
+    rejoin: rejoin::RejoinGuard,
     /// `<data>/group`: the log, snapshots built and received.
     dir: std::path::PathBuf,
     /// Set at shutdown: the tasks end, releasing the databases.
@@ -250,6 +253,9 @@ impl RaftGroup {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("cannot open the raft log: {e}"))?;
+        let pristine = log.is_pristine().map_err(|e| e.to_string())?;
+        let rejoin = rejoin::RejoinGuard::on_start(dir, pristine, members.len() > 1)
+            .map_err(|e| format!("cannot write the rejoin marker in {}: {e}", dir.display()))?;
         // Handles on the state database before openraft takes its own (this one included).
         let db_holders = Arc::strong_count(&db);
         let locals = Arc::new(Mutex::new(HashMap::new()));
@@ -270,6 +276,7 @@ impl RaftGroup {
             db_holders,
             dir: dir.to_owned(),
             read_gate: read_gate::ReadGate::default(),
+            rejoin,
             stopping: std::sync::atomic::AtomicBool::new(false),
         });
         let config = openraft::Config {
@@ -280,11 +287,11 @@ impl RaftGroup {
             max_payload_entries: 64,
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(timings.snapshot_every),
             max_in_snapshot_log_to_keep: timings.keep_log,
+            enable_elect: shared.rejoin.is_open(),
             ..Default::default()
         }
         .validate()
         .map_err(|e| format!("invalid raft settings: {e}"))?;
-        let pristine = log.is_pristine().map_err(|e| e.to_string())?;
         let network = network::Network::new(client.clone());
         let raft = Raft::new(id, Arc::new(config), network, log, machine)
             .await
@@ -292,6 +299,9 @@ impl RaftGroup {
         let _ = shared.raft.set(raft);
         let proposer = tokio::spawn(proposer::run(shared.clone()));
         let leadership = tokio::spawn(leadership::run(shared.clone(), on_lead));
+        if !shared.rejoin.is_open() {
+            tokio::spawn(rejoin::watch(shared.clone(), client.clone()));
+        }
         let group = RaftGroup { shared };
         if let Err(e) = leadership::form(&group.shared, pristine, &client).await {
             // Release the databases before answering: the caller may start again at once.

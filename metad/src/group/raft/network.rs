@@ -258,6 +258,21 @@ pub struct Hello {
     pub id: u64,
     /// Whether its Raft state is initialized (it belongs to a group).
     pub initialized: bool,
+    /// The index of its last log entry: 0 is the founding entry of a group, so a group in
+    /// which any member is past 0 has been used (absent from members of earlier releases).
+    #[serde(default)]
+    pub last_log_index: Option<u64>,
+}
+
+impl Hello {
+    /// Whether this member's group has been used (elected a leader); members of earlier
+    /// releases do not say, and count as used once initialized.
+    fn group_used(&self) -> bool {
+        match self.last_log_index {
+            Some(index) => index > 0,
+            None => self.initialized,
+        }
+    }
 }
 
 /// Serves one Raft request (signature already checked).
@@ -266,10 +281,26 @@ pub async fn serve(group: &RaftGroup, path: &str, body: &[u8]) -> Result<Respons
     match path {
         "/raft/append" => {
             let req: AppendEntriesRequest<TypeConfig> = decode(body)?;
+            if req.vote.is_committed() {
+                let commit = req.leader_commit.map(|id| id.index);
+                group
+                    .shared
+                    .rejoin
+                    .note_leader(req.vote.leader_id().term, commit);
+            }
             encode(&raft.append_entries(req).await)
         }
         "/raft/vote" => {
             let req: VoteRequest<u64> = decode(body)?;
+            if !group.shared.rejoin.is_open() {
+                tracing::debug!(candidate = %req.vote, "vote refused: this member is catching up");
+                let refused: Result<VoteResponse<u64>, RaftError<u64>> = Ok(VoteResponse {
+                    vote: raft.metrics().borrow().vote,
+                    vote_granted: false,
+                    last_log_id: None,
+                });
+                return encode(&refused);
+            }
             encode(&raft.vote(req).await)
         }
         "/raft/snapshot/piece" => {
@@ -300,6 +331,7 @@ pub async fn serve(group: &RaftGroup, path: &str, body: &[u8]) -> Result<Respons
             let hello = Hello {
                 id: group.id(),
                 initialized,
+                last_log_index: raft.metrics().borrow().last_log_index,
             };
             Ok(dhttp::json_response(StatusCode::OK, &hello))
         }
@@ -331,7 +363,21 @@ fn octets(bytes: Vec<u8>) -> Response<Body> {
 /// Asks every other member whether it already belongs to a group: `Ok(true)` when all
 /// answered and none does, `Ok(false)` when one does, `Err` naming who did not answer.
 pub async fn all_fresh(shared: &Shared, client: &InternalClient) -> Result<bool, String> {
+    let hellos = hellos(shared, client).await?;
+    Ok(hellos.iter().all(|h| !h.initialized))
+}
+
+/// Asks every other member whether its group has been used: `Ok(true)` when all answered
+/// and none was past the group's founding entry (a group being formed).
+pub async fn group_unused(shared: &Shared, client: &InternalClient) -> Result<bool, String> {
+    let hellos = hellos(shared, client).await?;
+    Ok(hellos.iter().all(|h| !h.group_used()))
+}
+
+/// The hello of every other member, or who did not answer.
+async fn hellos(shared: &Shared, client: &InternalClient) -> Result<Vec<Hello>, String> {
     let mut silent = Vec::new();
+    let mut answers = Vec::new();
     for (id, addr) in &shared.members {
         if *id == shared.id {
             continue;
@@ -351,13 +397,12 @@ pub async fn all_fresh(shared: &Shared, client: &InternalClient) -> Result<bool,
             Some(h) if h.id != *id => {
                 return Err(format!("{addr} says it is member {}, not {id}", h.id))
             }
-            Some(h) if h.initialized => return Ok(false),
-            Some(_) => {}
+            Some(h) => answers.push(h),
             None => silent.push(format!("{id}={addr}")),
         }
     }
     if silent.is_empty() {
-        Ok(true)
+        Ok(answers)
     } else {
         Err(format!("no answer yet from {}", silent.join(", ")))
     }
