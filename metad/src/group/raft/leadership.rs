@@ -275,10 +275,7 @@ pub(super) async fn form(
                 Ok(true) => {
                     let raft = shared.raft();
                     // The founder votes for itself at once: nothing was ever committed.
-                    match shared.rejoin.open("it founds the group") {
-                        Ok(_) => raft.runtime_config().elect(true),
-                        Err(e) => tracing::error!("cannot remove the rejoin marker: {e}"),
-                    }
+                    super::rejoin::open_and_elect(&shared, "it founds the group");
                     match raft.initialize(members.clone()).await {
                         Ok(()) => tracing::info!("metad group formed"),
                         Err(e) => tracing::info!("the group was not formed here: {e}"),

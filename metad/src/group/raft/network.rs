@@ -363,21 +363,24 @@ fn octets(bytes: Vec<u8>) -> Response<Body> {
 /// Asks every other member whether it already belongs to a group: `Ok(true)` when all
 /// answered and none does, `Ok(false)` when one does, `Err` naming who did not answer.
 pub async fn all_fresh(shared: &Shared, client: &InternalClient) -> Result<bool, String> {
-    let hellos = hellos(shared, client).await?;
-    Ok(hellos.iter().all(|h| !h.initialized))
+    none_says(shared, client, |h| h.initialized).await
 }
 
 /// Asks every other member whether its group has been used: `Ok(true)` when all answered
-/// and none was past the group's founding entry (a group being formed).
+/// and none was past the group's founding entry (a group being formed), `Ok(false)` when one
+/// was, `Err` naming who did not answer.
 pub async fn group_unused(shared: &Shared, client: &InternalClient) -> Result<bool, String> {
-    let hellos = hellos(shared, client).await?;
-    Ok(hellos.iter().all(|h| !h.group_used()))
+    none_says(shared, client, Hello::group_used).await
 }
 
-/// The hello of every other member, or who did not answer.
-async fn hellos(shared: &Shared, client: &InternalClient) -> Result<Vec<Hello>, String> {
+/// Asks every other member its hello: `Ok(false)` as soon as one answers with `says` true,
+/// `Ok(true)` when all answered and none did, `Err` naming who did not answer.
+async fn none_says(
+    shared: &Shared,
+    client: &InternalClient,
+    says: fn(&Hello) -> bool,
+) -> Result<bool, String> {
     let mut silent = Vec::new();
-    let mut answers = Vec::new();
     for (id, addr) in &shared.members {
         if *id == shared.id {
             continue;
@@ -397,12 +400,13 @@ async fn hellos(shared: &Shared, client: &InternalClient) -> Result<Vec<Hello>, 
             Some(h) if h.id != *id => {
                 return Err(format!("{addr} says it is member {}, not {id}", h.id))
             }
-            Some(h) => answers.push(h),
+            Some(h) if says(&h) => return Ok(false),
+            Some(_) => {}
             None => silent.push(format!("{id}={addr}")),
         }
     }
     if silent.is_empty() {
-        Ok(answers)
+        Ok(true)
     } else {
         Err(format!("no answer yet from {}", silent.join(", ")))
     }

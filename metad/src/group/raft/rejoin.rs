@@ -102,18 +102,13 @@ impl RejoinGuard {
         matches!(*self.lock(), State::Guarded { contact: Some(_) })
     }
 
-    /// Whether `applied` covers the first leader contact; if so the guard opens (the marker is
-    /// removed) and `true` is returned once.
-    pub fn caught_up(&self, applied: Option<&LogId<u64>>) -> std::io::Result<bool> {
-        let ready = match (&*self.lock(), applied) {
+    /// Whether `applied` covers the first leader contact of a guarded member.
+    pub fn caught_up(&self, applied: Option<&LogId<u64>>) -> bool {
+        match (&*self.lock(), applied) {
             (State::Guarded { contact: Some(c) }, Some(id)) => {
                 id.leader_id.term >= c.term && id.index >= c.commit
             }
             _ => false,
-        };
-        match ready {
-            true => self.open("it holds everything its group had committed when it came back"),
-            false => Ok(false),
         }
     }
 
@@ -156,26 +151,38 @@ pub(super) async fn watch(shared: Arc<Shared>, client: InternalClient) {
             },
             _ = tick.tick() => true,
         };
-        if shared.is_stopping() {
+        // Opened elsewhere (the founder opens its own guard) or shutting down: done.
+        if shared.is_stopping() || shared.rejoin.is_open() {
             return;
         }
         let applied = metrics.borrow().last_applied;
-        let mut opened = shared.rejoin.caught_up(applied.as_ref());
-        if ticked && matches!(opened, Ok(false)) && !shared.rejoin.contacted() {
-            opened = match super::network::group_unused(&shared, &client).await {
-                Ok(true) => shared
-                    .rejoin
-                    .open("every member is empty: the group is being formed"),
-                _ => Ok(false),
-            };
+        let why = if shared.rejoin.caught_up(applied.as_ref()) {
+            "it holds everything its group had committed when it came back"
+        } else if ticked
+            && !shared.rejoin.contacted()
+            && super::network::group_unused(&shared, &client).await == Ok(true)
+        {
+            "every member is empty: the group is being formed"
+        } else {
+            continue;
+        };
+        if open_and_elect(&shared, why) {
+            return;
         }
-        match opened {
-            Ok(true) => {
-                raft.runtime_config().elect(true);
-                return;
-            }
-            Ok(false) => {}
-            Err(e) => tracing::error!("cannot remove the rejoin marker: {e}"),
+    }
+}
+
+/// Opens the guard (`why` is logged) and lets this member call elections; `false` when the
+/// marker could not be removed (the guard stays shut and the next try opens it).
+pub(super) fn open_and_elect(shared: &Shared, why: &str) -> bool {
+    match shared.rejoin.open(why) {
+        Ok(_) => {
+            shared.raft().runtime_config().elect(true);
+            true
+        }
+        Err(e) => {
+            tracing::error!("cannot remove the rejoin marker: {e}");
+            false
         }
     }
 }
@@ -208,18 +215,23 @@ mod tests {
         assert!(!guard.is_open());
         assert!(dir.path().join(MARKER).exists());
         // Nothing applied counts before a leader made contact.
-        assert!(!guard.caught_up(Some(&id(9, 900))).unwrap());
+        assert!(!guard.caught_up(Some(&id(9, 900))));
         guard.note_leader(5, Some(120));
         // A later contact does not move the bar.
         guard.note_leader(6, Some(500));
-        assert!(!guard.caught_up(None).unwrap());
-        assert!(!guard.caught_up(Some(&id(5, 119))).unwrap());
-        assert!(!guard.caught_up(Some(&id(4, 130))).unwrap());
+        assert!(!guard.caught_up(None));
+        assert!(!guard.caught_up(Some(&id(5, 119))));
+        assert!(!guard.caught_up(Some(&id(4, 130))));
+        assert!(guard.caught_up(Some(&id(5, 120))));
         assert!(!guard.is_open());
-        assert!(guard.caught_up(Some(&id(5, 120))).unwrap());
+        assert!(guard.open("caught up").unwrap());
         assert!(guard.is_open());
         assert!(!dir.path().join(MARKER).exists());
-        assert!(!guard.caught_up(Some(&id(5, 121))).unwrap(), "opens once");
+        assert!(
+            !guard.caught_up(Some(&id(5, 121))),
+            "an open guard has nothing to catch up"
+        );
+        assert!(!guard.open("again").unwrap(), "opens once");
     }
 
     #[test]
