@@ -70,7 +70,7 @@ async fn killing_a_chunkd_loses_nothing_and_replicas_are_restored() {
         .await
         .unwrap();
     for (remote, _) in &files {
-        let stat = client.stat_chunks(remote).await.unwrap();
+        let stat = client.stat_chunks(remote, 0, u64::MAX).await.unwrap();
         for chunk in &stat.chunks {
             let live: Vec<_> = chunk.replicas.iter().filter(|r| r.live).collect();
             assert_eq!(

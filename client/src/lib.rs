@@ -133,22 +133,21 @@ impl DfsClient {
 
     /// The entry at `path` (file or directory).
     pub async fn stat(&self, path: &str) -> Result<Entry, RpcError> {
-        let resp = self
-            .call(&StatReq {
-                path: path.parse()?,
-                with_chunks: false,
-            })
-            .await?;
+        let resp = self.call(&StatReq::entry(path.parse()?)).await?;
         Ok(resp.entry)
     }
 
-    /// The entry at `path` and, for a file, its chunks with their replicas.
-    pub async fn stat_chunks(&self, path: &str) -> Result<StatResp, RpcError> {
-        self.call(&StatReq {
-            path: path.parse()?,
-            with_chunks: true,
-        })
-        .await
+    /// The entry at `path` and, for a file, the page of its chunks (with their replicas) that
+    /// covers bytes `[from, until)`, or starts it when the range spans more than one page
+    /// (`chunks_next` then says where the next page starts).
+    pub async fn stat_chunks(
+        &self,
+        path: &str,
+        from: u64,
+        until: u64,
+    ) -> Result<StatResp, RpcError> {
+        self.call(&StatReq::chunk_page(path.parse()?, from, until))
+            .await
     }
 
     /// One page of the directory at `path`: at most `limit` entries (metad caps it at
@@ -303,23 +302,25 @@ impl DfsClient {
         ))
     }
 
-    /// Opens the file `path` for reading: fetches its entry and chunk map once. A path ending
-    /// in `/` opens the payload of the directory object `x/` (an explicit directory below a
-    /// bucket); any other directory is `IsADirectory`.
+    /// Opens the file `path` for reading: fetches its entry and the first page of its chunk
+    /// list. A path ending in `/` opens the payload of the directory object `x/` (an explicit
+    /// directory below a bucket); any other directory is `IsADirectory`.
     pub async fn open(&self, path: &str) -> Result<FileReader, RpcError> {
-        let stat = self.stat_chunks(path).await?;
+        self.open_at(path, 0, u64::MAX).await
+    }
+
+    /// Opens the file `path` for reading bytes `[from, until)` (or more): as
+    /// [`open`](Self::open), with the page of the chunk list that covers that range, so that a
+    /// read far into a large file asks metad for no other page.
+    pub async fn open_at(&self, path: &str, from: u64, until: u64) -> Result<FileReader, RpcError> {
+        let stat = self.stat_chunks(path, from, until).await?;
         if stat.entry.kind == EntryKind::Dir && !stat.entry.is_object(path.ends_with('/')) {
             return Err(RpcError::new(
                 ErrorCode::IsADirectory,
                 format!("{path} is a directory"),
             ));
         }
-        Ok(FileReader::new(
-            self.clone(),
-            path.to_owned(),
-            stat.entry,
-            stat.chunks,
-        ))
+        Ok(FileReader::new(self.clone(), path.to_owned(), stat))
     }
 }
 

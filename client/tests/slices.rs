@@ -8,6 +8,8 @@ use dfs_client::{etag_of, CreateOptions, FinishPartOptions};
 use dfs_common::checksum::{Checksum, ChecksumAlgorithm, ChecksumType};
 use dfs_common::names::ObjectPath;
 use dfs_common::wire::{ChunkInfo, Entry};
+use dfs_common::ErrorCode;
+use futures_util::StreamExt;
 use rig::{data, Rig, CHUNK};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,21 +54,64 @@ async fn files_made_of_chunk_slices_read_back_their_bytes() {
         .state()
         .files
         .insert("/b/sliced".into(), (entry, slices));
-    assert!(rig.read("/b/sliced", 0, u64::MAX).await.unwrap() == expected);
-    let total = expected.len();
-    for (start, end) in [
-        (0, 1),
-        (50, c),
-        (c - 200, c + 5),
-        (total - 60, total),
-        (3, total - 3),
-    ] {
-        let got = rig
-            .read("/b/sliced", start as u64, end as u64)
-            .await
-            .unwrap();
-        assert!(got == expected[start..end], "range {start}..{end}");
+    // The whole chunk list in one page, then pages of two slices and of one: the reader asks
+    // for the next page where one ends.
+    for page in [0, 2, 1] {
+        rig.fake.state().chunk_page = page;
+        assert!(rig.read("/b/sliced", 0, u64::MAX).await.unwrap() == expected);
+        let total = expected.len();
+        for (start, end) in [
+            (0, 1),
+            (50, c),
+            (c - 200, c + 5),
+            (total - 60, total),
+            (3, total - 3),
+        ] {
+            let got = rig
+                .read("/b/sliced", start as u64, end as u64)
+                .await
+                .unwrap();
+            assert!(
+                got == expected[start..end],
+                "range {start}..{end}, pages of {page}"
+            );
+        }
     }
+    let asked = rig.fake.state().pages_asked.len();
+    rig.fake.state().pages_asked.clear();
+    assert!(asked > 3 * 6, "pages asked: {asked}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_replaced_between_two_pages_of_its_chunk_list_ends_the_read_with_conflict() {
+    let rig = Rig::start(2, 2).await;
+    let c = CHUNK as usize;
+    let bytes = data(3 * c, 9);
+    rig.write("/b/f", &bytes, 10_000).await.unwrap();
+    rig.fake.state().chunk_page = 1;
+    let reader = rig.client.open("/b/f").await.unwrap();
+    // Overwritten after the open: the replacement is a new inode.
+    {
+        let mut state = rig.fake.state();
+        let (entry, chunks) = state.files["/b/f"].clone();
+        let replaced = Entry {
+            inode: dfs_common::InodeId(entry.inode.0 + 1000),
+            ..entry
+        };
+        state.files.insert("/b/f".into(), (replaced, chunks));
+    }
+    let mut stream = Box::pin(reader.stream(0, u64::MAX));
+    let first = stream.next().await.unwrap().unwrap();
+    assert!(
+        first[..] == bytes[..c],
+        "the first page is the file as opened"
+    );
+    let err = stream.next().await.unwrap().unwrap_err();
+    assert_eq!(err.code, ErrorCode::Conflict, "{err}");
+    assert!(stream.next().await.is_none());
+    // A range that the first page covers needs no other page, so it still reads.
+    let got: Vec<Bytes> = reader.stream(10, 20).map(Result::unwrap).collect().await;
+    assert!(got.concat() == bytes[10..20]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -49,6 +49,8 @@ async fn requests_must_be_signed_and_match_their_body() {
         &StatReq {
             path: "/".parse().unwrap(),
             with_chunks: false,
+            chunks_from: None,
+            chunks_until: None,
         },
     )
     .await
@@ -62,6 +64,8 @@ async fn requests_must_be_signed_and_match_their_body() {
             &StatReq {
                 path: "/".parse().unwrap(),
                 with_chunks: false,
+                chunks_from: None,
+                chunks_until: None,
             },
         )
         .await
@@ -126,6 +130,8 @@ async fn state_survives_a_restart() {
         &StatReq {
             path: "/b/x".parse().unwrap(),
             with_chunks: false,
+            chunks_from: None,
+            chunks_until: None,
         },
     )
     .await
@@ -320,6 +326,8 @@ async fn dead_node_is_repaired_and_deleted_chunks_are_collected() {
         &StatReq {
             path: "/b/f".parse().unwrap(),
             with_chunks: true,
+            chunks_from: None,
+            chunks_until: None,
         },
     )
     .await

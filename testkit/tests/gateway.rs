@@ -56,8 +56,20 @@ fn s3_request(
     body: &[u8],
     key: Option<&(String, String)>,
 ) -> (u16, String) {
+    s3_request_with(addr, method, path, "", body, key)
+}
+
+/// As [`s3_request`], with `extra` header lines (each ending in CRLF), which are not signed.
+fn s3_request_with(
+    addr: &str,
+    method: &str,
+    path: &str,
+    extra: &str,
+    body: &[u8],
+    key: Option<&(String, String)>,
+) -> (u16, String) {
     let mut headers = format!(
-        "Host: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        "Host: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n{extra}",
         body.len()
     );
     if let Some((key_id, secret)) = key {
@@ -215,7 +227,11 @@ async fn a_request_id_shows_in_the_logs_of_every_daemon_it_reached() {
         l.contains(&field) && l.contains("method=commit") && l.contains("rpc served")
     })
     .await;
-    let stat = cluster.client().stat_chunks("/logs/object").await.unwrap();
+    let stat = cluster
+        .client()
+        .stat_chunks("/logs/object", 0, u64::MAX)
+        .await
+        .unwrap();
     assert_eq!(stat.chunks.len(), 5);
     let mut holders: Vec<usize> = stat
         .chunks
@@ -268,4 +284,71 @@ async fn json_logs_are_one_object_per_line_with_the_request_id() {
     assert_eq!(request["endpoint"], "PutObject", "{request}");
     assert_eq!(request["status"], 200, "{request}");
     assert_eq!(request["received"], 4096, "{request}");
+}
+
+/// An object of more chunk slices than one page of the chunk list (the gateway and the client
+/// read the list a page at a time): read whole, in ranges that cross page boundaries, far into
+/// the object, and by suffix, every answer is the object's own bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_of_more_slices_than_a_chunk_map_page_read_whole_and_in_ranges() {
+    const CHUNK: usize = 64;
+    let slices = 2 * dfs_common::wire::MAX_CHUNK_PAGE + 100;
+    let cluster = Cluster::start(ClusterOptions {
+        chunkds: 3,
+        chunk_size: CHUNK as u64,
+        gateway: true,
+        ..ClusterOptions::default()
+    })
+    .await
+    .unwrap();
+    let addr = cluster.gateway_addr().unwrap().to_owned();
+    let key = cluster.access_key().unwrap();
+    let (status, answer) = s3_request(&addr, "PUT", "/maps", b"", Some(&key));
+    assert_eq!(status, 200, "{answer}\n{}", cluster.log_tails());
+    // Text, so that the answer reads back as it was sent; no two slices alike.
+    let size = slices * CHUNK - 17;
+    let body: Vec<u8> = (0..size)
+        .map(|i| b'a' + ((i * 7 + i / CHUNK) % 26) as u8)
+        .collect();
+    let (status, answer) = s3_request(&addr, "PUT", "/maps/big", &body, Some(&key));
+    assert_eq!(status, 200, "{answer}\n{}", cluster.log_tails());
+    let stat = cluster
+        .client()
+        .stat_chunks("/maps/big", 0, u64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(stat.entry.chunk_count, slices as u64);
+    assert_eq!(stat.chunks.len(), dfs_common::wire::MAX_CHUNK_PAGE);
+    assert!(stat.chunks_next.is_some());
+
+    let get = |range: Option<String>| {
+        let extra = range.map_or(String::new(), |r| format!("Range: bytes={r}\r\n"));
+        let (status, answer) = s3_request_with(&addr, "GET", "/maps/big", &extra, b"", Some(&key));
+        let (_, data) = answer
+            .split_once("\r\n\r\n")
+            .expect("an answer with a body");
+        (status, data.as_bytes().to_vec())
+    };
+    let (status, data) = get(None);
+    assert_eq!(status, 200);
+    assert!(
+        data == body,
+        "the whole object differs ({} of {size} bytes)",
+        data.len()
+    );
+    let page_bytes = dfs_common::wire::MAX_CHUNK_PAGE * CHUNK;
+    for (from, to) in [
+        (page_bytes - 10, page_bytes + 10),
+        (page_bytes - CHUNK, 2 * page_bytes + CHUNK),
+        (1, size - 2),
+        (size - 3 * CHUNK - 5, size - 1),
+        (2 * page_bytes + 3, 2 * page_bytes + 3),
+    ] {
+        let (status, data) = get(Some(format!("{from}-{to}")));
+        assert_eq!(status, 206, "range {from}-{to}");
+        assert!(data == body[from..=to], "range {from}-{to} differs");
+    }
+    let (status, data) = get(Some("-100".into()));
+    assert_eq!(status, 206);
+    assert!(data == body[size - 100..], "the last 100 bytes differ");
 }

@@ -268,7 +268,7 @@ pub async fn stat(ctx: &mut Context, path: &str) -> Result<(), CliError> {
     let client = ctx.client()?;
     let path = ctx.resolve(path)?;
     let resp = client
-        .stat_chunks(&path)
+        .stat_chunks(&path, 0, u64::MAX)
         .await
         .map_err(CliError::at(&path))?;
     let entry = &resp.entry;
@@ -313,6 +313,13 @@ pub async fn stat(ctx: &mut Context, path: &str) -> Result<(), CliError> {
             text.push_str(&format!("chunks:        {}\n", entry.chunk_count));
             if !resp.chunks.is_empty() {
                 text.push_str(&chunk_table(&resp.chunks));
+            }
+            if let Some(next) = resp.chunks_next {
+                text.push_str(&format!(
+                    "(the first {} chunks shown: up to byte {next} of {})\n",
+                    resp.chunks.len(),
+                    entry.size
+                ));
             }
         }
     }

@@ -15,7 +15,7 @@ use dfs_common::http::{
 use dfs_common::wire::{
     AbortReq, AllocChunkReq, AllocChunkResp, BeginPartWriteReq, BeginWriteReq, ChunkInfo,
     CommitPartReq, CommitReq, Empty, Entry, EntryKind, PartInfo, ReplaceReplicaReq, Replica,
-    StatReq, StatResp, WriteSession, WrittenChunk,
+    StatReq, StatResp, WriteSession, WrittenChunk, MAX_CHUNK_PAGE,
 };
 use dfs_common::{ChunkId, ErrorCode, InodeId, NodeId, RpcError, SessionId};
 use futures_util::StreamExt;
@@ -44,6 +44,10 @@ pub struct State {
     pub replace_excludes: Vec<Vec<NodeId>>,
     pub commits: Vec<CommitReq>,
     pub files: HashMap<String, (Entry, Vec<ChunkInfo>)>,
+    /// Slices per page of a chunk list (0: metad's own `MAX_CHUNK_PAGE`).
+    pub chunk_page: usize,
+    /// The chunk list pages asked for: (path, from).
+    pub pages_asked: Vec<(String, u64)>,
     pub part_opens: Vec<BeginPartWriteReq>,
     pub part_commits: Vec<CommitPartReq>,
 }
@@ -206,16 +210,41 @@ impl FakeMetad {
         Ok(Empty {})
     }
 
+    /// Serves pages as metad does: from the slice holding `chunks_from`, at most
+    /// `chunk_page` slices, none starting at or after `chunks_until`.
     pub fn stat(&self, req: StatReq) -> Result<StatResp, RpcError> {
-        let state = self.state();
+        let mut state = self.state();
+        let path = req.path.to_string();
         let (entry, chunks) = state
             .files
-            .get(&req.path.to_string())
+            .get(&path)
             .cloned()
             .ok_or_else(|| RpcError::not_found(format!("no such file: {}", req.path)))?;
+        let (Some(from), true) = (req.chunks_from, req.with_chunks) else {
+            return Ok(StatResp {
+                entry,
+                chunks: if req.with_chunks { chunks } else { Vec::new() },
+                chunks_next: None,
+            });
+        };
+        state.pages_asked.push((path, from));
+        let max = match state.chunk_page {
+            0 => MAX_CHUNK_PAGE,
+            n => n,
+        };
+        let until = req.chunks_until.unwrap_or(u64::MAX);
+        let mut rest = chunks
+            .into_iter()
+            .skip_while(|c| c.offset + c.len <= from)
+            .peekable();
+        let mut page = Vec::new();
+        while let Some(chunk) = rest.next_if(|c| page.len() < max && c.offset < until) {
+            page.push(chunk);
+        }
         Ok(StatResp {
             entry,
-            chunks: if req.with_chunks { chunks } else { Vec::new() },
+            chunks: page,
+            chunks_next: rest.peek().map(|c| c.offset),
         })
     }
 }

@@ -131,15 +131,60 @@ pub struct StatReq {
     /// Also return the chunk list with replica locations (of a file, or of the payload of a
     /// directory object).
     pub with_chunks: bool,
+    /// With `with_chunks`: only one page of the chunk list, from the slice that holds this
+    /// byte (at most [`MAX_CHUNK_PAGE`] slices). Without it the whole list comes back, which
+    /// metad refuses for files of more than [`MAX_WHOLE_CHUNK_MAP`] slices.
+    #[serde(default)]
+    pub chunks_from: Option<u64>,
+    /// With `chunks_from`: the page stops before the first slice that starts at or after this
+    /// byte (the end of the range the reader wants).
+    #[serde(default)]
+    pub chunks_until: Option<u64>,
 }
+
+impl StatReq {
+    /// Asks for the entry at `path` only.
+    pub fn entry(path: DfsPath) -> Self {
+        StatReq {
+            path,
+            with_chunks: false,
+            chunks_from: None,
+            chunks_until: None,
+        }
+    }
+
+    /// Asks for the entry at `path` and the page of its chunk list that covers bytes
+    /// `[from, until)` (or starts it, when the range spans more than a page).
+    pub fn chunk_page(path: DfsPath, from: u64, until: u64) -> Self {
+        StatReq {
+            path,
+            with_chunks: true,
+            chunks_from: Some(from),
+            chunks_until: Some(until),
+        }
+    }
+}
+
+/// Most chunk slices in one page of a chunk list ([`StatReq::chunks_from`]): about 200 KiB of
+/// answer, and one location read per slice.
+pub const MAX_CHUNK_PAGE: usize = 1000;
+
+/// Most chunk slices of a chunk list sent whole (a [`StatReq`] without `chunks_from`, as
+/// clients before paging asked): 80 GiB of data at the default chunk size.
+pub const MAX_WHOLE_CHUNK_MAP: u64 = 10_000;
 
 /// The answer to [`StatReq`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StatResp {
     /// The entry.
     pub entry: Entry,
-    /// Its chunks, when asked for and the entry is a file or a directory object.
+    /// Its chunks, when asked for and the entry is a file or a directory object: all of them,
+    /// or the page asked for.
     pub chunks: Vec<ChunkInfo>,
+    /// For a page: the offset of the first slice after it, when there is one (ask again from
+    /// there for more).
+    #[serde(default)]
+    pub chunks_next: Option<u64>,
 }
 rpc!(StatReq, "stat", StatResp, Always);
 

@@ -38,19 +38,19 @@ fn read_error(err: RpcError, target: &ObjectPath) -> S3Error {
     rpc_error(err, bucket, S3ErrorCode::NoSuchKey, target.to_string())
 }
 
-/// The object at a key: its entry, and for a GET the reader of its data. A key ending in `/`
-/// names a directory object (its payload is the object's data), any other key a file only
-/// ([`Entry::is_object`]).
+/// The object at a key: its entry, and for a GET the reader of the bytes `[from, until)` (or
+/// more) of its data. A key ending in `/` names a directory object (its payload is the
+/// object's data), any other key a file only ([`Entry::is_object`]).
 async fn find_object(
     ctx: &ReqCtx,
     target: &ObjectPath,
-    with_data: bool,
+    with_data: Option<(u64, u64)>,
 ) -> S3Result<(Entry, Option<FileReader>)> {
     let path = target.to_string();
-    let (entry, reader) = if with_data {
+    let (entry, reader) = if let Some((from, until)) = with_data {
         let reader = ctx
             .client
-            .open(&path)
+            .open_at(&path, from, until)
             .await
             .map_err(|e| read_error(e, target))?;
         (reader.entry().clone(), Some(reader))
@@ -68,6 +68,19 @@ async fn find_object(
     Ok((entry, reader))
 }
 
+/// The bytes a GET will read, as far as they are known before the object's size: those of a
+/// range `bytes=A-B` or `bytes=A-`; from the start for anything else (a suffix range, a part,
+/// the whole object). Only a hint for which page of the chunk list to fetch first.
+fn range_hint(range_header: Option<&str>) -> (u64, u64) {
+    let suffix = range_header
+        .and_then(|h| h.trim().strip_prefix("bytes="))
+        .is_some_and(|spec| spec.trim_start().starts_with('-'));
+    match parse_range(range_header, u64::MAX) {
+        RangeSpec::Partial { start, end } if !suffix => (start, end.saturating_add(1)),
+        _ => (0, u64::MAX),
+    }
+}
+
 /// `GET` or `HEAD /bucket/key`.
 pub(super) async fn get_object(
     ctx: &ReqCtx,
@@ -75,7 +88,9 @@ pub(super) async fn get_object(
     head: bool,
 ) -> S3Result<Response<Body>> {
     check_version_id(&ctx.query)?;
-    let (entry, reader) = find_object(ctx, target, !head).await?;
+    let range_header = ctx.headers.get("range").and_then(|v| v.to_str().ok());
+    let with_data = (!head).then(|| range_hint(range_header));
+    let (entry, reader) = find_object(ctx, target, with_data).await?;
     let last_modified = header_value(&format_http_date(entry.mtime_ms))?;
     let etag = header_value(&entry.etag)?;
     match Preconditions::from_headers(&ctx.headers, "").evaluate(&entry.etag, entry.mtime_ms) {
@@ -90,7 +105,6 @@ pub(super) async fn get_object(
                 .with_resource(target.to_string()))
         }
     }
-    let range_header = ctx.headers.get("range").and_then(|v| v.to_str().ok());
     let mut parts_count = None;
     let (status, start, end_exclusive) = match requested_part(&ctx.query)? {
         Some(_) if range_header.is_some() => {
@@ -177,7 +191,7 @@ pub(super) async fn get_object(
 
 /// `GET /bucket/key?acl`: the owner has full control of every object.
 pub(super) async fn get_object_acl(ctx: &ReqCtx, target: &ObjectPath) -> S3Result<Response<Body>> {
-    find_object(ctx, target, false).await?;
+    find_object(ctx, target, None).await?;
     Ok(xml_response(xml::access_control_policy(&ctx.owner())))
 }
 
@@ -247,5 +261,20 @@ impl hyper::body::Body for ReadBody {
 
     fn size_hint(&self) -> SizeHint {
         SizeHint::with_exact(self.remaining)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::range_hint;
+
+    #[test]
+    fn a_range_with_a_start_hints_at_its_bytes_and_anything_else_at_the_start() {
+        assert_eq!(range_hint(Some("bytes=100-199")), (100, 200));
+        assert_eq!(range_hint(Some("bytes=100-")), (100, u64::MAX));
+        assert_eq!(range_hint(Some("bytes=-100")), (0, u64::MAX));
+        assert_eq!(range_hint(Some("bytes=5-1")), (0, u64::MAX));
+        assert_eq!(range_hint(Some("items=1-2")), (0, u64::MAX));
+        assert_eq!(range_hint(None), (0, u64::MAX));
     }
 }

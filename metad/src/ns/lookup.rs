@@ -2,12 +2,15 @@
 //! lock, so readers never wait for a commit's fsync.
 
 use super::{
-    dir_object, file_chunks, find_entry, get_dentry, last_inode, no_such_entry, root_entry,
-    to_entry, walk_dirs, Namespace,
+    chunk_map, dir_object, find_entry, get_dentry, last_inode, no_such_entry, root_entry, to_entry,
+    walk_dirs, Namespace,
 };
 use crate::store::values::{ChunkLoc, Dentry};
 use crate::store::{keys, Cf, Reader, View};
-use dfs_common::wire::{ChunkInfo, ListReq, ListResp, StatReq, StatResp};
+use dfs_common::path::DfsPath;
+use dfs_common::wire::{
+    ChunkInfo, ListReq, ListResp, StatReq, StatResp, MAX_CHUNK_PAGE, MAX_WHOLE_CHUNK_MAP,
+};
 use dfs_common::{ErrorCode, InodeId, RpcError};
 
 /// Most entries one `list` call returns.
@@ -15,13 +18,15 @@ pub const MAX_LIST: u32 = 1000;
 
 impl Namespace {
     /// The entry at a path; with `with_chunks`, the chunks and their replicas of a file or of a
-    /// directory object's payload.
+    /// directory object's payload: one page of them with `chunks_from`, else all of them (up to
+    /// [`MAX_WHOLE_CHUNK_MAP`]).
     pub fn stat(&self, req: &StatReq) -> Result<StatResp, RpcError> {
         let path = req.path.clone();
         let Some(name) = path.name() else {
             return Ok(StatResp {
                 entry: root_entry(),
                 chunks: Vec::new(),
+                chunks_next: None,
             });
         };
         let view = self.store.view();
@@ -29,26 +34,51 @@ impl Namespace {
         let parent = last_inode(&steps);
         let (key_name, dentry) = find_entry(&view, parent, name, path.trailing_slash)?
             .ok_or_else(|| no_such_entry(&path))?;
-        let chunks = match &dentry {
-            _ if !req.with_chunks => Vec::new(),
-            Dentry::File(file) => self.chunk_infos(&view, file.inode)?,
-            Dentry::Dir(dir) if dir_object(parent, dir).is_some() => {
-                self.chunk_infos(&view, dir.inode)?
-            }
-            Dentry::Dir(_) => Vec::new(),
+        let data = match &dentry {
+            _ if !req.with_chunks => None,
+            Dentry::File(file) => Some((file.inode, file.chunk_count)),
+            Dentry::Dir(dir) => dir_object(parent, dir).map(|o| (dir.inode, o.chunk_count)),
+        };
+        let (chunks, chunks_next) = match data {
+            Some((inode, count)) => self.chunk_infos(&view, inode, count, req, &path)?,
+            None => (Vec::new(), None),
         };
         Ok(StatResp {
             entry: to_entry(parent, &key_name, &dentry),
             chunks,
+            chunks_next,
         })
     }
 
-    /// The chunk slices of a file (or directory payload) in order, with offsets and replicas
-    /// (live ones first).
-    fn chunk_infos(&self, view: &View<'_>, inode: InodeId) -> Result<Vec<ChunkInfo>, RpcError> {
-        let mut offset = 0u64;
-        let mut out = Vec::new();
-        for row in file_chunks(view, inode)? {
+    /// The chunk slices (of `count`) of a file or directory payload that `req` asks for, in
+    /// order, with offsets and replicas (live ones first), and where the next page starts.
+    fn chunk_infos(
+        &self,
+        view: &View<'_>,
+        inode: InodeId,
+        count: u64,
+        req: &StatReq,
+        path: &DfsPath,
+    ) -> Result<(Vec<ChunkInfo>, Option<u64>), RpcError> {
+        let page = match req.chunks_from {
+            Some(from) => {
+                let until = req.chunks_until.unwrap_or(u64::MAX);
+                chunk_map::page(view, inode, count, from, until, MAX_CHUNK_PAGE)?
+            }
+            None if count > MAX_WHOLE_CHUNK_MAP => {
+                return Err(RpcError::new(
+                    ErrorCode::InvalidArgument,
+                    format!(
+                        "{path} has {count} chunk slices, more than the {MAX_WHOLE_CHUNK_MAP} \
+                         sent in one answer: this client is too old to read it (it must ask \
+                         for the chunk list in pages)"
+                    ),
+                ))
+            }
+            None => chunk_map::page(view, inode, count, 0, u64::MAX, usize::MAX)?,
+        };
+        let mut out = Vec::with_capacity(page.rows.len());
+        for (offset, row) in page.rows {
             let loc = view.get::<ChunkLoc>(Cf::ChunkLoc, &keys::chunk_loc(row.chunk))?;
             let mut replicas: Vec<_> = loc
                 .map(|l| l.replicas)
@@ -66,9 +96,8 @@ impl Namespace {
                 chunk_offset: row.chunk_offset,
                 chunk_len: row.chunk_len,
             });
-            offset = offset.saturating_add(row.len);
         }
-        Ok(out)
+        Ok((out, page.next))
     }
 
     /// One page of a directory's entries in key order.

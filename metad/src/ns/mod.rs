@@ -19,6 +19,7 @@
 //! last entry, so empty prefixes never linger (S3 has no directories).
 
 mod bucket;
+mod chunk_map;
 mod delete;
 pub mod detached;
 mod list_objects;

@@ -39,11 +39,13 @@ use values::{Schema, Value};
 /// version 5 typed the S3 flexible checksums of entries, uploads and parts; version 6 added the
 /// persistent items of the bounded background jobs (the `detached` and `node_sweep` tables);
 /// version 7 moved the rows of this process alone (the open session mirror, the readiness
-/// probe's key) out of the replicated tables into the node-local `local` table.
+/// probe's key) out of the replicated tables into the node-local `local` table; version 8 gave
+/// each chunk map row its offset in the file (older rows keep none and are located by summing
+/// lengths; nothing is rewritten, but an older metad cannot read the new rows).
 /// An older database is upgraded in place: new column families are created at open, old values
 /// decode forward when read, the few that cannot (parts before version 5) are rewritten by
 /// [`upgrade`], then the marker is rewritten.
-pub(crate) const SCHEMA_VERSION: u32 = 7;
+pub(crate) const SCHEMA_VERSION: u32 = 8;
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]

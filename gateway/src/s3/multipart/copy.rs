@@ -185,7 +185,12 @@ async fn prepare(
             });
         }
     }
-    let reader = ctx.client.open(&path).await.map_err(lookup_error)?;
+    let (from, until) = range.map_or((0, u64::MAX), |r| (r.0, r.1.saturating_add(1)));
+    let reader = ctx
+        .client
+        .open_at(&path, from, until)
+        .await
+        .map_err(lookup_error)?;
     let entry = reader.entry().clone();
     check_source(&entry, source, conditions)?;
     let (start, end_exclusive) = match range {

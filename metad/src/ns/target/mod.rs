@@ -12,7 +12,7 @@ use super::{
     bucket, check_object_path, check_preconditions, dir_object, ensure_dirs, get_dentry,
     release_file, release_rows, to_entry, Namespace,
 };
-use crate::store::values::{Dentry, Dir, DirObject, File, FileChunk};
+use crate::store::values::{ChunkRow, Dentry, Dir, DirObject, File, FileChunk};
 use crate::store::{keys, Cf, Txn};
 use dfs_common::path::DfsPath;
 use dfs_common::wire::Entry;
@@ -122,8 +122,18 @@ impl Target {
             Some(Dentry::Dir(old)) => release_rows(txn, old.inode, &path.to_string())?,
             None => {}
         }
-        for (index, row) in rows.iter().enumerate() {
-            txn.put(Cf::Chunks, &keys::file_chunk(self.inode, index as u64), row)?;
+        let mut offset = 0u64;
+        for (index, slice) in rows.iter().enumerate() {
+            let row = ChunkRow {
+                offset,
+                slice: slice.clone(),
+            };
+            txn.put(
+                Cf::Chunks,
+                &keys::file_chunk(self.inode, index as u64),
+                &row,
+            )?;
+            offset = offset.saturating_add(slice.len);
         }
         let payload = DirObject {
             chunk_count: rows.len() as u64,

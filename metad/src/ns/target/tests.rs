@@ -137,11 +137,8 @@ fn data_on_a_key_ending_in_slash_is_the_directory_payload() {
     assert_eq!(offsets, [0, 10]);
     assert!(seen.chunks.iter().all(|c| c.replicas.len() == 2));
     let without =
-        f.ns.stat(&StatReq {
-            path: "/bkt/x/".parse().unwrap(),
-            with_chunks: false,
-        })
-        .unwrap();
+        f.ns.stat(&StatReq::entry("/bkt/x/".parse().unwrap()))
+            .unwrap();
     assert!(without.chunks.is_empty());
     // Missing parents are implicit; an implicit directory becomes the object.
     put(&f, "/bkt/p/q/", 1, "\"q\"");

@@ -1,5 +1,6 @@
 //! Namespace tests on a real RocksDB in a temporary folder.
 
+mod chunk_map;
 mod s3;
 mod sessions;
 mod upgrade;
@@ -141,11 +142,17 @@ pub(crate) fn put(ns: &Namespace, path: &str, chunks: usize) -> Result<Entry, Rp
     })
 }
 
+/// The entry at `path` and its whole chunk list, read a page at a time as clients do.
 pub(crate) fn stat(ns: &Namespace, path: &str) -> Result<StatResp, RpcError> {
-    ns.stat(&StatReq {
-        path: path.parse().unwrap(),
-        with_chunks: true,
-    })
+    let path: dfs_common::path::DfsPath = path.parse().unwrap();
+    let mut resp = ns.stat(&StatReq::chunk_page(path.clone(), 0, u64::MAX))?;
+    while let Some(from) = resp.chunks_next.take() {
+        let page = ns.stat(&StatReq::chunk_page(path.clone(), from, u64::MAX))?;
+        assert_eq!(page.entry.inode, resp.entry.inode);
+        resp.chunks.extend(page.chunks);
+        resp.chunks_next = page.chunks_next;
+    }
+    Ok(resp)
 }
 
 pub(crate) fn names(ns: &Namespace, path: &str) -> Vec<String> {

@@ -13,7 +13,9 @@
 //! again (the payload of `x/` holds data: size, chunk count, part sizes). Version 5 ([`v5`])
 //! typed the S3 flexible checksums of the directory entry, the upload and the part (see [`v5`]
 //! for how older ones upgrade). Version 6 ([`v6`]) added the persistent work items of the
-//! bounded background jobs. Every other type is still written as the version it was born in.
+//! bounded background jobs. Version 8 ([`v8`]) gave each row of a file's chunk map its offset
+//! in the file ([`ChunkRow`]); a row of an older version decodes with no offset. Every other
+//! type is still written as the version it was born in.
 
 use super::StoreError;
 use bincode::Options;
@@ -22,12 +24,14 @@ pub mod v3;
 pub mod v4;
 pub mod v5;
 pub mod v6;
+pub mod v8;
 
 pub use v1::{ChunkLoc, Counter, Node, NodeState, Present, QueueItem, Schema, SessionChunk};
 pub use v2::{AccessKey, BucketRecord, Grant};
 pub use v3::{FileChunk, PartTarget, Session, UploadRef};
 pub use v5::{Checksum, Completion, Dentry, Dir, DirObject, File, Part, Upload, UploadState};
 pub use v6::{DetachedTree, NodeSweep};
+pub use v8::ChunkRow;
 
 /// Largest value we encode or decode; a corrupt length prefix must not allocate gigabytes.
 const MAX_VALUE_BYTES: u64 = 256 * 1024 * 1024;
@@ -438,7 +442,62 @@ impl Value for FileChunk {
         match bytes.split_first() {
             Some((1, rest)) => decode_as::<v1::FileChunk>(rest, 1, Self::WHAT).map(Self::from),
             Some((3, rest)) => decode_as(rest, 3, Self::WHAT),
+            Some((8, rest)) => decode_as::<ChunkRow>(rest, 8, Self::WHAT).map(|row| row.slice),
             other => Err(bad_version(other.map(|(v, _)| *v), Self::WHAT)),
+        }
+    }
+}
+
+/// A chunk map row as stored, with the slice's offset in its file when the row has one (rows
+/// written before schema version 8 do not).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredChunkRow {
+    /// Where the slice starts in the file, when the row records it.
+    pub offset: Option<u64>,
+    /// The slice.
+    pub slice: FileChunk,
+}
+
+impl Value for ChunkRow {
+    const WHAT: &'static str = "file chunk";
+
+    fn encode(&self) -> Result<Vec<u8>, StoreError> {
+        encode_as(8, self, Self::WHAT)
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        match bytes.split_first() {
+            Some((8, rest)) => decode_as(rest, 8, Self::WHAT),
+            other => Err(bad_version(other.map(|(v, _)| *v), Self::WHAT)),
+        }
+    }
+}
+
+impl Value for StoredChunkRow {
+    const WHAT: &'static str = "file chunk";
+
+    /// Written as a [`ChunkRow`] when the offset is known, else as a bare slice (version 3).
+    fn encode(&self) -> Result<Vec<u8>, StoreError> {
+        match self.offset {
+            Some(offset) => ChunkRow {
+                offset,
+                slice: self.slice.clone(),
+            }
+            .encode(),
+            None => self.slice.encode(),
+        }
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        match bytes.first() {
+            Some(8) => ChunkRow::decode(bytes).map(|row| StoredChunkRow {
+                offset: Some(row.offset),
+                slice: row.slice,
+            }),
+            _ => FileChunk::decode(bytes).map(|slice| StoredChunkRow {
+                offset: None,
+                slice,
+            }),
         }
     }
 }
