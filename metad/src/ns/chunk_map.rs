@@ -5,8 +5,8 @@
 //! carry no offset: for those files the search falls back to summing lengths from the first
 //! row (their size was bounded by the caps of their day).
 
-use crate::store::values::{FileChunk, StoredChunkRow};
-use crate::store::{keys, Cf, Reader, StoreError};
+use crate::store::values::{ChunkRow, FileChunk, StoredChunkRow};
+use crate::store::{keys, Cf, Reader, StoreError, Txn};
 use dfs_common::InodeId;
 
 /// A run of consecutive rows of a chunk map.
@@ -106,4 +106,25 @@ fn locate(
         }
     }
     Ok(Some((low, low_start)))
+}
+
+/// Stages `slices` as the chunk rows of `inode` from row `index` on, the first starting at
+/// byte `offset` of the file. Returns the index and offset after the last one.
+pub fn put_rows(
+    txn: &mut Txn<'_>,
+    inode: InodeId,
+    mut index: u64,
+    mut offset: u64,
+    slices: &[FileChunk],
+) -> Result<(u64, u64), StoreError> {
+    for slice in slices {
+        let row = ChunkRow {
+            offset,
+            slice: slice.clone(),
+        };
+        txn.put(Cf::Chunks, &keys::file_chunk(inode, index), &row)?;
+        index += 1;
+        offset = offset.saturating_add(slice.len);
+    }
+    Ok((index, offset))
 }

@@ -60,13 +60,17 @@ pub struct NsSettings {
 }
 
 /// Caps on the slices of multipart objects: [`MAX_PART_COPY_SLICES`] and
-/// [`MAX_OBJECT_SLICES`] (the default, which the daemon always uses), lowered by tests only.
+/// [`MAX_OBJECT_SLICES`], and the size of the steps of large completions and aborts (the
+/// defaults, which the daemon always uses, are lowered by tests only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SliceCaps {
     /// Most slices of a part made by a part copy.
     pub part_copy: usize,
     /// Most slices of an object made by a completion.
     pub object: usize,
+    /// About how many slices one step of a completion or an abort moves or releases (whole
+    /// parts): an upload of more completes and aborts in several transactions.
+    pub step: usize,
 }
 
 impl Default for SliceCaps {
@@ -74,6 +78,7 @@ impl Default for SliceCaps {
         SliceCaps {
             part_copy: MAX_PART_COPY_SLICES,
             object: MAX_OBJECT_SLICES,
+            step: detached::BATCH_ROWS,
         }
     }
 }

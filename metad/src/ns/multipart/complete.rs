@@ -2,38 +2,64 @@
 //! listed parts' chunk slices. No data moves and no reference count changes for the listed
 //! parts: each slice's reference passes from the part row to the object's chunk row. A key
 //! ending in `/` becomes the payload of the directory object `x/` (see `target`). The object
-//! holds at most `MAX_OBJECT_SLICES` slices (`SliceCaps`).
+//! holds at most `MAX_OBJECT_SLICES` slices (`SliceCaps`). An upload of more slices than one
+//! transaction may carry is completed in steps (`assemble`).
 
-use super::{find_upload, load_parts, no_such_upload, normalize_etag, Found};
+use super::assemble::save_progress;
+use super::release::release_parts;
+use super::{find_upload, no_such_upload, normalize_etag, Found};
 use crate::ns::target::{file_of, payload_of, Target};
-use crate::ns::{now_ms, release_slices, to_entry, Namespace};
+use crate::ns::{now_ms, to_entry, Namespace};
 use crate::store::keys;
 use crate::store::values::{
-    Checksum as StoredChecksum, Completion, Dentry, Dir, DirObject, File, Part, Upload, UploadState,
+    Assembly, Checksum as StoredChecksum, Completion, Dentry, Dir, DirObject, File, Part, Upload,
+    UploadState, Value,
 };
-use crate::store::{Cf, Txn};
+use crate::store::{Cf, Reader, StoreError, Txn};
 use dfs_common::checksum::{Checksum, ChecksumAlgorithm};
 use dfs_common::path::DfsPath;
 use dfs_common::wire::{CompleteUploadReq, CompleteUploadResp, Entry, MIN_PART_SIZE};
-use dfs_common::{ErrorDetail, RpcError};
+use dfs_common::{ErrorDetail, InodeId, RpcError};
 use md5::{Digest, Md5};
 use std::collections::BTreeMap;
 
 impl Namespace {
-    /// Completes an upload (see `CompleteUploadReq`), in one synced batch.
+    /// Completes an upload (see `CompleteUploadReq`). An upload whose parts hold at most
+    /// `SliceCaps::step` slices in all (nearly every one) completes in one synced
+    /// transaction; a larger one in bounded steps (see `assemble`), the object appearing
+    /// atomically with the last.
     pub fn complete_upload(&self, req: &CompleteUploadReq) -> Result<CompleteUploadResp, RpcError> {
+        loop {
+            if let Some(resp) = self.complete_step(req)? {
+                return Ok(resp);
+            }
+        }
+    }
+
+    /// One transaction of a completion: the whole of it, or its next step (`None`: more
+    /// steps follow).
+    pub(super) fn complete_step(
+        &self,
+        req: &CompleteUploadReq,
+    ) -> Result<Option<CompleteUploadResp>, RpcError> {
         let now = now_ms();
         let mut txn = self.store.begin();
         let found = find_upload(&txn, &req.upload_id, req.path.as_ref())?;
-        if let UploadState::Completed(done) = &found.upload.state {
-            return repeated(&found, done, req);
+        match &found.upload.state {
+            UploadState::Open => {}
+            UploadState::Completed(done) => return repeated(&found, done, req).map(Some),
+            UploadState::Completing(assembly) => {
+                let assembly = assembly.clone();
+                return self.assemble(txn, &found, assembly, req, now);
+            }
+            UploadState::Aborting => return Err(no_such_upload(&found.id)),
         }
-        let mut parts = load_parts(&txn, &found.id)?;
-        let listed = check_parts(&found, &parts, &req.parts)?;
-        check_slices(&found, &parts, &listed, self.settings.slice_caps.object)?;
+        let summaries = part_summaries(&txn, &found.id)?;
+        let listed = check_parts(&found, &summaries, &req.parts)?;
+        check_slices(&found, &summaries, &listed, self.settings.slice_caps.object)?;
         let etags: Vec<&str> = listed
             .iter()
-            .filter_map(|n| parts.get(n).map(|p| p.etag.as_str()))
+            .filter_map(|n| summaries.get(n).map(|p| p.etag.as_str()))
             .collect();
         let etag = multipart_etag(&etags).ok_or_else(|| {
             RpcError::internal(format!("upload {}: a stored part ETag is no MD5", found.id))
@@ -59,33 +85,106 @@ impl Namespace {
             chunk_count: 0,
             part_sizes: Vec::with_capacity(listed.len()),
         };
+        for number in &listed {
+            let part = &summaries[number];
+            payload.size = payload.size.saturating_add(part.size);
+            payload.chunk_count = payload.chunk_count.saturating_add(part.slices as u64);
+            payload.part_sizes.push(part.size);
+        }
+        let all_slices: usize = summaries.values().map(|p| p.slices).sum();
+        // A directory object's rows live under the directory's own inode, next to its current
+        // payload's: it is always completed at once (within the object cap).
+        if all_slices > self.settings.slice_caps.step && !path.trailing_slash {
+            let assembly = Assembly {
+                inode: self.new_inode()?,
+                part_numbers: listed,
+                parts_done: 0,
+                rows_done: 0,
+                bytes_done: 0,
+                payload,
+                started_ms: now,
+            };
+            // Only the checks were wanted of this transaction: parents it would create for
+            // the object must wait for the link. The next one records the plan, then the steps
+            // follow (as they would for a resumed completion).
+            drop(txn);
+            let mut txn = self.store.begin();
+            let found = find_upload(&txn, &req.upload_id, req.path.as_ref())?;
+            if found.upload.state == UploadState::Open {
+                tracing::info!(
+                    upload_id = %found.id, %path, slices = all_slices,
+                    "completing a large upload in steps"
+                );
+                save_progress(&mut txn, &found, &assembly)?;
+                txn.commit(true)?;
+            }
+            return Ok(None);
+        }
         let mut rows = Vec::new();
         for number in &listed {
-            let Some(part) = parts.remove(number) else {
-                continue; // checked above: every listed part exists
-            };
-            rows.extend(part.slices);
-            payload.size = payload.size.saturating_add(part.size);
-            payload.part_sizes.push(part.size);
-            txn.delete(Cf::Part, &keys::part(&found.id, *number));
+            let key = keys::part(&found.id, *number);
+            if let Some(part) = txn.get::<Part>(Cf::Part, &key)? {
+                rows.extend(part.slices);
+                txn.delete(Cf::Part, &key);
+            }
         }
-        payload.chunk_count = rows.len() as u64;
-        collect_unlisted(&mut txn, &found, parts)?;
+        release_parts(&mut txn, &found, usize::MAX, "left out of the completion")?;
         let inode = target.inode;
         let entry = target.replace(&mut txn, payload.clone(), &rows, &path, now)?;
-        let completed = Upload {
-            state: UploadState::Completed(Completion {
-                completed_ms: now,
-                part_numbers: listed,
-                file: file_of(inode, now, payload),
-            }),
-            ..found.upload.clone()
-        };
-        txn.put(Cf::Upload, &found.row_key(), &completed)?;
+        mark_completed(&mut txn, &found, listed, inode, payload, now)?;
         txn.commit(true)?;
         tracing::debug!(upload_id = %found.id, %path, %etag, "upload completed");
-        Ok(CompleteUploadResp { entry, etag })
+        Ok(Some(CompleteUploadResp { entry, etag }))
     }
+}
+
+/// Stages the upload's row as completed: it answers a repeated completion until it expires.
+pub(super) fn mark_completed(
+    txn: &mut Txn<'_>,
+    found: &Found,
+    part_numbers: Vec<u32>,
+    inode: InodeId,
+    payload: DirObject,
+    now: u64,
+) -> Result<(), StoreError> {
+    let completed = Upload {
+        state: UploadState::Completed(Completion {
+            completed_ms: now,
+            part_numbers,
+            file: file_of(inode, now, payload),
+        }),
+        ..found.upload.clone()
+    };
+    txn.put(Cf::Upload, &found.row_key(), &completed)
+}
+
+/// What a completion needs to know of a part before it moves it.
+#[derive(Debug)]
+pub(super) struct PartSummary {
+    size: u64,
+    etag: String,
+    slices: usize,
+}
+
+/// A summary of every part of upload `id`, by number; one part's slices in memory at a time.
+fn part_summaries(r: &impl Reader, id: &str) -> Result<BTreeMap<u32, PartSummary>, StoreError> {
+    let mut parts = BTreeMap::new();
+    r.scan_raw(Cf::Part, &keys::part_prefix(id), None, &mut |key, value| {
+        match keys::parse_part(key) {
+            Some(number) => {
+                let part = Part::decode(value)?;
+                let summary = PartSummary {
+                    size: part.size,
+                    etag: part.etag,
+                    slices: part.slices.len(),
+                };
+                parts.insert(number, summary);
+            }
+            None => tracing::error!("skipping malformed part key {key:02x?}"),
+        }
+        Ok(true)
+    })?;
+    Ok(parts)
 }
 
 /// The answer to a completion of an upload already completed: the same object when the part
@@ -95,17 +194,23 @@ fn repeated(
     done: &Completion,
     req: &CompleteUploadReq,
 ) -> Result<CompleteUploadResp, RpcError> {
-    let numbers: Vec<u32> = req.parts.iter().map(|(n, _)| *n).collect();
-    let etags: Option<Vec<String>> = req.parts.iter().map(|(_, e)| normalize_etag(e)).collect();
-    let etag =
-        etags.and_then(|e| multipart_etag(&e.iter().map(String::as_str).collect::<Vec<_>>()));
-    if numbers != done.part_numbers || etag.as_deref() != Some(done.file.etag.as_str()) {
+    if !lists_parts(req, &done.part_numbers, &done.file.etag) {
         return Err(no_such_upload(&found.id));
     }
     Ok(CompleteUploadResp {
         entry: completed_entry(found, &done.file),
         etag: done.file.etag.clone(),
     })
+}
+
+/// Whether `req` lists the parts `numbers` whose multipart ETag is `etag` (a completion
+/// repeated, or resumed).
+pub(super) fn lists_parts(req: &CompleteUploadReq, numbers: &[u32], etag: &str) -> bool {
+    let listed: Vec<u32> = req.parts.iter().map(|(n, _)| *n).collect();
+    let etags: Option<Vec<String>> = req.parts.iter().map(|(_, e)| normalize_etag(e)).collect();
+    let listed_etag =
+        etags.and_then(|e| multipart_etag(&e.iter().map(String::as_str).collect::<Vec<_>>()));
+    listed == numbers && listed_etag.as_deref() == Some(etag)
 }
 
 /// The entry a completion made, as recorded (for a key ending in `/`, a directory object's).
@@ -133,7 +238,7 @@ fn completed_entry(found: &Found, file: &File) -> Entry {
 /// Checks the requested part list as S3 does, in S3's order, and returns the part numbers.
 fn check_parts(
     found: &Found,
-    parts: &BTreeMap<u32, Part>,
+    parts: &BTreeMap<u32, PartSummary>,
     requested: &[(u32, String)],
 ) -> Result<Vec<u32>, RpcError> {
     let id = &found.id;
@@ -184,14 +289,14 @@ fn check_parts(
 /// Checks that the listed parts hold at most `cap` slices in all (`MAX_OBJECT_SLICES`).
 fn check_slices(
     found: &Found,
-    parts: &BTreeMap<u32, Part>,
+    parts: &BTreeMap<u32, PartSummary>,
     listed: &[u32],
     cap: usize,
 ) -> Result<(), RpcError> {
     let slices = listed
         .iter()
         .filter_map(|n| parts.get(n))
-        .fold(0usize, |sum, part| sum.saturating_add(part.slices.len()));
+        .fold(0usize, |sum, part| sum.saturating_add(part.slices));
     if slices > cap {
         return Err(RpcError::detailed(
             ErrorDetail::InvalidRequest,
@@ -223,7 +328,7 @@ pub(super) fn multipart_etag(part_etags: &[&str]) -> Option<String> {
 
 /// The object's checksum: the completion's, which must be of the upload's algorithm (an
 /// upload without one takes none).
-fn object_checksum(
+pub(super) fn object_checksum(
     upload: &Upload,
     checksum: Option<&Checksum>,
 ) -> Result<Option<StoredChecksum>, RpcError> {
@@ -252,19 +357,4 @@ fn object_checksum(
         ),
         )),
     }
-}
-
-/// Stages the removal of the parts the completion left out; their chunks are collected unless
-/// something else still uses them.
-fn collect_unlisted(
-    txn: &mut Txn<'_>,
-    found: &Found,
-    unlisted: BTreeMap<u32, Part>,
-) -> Result<(), RpcError> {
-    for (number, part) in unlisted {
-        txn.delete(Cf::Part, &keys::part(&found.id, number));
-        let owner = format!("{} (left out of the completion)", found.part_owner(number));
-        release_slices(txn, &part.slices, &owner)?;
-    }
-    Ok(())
 }

@@ -9,9 +9,11 @@
 //! moves references from parts to the object without touching any chunk. None of this is a
 //! namespace entry: `stat`, `list` and `list_objects` cannot see it.
 
+mod assemble;
 mod complete;
 mod copy;
 mod list;
+mod release;
 #[cfg(test)]
 pub(super) mod tests;
 
@@ -28,7 +30,6 @@ use dfs_common::wire::{
 };
 use dfs_common::{ErrorCode, ErrorDetail, InodeId, RpcError};
 use rand::Rng;
-use std::collections::BTreeMap;
 
 /// An upload found by id.
 #[derive(Clone, Debug)]
@@ -193,14 +194,10 @@ impl Namespace {
         Ok(part_info(number, &part))
     }
 
-    /// Aborts an open upload: its parts' chunks are collected.
+    /// Aborts an upload that is open (or being completed, or already being aborted): its
+    /// parts' chunks are collected, in bounded steps when there are many.
     pub fn abort_upload(&self, req: &AbortUploadReq) -> Result<(), RpcError> {
-        let mut txn = self.store.begin();
-        let found = open_upload(&txn, &req.upload_id, req.path.as_ref())?;
-        drop_upload(&mut txn, &found, "aborted")?;
-        txn.commit(true)?;
-        tracing::debug!(upload_id = %found.id, path = %found.path(), "upload aborted");
-        Ok(())
+        self.abort_in_steps(&req.upload_id, req.path.as_ref(), "aborted")
     }
 
     /// One page of an open upload's parts, by number.
@@ -251,6 +248,11 @@ impl Namespace {
     ) -> Result<usize, RpcError> {
         let due = |upload: &Upload| match &upload.state {
             UploadState::Open => upload.initiated_ms.saturating_add(open_ttl_ms) <= now_ms,
+            // A completion in steps that its client gave up on.
+            UploadState::Completing(assembly) => {
+                assembly.started_ms.saturating_add(open_ttl_ms) <= now_ms
+            }
+            UploadState::Aborting => true,
             UploadState::Completed(done) => {
                 done.completed_ms.saturating_add(completed_ttl_ms) <= now_ms
             }
@@ -280,11 +282,14 @@ impl Namespace {
                 Some((at, Some(upload))) if due(&upload) => {
                     let found = Found { id, at, upload };
                     match found.upload.state {
-                        UploadState::Open => {
-                            drop_upload(&mut txn, &found, "expired")?;
-                            tracing::info!("upload {} of {} expired", found.id, found.path());
-                        }
                         UploadState::Completed(_) => forget_upload(&mut txn, &found),
+                        UploadState::Open | UploadState::Completing(_) | UploadState::Aborting => {
+                            drop(txn);
+                            self.abort_in_steps(&found.id, None, "expired")?;
+                            tracing::info!("upload {} of {} expired", found.id, found.path());
+                            removed += 1;
+                            continue;
+                        }
                     }
                     removed += 1;
                 }
@@ -369,6 +374,11 @@ pub(super) fn open_upload(
             "upload {id} of {} was completed",
             found.path()
         ))),
+        UploadState::Completing(_) => Err(RpcError::not_found(format!(
+            "upload {id} of {} is being completed: it takes no more parts",
+            found.path()
+        ))),
+        UploadState::Aborting => Err(no_such_upload(id)),
     }
 }
 
@@ -454,32 +464,6 @@ pub(super) fn replace_part(
     txn.put(Cf::Part, &key, part)
 }
 
-/// Every part of an upload, by number.
-pub(super) fn load_parts(r: &impl Reader, id: &str) -> Result<BTreeMap<u32, Part>, StoreError> {
-    let mut parts = BTreeMap::new();
-    r.scan_raw(Cf::Part, &keys::part_prefix(id), None, &mut |key, value| {
-        match keys::parse_part(key) {
-            Some(number) => {
-                parts.insert(number, Part::decode(value)?);
-            }
-            None => tracing::error!("skipping malformed part key {key:02x?}"),
-        }
-        Ok(true)
-    })?;
-    Ok(parts)
-}
-
-/// Stages the removal of an open upload: its parts drop their references, its rows go.
-fn drop_upload(txn: &mut Txn<'_>, found: &Found, why: &str) -> Result<(), StoreError> {
-    for (number, part) in load_parts(txn, &found.id)? {
-        txn.delete(Cf::Part, &keys::part(&found.id, number));
-        let owner = format!("{} ({why})", found.part_owner(number));
-        release_slices(txn, &part.slices, &owner)?;
-    }
-    forget_upload(txn, found);
-    Ok(())
-}
-
 /// Stages the removal of an upload's row and index entry (its parts must be gone).
 fn forget_upload(txn: &mut Txn<'_>, found: &Found) {
     txn.delete(Cf::Upload, &found.row_key());
@@ -502,13 +486,14 @@ pub(super) fn clear_bucket_uploads(
         &mut |key, value| {
             match (keys::parse_upload(key), Upload::decode(value)?) {
                 (
-                    Some(_),
+                    Some((_, _, id)),
                     Upload {
-                        state: UploadState::Open,
+                        state: UploadState::Completed(_),
                         ..
                     },
-                ) => open += 1,
-                (Some((_, _, id)), _) => completed.push((key.to_vec(), id)),
+                ) => completed.push((key.to_vec(), id)),
+                // Open, or being completed or aborted: in progress.
+                (Some(_), _) => open += 1,
                 (None, _) => tracing::error!("skipping malformed upload key {key:02x?}"),
             }
             Ok(true)

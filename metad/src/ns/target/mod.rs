@@ -8,11 +8,12 @@
 //! (its children are keyed by it), so a new payload's chunk rows replace the old ones under
 //! the same keys: the old ones are released first, then the new ones staged over them.
 
+use super::chunk_map::put_rows;
 use super::{
     bucket, check_object_path, check_preconditions, dir_object, ensure_dirs, get_dentry,
     release_file, release_rows, to_entry, Namespace,
 };
-use crate::store::values::{ChunkRow, Dentry, Dir, DirObject, File, FileChunk};
+use crate::store::values::{Dentry, Dir, DirObject, File, FileChunk};
 use crate::store::{keys, Cf, Txn};
 use dfs_common::path::DfsPath;
 use dfs_common::wire::Entry;
@@ -117,28 +118,48 @@ impl Target {
         path: &DfsPath,
         now: u64,
     ) -> Result<Entry, RpcError> {
+        self.release_existing(txn, path)?;
+        put_rows(txn, self.inode, 0, 0, rows)?;
+        let payload = DirObject {
+            chunk_count: rows.len() as u64,
+            ..payload
+        };
+        self.put_entry(txn, payload, now)
+    }
+
+    /// Stages, in place of the current object, the file whose chunk rows (`payload.chunk_count`
+    /// of them) are already written under `inode`: a completion made in steps. Only for a
+    /// file target (a directory object's rows live under the directory's own inode).
+    pub(super) fn link(
+        mut self,
+        txn: &mut Txn<'_>,
+        payload: DirObject,
+        inode: InodeId,
+        path: &DfsPath,
+        now: u64,
+    ) -> Result<Entry, RpcError> {
+        if self.key_name.ends_with('/') || matches!(self.existing, Some(Dentry::Dir(_))) {
+            return Err(RpcError::internal(format!(
+                "{path}: only a file can be linked to rows written beforehand"
+            )));
+        }
+        self.release_existing(txn, path)?;
+        self.inode = inode;
+        self.put_entry(txn, payload, now)
+    }
+
+    /// Stages the release of the current object's chunk rows.
+    fn release_existing(&self, txn: &mut Txn<'_>, path: &DfsPath) -> Result<(), RpcError> {
         match &self.existing {
             Some(Dentry::File(old)) => release_file(txn, old, path)?,
             Some(Dentry::Dir(old)) => release_rows(txn, old.inode, &path.to_string())?,
             None => {}
         }
-        let mut offset = 0u64;
-        for (index, slice) in rows.iter().enumerate() {
-            let row = ChunkRow {
-                offset,
-                slice: slice.clone(),
-            };
-            txn.put(
-                Cf::Chunks,
-                &keys::file_chunk(self.inode, index as u64),
-                &row,
-            )?;
-            offset = offset.saturating_add(slice.len);
-        }
-        let payload = DirObject {
-            chunk_count: rows.len() as u64,
-            ..payload
-        };
+        Ok(())
+    }
+
+    /// Stages the entry of the new object, whose rows are under [`Target::inode`].
+    fn put_entry(self, txn: &mut Txn<'_>, payload: DirObject, now: u64) -> Result<Entry, RpcError> {
         let dentry = match self.existing {
             Some(Dentry::Dir(dir)) => Dentry::Dir(Dir {
                 mtime_ms: now,

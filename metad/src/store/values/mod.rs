@@ -29,9 +29,9 @@ pub mod v8;
 pub use v1::{ChunkLoc, Counter, Node, NodeState, Present, QueueItem, Schema, SessionChunk};
 pub use v2::{AccessKey, BucketRecord, Grant};
 pub use v3::{FileChunk, PartTarget, Session, UploadRef};
-pub use v5::{Checksum, Completion, Dentry, Dir, DirObject, File, Part, Upload, UploadState};
+pub use v5::{Checksum, Completion, Dentry, Dir, DirObject, File, Part};
 pub use v6::{DetachedTree, NodeSweep};
-pub use v8::ChunkRow;
+pub use v8::{Assembly, ChunkRow, Upload, UploadState};
 
 /// Largest value we encode or decode; a corrupt length prefix must not allocate gigabytes.
 const MAX_VALUE_BYTES: u64 = 256 * 1024 * 1024;
@@ -389,13 +389,16 @@ impl Value for Upload {
     const WHAT: &'static str = "upload";
 
     fn encode(&self) -> Result<Vec<u8>, StoreError> {
-        encode_as(5, self, Self::WHAT)
+        encode_as(8, self, Self::WHAT)
     }
 
     fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
         match bytes.split_first() {
-            Some((3, rest)) => decode_as::<v3::Upload>(rest, 3, Self::WHAT).map(Upload::from),
-            Some((5, rest)) => decode_as(rest, 5, Self::WHAT),
+            Some((3, rest)) => decode_as::<v3::Upload>(rest, 3, Self::WHAT)
+                .map(v5::Upload::from)
+                .map(Upload::from),
+            Some((5, rest)) => decode_as::<v5::Upload>(rest, 5, Self::WHAT).map(Upload::from),
+            Some((8, rest)) => decode_as(rest, 8, Self::WHAT),
             other => Err(bad_version(other.map(|(v, _)| *v), Self::WHAT)),
         }
     }

@@ -428,3 +428,73 @@ fn version_6_work_items_are_frozen() {
     };
     assert_eq!(fresh.encode().unwrap(), [6, 0, 0, 3]);
 }
+
+#[test]
+fn version_8_uploads_and_chunk_rows_round_trip_and_older_ones_decode_forward() {
+    let slice = FileChunk {
+        chunk: ChunkId(4),
+        chunk_offset: 2,
+        len: 6,
+        crc32c: 9,
+        chunk_len: 8,
+    };
+    // A chunk row with its offset; read as a bare slice too (every older reader).
+    let row = ChunkRow {
+        offset: 60,
+        slice: slice.clone(),
+    };
+    let bytes = row.encode().unwrap();
+    assert_eq!(bytes[0], 8);
+    assert_eq!(ChunkRow::decode(&bytes).unwrap(), row);
+    assert_eq!(FileChunk::decode(&bytes).unwrap(), slice);
+    let stored = StoredChunkRow::decode(&bytes).unwrap();
+    assert_eq!(stored.offset, Some(60));
+    // A version 3 row has no offset.
+    let old = StoredChunkRow::decode(&slice.encode().unwrap()).unwrap();
+    assert_eq!((old.offset, old.slice), (None, slice));
+    // A version 5 upload decodes as the same upload, open.
+    let v5_upload = v5::Upload {
+        bucket: "b".into(),
+        key: "k".into(),
+        initiated_ms: 1,
+        content_type: None,
+        meta: vec![],
+        checksum_algorithm: None,
+        checksum_type: None,
+        owner_key: Some("AK".into()),
+        state: v5::UploadState::Open,
+    };
+    let upload = Upload::decode(&encode_as(5, &v5_upload, "test").unwrap()).unwrap();
+    assert_eq!(upload.state, UploadState::Open);
+    assert_eq!(upload.owner_key.as_deref(), Some("AK"));
+    // The new states round-trip.
+    let completing = Upload {
+        state: UploadState::Completing(Assembly {
+            inode: InodeId(77),
+            part_numbers: vec![1, 2],
+            parts_done: 1,
+            rows_done: 3,
+            bytes_done: 30,
+            payload: DirObject {
+                etag: "\"e-2\"".into(),
+                content_type: None,
+                meta: vec![],
+                checksum: None,
+                size: 50,
+                chunk_count: 5,
+                part_sizes: vec![30, 20],
+            },
+            started_ms: 9,
+        }),
+        ..upload.clone()
+    };
+    for value in [
+        completing,
+        Upload {
+            state: UploadState::Aborting,
+            ..upload
+        },
+    ] {
+        assert_eq!(Upload::decode(&value.encode().unwrap()).unwrap(), value);
+    }
+}

@@ -3,6 +3,7 @@
 //! `slices`.
 
 mod slices;
+mod steps;
 
 use crate::ns::tests::{chunk_ids, code, loc, put, queued, s3_fixture, stat, Fixture};
 use crate::store::queue::Queue;

@@ -30,6 +30,7 @@ fn the_daemon_uses_the_documented_caps() {
         SliceCaps {
             part_copy: MAX_PART_COPY_SLICES,
             object: MAX_OBJECT_SLICES,
+            step: crate::ns::detached::BATCH_ROWS,
         }
     );
 }
