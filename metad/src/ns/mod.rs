@@ -24,6 +24,7 @@ mod delete;
 pub mod detached;
 mod list_objects;
 mod lookup;
+mod map_share;
 mod multipart;
 mod object;
 mod rename;
@@ -324,8 +325,12 @@ pub(crate) const INLINE_RELEASE_ROWS: usize = 3_000;
 /// the GC queue. A file of up to [`INLINE_RELEASE_ROWS`] rows is released in the same
 /// transaction; a bigger one (a large or much-copied multipart object) is handed to the
 /// background deleter of detached trees, which releases its rows in bounded batches: a file
-/// gets a fresh inode at every write, so nothing else will ever use its rows.
+/// gets a fresh inode at every write, so nothing else will ever use its rows. Rows that
+/// other files still share (`map_share`) stay.
 fn release_file(txn: &mut Txn<'_>, file: &File, path: &DfsPath) -> Result<(), StoreError> {
+    if map_share::drop_holder(txn, file.inode)? {
+        return Ok(());
+    }
     if has_more_rows_than(txn, file.inode, INLINE_RELEASE_ROWS)? {
         return detached::detach(txn, file.inode, path);
     }

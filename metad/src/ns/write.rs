@@ -5,8 +5,8 @@
 use super::target::{payload_of, Target};
 use super::{
     already_exists, bucket, check_object_path, collect_uncommitted, dir_object, file_chunks,
-    find_entry, get_dentry, last_inode, no_such_entry, now_ms, root_entry, to_entry,
-    unreachable_kind, walk_dirs, Namespace,
+    find_entry, get_dentry, has_more_rows_than, last_inode, map_share, no_such_entry, now_ms,
+    root_entry, to_entry, unreachable_kind, walk_dirs, Namespace,
 };
 use crate::placement;
 use crate::store::queue::{self, Queue};
@@ -390,14 +390,14 @@ impl Namespace {
         let src_name = src.name().ok_or_else(|| is_a_directory(&src))?;
         let steps = walk_dirs(&txn, src.parent_components(), &src)?;
         let src_parent = last_inode(&steps);
-        let (src_key, src_inode, source) =
+        let (src_key, src_inode, source, src_is_file) =
             match find_entry(&txn, src_parent, src_name, src.trailing_slash)? {
-                Some((key, Dentry::File(file))) => (key, file.inode, payload_of(&file)),
+                Some((key, Dentry::File(file))) => (key, file.inode, payload_of(&file), true),
                 // Only a path ending in `/` names the object `x/`; and only an explicit
                 // directory is one.
                 Some((key, Dentry::Dir(dir))) if src.trailing_slash => {
                     match dir_object(src_parent, &dir) {
-                        Some(object) => (key, dir.inode, object.into_owned()),
+                        Some(object) => (key, dir.inode, object.into_owned(), false),
                         None => return Err(is_a_directory(&src)),
                     }
                 }
@@ -428,6 +428,16 @@ impl Namespace {
         };
         if target.is(src_parent, &src_key) {
             let entry = target.refresh(&mut txn, payload, now)?;
+            txn.commit(true)?;
+            return Ok(entry);
+        }
+        // A file of many slices: the copy holds the source's chunk map itself (a few rows,
+        // whatever the size; see `map_share`). The holder is added before the destination's
+        // old data is released, which may be the same map.
+        let step = self.settings.slice_caps.step;
+        if src_is_file && !dst.trailing_slash && has_more_rows_than(&txn, src_inode, step)? {
+            map_share::add_holder(&mut txn, src_inode)?;
+            let entry = target.link(&mut txn, payload, src_inode, &dst, now)?;
             txn.commit(true)?;
             return Ok(entry);
         }

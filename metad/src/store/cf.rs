@@ -42,6 +42,9 @@ pub enum Cf {
     Detached,
     /// Dead chunkds whose chunks are being queued for repair: node id.
     NodeSweep,
+    /// Chunk maps held by more than one file (a CopyObject of a large object shares its
+    /// source's rows): inode → number of files holding them. No row: one file.
+    MapShare,
     /// Node-local rows, never replicated and never part of a snapshot: the mirror of the open
     /// write sessions (soft state of the process that opened them) and the readiness probe's
     /// key. Keys are listed in `keys::local`.
@@ -50,7 +53,7 @@ pub enum Cf {
 
 impl Cf {
     /// Every column family.
-    pub const ALL: [Cf; 16] = [
+    pub const ALL: [Cf; 17] = [
         Cf::Meta,
         Cf::Dentry,
         Cf::Chunks,
@@ -66,6 +69,7 @@ impl Cf {
         Cf::Part,
         Cf::Detached,
         Cf::NodeSweep,
+        Cf::MapShare,
         Cf::Local,
     ];
 
@@ -87,6 +91,7 @@ impl Cf {
             Cf::Part => "part",
             Cf::Detached => "detached",
             Cf::NodeSweep => "node_sweep",
+            Cf::MapShare => "map_share",
             Cf::Local => "local",
         }
     }
@@ -113,6 +118,7 @@ impl Cf {
             Cf::Part => 13,
             Cf::Detached => 14,
             Cf::NodeSweep => 15,
+            Cf::MapShare => 16,
             Cf::Local => 128,
         }
     }
@@ -153,6 +159,7 @@ mod tests {
             Cf::Part => (13, "part"),
             Cf::Detached => (14, "detached"),
             Cf::NodeSweep => (15, "node_sweep"),
+            Cf::MapShare => (16, "map_share"),
             Cf::Local => (128, "local"),
         }
     }

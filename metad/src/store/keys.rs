@@ -216,6 +216,11 @@ pub fn detached(inode: InodeId) -> [u8; 8] {
     inode.to_be_bytes()
 }
 
+/// The `map_share` key of the chunk map of `inode`.
+pub fn map_share(inode: InodeId) -> [u8; 8] {
+    inode.to_be_bytes()
+}
+
 /// Reads a `detached` key.
 pub fn parse_detached(key: &[u8]) -> Option<InodeId> {
     (key.len() == 8).then(|| InodeId::from_be_slice(key))?

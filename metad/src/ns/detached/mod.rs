@@ -13,7 +13,7 @@
 //! Nothing but the tables themselves says how far a deletion got: every batch removes what it
 //! released, so after a restart the next batch simply starts from what is left.
 
-use super::{now_ms, release_slices, Namespace};
+use super::{map_share, now_ms, release_slices, Namespace};
 use crate::store::values::{Dentry, DetachedTree, FileChunk, Value};
 use crate::store::{keys, Cf, Reader, StoreError, Txn};
 use dfs_common::path::DfsPath;
@@ -179,7 +179,9 @@ fn drain(txn: &mut Txn<'_>, top: InodeId, owner: &str, limit: usize) -> Result<b
                 remove_entry(txn, &mut stack, key);
             }
             Some((key, Child::File(inode))) => {
-                if !release_some(txn, inode, owner, limit)? || !fits(txn, 1, limit) {
+                // A chunk map other files still share stays; only this holder goes.
+                let shared = map_share::drop_holder(txn, inode)?;
+                if !shared && (!release_some(txn, inode, owner, limit)? || !fits(txn, 1, limit)) {
                     return Ok(false);
                 }
                 remove_entry(txn, &mut stack, key);

@@ -6,7 +6,7 @@
 
 use super::{check_part_number, normalize_etag, open_upload, part_info, replace_part};
 use crate::ns::{
-    dir_object, etag_matches, file_chunks, get_dentry, last_inode, now_ms, share_slices, walk_dirs,
+    chunk_map, dir_object, etag_matches, get_dentry, last_inode, now_ms, share_slices, walk_dirs,
     Namespace,
 };
 use crate::store::keys;
@@ -22,7 +22,8 @@ struct Source {
     size: u64,
     etag: String,
     mtime_ms: u64,
-    rows: Vec<FileChunk>,
+    /// Its number of chunk rows.
+    count: u64,
 }
 
 impl Namespace {
@@ -74,19 +75,20 @@ impl Namespace {
             (None, true) => normalize_etag(&source.etag).ok_or_else(|| needs_etag(&src))?,
             (None, false) => return Err(needs_etag(&src)),
         };
-        let slices = slice_range(&source.rows, start, end)
-            .map_err(|why| RpcError::internal(format!("cannot copy from {src}: {why}")))?;
+        // Only the rows of the range are read, one more than the cap at most.
         let cap = self.settings.slice_caps.part_copy;
-        if slices.len() > cap {
+        let rows = chunk_map::page(&txn, source.inode, source.count, start, end, cap + 1)?;
+        if rows.rows.len() > cap {
             return Err(RpcError::detailed(
                 ErrorDetail::InvalidRequest,
                 format!(
-                    "bytes {start}-{} of {src} are stored in {} slices of chunks, and a part copy may hold at most {cap}: copy a smaller range",
+                    "bytes {start}-{} of {src} are stored in more than {cap} slices of chunks, and a part copy may hold at most {cap}: copy a smaller range",
                     end - 1,
-                    slices.len()
                 ),
             ));
         }
+        let slices = slice_range(&rows.rows, start, end)
+            .map_err(|why| RpcError::internal(format!("cannot copy from {src}: {why}")))?;
         let number = req.part_number;
         share_slices(&mut txn, &slices, &found.part_owner(number))?;
         let part = Part {
@@ -130,7 +132,7 @@ fn find_source(txn: &Txn<'_>, src: &DfsPath) -> Result<Source, RpcError> {
                     size: object.size,
                     etag: object.etag.clone(),
                     mtime_ms: dir.mtime_ms,
-                    rows: file_chunks(txn, dir.inode)?,
+                    count: object.chunk_count,
                 })
             }
             _ => Err(missing()),
@@ -140,7 +142,7 @@ fn find_source(txn: &Txn<'_>, src: &DfsPath) -> Result<Source, RpcError> {
         Some(Dentry::File(file)) => Ok(Source {
             inode: file.inode,
             size: file.size,
-            rows: file_chunks(txn, file.inode)?,
+            count: file.chunk_count,
             etag: file.etag,
             mtime_ms: file.mtime_ms,
         }),
@@ -184,41 +186,46 @@ fn check_source_conditions(
     }
 }
 
-/// The slices of a file (its chunk rows, in order) that hold bytes `[start, end)`: each row
-/// the range touches, cut to the part of it inside the range.
+/// The slices that hold bytes `[start, end)` of a file, from its chunk rows that cover them
+/// (each with its offset in the file, in order): each row the range touches, cut to the part
+/// of it inside the range. Fails when the rows leave a gap or end before `end`.
 pub(super) fn slice_range(
-    rows: &[FileChunk],
+    rows: &[(u64, FileChunk)],
     start: u64,
     end: u64,
 ) -> Result<Vec<FileChunk>, String> {
     let mut out = Vec::new();
-    if start >= end {
-        return Ok(out);
-    }
-    let mut offset = 0u64;
-    for row in rows {
+    let mut pos = start;
+    for (offset, row) in rows {
+        if pos >= end {
+            break;
+        }
         let row_end = offset
             .checked_add(row.len)
             .ok_or("the chunk rows overflow")?;
-        if row_end > start && offset < end {
-            let from = start.saturating_sub(offset);
-            let to = row_end.min(end) - offset;
-            out.push(FileChunk {
-                chunk: row.chunk,
-                chunk_offset: row.chunk_offset.saturating_add(from),
-                len: to - from,
-                crc32c: row.crc32c,
-                chunk_len: row.chunk_len,
-            });
+        if row_end <= pos {
+            continue;
         }
-        offset = row_end;
-        if offset >= end {
-            return Ok(out);
+        if *offset > pos {
+            return Err(format!("no chunk row holds byte {pos}"));
         }
+        let from = pos - offset;
+        let to = row_end.min(end) - offset;
+        out.push(FileChunk {
+            chunk: row.chunk,
+            chunk_offset: row.chunk_offset.saturating_add(from),
+            len: to - from,
+            crc32c: row.crc32c,
+            chunk_len: row.chunk_len,
+        });
+        pos = offset + to;
     }
-    Err(format!(
-        "its chunks hold {offset} bytes, fewer than the {end} asked for"
-    ))
+    if pos < end {
+        return Err(format!(
+            "its chunk rows end at byte {pos}, before the {end} asked for"
+        ));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -226,15 +233,21 @@ mod tests {
     use super::*;
     use dfs_common::ChunkId;
 
-    fn rows(lens: &[u64]) -> Vec<FileChunk> {
+    /// Whole chunks of these lengths, one after the other, with their offsets.
+    fn rows(lens: &[u64]) -> Vec<(u64, FileChunk)> {
+        let mut offset = 0;
         lens.iter()
             .enumerate()
-            .map(|(i, &len)| FileChunk {
-                chunk: ChunkId(i as u64 + 1),
-                chunk_offset: 0,
-                len,
-                crc32c: i as u32,
-                chunk_len: len,
+            .map(|(i, &len)| {
+                let row = FileChunk {
+                    chunk: ChunkId(i as u64 + 1),
+                    chunk_offset: 0,
+                    len,
+                    crc32c: i as u32,
+                    chunk_len: len,
+                };
+                offset += len;
+                (offset - len, row)
             })
             .collect()
     }
@@ -262,6 +275,13 @@ mod tests {
         assert_eq!(shape(&slice_range(&r, 24, 25).unwrap()), [(3, 4, 1)]);
         assert!(slice_range(&r, 5, 5).unwrap().is_empty());
         assert!(slice_range(&r, 0, 26).is_err());
+        // Rows from the middle of a file (a page), and a gap.
+        assert_eq!(
+            shape(&slice_range(&r[1..], 12, 22).unwrap()),
+            [(2, 2, 8), (3, 0, 2)]
+        );
+        assert!(slice_range(&r[1..], 5, 12).is_err());
+        assert!(slice_range(&[r[0].clone(), r[2].clone()], 5, 22).is_err());
         // The whole chunk's length and CRC travel with every slice.
         let s = slice_range(&r, 12, 13).unwrap();
         assert_eq!((s[0].chunk_len, s[0].crc32c), (10, 1));
@@ -270,8 +290,8 @@ mod tests {
     #[test]
     fn slices_of_slices_keep_their_place_in_the_chunk() {
         let mut r = rows(&[10]);
-        r[0].chunk_offset = 100;
-        r[0].chunk_len = 1000;
+        r[0].1.chunk_offset = 100;
+        r[0].1.chunk_len = 1000;
         let s = slice_range(&r, 2, 5).unwrap();
         assert_eq!(shape(&s), [(1, 102, 3)]);
         assert_eq!(s[0].chunk_len, 1000);

@@ -1,6 +1,7 @@
 //! Namespace tests on a real RocksDB in a temporary folder.
 
 mod chunk_map;
+mod map_share;
 mod s3;
 mod sessions;
 mod upgrade;

@@ -31,7 +31,7 @@ pub use v2::{AccessKey, BucketRecord, Grant};
 pub use v3::{FileChunk, PartTarget, Session, UploadRef};
 pub use v5::{Checksum, Completion, Dentry, Dir, DirObject, File, Part};
 pub use v6::{DetachedTree, NodeSweep};
-pub use v8::{Assembly, ChunkRow, Upload, UploadState};
+pub use v8::{Assembly, ChunkRow, MapShare, Upload, UploadState};
 
 /// Largest value we encode or decode; a corrupt length prefix must not allocate gigabytes.
 const MAX_VALUE_BYTES: u64 = 256 * 1024 * 1024;
@@ -360,6 +360,7 @@ versioned!(
     UploadRef => "upload index", 3;
     DetachedTree => "detached tree", 6;
     NodeSweep => "node sweep", 6;
+    MapShare => "chunk map share", 8;
 );
 
 impl Value for Dentry {

@@ -7,7 +7,8 @@
 //! row. Rows written before version 8 carry no offset; they still decode (as rows of unknown
 //! offset) and are located by summing lengths from the start of their file. It also gave the
 //! upload two states ([`UploadState::Completing`], [`UploadState::Aborting`]) so that the
-//! completion and the abort of an upload of many slices run in bounded steps.
+//! completion and the abort of an upload of many slices run in bounded steps, and added the
+//! `map_share` table ([`MapShare`]): files sharing one chunk map.
 
 use super::v3::FileChunk;
 use super::v5::{self, ChecksumAlgorithm, ChecksumType, Completion, DirObject};
@@ -101,4 +102,13 @@ impl From<v5::Upload> for Upload {
             },
         }
     }
+}
+
+/// How many files hold one chunk map (`map_share` table, keyed by the map's inode; at least
+/// 2 when the row exists). A CopyObject of an object of many slices makes the copy hold its
+/// source's rows instead of copying them; the rows are released when the last holder goes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapShare {
+    /// Files holding the map.
+    pub holders: u64,
 }
