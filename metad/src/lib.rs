@@ -6,6 +6,7 @@
 //! tests all use it); [`Daemon::stop`] shuts it down cleanly.
 
 mod access;
+mod clock;
 mod group;
 mod metrics;
 mod nodes;

@@ -63,7 +63,7 @@ impl AccessKeys {
         let (sealed_secret, tag) = seal::seal(&self.secret, &key_id, secret.expose().as_bytes());
         let record = AccessKey {
             name: req.name.clone(),
-            created_ms: dfs_common::auth::unix_now_ms(),
+            created_ms: crate::clock::now_ms(),
             sealed_secret,
             tag,
             grants: Vec::new(),

@@ -522,8 +522,9 @@ fn check_preconditions(
     }
 }
 
+/// Now, by the group's clock (never before a time the group already wrote).
 fn now_ms() -> u64 {
-    dfs_common::auth::unix_now_ms()
+    crate::clock::now_ms()
 }
 
 fn already_exists(path: &DfsPath) -> RpcError {

@@ -5,8 +5,8 @@
 use super::target::{payload_of, Target};
 use super::{
     already_exists, bucket, check_object_path, collect_uncommitted, dir_object, file_chunks,
-    find_entry, get_dentry, has_more_rows_than, last_inode, map_share, no_such_entry, now_ms,
-    root_entry, to_entry, unreachable_kind, walk_dirs, Namespace,
+    find_entry, get_dentry, last_inode, map_share, no_such_entry, now_ms, root_entry, to_entry,
+    unreachable_kind, walk_dirs, Namespace,
 };
 use crate::placement;
 use crate::store::queue::{self, Queue};
@@ -435,7 +435,7 @@ impl Namespace {
         // whatever the size; see `map_share`). The holder is added before the destination's
         // old data is released, which may be the same map.
         let step = self.settings.slice_caps.step;
-        if src_is_file && !dst.trailing_slash && has_more_rows_than(&txn, src_inode, step)? {
+        if src_is_file && !dst.trailing_slash && payload.chunk_count > step as u64 {
             map_share::add_holder(&mut txn, src_inode)?;
             let entry = target.link(&mut txn, payload, src_inode, &dst, now)?;
             txn.commit(true)?;

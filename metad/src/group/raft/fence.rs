@@ -10,6 +10,7 @@
 //! "not done": always safe to retry.
 
 use super::types::{Epoch, Proposal};
+use bincode::Options;
 use serde::{Deserialize, Serialize};
 
 /// What the state holds, as far as the fence is concerned. Kept in the state database and
@@ -22,6 +23,17 @@ pub struct Fence {
     pub seq: u64,
     /// The log index of the last accepted proposal (0 before the first).
     pub last_data: u64,
+    /// The newest stamp of the accepted proposals, Unix milliseconds (see `clock`); 0 in a
+    /// fence written before metad recorded it.
+    pub stamp_ms: u64,
+}
+
+/// The fence as written before it recorded the stamp.
+#[derive(Deserialize)]
+struct FenceWithoutStamp {
+    epoch: Option<Epoch>,
+    seq: u64,
+    last_data: u64,
 }
 
 impl Fence {
@@ -41,7 +53,25 @@ impl Fence {
             epoch: Some(p.epoch),
             seq: p.seq,
             last_data: index,
+            stamp_ms: self.stamp_ms.max(p.stamp_ms),
         };
+    }
+
+    /// The fence from its stored bytes, in the current shape or the one before the stamp.
+    pub fn decode(bytes: &[u8]) -> Result<Fence, bincode::Error> {
+        // The state machine's codec (bincode's defaults: trailing bytes are an error).
+        let codec = bincode::DefaultOptions::new();
+        codec.deserialize::<Fence>(bytes).or_else(|current| {
+            match codec.deserialize::<FenceWithoutStamp>(bytes) {
+                Ok(old) => Ok(Fence {
+                    epoch: old.epoch,
+                    seq: old.seq,
+                    last_data: old.last_data,
+                    stamp_ms: 0,
+                }),
+                Err(_) => Err(current),
+            }
+        })
     }
 }
 
@@ -123,5 +153,51 @@ mod tests {
         assert!(apply(&mut fence, &proposal(epoch(2, 0), 1, None, 0), 3));
         assert!(!apply(&mut fence, &proposal(epoch(2, 1), 2, Some(1), 0), 4));
         assert!(!apply(&mut fence, &proposal(epoch(4, 0), 2, Some(1), 0), 4));
+    }
+}
+
+#[cfg(test)]
+mod stamp_tests {
+    use super::*;
+    use crate::group::raft::types::PROPOSAL_VERSION;
+
+    #[test]
+    fn the_fence_keeps_the_newest_stamp_and_reads_fences_written_before_it() {
+        let epoch = Epoch {
+            term: 2,
+            leader: 1,
+            restart: 0,
+        };
+        let proposal = |seq, stamp_ms| Proposal {
+            version: PROPOSAL_VERSION,
+            epoch,
+            seq,
+            prev: (seq > 1).then_some(seq - 1),
+            base: 0,
+            stamp_ms,
+            txns: Vec::new(),
+        };
+        let mut fence = Fence::default();
+        fence.advance(&proposal(1, 500), 1);
+        // A later leader whose clock is behind does not move the stamp back.
+        fence.advance(&proposal(2, 300), 2);
+        assert_eq!(fence.stamp_ms, 500);
+        let bytes = bincode::DefaultOptions::new().serialize(&fence).unwrap();
+        assert_eq!(Fence::decode(&bytes).unwrap(), fence);
+        #[derive(Serialize)]
+        struct Old {
+            epoch: Option<Epoch>,
+            seq: u64,
+            last_data: u64,
+        }
+        let old = Old {
+            epoch: Some(epoch),
+            seq: 7,
+            last_data: 9,
+        };
+        let bytes = bincode::DefaultOptions::new().serialize(&old).unwrap();
+        let read = Fence::decode(&bytes).unwrap();
+        assert_eq!((read.seq, read.last_data, read.stamp_ms), (7, 9, 0));
+        assert!(Fence::decode(&[1, 2]).is_err());
     }
 }

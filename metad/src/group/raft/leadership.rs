@@ -106,7 +106,11 @@ async fn begin_run(shared: &Arc<Shared>, term: u64, on_lead: &OnLead) {
     })
     .await;
     let fence = match prepared {
-        Ok(Ok(fence)) => fence,
+        Ok(Ok(fence)) => {
+            // Times this leader writes follow every stamp the state holds (see `clock`).
+            crate::clock::observe(fence.stamp_ms);
+            fence
+        }
         Ok(Err(e)) => {
             tracing::error!("a new leader could not load its state: {e}");
             return;

@@ -228,7 +228,7 @@ fn take_batch(shared: &Shared) -> Option<(Proposal, Arc<Slot>)> {
         seq: batch.seq,
         prev,
         base: if prev.is_none() { base } else { 0 },
-        stamp_ms: dfs_common::auth::unix_now().saturating_mul(1000),
+        stamp_ms: crate::clock::now_ms(),
         txns: batch.txns,
     };
     Some((proposal, batch.slot))

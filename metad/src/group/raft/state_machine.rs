@@ -79,8 +79,7 @@ pub fn applied_state(db: &DB) -> Result<(Option<LogId<u64>>, Membership), StoreE
 pub fn read_fence(db: &DB) -> Result<Fence, StoreError> {
     match db.get_cf(handle(db, Cf::Meta)?, meta::RAFT_FENCE)? {
         None => Ok(Fence::default()),
-        Some(bytes) => codec()
-            .deserialize(&bytes)
+        Some(bytes) => Fence::decode(&bytes)
             .map_err(|e| StoreError::Corrupt(format!("the proposal fence: {e}"))),
     }
 }
@@ -161,6 +160,7 @@ impl StateMachine {
             );
             return Ok(false);
         }
+        crate::clock::observe(proposal.stamp_ms);
         for write in proposal.txns.iter().flat_map(|txn| &txn.writes) {
             stage(&self.db, batch, write).map_err(sm_write_err)?;
         }
