@@ -155,17 +155,7 @@ fn chunks_shared_outside_the_tree_are_kept() {
     put(&f.ns, "/b/d/e/g", 1).unwrap();
     let shared = chunk_ids(&f.ns, "/b/d/f");
     let own = chunk_ids(&f.ns, "/b/d/e/g");
-    let copy = |src: &str, dst: &str| {
-        f.ns.copy(&CopyReq {
-            src: src.parse().unwrap(),
-            dst: dst.parse().unwrap(),
-            replace_meta: None,
-            if_match: None,
-            if_none_match: false,
-            src_if_match: None,
-        })
-        .unwrap()
-    };
+    let copy = |src: &str, dst: &str| crate::ns::tests::copy(&f.ns, src, dst).unwrap();
     copy("/b/d/f", "/b/keep");
     copy("/b/d/f", "/b/d/e/again"); // shared inside the tree too
     assert!(shared.iter().all(|c| refcount(&f, *c) == 3));

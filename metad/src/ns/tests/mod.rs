@@ -1,7 +1,7 @@
 //! Namespace tests on a real RocksDB in a temporary folder.
 
 mod chunk_map;
-mod map_share;
+mod copies;
 mod s3;
 mod sessions;
 mod upgrade;
@@ -140,6 +140,18 @@ pub(crate) fn put(ns: &Namespace, path: &str, chunks: usize) -> Result<Entry, Rp
         chunks: written,
         if_none_match: false,
         if_match: None,
+    })
+}
+
+/// Copies `src` to `dst` (CopyObject without conditions or new metadata).
+pub(crate) fn copy(ns: &Namespace, src: &str, dst: &str) -> Result<Entry, RpcError> {
+    ns.copy(&CopyReq {
+        src: src.parse().unwrap(),
+        dst: dst.parse().unwrap(),
+        replace_meta: None,
+        if_match: None,
+        if_none_match: false,
+        src_if_match: None,
     })
 }
 
@@ -547,49 +559,6 @@ fn rename_moves_files_and_whole_directories() {
     mv("/s2", "/s3").unwrap();
     assert_eq!(chunk_ids(&f.ns, "/s3/f1"), chunks);
     assert_eq!(code(mv("/", "/x")), ErrorCode::InvalidArgument);
-}
-
-#[test]
-fn copy_shares_chunks() {
-    let f = fixture();
-    put(&f.ns, "/b/f", 2).unwrap();
-    let chunks = chunk_ids(&f.ns, "/b/f");
-    let copy = |src: &str, dst: &str| {
-        f.ns.copy(&CopyReq {
-            src: src.parse().unwrap(),
-            dst: dst.parse().unwrap(),
-            replace_meta: None,
-            if_match: None,
-            if_none_match: false,
-            src_if_match: None,
-        })
-    };
-    let entry = copy("/b/f", "/b/g/h").unwrap();
-    assert_eq!((entry.name.as_str(), entry.size), ("h", 20));
-    assert_eq!(chunk_ids(&f.ns, "/b/g/h"), chunks);
-    assert!(chunks
-        .iter()
-        .all(|c| loc(&f.store, *c).unwrap().refcount == 2));
-    // Copying onto itself keeps the chunks alive.
-    copy("/b/f", "/b/f").unwrap();
-    assert!(queued(&f.store, Queue::Gc).is_empty());
-    assert_eq!(code(copy("/b/g", "/b/z")), ErrorCode::IsADirectory);
-    assert_eq!(code(copy("/b/nope", "/b/z")), ErrorCode::NotFound);
-    let del = |p: &str| {
-        f.ns.delete(&DeleteReq {
-            path: p.parse().unwrap(),
-            recursive: false,
-            object: false,
-        })
-    };
-    del("/b/f").unwrap();
-    assert!(chunks
-        .iter()
-        .all(|c| loc(&f.store, *c).unwrap().refcount == 1));
-    assert!(queued(&f.store, Queue::Gc).is_empty());
-    del("/b/g/h").unwrap();
-    assert_eq!(queued(&f.store, Queue::Gc), chunks);
-    assert!(names(&f.ns, "/b").is_empty());
 }
 
 #[test]

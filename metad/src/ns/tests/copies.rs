@@ -1,24 +1,17 @@
-//! A copy of a file of many slices holds its source's chunk map instead of copying it; the
-//! rows and their chunk references go only with the last file holding them, whether files go
-//! by delete, overwrite, or a recursive delete in the background.
+//! Copies: a copy shares its source's chunks; a copy of a file of many slices holds its
+//! source's chunk map itself instead of copying its rows, and the rows and their chunk
+//! references go only with the last file holding them, whether files go by delete, overwrite,
+//! or a recursive delete in the background.
 
-use super::{chunk_ids, drain_all, fixture, loc, put, queued, stat, Fixture};
+use super::{chunk_ids, code, drain_all, fixture, loc, names, put, queued, stat, Fixture};
 use crate::store::queue::Queue;
 use crate::store::values::MapShare;
 use crate::store::{keys, Cf, Reader};
-use dfs_common::wire::{CopyReq, DeleteReq};
-use dfs_common::InodeId;
+use dfs_common::wire::DeleteReq;
+use dfs_common::{ErrorCode, InodeId};
 
 fn copy(f: &Fixture, src: &str, dst: &str) {
-    f.ns.copy(&CopyReq {
-        src: src.parse().unwrap(),
-        dst: dst.parse().unwrap(),
-        replace_meta: None,
-        if_match: None,
-        if_none_match: false,
-        src_if_match: None,
-    })
-    .unwrap();
+    super::copy(&f.ns, src, dst).unwrap();
 }
 
 fn delete(f: &Fixture, path: &str, recursive: bool) {
@@ -91,4 +84,38 @@ fn a_small_copy_has_rows_of_its_own() {
     assert!(chunks
         .iter()
         .all(|c| loc(&f.store, *c).unwrap().refcount == 2));
+}
+
+#[test]
+fn copy_shares_chunks() {
+    let f = fixture();
+    put(&f.ns, "/b/f", 2).unwrap();
+    let chunks = chunk_ids(&f.ns, "/b/f");
+    let copy = |src: &str, dst: &str| super::copy(&f.ns, src, dst);
+    let entry = copy("/b/f", "/b/g/h").unwrap();
+    assert_eq!((entry.name.as_str(), entry.size), ("h", 20));
+    assert_eq!(chunk_ids(&f.ns, "/b/g/h"), chunks);
+    assert!(chunks
+        .iter()
+        .all(|c| loc(&f.store, *c).unwrap().refcount == 2));
+    // Copying onto itself keeps the chunks alive.
+    copy("/b/f", "/b/f").unwrap();
+    assert!(queued(&f.store, Queue::Gc).is_empty());
+    assert_eq!(code(copy("/b/g", "/b/z")), ErrorCode::IsADirectory);
+    assert_eq!(code(copy("/b/nope", "/b/z")), ErrorCode::NotFound);
+    let del = |p: &str| {
+        f.ns.delete(&DeleteReq {
+            path: p.parse().unwrap(),
+            recursive: false,
+            object: false,
+        })
+    };
+    del("/b/f").unwrap();
+    assert!(chunks
+        .iter()
+        .all(|c| loc(&f.store, *c).unwrap().refcount == 1));
+    assert!(queued(&f.store, Queue::Gc).is_empty());
+    del("/b/g/h").unwrap();
+    assert_eq!(queued(&f.store, Queue::Gc), chunks);
+    assert!(names(&f.ns, "/b").is_empty());
 }
