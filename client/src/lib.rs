@@ -110,9 +110,13 @@ impl DfsClient {
                 Err(err) => err,
             };
             let wait = policy.backoff(attempt);
+            let deadline = match err.detail {
+                ErrorDetail::NoQuorum => policy.no_quorum_grace.min(policy.deadline),
+                _ => policy.deadline,
+            };
             if attempt >= policy.max_attempts
                 || !retry::may_retry(&err, R::REPEAT)
-                || start.elapsed() + wait > policy.deadline
+                || start.elapsed() + wait > deadline
             {
                 return Err((name_metad(err, group), maybe_done));
             }

@@ -9,6 +9,8 @@
 //!   repeated, and the callers of token calls check a "token gone" answer themselves.
 //!
 //! This rides out a metad restart: calls wait and retry until it is back, within the deadline.
+//! A metad group that answers it has no majority is given a shorter grace
+//! ([`RetryPolicy::no_quorum_grace`]): losing a majority is not a restart.
 
 use dfs_common::wire::Repeat;
 use dfs_common::{ErrorCode, ErrorDetail, RpcError};
@@ -23,6 +25,10 @@ pub struct RetryPolicy {
     pub max_backoff: Duration,
     /// No attempt starts later than this after the first one.
     pub deadline: Duration,
+    /// No attempt starts later than this after the first one while metad answers that no
+    /// majority of its group is reachable ([`ErrorDetail::NoQuorum`]): long enough to ride
+    /// out a stall, short enough that a group that lost its majority is reported quickly.
+    pub no_quorum_grace: Duration,
     /// The most attempts in all, the first included.
     pub max_attempts: u32,
     /// Called before each wait with the attempt that failed (from 1) and its error: an
@@ -38,6 +44,7 @@ impl Default for RetryPolicy {
             first_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(2),
             deadline: Duration::from_secs(20),
+            no_quorum_grace: Duration::from_secs(5),
             max_attempts: 40,
             on_retry: None,
         }

@@ -252,6 +252,19 @@ async fn a_leader_cut_off_from_both_followers_acknowledges_no_write() {
             "{path} was acknowledged by a leader without a majority"
         );
     }
+    // Once the leader noticed, it says what is wrong instead of letting clients retry until
+    // their deadline: no majority, and which members are not answering.
+    for (path, outcome) in &outcomes[1..] {
+        let err = outcome.as_ref().unwrap_err();
+        assert!(err.is(dfs_common::ErrorDetail::NoQuorum), "{path}: {err}");
+        for index in &followers {
+            let addr = cluster.metad_member_addr(*index);
+            assert!(
+                err.message.contains(addr),
+                "{path}: {err} does not name {addr}"
+            );
+        }
+    }
     // Writes work again once the followers are back, and a write refused as "not done" never
     // appears.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);

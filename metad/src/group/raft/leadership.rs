@@ -12,7 +12,7 @@ use openraft::error::{CheckIsLeaderError, RaftError};
 use openraft::ServerState;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What a member does when it begins leading, on a blocking thread, with whether it is the
 /// only voter (a group of one keeps its open write sessions: no other leader can have
@@ -39,7 +39,15 @@ pub(super) async fn run(shared: Arc<Shared>, on_lead: OnLead) {
             let leader = m.current_leader.filter(|_| !leading || voter);
             (leading && voter, m.current_term, leader)
         };
-        let role = shared.lock_state().role;
+        let role = {
+            let mut state = shared.lock_state();
+            if leader.is_some() || leading {
+                state.leaderless_since = None;
+            } else if state.leaderless_since.is_none() {
+                state.leaderless_since = Some(Instant::now());
+            }
+            state.role
+        };
         if leading {
             let current = matches!(role, Role::Leading { epoch, .. } if epoch.term == term);
             if !current {
@@ -163,22 +171,69 @@ pub(super) fn voter_count(shared: &Shared) -> usize {
         .count()
 }
 
+/// The answer to a request of a member that does not lead now (`role`, and since when it
+/// has known no leader): `NotLeader` naming the leader when one is known, or without a hint
+/// while an election may still succeed; `NoQuorum` when no election can (it has known no
+/// leader for longer than two election timeouts), or when it leads but has heard from no
+/// majority. So with a majority of the group down, requests fail at once with what is wrong
+/// instead of being retried until the client's deadline.
+pub(super) fn not_leading(
+    shared: &Shared,
+    role: Role,
+    leaderless_since: Option<Instant>,
+) -> RpcError {
+    let silence_ms = shared.quorum_silence_ms;
+    match role {
+        Role::Follower {
+            leader: Some(leader),
+        } => shared.not_leader(Some(leader)),
+        Role::Starting => {
+            let metrics = shared.raft().metrics();
+            let silence = metrics.borrow().millis_since_quorum_ack.unwrap_or(0);
+            if voter_count(shared) > 1 && silence > silence_ms {
+                no_quorum(shared, silence)
+            } else {
+                shared.not_leader(None)
+            }
+        }
+        Role::Follower { leader: None } | Role::Leading { .. } => {
+            let leaderless = leaderless_since.map_or(0, |t| t.elapsed().as_millis() as u64);
+            if leaderless <= 2 * silence_ms {
+                return shared.not_leader(None);
+            }
+            RpcError::detailed(
+                ErrorDetail::NoQuorum,
+                format!(
+                    "metad {} has known no leader for {:.1} s: no leader can be elected while \
+                     a majority of the metad group is down or unreachable (not answering: \
+                     {}); nothing can be written or read until a majority is back",
+                    shared.id,
+                    leaderless as f64 / 1000.0,
+                    silent_members(shared, silence_ms)
+                ),
+            )
+        }
+    }
+}
+
+/// The other members that have not answered this one's raft RPCs for `ms` milliseconds, as
+/// `id=address`, comma-separated.
+fn silent_members(shared: &Shared, ms: u64) -> String {
+    shared
+        .members
+        .iter()
+        .filter(|(id, _)| **id != shared.id && !shared.answers.heard_within(**id, ms))
+        .map(|(id, addr)| format!("{id}={addr}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The answer of a leader that has heard from no majority for `silence_ms`: it names the
 /// members it has not heard from.
 pub(super) fn no_quorum(shared: &Shared, silence_ms: u64) -> RpcError {
-    let metrics = shared.raft().metrics();
-    let metrics = metrics.borrow();
-    let matched = metrics.replication.clone().unwrap_or_default();
-    let silent: Vec<String> = shared
-        .members
-        .iter()
-        .filter(|(id, _)| **id != shared.id && matched.get(id).is_none_or(Option::is_none))
-        .map(|(id, addr)| format!("{id}={addr}"))
-        .collect();
-    let who = if silent.is_empty() {
-        String::new()
-    } else {
-        format!(" (never reached: {})", silent.join(", "))
+    let who = match silent_members(shared, shared.quorum_silence_ms) {
+        silent if silent.is_empty() => String::new(),
+        silent => format!(" (not answering: {silent})"),
     };
     RpcError::detailed(
         ErrorDetail::NoQuorum,

@@ -94,6 +94,8 @@ pub(crate) struct Shared {
     db_holders: usize,
     /// Leadership rounds shared by concurrent answers.
     read_gate: read_gate::ReadGate,
+    /// When each peer last answered this member's raft RPCs.
+    answers: Arc<network::LastAnswers>,
     /// Whether this member votes (a member that started empty among peers waits).
     rejoin: rejoin::RejoinGuard,
     /// `<data>/group`: the log, snapshots built and received.
@@ -276,6 +278,7 @@ impl RaftGroup {
             db_holders,
             dir: dir.to_owned(),
             read_gate: read_gate::ReadGate::default(),
+            answers: Arc::default(),
             rejoin,
             stopping: std::sync::atomic::AtomicBool::new(false),
         });
@@ -292,7 +295,7 @@ impl RaftGroup {
         }
         .validate()
         .map_err(|e| format!("invalid raft settings: {e}"))?;
-        let network = network::Network::new(client.clone());
+        let network = network::Network::new(client.clone(), shared.answers.clone());
         let raft = Raft::new(id, Arc::new(config), network, log, machine)
             .await
             .map_err(|e| format!("cannot start raft: {e}"))?;
@@ -338,8 +341,11 @@ impl RaftGroup {
             let state = self.shared.lock_state();
             match state.role {
                 Role::Leading { .. } => state.generation,
-                Role::Starting => return Err(self.shared.not_leader(None)),
-                Role::Follower { leader } => return Err(self.shared.not_leader(leader)),
+                role => {
+                    let since = state.leaderless_since;
+                    drop(state);
+                    return Err(leadership::not_leading(&self.shared, role, since));
+                }
             }
         };
         let metrics = self.shared.raft().metrics();

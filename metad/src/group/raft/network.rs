@@ -22,6 +22,7 @@ use openraft::{BasicNode, OptionalSend, Snapshot, Vote};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
+use std::sync::Arc;
 
 /// The largest Raft message body accepted (openraft splits appends above what we send).
 const MAX_RAFT_BODY: usize = dhttp::MAX_RPC_BODY;
@@ -30,15 +31,36 @@ fn codec() -> impl Options {
     bincode::DefaultOptions::new().with_limit(MAX_RAFT_BODY as u64)
 }
 
+/// When each peer last answered a raft RPC of this member, by id: what an error about a lost
+/// majority names as silent.
+#[derive(Default)]
+pub struct LastAnswers(std::sync::Mutex<std::collections::HashMap<u64, std::time::Instant>>);
+
+impl LastAnswers {
+    fn record(&self, peer: u64) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert(peer, std::time::Instant::now());
+    }
+
+    /// Whether `peer` answered within the last `ms` milliseconds.
+    pub fn heard_within(&self, peer: u64, ms: u64) -> bool {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&peer)
+            .is_some_and(|at| at.elapsed() <= std::time::Duration::from_millis(ms))
+    }
+}
+
 /// Makes the connection to each member (one shared HTTP pool).
 pub struct Network {
     client: InternalClient,
+    answers: Arc<LastAnswers>,
 }
 
 impl Network {
-    /// The network of a member: every peer is reached through `client`.
-    pub fn new(client: InternalClient) -> Network {
-        Network { client }
+    /// The network of a member: every peer is reached through `client`; their answers are
+    /// noted in `answers`.
+    pub fn new(client: InternalClient, answers: Arc<LastAnswers>) -> Network {
+        Network { client, answers }
     }
 }
 
@@ -50,6 +72,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             client: self.client.clone(),
             target,
             addr: node.addr.clone(),
+            answers: self.answers.clone(),
         }
     }
 }
@@ -59,6 +82,7 @@ pub struct Peer {
     client: InternalClient,
     target: u64,
     addr: String,
+    answers: Arc<LastAnswers>,
 }
 
 type RpcResult<T, E = openraft::error::Infallible> =
@@ -87,6 +111,7 @@ impl Peer {
                     RPCError::Network(NetworkError::new(&e))
                 }
             })?;
+        self.answers.record(self.target);
         let decoded: Result<Resp, RaftError<u64, E>> = codec()
             .deserialize(&bytes)
             .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;

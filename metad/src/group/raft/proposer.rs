@@ -114,6 +114,8 @@ pub struct State {
     pub in_flight: BTreeSet<u64>,
     /// Restarts of the current run inside its term, and that term.
     pub restarts: (u64, u32),
+    /// Since when this member has known no leader (none elected, or this one not heard).
+    pub leaderless_since: Option<std::time::Instant>,
 }
 
 impl State {
@@ -125,6 +127,7 @@ impl State {
             open: None,
             in_flight: BTreeSet::new(),
             restarts: (0, 0),
+            leaderless_since: None,
         }
     }
 
