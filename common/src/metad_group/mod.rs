@@ -122,6 +122,7 @@ pub async fn call_group<R: Rpc>(
     req: &R,
 ) -> Result<R::Response, RpcError> {
     let mut tried = HashSet::new();
+    let mut no_quorum = None;
     loop {
         let addr = group.current();
         tried.insert(addr.clone());
@@ -132,9 +133,11 @@ pub async fn call_group<R: Rpc>(
             }
             Err(err) => err,
         };
+        // Not reached, not the leader, or cut off from the majority (a member alone in a
+        // minority refuses before doing anything): another member may take the request.
         if !matches!(
             err.detail,
-            ErrorDetail::Unreachable | ErrorDetail::NotLeader
+            ErrorDetail::Unreachable | ErrorDetail::NotLeader | ErrorDetail::NoQuorum
         ) {
             // A member that took the request and never answered (frozen, cut off) is not
             // asked first again: the next call starts elsewhere. This call ends here, though,
@@ -145,8 +148,12 @@ pub async fn call_group<R: Rpc>(
             return Err(err);
         }
         group.failed(&addr, &err);
+        // A member that answered "no majority" says more than one that could not be reached.
+        if err.is(ErrorDetail::NoQuorum) {
+            no_quorum = Some(err.clone());
+        }
         if tried.contains(&group.current()) {
-            return Err(exhausted(group, err));
+            return Err(exhausted(group, no_quorum.unwrap_or(err)));
         }
     }
 }

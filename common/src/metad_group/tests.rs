@@ -123,6 +123,28 @@ async fn a_group_without_a_reachable_leader_fails_after_one_round() {
 }
 
 #[tokio::test]
+async fn a_member_cut_off_from_the_majority_passes_the_request_on() {
+    let minority = server(|| {
+        Err(RpcError::detailed(
+            ErrorDetail::NoQuorum,
+            "metad 3 has known no leader for 4.0 s",
+        ))
+    })
+    .await;
+    let leader = server(|| Ok(status(5))).await;
+    let group = MetadGroup::parse(&format!("{minority},{leader}")).unwrap();
+    let resp = call_group(&client(), &group, &StatusReq {}).await.unwrap();
+    assert_eq!(resp.replication, 5);
+    // With no other member to answer, the answer is the minority's, not the silence of the
+    // members that are down.
+    let group = MetadGroup::parse(&format!("{minority},{}", dead_addr().await)).unwrap();
+    let err = call_group(&client(), &group, &StatusReq {})
+        .await
+        .unwrap_err();
+    assert_eq!(err.detail, ErrorDetail::NoQuorum, "{err}");
+}
+
+#[tokio::test]
 async fn an_error_of_the_request_itself_is_not_sent_to_other_members() {
     let refusing = server(|| Err(RpcError::invalid("bad request"))).await;
     let answering = server(|| Ok(status(1))).await;
