@@ -142,14 +142,17 @@ async fn next_piece(
         return None;
     }
     match rx.recv().await {
-        Some(Ok(bytes)) if bytes.len() as u64 <= remaining => Some((
-            Ok(bytes.clone()),
-            State::Running {
-                rx,
-                remaining: remaining - bytes.len() as u64,
-                path,
-            },
-        )),
+        Some(Ok(bytes)) if bytes.len() as u64 <= remaining => {
+            let remaining = remaining - bytes.len() as u64;
+            Some((
+                Ok(bytes),
+                State::Running {
+                    rx,
+                    remaining,
+                    path,
+                },
+            ))
+        }
         Some(Ok(_)) => Some((
             Err(RpcError::internal(format!(
                 "the read of {path} returned more bytes than its range"

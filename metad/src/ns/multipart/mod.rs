@@ -370,16 +370,22 @@ pub(super) fn open_upload(
     let found = find_upload(r, id, path)?;
     match found.upload.state {
         UploadState::Open => Ok(found),
-        UploadState::Completed(_) => Err(RpcError::not_found(format!(
-            "upload {id} of {} was completed",
-            found.path()
-        ))),
+        UploadState::Completed(_) => Err(was_completed(&found)),
         UploadState::Completing(_) => Err(RpcError::not_found(format!(
             "upload {id} of {} is being completed: it takes no more parts",
             found.path()
         ))),
         UploadState::Aborting => Err(no_such_upload(id)),
     }
+}
+
+/// The error for an operation that needs an upload not yet completed.
+pub(super) fn was_completed(found: &Found) -> RpcError {
+    RpcError::not_found(format!(
+        "upload {} of {} was completed",
+        found.id,
+        found.path()
+    ))
 }
 
 /// Whether `path` names the bucket (by its current name) and key of the upload at `at`.

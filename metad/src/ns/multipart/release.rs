@@ -6,7 +6,7 @@
 //! `UploadState::Aborting` in its first: from then on it accepts nothing, the steps go on
 //! (the next abort or the expiry finishes them after a crash), and its row goes with the last.
 
-use super::{find_upload, forget_upload, Found};
+use super::{find_upload, forget_upload, was_completed, Found};
 use crate::ns::{detached, release_slices, Namespace};
 use crate::store::values::{Part, Upload, UploadState, Value};
 use crate::store::{keys, Cf, Reader, StoreError, Txn};
@@ -38,12 +38,7 @@ impl Namespace {
         let mut txn = self.store.begin();
         let found = find_upload(&txn, id, path)?;
         match &found.upload.state {
-            UploadState::Completed(_) => {
-                return Err(RpcError::not_found(format!(
-                    "upload {id} of {} was completed",
-                    found.path()
-                )))
-            }
+            UploadState::Completed(_) => return Err(was_completed(&found)),
             UploadState::Completing(assembly) => {
                 let object = DfsPath::parse(&found.path())?;
                 detached::detach(&mut txn, assembly.inode, &object)?;
