@@ -317,7 +317,7 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
         ns: ns.clone(),
         replication: config.replication,
         heartbeat_interval_ms: config.heartbeat_interval_ms,
-        metrics: metrics::Metrics::new(&store),
+        metrics: metrics::Metrics::new(&store, raft.leadership_rounds()),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let weak = Arc::downgrade(&app);

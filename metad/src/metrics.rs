@@ -10,7 +10,7 @@
 use crate::nodes::{ChunkHealth, Nodes};
 use crate::store::queue::{self, Queue};
 use crate::store::Store;
-use dfs_common::metrics::{latency_family, Gauge, LatencyFamily, Registry, Unit};
+use dfs_common::metrics::{latency_family, Counter, Gauge, LatencyFamily, Registry, Unit};
 use dfs_common::RpcError;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -39,8 +39,9 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
-    /// Registers every metric; `store` provides the commit latency histogram.
-    pub(crate) fn new(store: &Store) -> Metrics {
+    /// Registers every metric; `store` provides the commit latency histogram, the group its
+    /// count of leadership rounds.
+    pub(crate) fn new(store: &Store, leadership_rounds: Counter) -> Metrics {
         let mut registry = Registry::default();
         let rpc_seconds = latency_family::<RpcLabels>();
         registry.register_with_unit(
@@ -54,6 +55,11 @@ impl Metrics {
             "Time a synced commit waited for the RocksDB WAL fsync (concurrent commits share one)",
             Unit::Seconds,
             store.commit_histogram(),
+        );
+        registry.register(
+            "dfs_metad_leadership_rounds",
+            "Rounds of heartbeats this member ran to confirm it still leads before answering (reads, and writes that committed nothing; one round serves every request waiting for it)",
+            leadership_rounds,
         );
         let gauge = |registry: &mut Registry, name: &str, help: &str| {
             let gauge = Gauge::default();

@@ -175,7 +175,7 @@ async fn signed_body(
 /// RocksDB calls block) except the heartbeat, which only touches memory ([`call_inline`]).
 /// Only the leader serves them; the others answer "not the leader" with its address.
 async fn dispatch(app: Arc<App>, method: &str, body: &[u8]) -> Result<Response<Body>, RpcError> {
-    use Kind::{Read, Write};
+    use Kind::{Read, Session, Write};
     match method {
         RegisterReq::METHOD => call(app, body, Write, |a, r| a.register(r)).await,
         ReconcileReq::METHOD => call(app, body, Write, |a, r| a.reconcile(&r)).await,
@@ -188,9 +188,11 @@ async fn dispatch(app: Arc<App>, method: &str, body: &[u8]) -> Result<Response<B
         StatReq::METHOD => call(app, body, Read, |a, r| a.ns.stat(&r)).await,
         MkdirReq::METHOD => call(app, body, Write, |a, r| a.ns.mkdir(&r)).await,
         ListReq::METHOD => call(app, body, Read, |a, r| a.ns.list(&r)).await,
-        BeginWriteReq::METHOD => call(app, body, Write, |a, r| a.ns.begin_write(&r)).await,
-        AllocChunkReq::METHOD => call(app, body, Write, |a, r| a.ns.alloc_chunk(&r)).await,
-        ReplaceReplicaReq::METHOD => call(app, body, Write, |a, r| a.ns.replace_replica(&r)).await,
+        BeginWriteReq::METHOD => call(app, body, Session, |a, r| a.ns.begin_write(&r)).await,
+        AllocChunkReq::METHOD => call(app, body, Session, |a, r| a.ns.alloc_chunk(&r)).await,
+        ReplaceReplicaReq::METHOD => {
+            call(app, body, Session, |a, r| a.ns.replace_replica(&r)).await
+        }
         CommitReq::METHOD => call(app, body, Write, |a, r| a.ns.commit(&r)).await,
         AbortReq::METHOD => call(app, body, Write, |a, r| a.ns.abort(&r)).await,
         DeleteReq::METHOD => call(app, body, Write, |a, r| a.ns.delete(&r)).await,
@@ -201,7 +203,9 @@ async fn dispatch(app: Arc<App>, method: &str, body: &[u8]) -> Result<Response<B
         DeleteBucketReq::METHOD => call(app, body, Write, |a, r| a.ns.delete_bucket(&r)).await,
         ListObjectsReq::METHOD => call(app, body, Read, |a, r| a.ns.list_objects(&r)).await,
         CreateUploadReq::METHOD => call(app, body, Write, |a, r| a.ns.create_upload(&r)).await,
-        BeginPartWriteReq::METHOD => call(app, body, Write, |a, r| a.ns.begin_part_write(&r)).await,
+        BeginPartWriteReq::METHOD => {
+            call(app, body, Session, |a, r| a.ns.begin_part_write(&r)).await
+        }
         CommitPartReq::METHOD => call(app, body, Write, |a, r| a.ns.commit_part(&r)).await,
         CopyPartReq::METHOD => call(app, body, Write, |a, r| a.ns.copy_part(&r)).await,
         CompleteUploadReq::METHOD => call(app, body, Write, |a, r| a.ns.complete_upload(&r)).await,
@@ -317,6 +321,11 @@ enum Kind {
     Read,
     /// Runs transactions, which also read the effects still being replicated.
     Write,
+    /// Opens or extends a write session, which lives on this member only: reads the applied
+    /// state, writes node-local rows. A success tells nothing another leader could contradict
+    /// (the commit that uses the session is confirmed by the group), so it is given at once;
+    /// an error (no such bucket, upload or session) is a read and is confirmed like one.
+    Session,
 }
 
 /// Decodes the request and runs `op` on a blocking thread (RocksDB calls block), on the
@@ -340,7 +349,8 @@ where
                 let generation = app.group.check_leader()?;
                 app.store.take_commit_mark();
                 let answer = op(&app, req).map(O::into_answer);
-                settle(&app, kind, generation, answer)
+                let committed = app.store.take_commit_mark() == Some(generation);
+                settle(&app, kind, generation, committed, answer)
             })
             .await
         }
@@ -353,20 +363,25 @@ where
 }
 
 /// Gives an operation's answer once it may be given: every pending batch it could have read
-/// is settled and this member still leads (see `RaftGroup::settle`). An error that rests on
-/// state that never committed becomes "not the leader" (not done, retry); a success whose
-/// confirmation failed may have been done, and says so.
+/// is settled and this member still leads (see `RaftGroup::settle`). `committed` says the
+/// operation made a synced commit in run `generation`: the group accepted its batch, which
+/// confirms the leadership after everything the operation read, so no further round of
+/// heartbeats is needed. An error that rests on state that never committed becomes "not the
+/// leader" (not done, retry); a success whose confirmation failed may have been done, and
+/// says so.
 fn settle<A>(
     app: &App,
     kind: Kind,
     generation: u64,
+    committed: bool,
     answer: Result<A, RpcError>,
 ) -> Result<A, RpcError> {
-    let upto = match kind {
-        Kind::Read => 0,
-        Kind::Write => app.store.settle_point(),
+    let (upto, confirmed) = match kind {
+        Kind::Read => (0, false),
+        Kind::Write => (app.store.settle_point(), committed),
+        Kind::Session => (0, answer.is_ok()),
     };
-    match (answer, app.group.settle(generation, upto)) {
+    match (answer, app.group.settle(generation, upto, confirmed)) {
         (answer, Ok(())) => answer,
         (Ok(_), Err(e)) => Err(RpcError::detailed(
             ErrorDetail::NoAnswer,

@@ -2,7 +2,8 @@
 //! clearly without a majority and resumes when one is back, and a frozen leader acknowledges
 //! nothing the group does not have. Real processes on loopback, real RocksDB.
 
-use dfs_testkit::{s3_request, Cluster, ClusterOptions, Role, REGION};
+use dfs_client::{CreateOptions, FinishOptions};
+use dfs_testkit::{http_get, s3_request, Cluster, ClusterOptions, Role, REGION};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -454,5 +455,61 @@ async fn members_are_added_and_removed_under_load() {
     assert!(
         ids.contains(&(new_leader as u64 + 1)) && ids.contains(&id),
         "{ids:?}"
+    );
+}
+
+/// The leadership rounds member `index` has run (its `/metrics`).
+async fn leadership_rounds(cluster: &Cluster, index: usize) -> u64 {
+    let metrics = http_get(cluster.metad_member_addr(index), "/metrics")
+        .await
+        .unwrap_or_default();
+    metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("dfs_metad_leadership_rounds_total ")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no leadership rounds in the metrics:\n{metrics}"))
+}
+
+/// A write whose batch the group accepted is answered without another round of heartbeats
+/// (the accepted batch proves the leadership), and so is a session step (opening a write,
+/// a chunk); a read waits for a round begun after it arrived. Without that, every step of a
+/// PUT in a group of three cost a round trip to the followers after its commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_rest_on_their_own_commit_and_reads_on_a_round_of_heartbeats() {
+    let cluster = Cluster::start(group_of_three(false)).await.unwrap();
+    let leader = cluster.metad_leader().await.unwrap();
+    let client = cluster.client_of(&[leader]);
+    client.mkdir("/rounds", false).await.unwrap();
+    let before = leadership_rounds(&cluster, leader).await;
+    for n in 0..20u8 {
+        client.mkdir(&format!("/rounds/d{n}"), false).await.unwrap();
+        let path = format!("/rounds/f{n}");
+        let mut writer = client
+            .create(&path, CreateOptions::default())
+            .await
+            .unwrap();
+        writer.write(vec![n; 100].into()).await.unwrap();
+        writer.finish(FinishOptions::default()).await.unwrap();
+    }
+    let after_writes = leadership_rounds(&cluster, leader).await;
+    // 80 RPCs (mkdir, begin_write, alloc_chunk, commit, one after the other) ran no round;
+    // a few are allowed for chunkd calls that commit nothing.
+    assert!(
+        after_writes - before <= 4,
+        "20 mkdirs and 20 file writes ran {} leadership rounds",
+        after_writes - before
+    );
+    for n in 0..20u8 {
+        let entry = client.stat(&format!("/rounds/f{n}")).await.unwrap();
+        assert_eq!(entry.size, 100);
+    }
+    let after_reads = leadership_rounds(&cluster, leader).await;
+    assert!(
+        after_reads - after_writes >= 20,
+        "20 stats one after the other ran {} leadership rounds",
+        after_reads - after_writes
     );
 }

@@ -362,8 +362,12 @@ impl RaftGroup {
     /// up to `upto` (the newest one whose effects the answer could have read) is settled,
     /// this member still leads in the same run, and, with other voters, a quorum still
     /// follows it (so no other leader acknowledged anything the answer does not show).
+    /// `confirmed`: a batch of this run that the answer rests on was accepted by a quorum
+    /// after everything the answer read, which proves the last point without another round
+    /// (an entry of this term committed at index i means every later leader's entries come
+    /// after i, so they were acknowledged after this operation began).
     /// Blocking: called on the RPC's blocking thread.
-    pub fn settle(&self, generation: u64, upto: u64) -> Result<(), RpcError> {
+    pub fn settle(&self, generation: u64, upto: u64, confirmed: bool) -> Result<(), RpcError> {
         let shared = &self.shared;
         let state = shared.lock_state();
         let (state, _) = shared
@@ -378,7 +382,7 @@ impl RaftGroup {
         if !unchanged {
             return Err(shared.not_leader(None));
         }
-        if voters > 1 {
+        if voters > 1 && !confirmed {
             shared.read_gate.confirm(&shared.runtime, || async {
                 match shared.raft().ensure_linearizable().await {
                     Ok(_) => Ok(()),
@@ -390,6 +394,12 @@ impl RaftGroup {
             }
         }
         Ok(())
+    }
+
+    /// The count of leadership confirmation rounds run before answering (reads, and
+    /// writes that committed nothing), shared with the metrics registry.
+    pub fn leadership_rounds(&self) -> dfs_common::metrics::Counter {
+        self.shared.read_gate.rounds()
     }
 
     /// How many voters the group has now.

@@ -3,6 +3,7 @@
 //! still following this leader (openraft's `ensure_linearizable`). One round serves every
 //! request that arrived before it began, so a burst of reads costs one round, not one each.
 
+use dfs_common::metrics::Counter;
 use dfs_common::RpcError;
 use std::future::Future;
 use std::sync::{Condvar, Mutex};
@@ -13,6 +14,8 @@ use tokio::runtime::Handle;
 pub struct ReadGate {
     state: Mutex<Rounds>,
     finished: Condvar,
+    /// Rounds begun since start, for the metrics.
+    rounds: Counter,
 }
 
 #[derive(Default)]
@@ -45,6 +48,7 @@ impl ReadGate {
             if !state.running {
                 state.begun += 1;
                 state.running = true;
+                self.rounds.inc();
                 let this_round = state.begun;
                 drop(state);
                 let outcome = runtime.block_on(round());
@@ -56,6 +60,11 @@ impl ReadGate {
             }
             state = self.finished.wait(state).unwrap_or_else(|p| p.into_inner());
         }
+    }
+
+    /// The count of rounds begun, shared with the metrics registry.
+    pub fn rounds(&self) -> Counter {
+        self.rounds.clone()
     }
 }
 
