@@ -1,6 +1,8 @@
 //! `uploads ls|abort`: the open S3 multipart uploads of a bucket. Their parts hold chunks but
 //! are no namespace entries (`ls` never shows them), so this is where an operator finds the
-//! uploads that clients started and never completed or aborted, and drops them.
+//! uploads that clients started and never completed or aborted, and drops them. An upload
+//! whose completion in steps began and did not finish shows as `completing`: its parts are
+//! being moved into the object, so it has no part count.
 
 use super::emit;
 use crate::args::UploadsCommand;
@@ -33,19 +35,22 @@ pub async fn uploads(ctx: &mut Context, command: UploadsCommand) -> Result<(), C
             if !long {
                 return emit(&format_uploads(&listed));
             }
-            let rows: Vec<Option<(UploadEntry, PartTotals)>> = futures_util::stream::iter(listed)
+            let rows: Vec<Option<UploadRow>> = futures_util::stream::iter(listed)
                 .map(|upload| {
                     let client = client.clone();
                     async move {
+                        if upload.completing {
+                            return Ok(Some((upload, None)));
+                        }
                         let totals = part_totals(&client, &upload.upload_id).await?;
-                        Ok::<_, CliError>(totals.map(|totals| (upload, totals)))
+                        Ok::<_, CliError>(totals.map(|totals| (upload, Some(totals))))
                     }
                 })
                 .buffered(PARTS_CALLS_IN_FLIGHT)
                 .try_collect()
                 .await?;
             // An upload completed or aborted since the listing is simply no longer open.
-            let rows: Vec<(UploadEntry, PartTotals)> = rows.into_iter().flatten().collect();
+            let rows: Vec<UploadRow> = rows.into_iter().flatten().collect();
             emit(&format_uploads_long(&rows))
         }
         UploadsCommand::Abort {
@@ -180,6 +185,10 @@ pub fn next_uploads_marker(
     Ok(Some(next))
 }
 
+/// A line of `uploads ls -l`: the upload and its parts' totals (none while it is being
+/// completed).
+pub type UploadRow = (UploadEntry, Option<PartTotals>);
+
 /// How many parts an upload holds and their bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PartTotals {
@@ -240,14 +249,14 @@ pub fn format_uploads(uploads: &[UploadEntry]) -> String {
     }
     let rows: Vec<Vec<String>> = uploads.iter().map(upload_cells).collect();
     format_table(
-        &["KEY", "UPLOAD ID", "INITIATED (UTC)"],
-        &[Align::Left; 3],
+        &["KEY", "UPLOAD ID", "INITIATED (UTC)", "STATE"],
+        &[Align::Left; 4],
         &rows,
     )
 }
 
 /// The table of `uploads ls -l`: with each upload's parts and bytes.
-pub fn format_uploads_long(rows: &[(UploadEntry, PartTotals)]) -> String {
+pub fn format_uploads_long(rows: &[UploadRow]) -> String {
     if rows.is_empty() {
         return String::new();
     }
@@ -255,14 +264,27 @@ pub fn format_uploads_long(rows: &[(UploadEntry, PartTotals)]) -> String {
         .iter()
         .map(|(upload, totals)| {
             let mut cells = upload_cells(upload);
-            cells.push(totals.parts.to_string());
-            cells.push(totals.bytes.to_string());
+            match totals {
+                Some(totals) => {
+                    cells.push(totals.parts.to_string());
+                    cells.push(totals.bytes.to_string());
+                }
+                None => cells.extend(["-".to_owned(), "-".to_owned()]),
+            }
             cells
         })
         .collect();
     format_table(
-        &["KEY", "UPLOAD ID", "INITIATED (UTC)", "PARTS", "BYTES"],
         &[
+            "KEY",
+            "UPLOAD ID",
+            "INITIATED (UTC)",
+            "STATE",
+            "PARTS",
+            "BYTES",
+        ],
+        &[
+            Align::Left,
             Align::Left,
             Align::Left,
             Align::Left,
@@ -274,10 +296,16 @@ pub fn format_uploads_long(rows: &[(UploadEntry, PartTotals)]) -> String {
 }
 
 fn upload_cells(upload: &UploadEntry) -> Vec<String> {
+    let state = if upload.completing {
+        "completing"
+    } else {
+        "open"
+    };
     vec![
         escape(&upload.key),
         escape(&upload.upload_id),
         format_time_short(upload.initiated_ms),
+        state.to_owned(),
     ]
 }
 
@@ -293,6 +321,7 @@ mod tests {
             owner_key: None,
             checksum_algorithm: None,
             checksum_type: None,
+            completing: false,
         }
     }
 
@@ -325,13 +354,16 @@ mod tests {
     fn upload_table() {
         let uploads = vec![
             upload("logs/a.bin", "0123456789abcdef0123456789abcdef"),
-            upload("x\ny", "ff"),
+            UploadEntry {
+                completing: true,
+                ..upload("x\ny", "ff")
+            },
         ];
         assert_eq!(
             format_uploads(&uploads),
-            "KEY         UPLOAD ID                         INITIATED (UTC)\n\
-             logs/a.bin  0123456789abcdef0123456789abcdef  2023-11-14 22:13\n\
-             x\\ny        ff                                2023-11-14 22:13\n"
+            "KEY         UPLOAD ID                         INITIATED (UTC)   STATE\n\
+             logs/a.bin  0123456789abcdef0123456789abcdef  2023-11-14 22:13  open\n\
+             x\\ny        ff                                2023-11-14 22:13  completing\n"
         );
         assert_eq!(format_uploads(&[]), "");
     }
@@ -341,18 +373,26 @@ mod tests {
         let rows = vec![
             (
                 upload("a", "01"),
-                PartTotals {
+                Some(PartTotals {
                     parts: 2,
                     bytes: 10_485_760,
-                },
+                }),
             ),
-            (upload("b", "02"), PartTotals::default()),
+            (upload("b", "02"), Some(PartTotals::default())),
+            (
+                UploadEntry {
+                    completing: true,
+                    ..upload("c", "03")
+                },
+                None,
+            ),
         ];
         assert_eq!(
             format_uploads_long(&rows),
-            "KEY  UPLOAD ID  INITIATED (UTC)   PARTS     BYTES\n\
-             a    01         2023-11-14 22:13      2  10485760\n\
-             b    02         2023-11-14 22:13      0         0\n"
+            "KEY  UPLOAD ID  INITIATED (UTC)   STATE       PARTS     BYTES\n\
+             a    01         2023-11-14 22:13  open            2  10485760\n\
+             b    02         2023-11-14 22:13  open            0         0\n\
+             c    03         2023-11-14 22:13  completing      -         -\n"
         );
         assert_eq!(format_uploads_long(&[]), "");
     }

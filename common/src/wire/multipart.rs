@@ -379,6 +379,11 @@ pub struct UploadEntry {
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// The checksum type, as given at creation.
     pub checksum_type: Option<ChecksumType>,
+    /// A completion in steps began and has not finished (its client went away, or it is
+    /// running now): the upload takes no more parts; sending the same completion again
+    /// finishes it, an abort drops it. Still in progress for S3, so still listed.
+    #[serde(default)]
+    pub completing: bool,
 }
 
 /// The answer to [`ListUploadsReq`].

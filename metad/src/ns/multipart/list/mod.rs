@@ -3,8 +3,9 @@
 //!
 //! The `upload` rows of a bucket are keyed bucket ‖ key ‖ 0 ‖ id, which is that order already,
 //! so a page is one scan from the markers on. A common prefix is reported once and everything
-//! under it skipped by one seek. Completed uploads (kept a day for repeated completions) are
-//! passed over.
+//! under it skipped by one seek. Uploads being completed in steps are listed (S3 counts them
+//! in progress until the completion answers; they are marked). Completed uploads (kept a day
+//! for repeated completions) and uploads being aborted (gone for clients) are passed over.
 
 use crate::ns::{bucket_by_name, Namespace};
 use crate::store::keys;
@@ -67,9 +68,11 @@ impl Namespace {
                         return Ok(true);
                     };
                     let upload = Upload::decode(value)?;
-                    if upload.state != UploadState::Open {
-                        return Ok(true);
-                    }
+                    let completing = match upload.state {
+                        UploadState::Open => false,
+                        UploadState::Completing(_) => true,
+                        UploadState::Completed(_) | UploadState::Aborting => return Ok(true),
+                    };
                     if let Some(cp) = common_prefix(&key) {
                         resume = Some(past(&cp));
                         items.push(Item::Prefix(cp));
@@ -82,6 +85,7 @@ impl Namespace {
                         owner_key: upload.owner_key,
                         checksum_algorithm: upload.checksum_algorithm.map(Into::into),
                         checksum_type: upload.checksum_type.map(Into::into),
+                        completing,
                     }));
                     Ok(items.len() <= max)
                 },

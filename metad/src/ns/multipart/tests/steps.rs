@@ -184,3 +184,36 @@ fn a_small_completion_is_one_transaction_as_before() {
             .expect("completed in one step");
     assert_eq!(done.entry.chunk_count, 3);
 }
+
+#[test]
+fn an_upload_being_completed_is_listed_as_such_and_one_being_aborted_is_not() {
+    let f = fixture();
+    let (completing, _) = upload(&f);
+    let req = request(&completing, &[1, 2, 3]);
+    assert!(f.ns.complete_step(&req).unwrap().is_none());
+    assert!(f.ns.complete_step(&req).unwrap().is_none());
+    let (aborting, _) = upload(&f);
+    assert!(!f.ns.abort_step(&aborting, None, "aborted").unwrap());
+    let open = create(&f, "/bkt/e");
+    let listing = |f: &Fixture| {
+        f.ns.list_uploads(&ListUploadsReq {
+            bucket: "bkt".parse().unwrap(),
+            prefix: String::new(),
+            delimiter: None,
+            key_marker: None,
+            upload_id_marker: None,
+            max_uploads: 100,
+        })
+        .unwrap()
+        .uploads
+        .into_iter()
+        .map(|u| (u.upload_id, u.completing))
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        listing(&f),
+        [(completing.clone(), true), (open.clone(), false)]
+    );
+    f.ns.complete_upload(&req).unwrap();
+    assert_eq!(listing(&f), [(open, false)]);
+}
