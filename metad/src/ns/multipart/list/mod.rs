@@ -125,4 +125,4 @@ impl Namespace {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

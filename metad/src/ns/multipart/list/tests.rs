@@ -6,7 +6,7 @@ use crate::store::queue::Queue;
 use dfs_common::wire::*;
 use dfs_common::{ErrorCode, ErrorDetail};
 
-fn list(
+pub(in crate::ns::multipart) fn list(
     f: &Fixture,
     prefix: &str,
     delimiter: Option<&str>,

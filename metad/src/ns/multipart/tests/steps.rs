@@ -4,6 +4,7 @@
 //! completion releases everything, and an abort of many parts takes several steps.
 
 use super::{abort, create, etag, put_part, refcount, MIB};
+use crate::ns::multipart::list::tests::list;
 use crate::ns::tests::{chunk_ids, code, drain_all, names, put, queued, s3_fixture, stat, Fixture};
 use crate::store::queue::Queue;
 use crate::store::values::{Upload, UploadState};
@@ -196,19 +197,11 @@ fn an_upload_being_completed_is_listed_as_such_and_one_being_aborted_is_not() {
     assert!(!f.ns.abort_step(&aborting, None, "aborted").unwrap());
     let open = create(&f, "/bkt/e");
     let listing = |f: &Fixture| {
-        f.ns.list_uploads(&ListUploadsReq {
-            bucket: "bkt".parse().unwrap(),
-            prefix: String::new(),
-            delimiter: None,
-            key_marker: None,
-            upload_id_marker: None,
-            max_uploads: 100,
-        })
-        .unwrap()
-        .uploads
-        .into_iter()
-        .map(|u| (u.upload_id, u.completing))
-        .collect::<Vec<_>>()
+        let page = list(f, "", None, None, None, 100);
+        let uploads = page.uploads.into_iter();
+        uploads
+            .map(|u| (u.upload_id, u.completing))
+            .collect::<Vec<_>>()
     };
     assert_eq!(
         listing(&f),
