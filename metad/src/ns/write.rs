@@ -441,6 +441,9 @@ impl Namespace {
             txn.commit(true)?;
             return Ok(entry);
         }
+        // A directory object (source or copy) is rewritten in one transaction: bounded.
+        let bounded = if dst.trailing_slash { &dst } else { &src };
+        super::target::check_directory_object(bounded, payload.chunk_count, step)?;
         let rows = file_chunks(&txn, src_inode)?;
         // Shared before the destination's old data is released: a chunk both use never
         // drops to zero references on the way.

@@ -77,7 +77,7 @@ impl Namespace {
         // Every listed part is gone: the parts still there are the unlisted ones.
         if !moved_all
             || budget == 0
-            || release_parts(&mut txn, found, budget, "left out of the completion")?
+            || release_parts(&mut txn, found, budget, &[], "left out of the completion")?
         {
             save_progress(&mut txn, found, &assembly)?;
             txn.commit(true)?;

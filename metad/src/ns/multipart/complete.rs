@@ -8,7 +8,7 @@
 use super::assemble::save_progress;
 use super::release::release_parts;
 use super::{find_upload, no_such_upload, normalize_etag, Found};
-use crate::ns::target::{file_of, payload_of, Target};
+use crate::ns::target::{check_directory_object, file_of, payload_of, Target};
 use crate::ns::{now_ms, to_entry, Namespace};
 use crate::store::keys;
 use crate::store::values::{
@@ -92,9 +92,25 @@ impl Namespace {
             payload.part_sizes.push(part.size);
         }
         let all_slices: usize = summaries.values().map(|p| p.slices).sum();
+        let step = self.settings.slice_caps.step;
         // A directory object's rows live under the directory's own inode, next to its current
-        // payload's: it is always completed at once (within the object cap).
-        if all_slices > self.settings.slice_caps.step && !path.trailing_slash {
+        // payload's: it is always linked in one transaction, so it holds at most one step of
+        // slices, and the parts left out of it are released first, a step at a time.
+        if path.trailing_slash {
+            check_directory_object(&path, payload.chunk_count, step)?;
+            if all_slices > step {
+                drop(txn);
+                let mut txn = self.store.begin();
+                let found = find_upload(&txn, &req.upload_id, req.path.as_ref())?;
+                if found.upload.state == UploadState::Open {
+                    let why = "left out of the completion";
+                    release_parts(&mut txn, &found, step, &listed, why)?;
+                    txn.commit(true)?;
+                }
+                return Ok(None);
+            }
+        }
+        if all_slices > step && !path.trailing_slash {
             let assembly = Assembly {
                 inode: self.new_inode()?,
                 part_numbers: listed,
@@ -128,7 +144,13 @@ impl Namespace {
                 txn.delete(Cf::Part, &key);
             }
         }
-        release_parts(&mut txn, &found, usize::MAX, "left out of the completion")?;
+        release_parts(
+            &mut txn,
+            &found,
+            usize::MAX,
+            &[],
+            "left out of the completion",
+        )?;
         let inode = target.inode;
         let entry = target.replace(&mut txn, payload.clone(), &rows, &path, now)?;
         mark_completed(&mut txn, &found, listed, inode, payload, now)?;

@@ -45,7 +45,7 @@ impl Namespace {
             }
             UploadState::Open | UploadState::Aborting => {}
         }
-        let more = release_parts(&mut txn, &found, self.settings.slice_caps.step, why)?;
+        let more = release_parts(&mut txn, &found, self.settings.slice_caps.step, &[], why)?;
         if more {
             let aborting = Upload {
                 state: UploadState::Aborting,
@@ -63,12 +63,14 @@ impl Namespace {
     }
 }
 
-/// Stages the release of the upload's parts in number order until `budget` slices are
-/// released (whole parts: at least one when any is left). Returns whether parts remain.
+/// Stages the release of the upload's parts in number order, but those numbered in `keep`,
+/// until `budget` slices are released (whole parts: at least one when any is left). Returns
+/// whether parts (other than `keep`) remain.
 pub(super) fn release_parts(
     txn: &mut Txn<'_>,
     found: &Found,
     budget: usize,
+    keep: &[u32],
     why: &str,
 ) -> Result<bool, StoreError> {
     let mut taken: Vec<(u32, Part)> = Vec::new();
@@ -84,6 +86,7 @@ pub(super) fn release_parts(
                 return Ok(false);
             }
             match keys::parse_part(key) {
+                Some(number) if keep.contains(&number) => {}
                 Some(number) => {
                     let part = Part::decode(value)?;
                     slices = slices.saturating_add(part.slices.len());

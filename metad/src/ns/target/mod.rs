@@ -244,5 +244,24 @@ pub(super) fn file_of(inode: InodeId, mtime_ms: u64, payload: DirObject) -> File
     }
 }
 
+/// Refuses a payload of more than `cap` (`SliceCaps::step`) slices for the directory object
+/// `path`: its rows are rewritten under the directory's own inode in one transaction, so they
+/// cannot be written in steps or shared like a file's.
+pub(crate) fn check_directory_object(
+    path: &DfsPath,
+    slices: u64,
+    cap: usize,
+) -> Result<(), RpcError> {
+    if slices <= cap as u64 {
+        return Ok(());
+    }
+    Err(RpcError::detailed(
+        dfs_common::ErrorDetail::InvalidRequest,
+        format!(
+            "a directory object (a key ending in /, here {path}) holds at most {cap} slices of chunks, and this one would take {slices} (a key without the trailing / has no such limit)"
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests;

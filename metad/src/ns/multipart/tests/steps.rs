@@ -5,7 +5,9 @@
 
 use super::{abort, create, etag, put_part, refcount, MIB};
 use crate::ns::multipart::list::tests::list;
-use crate::ns::tests::{chunk_ids, code, drain_all, names, put, queued, s3_fixture, stat, Fixture};
+use crate::ns::tests::{
+    chunk_ids, code, copy, drain_all, names, put, queued, s3_fixture, stat, Fixture,
+};
 use crate::store::queue::Queue;
 use crate::store::values::{Upload, UploadState};
 use crate::store::{keys, Cf, Reader};
@@ -209,4 +211,34 @@ fn an_upload_being_completed_is_listed_as_such_and_one_being_aborted_is_not() {
     );
     f.ns.complete_upload(&req).unwrap();
     assert_eq!(listing(&f), [(open, false)]);
+}
+
+#[test]
+fn a_directory_object_holds_one_step_of_slices_and_its_left_out_parts_go_in_steps() {
+    let f = fixture();
+    let id = create(&f, "/bkt/dir/");
+    let mut chunks = Vec::new();
+    for (number, slices) in [(1, 5), (2, 5), (3, 2)] {
+        let lens = vec![MIB; slices];
+        chunks.push(put_part(&f, &id, number, &lens, number).unwrap().1);
+    }
+    // Over the cap of a directory object (4 slices here): refused, nothing changed.
+    let err = f.ns.complete_upload(&request(&id, &[1, 3])).unwrap_err();
+    assert_eq!(err.detail, ErrorDetail::InvalidRequest, "{err}");
+    assert!(err.message.contains("at most 4 slices"), "{err}");
+    assert_eq!(state(&f, &id), Some(UploadState::Open));
+    assert!(queued(&f.store, Queue::Gc).is_empty());
+    // Within it: the parts left out (10 slices) are released a step at a time, then linked.
+    assert!(f.ns.complete_step(&request(&id, &[3])).unwrap().is_none());
+    assert_eq!(queued(&f.store, Queue::Gc), chunks[0]);
+    let done = f.ns.complete_upload(&request(&id, &[3])).unwrap();
+    assert_eq!(done.entry.chunk_count, 2);
+    assert_eq!(chunk_ids(&f.ns, "/bkt/dir/"), chunks[2]);
+    assert_eq!(queued(&f.store, Queue::Gc).len(), 10);
+    // A copy onto a directory object is bounded the same way.
+    let (big, _) = upload(&f);
+    f.ns.complete_upload(&request(&big, &[1, 2, 3])).unwrap();
+    let err = copy(&f.ns, "/bkt/d/k", "/bkt/dir/").unwrap_err();
+    assert_eq!(err.detail, ErrorDetail::InvalidRequest, "{err}");
+    assert_eq!(chunk_ids(&f.ns, "/bkt/dir/"), chunks[2]);
 }
