@@ -181,6 +181,10 @@ impl Namespace {
         }
         let path = DfsPath::parse(&session.path)?;
         let chunks = self.check_written(session, req.session, req.size, &req.chunks, &path)?;
+        if path.trailing_slash {
+            let step = self.settings.slice_caps.step;
+            super::target::check_directory_object(&path, chunks.len() as u64, step)?;
+        }
         let now = now_ms();
         let mut txn = self.store.begin();
         let target = Target::at_path(self, &mut txn, &path, now)?;

@@ -240,5 +240,9 @@ fn a_directory_object_holds_one_step_of_slices_and_its_left_out_parts_go_in_step
     f.ns.complete_upload(&request(&big, &[1, 2, 3])).unwrap();
     let err = copy(&f.ns, "/bkt/d/k", "/bkt/dir/").unwrap_err();
     assert_eq!(err.detail, ErrorDetail::InvalidRequest, "{err}");
+    // And so is a write of more chunks than that.
+    let err = put(&f.ns, "/bkt/dir/", 5).unwrap_err();
+    assert_eq!(err.detail, ErrorDetail::InvalidRequest, "{err}");
+    put(&f.ns, "/bkt/other/", 4).unwrap();
     assert_eq!(chunk_ids(&f.ns, "/bkt/dir/"), chunks[2]);
 }
