@@ -187,15 +187,7 @@ pub(super) fn not_leading(
         Role::Follower {
             leader: Some(leader),
         } => shared.not_leader(Some(leader)),
-        Role::Starting => {
-            let metrics = shared.raft().metrics();
-            let silence = metrics.borrow().millis_since_quorum_ack.unwrap_or(0);
-            if voter_count(shared) > 1 && silence > silence_ms {
-                no_quorum(shared, silence)
-            } else {
-                shared.not_leader(None)
-            }
-        }
+        Role::Starting => lost_majority(shared).unwrap_or_else(|| shared.not_leader(None)),
         Role::Follower { leader: None } | Role::Leading { .. } => {
             let leaderless = leaderless_since.map_or(0, |t| t.elapsed().as_millis() as u64);
             if leaderless <= 2 * silence_ms {
@@ -228,9 +220,21 @@ fn silent_members(shared: &Shared, ms: u64) -> String {
         .join(", ")
 }
 
+/// `NoQuorum` if this member, leading or starting to, is one of several voters and has heard
+/// from no majority of them for longer than an election timeout (`quorum_silence_ms`).
+pub(super) fn lost_majority(shared: &Shared) -> Option<RpcError> {
+    let (voters, silence) = {
+        let metrics = shared.raft().metrics();
+        let metrics = metrics.borrow();
+        let voters = metrics.membership_config.membership().voter_ids().count();
+        (voters, metrics.millis_since_quorum_ack.unwrap_or(0))
+    };
+    (voters > 1 && silence > shared.quorum_silence_ms).then(|| no_quorum(shared, silence))
+}
+
 /// The answer of a leader that has heard from no majority for `silence_ms`: it names the
 /// members it has not heard from.
-pub(super) fn no_quorum(shared: &Shared, silence_ms: u64) -> RpcError {
+fn no_quorum(shared: &Shared, silence_ms: u64) -> RpcError {
     let who = match silent_members(shared, shared.quorum_silence_ms) {
         silent if silent.is_empty() => String::new(),
         silent => format!(" (not answering: {silent})"),

@@ -348,14 +348,10 @@ impl RaftGroup {
                 }
             }
         };
-        let metrics = self.shared.raft().metrics();
-        let metrics = metrics.borrow();
-        let voters = metrics.membership_config.membership().voter_ids().count();
-        let silence = metrics.millis_since_quorum_ack.unwrap_or(0);
-        if voters > 1 && silence > self.shared.quorum_silence_ms {
-            return Err(leadership::no_quorum(&self.shared, silence));
+        match leadership::lost_majority(&self.shared) {
+            Some(err) => Err(err),
+            None => Ok(generation),
         }
-        Ok(generation)
     }
 
     /// Waits until an answer computed in leader run `generation` may be given: every batch

@@ -110,7 +110,7 @@ impl Namespace {
                 return Ok(None);
             }
         }
-        if all_slices > step && !path.trailing_slash {
+        if all_slices > step {
             let assembly = Assembly {
                 inode: self.new_inode()?,
                 part_numbers: listed,
