@@ -45,6 +45,11 @@ pub enum Command {
         local: PathBuf,
         /// Where to put it (default: the current directory, same name).
         remote: Option<String>,
+        /// Upload as a multipart upload in parts of SIZE (5M to 5G, e.g. 64M). Without it a
+        /// file goes up in one piece unless it is larger than one write session holds
+        /// (10,000 chunks: 78 GiB in 8 MiB chunks); then in parts of 1 GiB or more.
+        #[arg(long, value_name = "SIZE", value_parser = dfs_common::config::parse_size)]
+        part_size: Option<u64>,
     },
     /// Download files: get REMOTE... [LOCAL] (LOCAL a directory: into it, same name; - for
     /// standard output; default: the current local directory). REMOTE may have wildcards.

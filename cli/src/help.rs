@@ -19,7 +19,7 @@ pub struct HelpEntry {
 pub const COMMANDS: &[HelpEntry] = &[
     HelpEntry {
         name: "put",
-        usage: "put LOCAL [REMOTE]",
+        usage: "put [--part-size SIZE] LOCAL [REMOTE]",
         summary: "upload a local file; no REMOTE: into the current directory, same name",
         example: "put holiday.jpg /photos/2024/",
     },
@@ -378,7 +378,7 @@ mod tests {
         let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
             usage_line(&words(&["put"])).as_deref(),
-            Some("put LOCAL [REMOTE]")
+            Some("put [--part-size SIZE] LOCAL [REMOTE]")
         );
         assert_eq!(
             usage_line(&words(&["key", "create"])).as_deref(),

@@ -66,6 +66,65 @@ async fn ranged_reads_through_the_client_library() {
     }
 }
 
+/// `put --part-size` writes a multipart upload: the parts are the file's pieces in order (the
+/// last one short, or none left over when the file ends on a part boundary), the object reads
+/// back byte for byte with S3's multipart ETag, and no upload is left open. A part size S3
+/// would refuse is a one-line error before anything is written, and so is a bucket whose
+/// name is no S3 bucket name (a multipart upload needs one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_with_a_part_size_writes_a_multipart_object() {
+    const MIB: usize = 1 << 20;
+    let cluster = Cluster::start(ClusterOptions::default()).await.unwrap();
+    cluster.dfs_ok(&["mkdir", "/parts"]);
+    for (index, size) in [12 * MIB + 3, 10 * MIB].into_iter().enumerate() {
+        let data = test_bytes(size, 40 + index as u64);
+        let local = cluster.dir().join(format!("parts-{index}"));
+        std::fs::write(&local, &data).unwrap();
+        let remote = format!("/parts/file-{index}");
+        cluster.dfs_ok(&["put", "--part-size", "5M", local.to_str().unwrap(), &remote]);
+
+        let back = cluster.dir().join(format!("parts-back-{index}"));
+        cluster.dfs_ok(&["get", &remote, back.to_str().unwrap()]);
+        assert!(std::fs::read(&back).unwrap() == data, "content of {remote}");
+        let entry = cluster.client().stat(&remote).await.unwrap();
+        let parts: Vec<&[u8]> = data.chunks(5 * MIB).collect();
+        let sizes: Vec<u64> = parts.iter().map(|p| p.len() as u64).collect();
+        assert_eq!(entry.part_sizes, sizes, "parts of {remote}");
+        let digests: Vec<u8> = parts
+            .iter()
+            .flat_map(|p| {
+                use md5::Digest;
+                md5::Md5::digest(p).to_vec()
+            })
+            .collect();
+        let etag = format!("\"{}-{}\"", md5_hex(&digests), parts.len());
+        assert_eq!(entry.etag, etag, "ETag of {remote}");
+    }
+    assert_eq!(cluster.dfs_ok(&["uploads", "ls", "parts"]).trim(), "");
+
+    let local = cluster.dir().join("parts-0");
+    let err = cluster.dfs_err(&[
+        "put",
+        "--part-size",
+        "1M",
+        local.to_str().unwrap(),
+        "/parts/small",
+    ]);
+    assert!(
+        err.contains("--part-size must be between 5.0 MiB and"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(cluster.client().stat("/parts/small").await.is_err());
+    cluster.dfs_ok(&["mkdir", "/b"]);
+    let err = cluster.dfs_err(&["put", "--part-size", "5M", local.to_str().unwrap(), "/b/x"]);
+    assert!(
+        err.contains("multipart upload needs an S3 object path"),
+        "{err}"
+    );
+    assert!(cluster.client().stat("/b/x").await.is_err());
+}
+
 fn md5_hex(data: &[u8]) -> String {
     use md5::Digest;
     hex::encode(md5::Md5::digest(data))

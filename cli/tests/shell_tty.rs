@@ -60,7 +60,7 @@ async fn the_shell_completes_and_behaves_like_ftp_on_a_terminal() {
     term.expect_raw("\x1b[90mLOCAL [REMOTE]\x1b[0m");
     // Too few arguments: the usage, on one line.
     term.send("\r");
-    term.expect("error: put: too few arguments (usage: put LOCAL [REMOTE])\n");
+    term.expect("error: put: too few arguments (usage: put [--part-size SIZE] LOCAL [REMOTE])\n");
     term.expect_prompt("dfs:/> ");
 
     // A subcommand: `key cr` + Tab is `key create`.

@@ -48,7 +48,9 @@ pub struct Config {
     pub replication: u32,
     /// Bytes per chunk that writers cut files into; an integer or a size such as `"8M"`. A
     /// multipart object holds at most `MAX_OBJECT_SLICES` (2^20) chunk slices, so below about
-    /// 5 MiB the largest one that can be completed is smaller than S3's 5 TiB.
+    /// 5 MiB the largest one that can be completed is smaller than S3's 5 TiB. A write session
+    /// holds at most `MAX_SESSION_CHUNKS` (10,000) chunks: below 512 KiB a 5 GiB PUT or part
+    /// is refused as too large.
     #[serde(deserialize_with = "size_from_int_or_text")]
     pub chunk_size: u64,
     /// How often chunkds send a heartbeat, in milliseconds (told to them at registration).

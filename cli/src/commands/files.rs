@@ -1,13 +1,13 @@
 //! Data commands: put, get, cp.
 
-use super::{interrupted, ns, sources_and_target};
+use super::{interrupted, ns, parts, sources_and_target};
 use crate::glob;
 use crate::output::format_size;
 use crate::paths;
 use crate::{CliError, Context};
 use bytes::BytesMut;
 use dfs_client::{CreateOptions, FileWriter, FinishOptions};
-use dfs_common::wire::EntryKind;
+use dfs_common::wire::{Entry, EntryKind};
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -31,9 +31,16 @@ fn progress_bar(enabled: bool, len: u64) -> ProgressBar {
     bar
 }
 
-/// `put LOCAL [REMOTE]`: uploads a local file, computing its ETag on the way. Without
-/// REMOTE it goes into the current directory under its own name, as in ftp and sftp.
-pub async fn put(ctx: &mut Context, local: &Path, remote: Option<&str>) -> Result<(), CliError> {
+/// `put [--part-size SIZE] LOCAL [REMOTE]`: uploads a local file, computing its ETag on the
+/// way. Without REMOTE it goes into the current directory under its own name, as in ftp and
+/// sftp. A file larger than one write session holds, or any file with a part size, goes up
+/// as a multipart upload (`parts`).
+pub async fn put(
+    ctx: &mut Context,
+    local: &Path,
+    remote: Option<&str>,
+    part_size: Option<u64>,
+) -> Result<(), CliError> {
     if remote.is_none() && ctx.cwd == "/" {
         // Files live in buckets: the root takes none (and a one-shot command is always at /).
         return Err(CliError::Usage(format!(
@@ -60,28 +67,40 @@ pub async fn put(ctx: &mut Context, local: &Path, remote: Option<&str>) -> Resul
     let mut file = tokio::fs::File::open(local)
         .await
         .map_err(CliError::io(format!("cannot open {shown}")))?;
-    let mut writer = client
+    let writer = client
         .create(&target, CreateOptions::default())
         .await
         .map_err(|err| ns::error_at_target(err, &target))?;
+    let content_type = guess_content_type(name).map(str::to_owned);
     let bar = progress_bar(ctx.progress, meta.len());
-    // Ctrl-C aborts the write session here, before the process goes away.
-    let pumped = tokio::select! {
-        result = pump(&mut file, &mut writer, &bar, &shown) => result,
-        () = interrupted() => Err(CliError::Interrupted),
+    let written = match parts::plan(meta.len(), writer.chunk_size(), part_size) {
+        Ok(None) => put_whole(writer, &mut file, content_type, &bar, &shown).await,
+        Ok(Some(part_size)) => {
+            writer.abort().await;
+            parts::put(
+                &client,
+                &mut file,
+                &target,
+                part_size,
+                content_type,
+                &bar,
+                &shown,
+            )
+            .await
+        }
+        Err(message) => {
+            writer.abort().await;
+            Err(CliError::Usage(format!("cannot put {shown}: {message}")))
+        }
     };
-    if let Err(err) = pumped {
-        bar.abandon();
-        writer.abort().await;
-        return Err(err);
-    }
-    let opts = FinishOptions {
-        content_type: guess_content_type(name).map(str::to_owned),
-        ..FinishOptions::default()
+    let entry = match written {
+        Ok(entry) => entry,
+        Err(err) => {
+            bar.abandon();
+            return Err(err);
+        }
     };
-    let finished = writer.finish(opts).await;
     bar.finish_and_clear();
-    let entry = finished.map_err(|err| ns::error_at_target(err, &target))?;
     if ctx.progress {
         eprintln!(
             "{target}: {} written, ETag {}",
@@ -92,18 +111,50 @@ pub async fn put(ctx: &mut Context, local: &Path, remote: Option<&str>) -> Resul
     Ok(())
 }
 
-/// Copies the file into the writer in chunk-sized reads.
-async fn pump(
+/// Writes the file in one write session and commits it.
+async fn put_whole(
+    mut writer: FileWriter,
+    file: &mut tokio::fs::File,
+    content_type: Option<String>,
+    bar: &ProgressBar,
+    shown: &str,
+) -> Result<Entry, CliError> {
+    // Ctrl-C aborts the write session here, before the process goes away.
+    let pumped = tokio::select! {
+        result = pump(file, &mut writer, bar, shown, u64::MAX) => result,
+        () = interrupted() => Err(CliError::Interrupted),
+    };
+    if let Err(err) = pumped {
+        writer.abort().await;
+        return Err(err);
+    }
+    let target = writer.path().to_owned();
+    let opts = FinishOptions {
+        content_type,
+        ..FinishOptions::default()
+    };
+    writer
+        .finish(opts)
+        .await
+        .map_err(|err| ns::error_at_target(err, &target))
+}
+
+/// Copies up to `limit` bytes of the file (to its end, if sooner) into the writer in
+/// chunk-sized reads; returns how many it copied.
+pub(super) async fn pump(
     file: &mut tokio::fs::File,
     writer: &mut FileWriter,
     bar: &ProgressBar,
     shown: &str,
-) -> Result<(), CliError> {
+    limit: u64,
+) -> Result<u64, CliError> {
     let block = writer.chunk_size().clamp(1, MAX_READ) as usize;
+    let mut source = file.take(limit);
+    let mut copied = 0;
     loop {
         let mut buf = BytesMut::with_capacity(block);
         while buf.len() < block {
-            let n = file
+            let n = source
                 .read_buf(&mut buf)
                 .await
                 .map_err(CliError::io(format!("cannot read {shown}")))?;
@@ -118,9 +169,10 @@ async fn pump(
                 .await
                 .map_err(|err| CliError::at(writer.path())(err))?;
             bar.inc(len as u64);
+            copied += len as u64;
         }
         if len < block {
-            return Ok(());
+            return Ok(copied);
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The commands, one file per family: `files` (put, get, cp), `ns` (ls, mkdir, rm, mv, stat,
-//! show), `space` (du, df), `admin` (status), `keys` (S3 access keys and bucket grants),
+//! show), `parts` (put as a multipart upload), `space` (du, df), `admin` (status), `keys` (S3 access keys and bucket grants),
 //! `uploads` (open multipart uploads). The one-shot command line and the shell both come
 //! through [`run`], so wildcards and defaults behave the same in both.
 
@@ -7,6 +7,7 @@ pub mod admin;
 pub mod files;
 pub mod keys;
 pub mod ns;
+mod parts;
 pub mod space;
 pub mod uploads;
 
@@ -19,7 +20,11 @@ use std::io::Write;
 pub async fn run(ctx: &mut Context, command: Command) -> Result<(), CliError> {
     match command {
         // `put` watches Ctrl-C itself, so that it can abort its write session before it returns.
-        Command::Put { local, remote } => files::put(ctx, &local, remote.as_deref()).await,
+        Command::Put {
+            local,
+            remote,
+            part_size,
+        } => files::put(ctx, &local, remote.as_deref(), part_size).await,
         Command::Get { paths } => interruptible(files::get(ctx, &paths)).await,
         Command::Cp { paths } => interruptible(files::cp(ctx, &paths)).await,
         Command::Ls { long, paths } => interruptible(ns::ls(ctx, &paths, long)).await,

@@ -194,7 +194,10 @@ mod tests {
 
     #[test]
     fn usage_hints_follow_the_command_name() {
-        assert_eq!(usage_hint("put ").as_deref(), Some("LOCAL [REMOTE]"));
+        assert_eq!(
+            usage_hint("put ").as_deref(),
+            Some("[--part-size SIZE] LOCAL [REMOTE]")
+        );
         assert_eq!(usage_hint("key create ").as_deref(), Some("NAME"));
         assert_eq!(usage_hint("mkdir ").as_deref(), Some("[-p] PATH"));
         assert_eq!(usage_hint("put"), None);

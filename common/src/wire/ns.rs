@@ -173,6 +173,16 @@ pub const MAX_CHUNK_PAGE: usize = 1000;
 /// clients before paging asked): 80 GiB of data at the default chunk size.
 pub const MAX_WHOLE_CHUNK_MAP: u64 = 10_000;
 
+/// Most chunks one write session may hold: a file written by [`BeginWriteReq`] or a part.
+///
+/// 78 GiB in metad's default 8 MiB chunks. An S3 PUT and a part (5 GiB at most) stay under it
+/// in chunks of 512 KiB or more; a larger file is written as a multipart upload (`dfs put`
+/// does so by itself). The cap bounds what one commit writes in one transaction (a few rows
+/// per chunk, near the 10,000 rows metad holds every batch to) and the size of its request.
+/// An allocation over it is `InvalidArgument` with the detail `EntityTooLarge`, and the
+/// session stays open for an abort.
+pub const MAX_SESSION_CHUNKS: usize = 10_000;
+
 /// The answer to [`StatReq`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StatResp {

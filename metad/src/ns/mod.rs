@@ -43,7 +43,9 @@ use crate::store::values::{dentry_kind, ChunkLoc, Dentry, Dir, DirObject, File, 
 use crate::store::{keys, Cf, IdKind, Reader, Store, StoreError, Txn};
 use dfs_common::names::BucketName;
 use dfs_common::path::DfsPath;
-use dfs_common::wire::{Entry, EntryKind, EMPTY_ETAG, MAX_OBJECT_SLICES, MAX_PART_COPY_SLICES};
+use dfs_common::wire::{
+    Entry, EntryKind, EMPTY_ETAG, MAX_OBJECT_SLICES, MAX_PART_COPY_SLICES, MAX_SESSION_CHUNKS,
+};
 use dfs_common::{ChunkId, ErrorCode, InodeId, NodeId, RpcError};
 use std::sync::Arc;
 
@@ -56,12 +58,12 @@ pub struct NsSettings {
     pub chunk_size: u64,
     /// Delay before chunks of uncommitted writes are deleted.
     pub orphan_grace_ms: u64,
-    /// How many slices a part copy and a completed object may hold.
+    /// How many slices a part copy, a completed object and a write session may hold.
     pub slice_caps: SliceCaps,
 }
 
 /// Caps on the slices of multipart objects: [`MAX_PART_COPY_SLICES`] and
-/// [`MAX_OBJECT_SLICES`], and the size of the steps of large completions and aborts (the
+/// [`MAX_OBJECT_SLICES`], on the chunks of a write session ([`MAX_SESSION_CHUNKS`]), and the size of the steps of large completions and aborts (the
 /// defaults, which the daemon always uses, are lowered by tests only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SliceCaps {
@@ -69,6 +71,8 @@ pub struct SliceCaps {
     pub part_copy: usize,
     /// Most slices of an object made by a completion.
     pub object: usize,
+    /// Most chunks of one write session ([`MAX_SESSION_CHUNKS`]).
+    pub session: usize,
     /// About how many slices one step of a completion or an abort moves or releases (whole
     /// parts): an upload of more completes and aborts in several transactions.
     pub step: usize,
@@ -79,6 +83,7 @@ impl Default for SliceCaps {
         SliceCaps {
             part_copy: MAX_PART_COPY_SLICES,
             object: MAX_OBJECT_SLICES,
+            session: MAX_SESSION_CHUNKS,
             step: detached::BATCH_ROWS,
         }
     }

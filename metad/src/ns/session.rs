@@ -125,15 +125,27 @@ impl Sessions {
         Ok(out)
     }
 
-    /// Records a newly allocated chunk.
+    /// Records a newly allocated chunk; refuses one more than `cap` (`SliceCaps::session`).
     pub fn add_chunk(
         &self,
         store: &Store,
         id: SessionId,
         chunk: ChunkId,
         nodes: Vec<NodeId>,
+        cap: usize,
     ) -> Result<(), RpcError> {
         self.update(store, id, |s| {
+            if s.chunks.len() >= cap {
+                return Err(RpcError::detailed(
+                    ErrorDetail::EntityTooLarge,
+                    format!(
+                        "write session {id} of {} already holds {cap} chunks, the most one session \
+                         may hold: write a larger file as a multipart upload (dfs put does so by \
+                         itself)",
+                        s.path
+                    ),
+                ));
+            }
             s.chunks.push(SessionChunk { id: chunk, nodes });
             Ok(())
         })

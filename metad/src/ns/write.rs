@@ -120,8 +120,9 @@ impl Namespace {
     pub fn alloc_chunk(&self, req: &AllocChunkReq) -> Result<AllocChunkResp, RpcError> {
         let nodes = self.place(self.settings.replication as usize, &req.exclude)?;
         let chunk_id = ChunkId(self.store.next_id(IdKind::Chunk)?);
+        let cap = self.settings.slice_caps.session;
         self.sessions
-            .add_chunk(&self.store, req.session, chunk_id, nodes.clone())?;
+            .add_chunk(&self.store, req.session, chunk_id, nodes.clone(), cap)?;
         Ok(AllocChunkResp {
             chunk_id,
             replicas: nodes.into_iter().map(|n| self.nodes.replica(n)).collect(),

@@ -115,3 +115,35 @@ fn sessions_of_a_schema_6_database_are_still_open_after_the_upgrade() {
     assert_eq!(stat(&ns, "/b/f").unwrap().entry.inode, entry.inode);
     assert!(mirror(&store).is_empty());
 }
+
+/// A write session holds at most `SliceCaps::session` chunks: the next allocation is refused
+/// as too large, the session stays open (its chunks are collected by an abort) and nothing is
+/// visible at the path; a file of exactly the cap commits.
+#[test]
+fn a_session_refuses_chunks_over_its_cap_and_stays_open_for_an_abort() {
+    let mut f = super::fixture();
+    f.ns.settings.slice_caps.session = 3;
+    assert_eq!(super::put(&f.ns, "/b/full", 3).unwrap().chunk_count, 3);
+
+    let open =
+        f.ns.begin_write(&BeginWriteReq {
+            path: "/b/over".parse().unwrap(),
+        })
+        .unwrap();
+    let alloc = || {
+        f.ns.alloc_chunk(&AllocChunkReq {
+            session: open.session,
+            exclude: vec![],
+        })
+    };
+    let allocated: Vec<_> = (0..3).map(|_| alloc().unwrap().chunk_id).collect();
+    let err = alloc().unwrap_err();
+    assert_eq!(err.detail, dfs_common::ErrorDetail::EntityTooLarge, "{err}");
+    assert!(err.message.contains("multipart upload"), "{err}");
+    assert!(stat(&f.ns, "/b/over").is_err());
+    f.ns.abort(&AbortReq {
+        session: open.session,
+    })
+    .unwrap();
+    assert_eq!(super::queued(&f.store, super::Queue::Gc), allocated);
+}

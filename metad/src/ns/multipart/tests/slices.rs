@@ -30,6 +30,7 @@ fn the_daemon_uses_the_documented_caps() {
         SliceCaps {
             part_copy: MAX_PART_COPY_SLICES,
             object: MAX_OBJECT_SLICES,
+            session: MAX_SESSION_CHUNKS,
             step: crate::ns::detached::BATCH_ROWS,
         }
     );
@@ -37,8 +38,10 @@ fn the_daemon_uses_the_documented_caps() {
 
 #[test]
 fn a_part_copy_over_the_cap_is_refused_and_changes_nothing() {
-    let f = s3_fixture();
-    // 10,001 chunks of 10 bytes: one slice more than a part copy may hold.
+    let mut f = s3_fixture();
+    // 10,001 chunks of 10 bytes: one slice more than a part copy may hold (and one chunk more
+    // than a write session may hold: such a source is a multipart object in real life).
+    f.ns.settings.slice_caps.session = MAX_PART_COPY_SLICES + 1;
     put(&f.ns, "/bkt/src", MAX_PART_COPY_SLICES + 1).unwrap();
     let chunks = chunk_ids(&f.ns, "/bkt/src");
     let id = create(&f, "/bkt/dst");
