@@ -3,7 +3,7 @@
 //! key named `test` made through metad once it answers.
 
 use crate::process::Daemon;
-use crate::{free_port, path_arg, Cluster};
+use crate::{path_arg, spawn_listening, Cluster};
 use anyhow::{bail, Result};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -27,27 +27,32 @@ impl Cluster {
     /// Starts the gateway against the running metad, waits until it is ready, and creates the
     /// `test` access key.
     pub(crate) async fn start_gateway(&mut self) -> Result<()> {
-        let addr = format!("127.0.0.1:{}", free_port()?);
-        let admin_addr = format!("127.0.0.1:{}", free_port()?);
-        let daemon = Daemon::spawn(
+        let (daemon, addrs) = spawn_listening(
             &self.bin_dir.join("gateway"),
-            vec![
-                "--listen".into(),
-                addr.clone(),
-                "--admin-listen".into(),
-                admin_addr.clone(),
-                "--metad".into(),
-                self.metad_addr.clone(),
-                "--secret-file".into(),
-                path_arg(&self.secret_file),
-                "--region".into(),
-                REGION.into(),
-                "--log-format".into(),
-                self.options.log_format_arg().into(),
-            ],
+            2,
+            |addrs| {
+                vec![
+                    "--listen".into(),
+                    addrs[0].clone(),
+                    "--admin-listen".into(),
+                    addrs[1].clone(),
+                    "--metad".into(),
+                    self.metad_addr.clone(),
+                    "--secret-file".into(),
+                    path_arg(&self.secret_file),
+                    "--region".into(),
+                    REGION.into(),
+                    "--log-format".into(),
+                    self.options.log_format_arg().into(),
+                ]
+            },
             self.dir.path().join("gateway.log"),
             &self.options.log_filter,
-        )?;
+            "gateway listening",
+        )
+        .await?;
+        let [addr, admin_addr] = <[String; 2]>::try_from(addrs)
+            .map_err(|_| anyhow::anyhow!("spawn_listening gave other than two addresses"))?;
         self.gateway = Some(Gateway {
             daemon,
             addr,
@@ -231,7 +236,7 @@ mod tests {
 
     #[tokio::test]
     async fn nothing_listening_has_no_status() {
-        let port = free_port().unwrap();
+        let port = crate::free_port().unwrap();
         assert_eq!(http_status(&format!("127.0.0.1:{port}"), "/").await, None);
     }
 }

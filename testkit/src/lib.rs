@@ -26,7 +26,7 @@ use dfs_common::auth::ClusterSecret;
 pub use dfs_common::daemon::LogFormat;
 use dfs_common::wire::NodeState;
 use gateway::Gateway;
-use process::Daemon;
+use process::{spawn_listening, Daemon};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -129,7 +129,8 @@ impl Cluster {
         let dir = tempfile::Builder::new().prefix("dfs-test-").tempdir()?;
         let secret_file = dir.path().join("cluster.secret");
         ClusterSecret::load_or_create(&secret_file).map_err(anyhow::Error::msg)?;
-        let (metads, metad_addrs) = metads::spawn(&options, dir.path(), &bin_dir, &secret_file)?;
+        let (metads, metad_addrs) =
+            metads::spawn(&options, dir.path(), &bin_dir, &secret_file).await?;
         let metad_addr = metad_addrs.join(",");
         let mut cluster = Cluster {
             dir,
@@ -145,29 +146,33 @@ impl Cluster {
             bin_dir,
         };
         for index in 0..cluster.options.chunkds {
-            let addr = format!("127.0.0.1:{}", free_port()?);
             let data = cluster.dir.path().join(format!("chunkd-{}", index + 1));
-            let daemon = Daemon::spawn(
+            let (daemon, mut addrs) = spawn_listening(
                 &cluster.bin_dir.join("chunkd"),
-                vec![
-                    "--listen".into(),
-                    addr.clone(),
-                    "--data".into(),
-                    path_arg(&data),
-                    "--metad".into(),
-                    cluster.metad_addr.clone(),
-                    "--secret-file".into(),
-                    path_arg(&cluster.secret_file),
-                    "--capacity".into(),
-                    "64G".into(),
-                    "--log-format".into(),
-                    cluster.options.log_format_arg().into(),
-                ],
+                1,
+                |addrs| {
+                    vec![
+                        "--listen".into(),
+                        addrs[0].clone(),
+                        "--data".into(),
+                        path_arg(&data),
+                        "--metad".into(),
+                        cluster.metad_addr.clone(),
+                        "--secret-file".into(),
+                        path_arg(&cluster.secret_file),
+                        "--capacity".into(),
+                        "64G".into(),
+                        "--log-format".into(),
+                        cluster.options.log_format_arg().into(),
+                    ]
+                },
                 cluster.dir.path().join(format!("chunkd-{}.log", index + 1)),
                 &cluster.options.log_filter,
-            )?;
+                "chunkd listening",
+            )
+            .await?;
             cluster.chunkds.push(daemon);
-            cluster.chunkd_addrs.push(addr);
+            cluster.chunkd_addrs.push(addrs.remove(0));
         }
         let expected = cluster.options.chunkds;
         cluster

@@ -1,9 +1,54 @@
 //! One daemon as a child process: its binary, arguments and log file, so that it can be
 //! killed like a power cut and started again exactly as before.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How a daemon's start ended (see [`Daemon::wait_listening`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Started {
+    /// It listens on its address.
+    Listening,
+    /// Its address was taken: another process bound the port between the harness's pick and
+    /// the daemon's bind (a parallel test, an outgoing connection's local port).
+    PortTaken,
+}
+
+/// Starts `binary` with the arguments `args` makes of `ports` fresh loopback addresses, and
+/// waits until it logs `marker`. A port is picked free before the daemon binds it, so another
+/// process may take it in between: then it starts again on new ports (a few times).
+pub(crate) async fn spawn_listening(
+    binary: &Path,
+    ports: usize,
+    args: impl Fn(&[String]) -> Vec<String>,
+    log: PathBuf,
+    log_filter: &str,
+    marker: &str,
+) -> Result<(Daemon, Vec<String>)> {
+    const ATTEMPTS: usize = 5;
+    for attempt in 1..=ATTEMPTS {
+        let addrs = (0..ports)
+            .map(|_| Ok(format!("127.0.0.1:{}", crate::free_port()?)))
+            .collect::<Result<Vec<String>>>()?;
+        let mut daemon = Daemon::spawn(binary, args(&addrs), log.clone(), log_filter)?;
+        match daemon
+            .wait_listening(marker, Duration::from_secs(30))
+            .await?
+        {
+            Started::Listening => return Ok((daemon, addrs)),
+            Started::PortTaken => eprintln!(
+                "{}: a port was taken (attempt {attempt}): starting on new ports",
+                binary.display()
+            ),
+        }
+    }
+    bail!(
+        "{}: ports were taken {ATTEMPTS} times in a row",
+        binary.display()
+    )
+}
 
 /// One daemon process of the cluster.
 pub(crate) struct Daemon {
@@ -14,6 +59,8 @@ pub(crate) struct Daemon {
     log_filter: String,
     /// Where its standard output and error go (appended across restarts).
     pub(crate) log: PathBuf,
+    /// The log's length when the process was last started: what it wrote since is after it.
+    log_start: u64,
 }
 
 impl Daemon {
@@ -31,6 +78,7 @@ impl Daemon {
             binary: binary.to_owned(),
             log_filter: log_filter.to_owned(),
             log,
+            log_start: 0,
         };
         daemon.respawn()?;
         Ok(daemon)
@@ -43,6 +91,7 @@ impl Daemon {
             .append(true)
             .open(&self.log)
             .with_context(|| format!("cannot open {}", self.log.display()))?;
+        self.log_start = log.metadata()?.len();
         let child = Command::new(&self.binary)
             .args(&self.args)
             .env("RUST_LOG", &self.log_filter)
@@ -100,6 +149,51 @@ impl Daemon {
             .and_then(|child| child.try_wait().ok().flatten())
     }
 
+    /// Waits until the process logs `marker` (the line it writes once it listens), or exits:
+    /// [`Started::PortTaken`] when it could not bind its address, an error with its log for
+    /// any other exit or after `timeout`.
+    pub(crate) async fn wait_listening(
+        &mut self,
+        marker: &str,
+        timeout: Duration,
+    ) -> Result<Started> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let written = self.log_since_start();
+            if written.contains(marker) {
+                return Ok(Started::Listening);
+            }
+            if let Some(status) = self.exit_status() {
+                // Read again: the last lines may have landed after the first read.
+                if self.log_since_start().contains("Address already in use") {
+                    return Ok(Started::PortTaken);
+                }
+                bail!(
+                    "{} exited ({status}) before it listened\n{}",
+                    self.binary.display(),
+                    self.log_tail(30)
+                );
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "{} did not log {marker:?} within {timeout:?}\n{}",
+                    self.binary.display(),
+                    self.log_tail(30)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// What the process wrote to its log since it was last started.
+    fn log_since_start(&self) -> String {
+        let content = std::fs::read(&self.log).unwrap_or_default();
+        let start = usize::try_from(self.log_start)
+            .unwrap_or(usize::MAX)
+            .min(content.len());
+        String::from_utf8_lossy(&content[start..]).into_owned()
+    }
+
     /// The last `lines` lines of its log, under a header naming the file.
     pub(crate) fn log_tail(&self, lines: usize) -> String {
         let content = std::fs::read_to_string(&self.log).unwrap_or_default();
@@ -113,5 +207,54 @@ impl Drop for Daemon {
     /// A daemon never outlives its handle, even when a cluster is dropped half-started.
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A daemon whose port another process holds exits; it is started again on a new port.
+    #[tokio::test]
+    async fn a_daemon_whose_port_was_taken_starts_again_on_a_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        dfs_common::auth::ClusterSecret::load_or_create(&secret).unwrap();
+        let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let held = held.local_addr().unwrap().to_string();
+        let attempts = std::sync::atomic::AtomicUsize::new(0);
+        let binary = crate::bin_dir(false).unwrap().join("chunkd");
+        let (mut daemon, addrs) = spawn_listening(
+            &binary,
+            1,
+            |addrs| {
+                // The first start is given the held port, as a race would.
+                let first = attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+                let listen = if first {
+                    held.clone()
+                } else {
+                    addrs[0].clone()
+                };
+                ["--listen", &listen, "--metad", "127.0.0.1:1", "--data"]
+                    .map(str::to_owned)
+                    .into_iter()
+                    .chain([
+                        dir.path().join("data").display().to_string(),
+                        "--secret-file".into(),
+                        secret.display().to_string(),
+                    ])
+                    .collect()
+            },
+            dir.path().join("chunkd.log"),
+            "info",
+            "chunkd listening",
+        )
+        .await
+        .unwrap();
+        assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_ne!(addrs[0], held);
+        let log = std::fs::read_to_string(dir.path().join("chunkd.log")).unwrap();
+        assert!(log.contains("Address already in use"), "{log}");
+        assert!(daemon.exit_status().is_none(), "{log}");
     }
 }
