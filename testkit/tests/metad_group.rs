@@ -136,9 +136,16 @@ async fn without_a_majority_writes_fail_clearly_and_resume_when_it_is_back() {
         cluster.kill_metad_member(*index);
     }
 
-    // Once the leader has heard from no majority for an election timeout (2 s here) it
-    // refuses at once; before that a write waits for a majority and ends in doubt.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // A write sent at once is proposed and waits for a majority; it ends in doubt as soon as
+    // the leader has heard from no majority for an election timeout (2 s here), with an
+    // answer that says so (before, it waited 10 s for a timeout of its own).
+    let in_flight = client.mkdir("/in-flight", false).await.unwrap_err();
+    assert!(
+        in_flight.message.contains("heard from no majority"),
+        "{in_flight}"
+    );
+    // From then on the leader refuses at once.
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let out = cluster.dfs().args(["mkdir", "/during"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -253,7 +253,15 @@ async fn propose(shared: &Arc<Shared>, proposal: Proposal, slot: Arc<Slot>) {
     };
     let shared = shared.clone();
     tokio::spawn(async move {
-        let outcome = match tokio::time::timeout(PROPOSE_TIMEOUT, receiver).await {
+        let waited = tokio::select! {
+            waited = tokio::time::timeout(PROPOSE_TIMEOUT, receiver) => waited,
+            lost = majority_lost(&shared) => {
+                let failure = Failure::Unknown(lost.message);
+                shared.settle(epoch, seq, &slot, Err(failure));
+                return;
+            }
+        };
+        let outcome = match waited {
             Ok(Ok(Ok(response))) if response.data.accepted => Ok(()),
             Ok(Ok(Ok(_))) => Err(Failure::NotLeader(None)),
             Ok(Ok(Err(ClientWriteError::ForwardToLeader(f)))) => {
@@ -268,6 +276,19 @@ async fn propose(shared: &Arc<Shared>, proposal: Proposal, slot: Arc<Slot>) {
         };
         shared.settle(epoch, seq, &slot, outcome);
     });
+}
+
+/// Completes once this leader has heard from no majority for an election timeout, with the
+/// answer that says so: a batch in flight then fails at once rather than at
+/// [`PROPOSE_TIMEOUT`] (its fate is unknown either way: a majority back before this member
+/// steps down may still commit it), and the writes after it are refused by the leader check.
+async fn majority_lost(shared: &Shared) -> dfs_common::RpcError {
+    loop {
+        if let Some(answer) = super::leadership::lost_majority(shared) {
+            return answer;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 impl Shared {
