@@ -49,6 +49,13 @@ struct Args {
     /// The cluster secret's file, with --metad.
     #[arg(long, value_name = "FILE")]
     secret_file: Option<PathBuf>,
+    /// Measure again a bucket an earlier run filled (with --metad), at the one point
+    /// --filled, without filling: after a restart or a compaction, or with a profiler.
+    #[arg(long, requires = "filled", requires = "metad")]
+    bucket: Option<String>,
+    /// Objects already in --bucket (an earlier run prints how many it put).
+    #[arg(long)]
+    filled: Option<u64>,
 }
 
 impl Args {
@@ -101,8 +108,15 @@ async fn main() -> Result<()> {
         }
     };
     let pid = cluster.as_ref().and_then(Cluster::metad_pid);
-    let bucket = BucketName::new(format!("bench-meta-{:08x}", rand::random::<u32>()))?;
-    client.mkdir(&format!("/{bucket}"), false).await?;
+    let (bucket, mut filled, points) = match (&args.bucket, args.filled) {
+        (Some(name), Some(filled)) => (BucketName::new(name.clone())?, filled, vec![filled]),
+        _ => {
+            let name = format!("bench-meta-{:08x}", rand::random::<u32>());
+            let bucket = BucketName::new(name)?;
+            client.mkdir(&format!("/{bucket}"), false).await?;
+            (bucket, 0, args.points())
+        }
+    };
     println!("dfs-bench-meta on {}", Machine::probe().describe());
     println!(
         "metad at {} ({}); bucket {bucket}; {} puts in flight",
@@ -119,8 +133,7 @@ async fn main() -> Result<()> {
         "objects", "put p50", "put p99", "list p50", "list p99", "metad RSS", "fill rate"
     );
     let concurrency = args.concurrency as usize;
-    let mut filled = 0u64;
-    for target in args.points() {
+    for target in points {
         let fill_rate = if target > filled {
             let started = Instant::now();
             let count = target - filled;

@@ -73,6 +73,8 @@ pub async fn put(
         .map_err(|err| ns::error_at_target(err, &target))?;
     let content_type = guess_content_type(name).map(str::to_owned);
     let bar = progress_bar(ctx.progress, meta.len());
+    // The cluster's chunk size comes with a write session: a file that goes up in parts gives
+    // this one back unused.
     let written = match parts::plan(meta.len(), writer.chunk_size(), part_size) {
         Ok(None) => put_whole(writer, &mut file, content_type, &bar, &shown).await,
         Ok(Some(part_size)) => {
