@@ -57,7 +57,7 @@ async fn the_shell_completes_and_behaves_like_ftp_on_a_terminal() {
     term.send("lp");
     term.expect_raw("\x1b[90mwd");
     term.send("\x15put ");
-    term.expect_raw("\x1b[90mLOCAL [REMOTE]\x1b[0m");
+    term.expect_raw("\x1b[90m[--part-size SIZE] LOCAL [REMOTE]\x1b[0m");
     // Too few arguments: the usage, on one line.
     term.send("\r");
     term.expect("error: put: too few arguments (usage: put [--part-size SIZE] LOCAL [REMOTE])\n");
