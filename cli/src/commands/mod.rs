@@ -1,6 +1,6 @@
-//! The commands, one file per family: `files` (put, get, cp), `ns` (ls, mkdir, rm, mv, stat,
-//! show), `parts` (put as a multipart upload), `space` (du, df), `admin` (status), `keys` (S3 access keys and bucket grants),
-//! `uploads` (open multipart uploads). The one-shot command line and the shell both come
+//! The commands, one file per family: `files` (put, get, cp), `parts` (put as a multipart
+//! upload), `ns` (ls, mkdir, rm, mv, stat, show), `space` (du, df), `admin` (status), `keys`
+//! (S3 access keys and bucket grants), `uploads` (open multipart uploads). The one-shot command line and the shell both come
 //! through [`run`], so wildcards and defaults behave the same in both.
 
 pub mod admin;

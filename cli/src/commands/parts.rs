@@ -124,13 +124,11 @@ pub(super) async fn put(
                 path: Some(object.clone()),
             };
             if let Err(abort_err) = client.uploads().abort(&abort).await {
+                let id = &abort.upload_id;
+                let (bucket, key) = (&object.bucket, &object.key);
                 eprintln!(
-                    "{target}: could not abort upload {} ({abort_err}): `dfs uploads abort {} {} {}` \
-                     drops it",
-                    abort.upload_id,
-                    object.bucket,
-                    object.key,
-                    abort.upload_id
+                    "{target}: could not abort upload {id} ({abort_err}): \
+                     `dfs uploads abort {bucket} {key} {id}` drops it"
                 );
             }
             Err(err)

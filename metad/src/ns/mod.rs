@@ -63,8 +63,9 @@ pub struct NsSettings {
 }
 
 /// Caps on the slices of multipart objects: [`MAX_PART_COPY_SLICES`] and
-/// [`MAX_OBJECT_SLICES`], on the chunks of a write session ([`MAX_SESSION_CHUNKS`]), and the size of the steps of large completions and aborts (the
-/// defaults, which the daemon always uses, are lowered by tests only).
+/// [`MAX_OBJECT_SLICES`], on the chunks of a write session ([`MAX_SESSION_CHUNKS`]), and the
+/// size of the steps of large completions and aborts (the defaults, which the daemon always
+/// uses, are lowered by tests only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SliceCaps {
     /// Most slices of a part made by a part copy.
