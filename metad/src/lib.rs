@@ -58,8 +58,9 @@ pub struct Config {
     /// A chunkd silent for this long (milliseconds) is declared dead and its chunks are
     /// re-replicated.
     pub dead_timeout_ms: u64,
-    /// Open write sessions older than this (seconds) are abandoned: they are removed and their
-    /// chunks collected.
+    /// Open write sessions idle this long (seconds: no chunk allocated, no commit tried) are
+    /// abandoned: they are removed and their chunks collected. An upload that makes progress
+    /// is never cut off, whatever its size.
     pub session_timeout_secs: u64,
     /// Chunks of writes that were never committed (aborted, expired, or left over by a failed
     /// replica) are deleted this many seconds after the write ended, so that a chunk write still
@@ -91,7 +92,7 @@ impl Default for Config {
             chunk_size: 8 << 20,
             heartbeat_interval_ms: 1000,
             dead_timeout_ms: 10_000,
-            session_timeout_secs: 86_400,
+            session_timeout_secs: 3_600,
             orphan_grace_secs: 3600,
             upload_expiry_secs: 7 * 86_400,
             log_format: dfs_common::daemon::LogFormat::Text,

@@ -3,6 +3,9 @@
 //! later. Sessions are soft state of the metad that opened them, never replicated: the mirror
 //! is written directly, and deleted in the batch that commits or drops the session.
 //!
+//! A session idle for the session timeout (no chunk allocated, no commit tried) is reaped: an
+//! upload of any size that makes progress is never cut off.
+//!
 //! A session being committed, aborted or reaped is marked `closing` first: allocations into it
 //! are refused from then on, so no chunk can be added to a session after its final state was
 //! read (such a chunk would be neither committed nor collected).
@@ -10,6 +13,7 @@
 use crate::store::keys;
 use crate::store::values::{PartTarget, Session, SessionChunk};
 use crate::store::{Cf, IdKind, Reader, Store};
+use dfs_common::auth::unix_now_ms;
 use dfs_common::{ChunkId, ErrorCode, ErrorDetail, NodeId, RpcError, SessionId};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
@@ -17,6 +21,10 @@ use std::sync::{Mutex, MutexGuard};
 struct OpenSession {
     record: Session,
     closing: bool,
+    /// Unix milliseconds of the session's last step (opened, a chunk or a replica added, a
+    /// commit that failed), or of this process's start for a session loaded from the mirror:
+    /// an upload expires when idle this long, not when old.
+    active_ms: u64,
 }
 
 /// The open write sessions.
@@ -43,6 +51,7 @@ impl Sessions {
                             OpenSession {
                                 record,
                                 closing: false,
+                                active_ms: unix_now_ms(),
                             },
                         );
                     }
@@ -103,6 +112,7 @@ impl Sessions {
             OpenSession {
                 record,
                 closing: false,
+                active_ms: unix_now_ms(),
             },
         );
         Ok(id)
@@ -122,6 +132,7 @@ impl Sessions {
         }
         let out = change(&mut open.record)?;
         store.put_local(&keys::local::session(id), &open.record)?;
+        open.active_ms = unix_now_ms();
         Ok(out)
     }
 
@@ -205,6 +216,7 @@ impl Sessions {
     pub fn cancel_close(&self, id: SessionId) {
         if let Some(open) = self.lock().get_mut(&id) {
             open.closing = false;
+            open.active_ms = unix_now_ms();
         }
     }
 
@@ -223,11 +235,11 @@ impl Sessions {
             .any(|s| s.record.chunks.iter().any(|c| c.id == chunk))
     }
 
-    /// Sessions opened before `before_ms` that are not being closed.
+    /// Sessions idle since before `before_ms` (Unix milliseconds) that are not being closed.
     pub fn expired(&self, before_ms: u64) -> Vec<SessionId> {
         self.lock()
             .iter()
-            .filter(|(_, s)| !s.closing && s.record.created_ms < before_ms)
+            .filter(|(_, s)| !s.closing && s.active_ms < before_ms)
             .map(|(id, _)| *id)
             .collect()
     }

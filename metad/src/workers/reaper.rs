@@ -1,4 +1,4 @@
-//! The session reaper: write sessions open for longer than the session timeout were abandoned
+//! The session reaper: write sessions idle for longer than the session timeout were abandoned
 //! (a crashed client); their chunks are collected.
 
 use super::{blocking, Ctx, Step, Worker};

@@ -147,3 +147,26 @@ fn a_session_refuses_chunks_over_its_cap_and_stays_open_for_an_abort() {
     .unwrap();
     assert_eq!(super::queued(&f.store, super::Queue::Gc), allocated);
 }
+
+/// A session expires when idle, not when old: a chunk allocated after the cut-off keeps a
+/// long upload alive.
+#[test]
+fn a_session_expires_when_idle_not_when_old() {
+    let f = super::fixture();
+    let open =
+        f.ns.begin_write(&BeginWriteReq {
+            path: "/b/slow".parse().unwrap(),
+        })
+        .unwrap();
+    // A cut-off after the opening (the clock moves by at least a millisecond).
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    let cut_off = dfs_common::auth::unix_now_ms();
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    assert_eq!(f.ns.sessions.expired(cut_off), [open.session]);
+    f.ns.alloc_chunk(&AllocChunkReq {
+        session: open.session,
+        exclude: vec![],
+    })
+    .unwrap();
+    assert!(f.ns.sessions.expired(cut_off).is_empty());
+}
