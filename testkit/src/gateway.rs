@@ -27,30 +27,28 @@ impl Cluster {
     /// Starts the gateway against the running metad, waits until it is ready, and creates the
     /// `test` access key.
     pub(crate) async fn start_gateway(&mut self) -> Result<()> {
-        let (daemon, addrs) = spawn_listening(
-            &self.bin_dir.join("gateway"),
-            2,
-            |addrs| {
-                vec![
-                    "--listen".into(),
-                    addrs[0].clone(),
-                    "--admin-listen".into(),
-                    addrs[1].clone(),
-                    "--metad".into(),
-                    self.metad_addr.clone(),
-                    "--secret-file".into(),
-                    path_arg(&self.secret_file),
-                    "--region".into(),
-                    REGION.into(),
-                    "--log-format".into(),
-                    self.options.log_format_arg().into(),
-                ]
-            },
-            self.dir.path().join("gateway.log"),
-            &self.options.log_filter,
-            "gateway listening",
-        )
+        let binary = self.bin_dir.join("gateway");
+        let log = self.dir.path().join("gateway.log");
+        let (mut daemons, addrs) = spawn_listening("gateway", 2, "gateway listening", |addrs| {
+            let args = vec![
+                "--listen".into(),
+                addrs[0].clone(),
+                "--admin-listen".into(),
+                addrs[1].clone(),
+                "--metad".into(),
+                self.metad_addr.clone(),
+                "--secret-file".into(),
+                path_arg(&self.secret_file),
+                "--region".into(),
+                REGION.into(),
+                "--log-format".into(),
+                self.options.log_format_arg().into(),
+            ];
+            let filter = &self.options.log_filter;
+            Ok(vec![Daemon::spawn(&binary, args, log.clone(), filter)?])
+        })
         .await?;
+        let daemon = daemons.remove(0);
         let [addr, admin_addr] = <[String; 2]>::try_from(addrs)
             .map_err(|_| anyhow::anyhow!("spawn_listening gave other than two addresses"))?;
         self.gateway = Some(Gateway {

@@ -147,11 +147,11 @@ impl Cluster {
         };
         for index in 0..cluster.options.chunkds {
             let data = cluster.dir.path().join(format!("chunkd-{}", index + 1));
-            let (daemon, mut addrs) = spawn_listening(
-                &cluster.bin_dir.join("chunkd"),
-                1,
-                |addrs| {
-                    vec![
+            let binary = cluster.bin_dir.join("chunkd");
+            let log = cluster.dir.path().join(format!("chunkd-{}.log", index + 1));
+            let (mut daemons, mut addrs) =
+                spawn_listening("chunkd", 1, "chunkd listening", |addrs| {
+                    let args = vec![
                         "--listen".into(),
                         addrs[0].clone(),
                         "--data".into(),
@@ -164,14 +164,12 @@ impl Cluster {
                         "64G".into(),
                         "--log-format".into(),
                         cluster.options.log_format_arg().into(),
-                    ]
-                },
-                cluster.dir.path().join(format!("chunkd-{}.log", index + 1)),
-                &cluster.options.log_filter,
-                "chunkd listening",
-            )
-            .await?;
-            cluster.chunkds.push(daemon);
+                    ];
+                    let filter = &cluster.options.log_filter;
+                    Ok(vec![Daemon::spawn(&binary, args, log.clone(), filter)?])
+                })
+                .await?;
+            cluster.chunkds.push(daemons.remove(0));
             cluster.chunkd_addrs.push(addrs.remove(0));
         }
         let expected = cluster.options.chunkds;

@@ -2,20 +2,16 @@
 //! with `--id` and `--peers` and form by themselves; and what tests do to members (kill,
 //! restart, freeze with SIGSTOP, find the leader).
 
-use crate::process::{Daemon, Started};
+use crate::process::{spawn_listening, Daemon};
 use crate::{free_port, path_arg, Cluster, ClusterOptions};
 use anyhow::{bail, Result};
 use dfs_common::wire::MetadRole;
 use std::path::Path;
 use std::time::Duration;
 
-/// Times the members are started on fresh ports when one finds its port taken.
-const START_ATTEMPTS: usize = 5;
-
 /// Starts the metad members and waits until each listens; returns them with their addresses
-/// (member id = index + 1). A port is picked free before the member binds it, so another
-/// process may take it in between: then the whole group starts again on new ports, from
-/// empty folders (every member lists every address, and may have recorded them).
+/// (member id = index + 1). When one finds its port taken, the whole group starts again on new
+/// ports, from empty folders (every member lists every address, and may have recorded them).
 pub(crate) async fn spawn(
     options: &ClusterOptions,
     dir: &Path,
@@ -23,13 +19,14 @@ pub(crate) async fn spawn(
     secret_file: &Path,
 ) -> Result<(Vec<Daemon>, Vec<String>)> {
     let count = options.metads.max(1);
-    for attempt in 1..=START_ATTEMPTS {
-        let addrs = (0..count)
-            .map(|_| Ok(format!("127.0.0.1:{}", free_port()?)))
-            .collect::<Result<Vec<String>>>()?;
-        let peers = peer_list(&addrs);
+    spawn_listening("metad", count, "metad listening", |addrs| {
+        let peers = peer_list(addrs);
         let mut daemons = Vec::new();
         for (index, addr) in addrs.iter().enumerate() {
+            let data = dir.join(member_name(index));
+            if data.exists() {
+                std::fs::remove_dir_all(&data)?;
+            }
             let peers = (count > 1).then_some(peers.as_str());
             daemons.push(spawn_member(
                 options,
@@ -41,34 +38,10 @@ pub(crate) async fn spawn(
                 peers,
             )?);
         }
-        let mut taken = false;
-        for daemon in &mut daemons {
-            if daemon
-                .wait_listening("metad listening", START_TIMEOUT)
-                .await?
-                == Started::PortTaken
-            {
-                taken = true;
-                break;
-            }
-        }
-        if !taken {
-            return Ok((daemons, addrs));
-        }
-        eprintln!("a metad member's port was taken (attempt {attempt}): new ports for all");
-        drop(daemons);
-        for index in 0..count {
-            let data = dir.join(member_name(index));
-            if data.exists() {
-                std::fs::remove_dir_all(&data)?;
-            }
-        }
-    }
-    bail!("metad ports were taken {START_ATTEMPTS} times in a row")
+        Ok(daemons)
+    })
+    .await
 }
-
-/// How long a member may take from its start to listening.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `--peers` for members at `addrs` (member id = index + 1).
 pub fn peer_list(addrs: &[String]) -> String {

@@ -16,38 +16,39 @@ pub(crate) enum Started {
     PortTaken,
 }
 
-/// Starts `binary` with the arguments `args` makes of `ports` fresh loopback addresses, and
-/// waits until it logs `marker`. A port is picked free before the daemon binds it, so another
-/// process may take it in between: then it starts again on new ports (a few times).
+/// Starts daemons with `spawn`, given `ports` fresh loopback addresses, and waits until each
+/// logs `marker`. A port is picked free before a daemon binds it, so another process may take
+/// it in between: then all of them are stopped and `spawn` is called again with new addresses
+/// (a few times). `what` names them in messages.
 pub(crate) async fn spawn_listening(
-    binary: &Path,
+    what: &str,
     ports: usize,
-    args: impl Fn(&[String]) -> Vec<String>,
-    log: PathBuf,
-    log_filter: &str,
     marker: &str,
-) -> Result<(Daemon, Vec<String>)> {
+    mut spawn: impl FnMut(&[String]) -> Result<Vec<Daemon>>,
+) -> Result<(Vec<Daemon>, Vec<String>)> {
     const ATTEMPTS: usize = 5;
     for attempt in 1..=ATTEMPTS {
         let addrs = (0..ports)
             .map(|_| Ok(format!("127.0.0.1:{}", crate::free_port()?)))
             .collect::<Result<Vec<String>>>()?;
-        let mut daemon = Daemon::spawn(binary, args(&addrs), log.clone(), log_filter)?;
-        match daemon
-            .wait_listening(marker, Duration::from_secs(30))
-            .await?
-        {
-            Started::Listening => return Ok((daemon, addrs)),
-            Started::PortTaken => eprintln!(
-                "{}: a port was taken (attempt {attempt}): starting on new ports",
-                binary.display()
-            ),
+        let mut daemons = spawn(&addrs)?;
+        let mut taken = false;
+        for daemon in &mut daemons {
+            let started = daemon
+                .wait_listening(marker, Duration::from_secs(30))
+                .await?;
+            if started == Started::PortTaken {
+                taken = true;
+                break;
+            }
         }
+        if !taken {
+            return Ok((daemons, addrs));
+        }
+        // Dropping them stops them.
+        eprintln!("{what}: a port was taken (attempt {attempt}): starting on new ports");
     }
-    bail!(
-        "{}: ports were taken {ATTEMPTS} times in a row",
-        binary.display()
-    )
+    bail!("{what}: ports were taken {ATTEMPTS} times in a row")
 }
 
 /// One daemon process of the cluster.
@@ -224,37 +225,33 @@ mod tests {
         let held = held.local_addr().unwrap().to_string();
         let attempts = std::sync::atomic::AtomicUsize::new(0);
         let binary = crate::bin_dir(false).unwrap().join("chunkd");
-        let (mut daemon, addrs) = spawn_listening(
-            &binary,
-            1,
-            |addrs| {
-                // The first start is given the held port, as a race would.
-                let first = attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
-                let listen = if first {
-                    held.clone()
-                } else {
-                    addrs[0].clone()
-                };
-                ["--listen", &listen, "--metad", "127.0.0.1:1", "--data"]
-                    .map(str::to_owned)
-                    .into_iter()
-                    .chain([
-                        dir.path().join("data").display().to_string(),
-                        "--secret-file".into(),
-                        secret.display().to_string(),
-                    ])
-                    .collect()
-            },
-            dir.path().join("chunkd.log"),
-            "info",
-            "chunkd listening",
-        )
+        let log = dir.path().join("chunkd.log");
+        let (mut daemons, addrs) = spawn_listening("chunkd", 1, "chunkd listening", |addrs| {
+            // The first start is given the held port, as a race would.
+            let first = attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+            let listen = if first {
+                held.clone()
+            } else {
+                addrs[0].clone()
+            };
+            let args = ["--listen", &listen, "--metad", "127.0.0.1:1", "--data"]
+                .map(str::to_owned)
+                .into_iter()
+                .chain([
+                    dir.path().join("data").display().to_string(),
+                    "--secret-file".into(),
+                    secret.display().to_string(),
+                ])
+                .collect();
+            Ok(vec![Daemon::spawn(&binary, args, log.clone(), "info")?])
+        })
         .await
         .unwrap();
+        let daemon = &mut daemons[0];
         assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 2);
         assert_ne!(addrs[0], held);
-        let log = std::fs::read_to_string(dir.path().join("chunkd.log")).unwrap();
-        assert!(log.contains("Address already in use"), "{log}");
-        assert!(daemon.exit_status().is_none(), "{log}");
+        let written = std::fs::read_to_string(&log).unwrap();
+        assert!(written.contains("Address already in use"), "{written}");
+        assert!(daemon.exit_status().is_none(), "{written}");
     }
 }

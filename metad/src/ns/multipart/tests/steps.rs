@@ -56,6 +56,15 @@ fn state(f: &Fixture, id: &str) -> Option<UploadState> {
     Some(upload.state)
 }
 
+/// Runs the plan and the first step (part 1: one part per step at least) of the completion
+/// of all three parts of upload `id`, and stops there; returns the completion's request.
+fn cut_off_after_first_step(f: &Fixture, id: &str) -> CompleteUploadReq {
+    let req = request(id, &[1, 2, 3]);
+    assert!(f.ns.complete_step(&req).unwrap().is_none());
+    assert!(f.ns.complete_step(&req).unwrap().is_none());
+    req
+}
+
 fn part_write(f: &Fixture, id: &str, number: u32) -> ErrorCode {
     code(put_part(f, id, number, &[MIB], number))
 }
@@ -64,10 +73,7 @@ fn part_write(f: &Fixture, id: &str, number: u32) -> ErrorCode {
 fn a_completion_cut_off_between_steps_resumes_and_nothing_shows_before_the_end() {
     let f = fixture();
     let (id, chunks) = upload(&f);
-    let req = request(&id, &[1, 2, 3]);
-    // The plan, then the first step (part 1: one part per step at least).
-    assert!(f.ns.complete_step(&req).unwrap().is_none());
-    assert!(f.ns.complete_step(&req).unwrap().is_none());
+    let req = cut_off_after_first_step(&f, &id);
     let Some(UploadState::Completing(assembly)) = state(&f, &id) else {
         panic!("not being completed: {:?}", state(&f, &id));
     };
@@ -192,9 +198,7 @@ fn a_small_completion_is_one_transaction_as_before() {
 fn an_upload_being_completed_is_listed_as_such_and_one_being_aborted_is_not() {
     let f = fixture();
     let (completing, _) = upload(&f);
-    let req = request(&completing, &[1, 2, 3]);
-    assert!(f.ns.complete_step(&req).unwrap().is_none());
-    assert!(f.ns.complete_step(&req).unwrap().is_none());
+    let req = cut_off_after_first_step(&f, &completing);
     let (aborting, _) = upload(&f);
     assert!(!f.ns.abort_step(&aborting, None, "aborted").unwrap());
     let open = create(&f, "/bkt/e");
