@@ -18,7 +18,7 @@ pub use api::{Buckets, Keys, Nodes, Uploads};
 pub use chunker::chunk_count;
 pub use etag::{etag_of, format_etag};
 pub use read::{plan_range, stored_range, FileReader, Piece, StoredRange};
-pub use retry::RetryPolicy;
+pub use retry::{may_retry, RetryPolicy};
 pub use write::{CreateOptions, FileWriter, FinishOptions, FinishPartOptions};
 
 use dfs_common::auth::ClusterSecret;

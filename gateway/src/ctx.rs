@@ -2,6 +2,7 @@
 //! cluster through the client and never touch hyper plumbing. The bucket or object a handler
 //! acts on is not here: it comes in its [`crate::router::Endpoint`] variant.
 
+use crate::aborts::PendingAborts;
 use crate::auth::verify::Verified;
 use crate::error::{S3Error, S3Result};
 use crate::keys::{AccessKey, KeyCache};
@@ -15,6 +16,8 @@ use std::sync::Arc;
 pub(crate) struct ReqCtx {
     /// The cluster.
     pub client: DfsClient,
+    /// Aborts of uploads metad did not take, sent again in the background.
+    pub aborts: PendingAborts,
     /// The access-key cache (handlers that change grants invalidate their key).
     pub keys: Arc<KeyCache>,
     /// The region this gateway serves.

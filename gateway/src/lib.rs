@@ -14,6 +14,7 @@
 /// S3 request authentication, in its own crate so that clients (the bench) sign with the same
 /// functions without linking the gateway.
 pub use dfs_s3auth as auth;
+mod aborts;
 mod body;
 mod ctx;
 pub mod error;

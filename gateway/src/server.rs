@@ -5,6 +5,7 @@
 //! `100 Continue` only when a handler first polls the body, so a client that waits for it
 //! never uploads a body that would be refused.
 
+use crate::aborts::PendingAborts;
 use crate::auth::sigv4::{parse_query, RequestParts};
 use crate::auth::verify::V4Auth;
 use crate::body::BodySlot;
@@ -43,12 +44,14 @@ pub(crate) struct App {
     pub region: Arc<str>,
     pub root_domain: Option<String>,
     pub metrics: Arc<Metrics>,
+    pub aborts: PendingAborts,
 }
 
 impl App {
     pub(crate) fn new(client: DfsClient, config: &crate::Config) -> Self {
         App {
             keys: Arc::new(KeyCache::new(client.clone())),
+            aborts: PendingAborts::start(client.clone()),
             client,
             region: Arc::from(config.region.as_str()),
             root_domain: config.root_domain.clone(),
@@ -183,6 +186,7 @@ async fn process(
         let identity = authorize(app, identity, &endpoint).await?;
         let ctx = ReqCtx {
             client: app.client.clone(),
+            aborts: app.aborts.clone(),
             keys: app.keys.clone(),
             region: app.region.clone(),
             identity,

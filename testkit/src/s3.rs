@@ -35,7 +35,8 @@ impl S3Answer {
 }
 
 /// Sends `method path` with `body` to the gateway at `addr`, signed with `key` (id, secret)
-/// for `region`. `path` is already URI-encoded and carries no query.
+/// for `region`. `path` is already URI-encoded; a query after `?` must be in canonical form
+/// (parameters sorted, each `name=value`, encoded).
 pub fn s3_request(
     addr: &str,
     key: &(String, String),
@@ -49,8 +50,9 @@ pub fn s3_request(
     let date = format_scope_date(now);
     let payload = "UNSIGNED-PAYLOAD";
     let signed = "host;x-amz-content-sha256;x-amz-date";
+    let (uri, query) = path.split_once('?').unwrap_or((path, ""));
     let canonical = format!(
-        "{method}\n{path}\n\nhost:{addr}\nx-amz-content-sha256:{payload}\nx-amz-date:{stamp}\n\n{signed}\n{payload}"
+        "{method}\n{uri}\n{query}\nhost:{addr}\nx-amz-content-sha256:{payload}\nx-amz-date:{stamp}\n\n{signed}\n{payload}"
     );
     let scope = format!("{date}/{region}/s3/aws4_request");
     let to_sign = sigv4::string_to_sign(&stamp, &scope, &sigv4::sha256_hex(&canonical));

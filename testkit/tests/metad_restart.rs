@@ -91,3 +91,74 @@ async fn a_metad_restart_under_load_reaches_no_user() {
         assert_eq!(entry.size, SMALL as u64, "{path}");
     }
 }
+
+/// An S3 client that aborts a multipart upload while metad is down gets a 503 (the abort was
+/// not done), and the gateway sends the abort again once metad is back: the upload does not
+/// linger, holding its parts, until its expiry days later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abort_sent_while_metad_is_down_is_done_once_it_is_back() {
+    let mut cluster = Cluster::start(ClusterOptions {
+        chunkds: 2,
+        gateway: true,
+        ..ClusterOptions::default()
+    })
+    .await
+    .unwrap();
+    let (addr, key) = cluster.create_s3_bucket("aborts");
+    let created = s3_request(&addr, &key, REGION, "POST", "/aborts/k?uploads=", b"").unwrap();
+    assert_eq!(created.status, 200, "{}", created.text);
+    let upload_id = created
+        .body()
+        .split_once("<UploadId>")
+        .and_then(|(_, rest)| rest.split_once("</UploadId>"))
+        .map(|(id, _)| id.to_owned())
+        .expect("an upload id");
+    let client = cluster.client();
+    assert_eq!(open_uploads(&client, "aborts").await.unwrap(), 1);
+
+    cluster.kill_metad();
+    let abort = format!("/aborts/k?uploadId={upload_id}");
+    let answer = tokio::task::spawn_blocking(move || {
+        s3_request(&addr, &key, REGION, "DELETE", &abort, b"").unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(answer.status, 503, "{}", answer.text);
+    cluster.restart_metad().await.unwrap();
+
+    cluster
+        .wait_for(
+            "the abort to be sent again",
+            Duration::from_secs(60),
+            || async { open_uploads(&client, "aborts").await.is_ok_and(|n| n == 0) },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", cluster.log_tails()));
+    assert!(
+        cluster
+            .log(dfs_testkit::Role::Gateway)
+            .contains("a pending abort is done"),
+        "{}",
+        cluster.log_tails()
+    );
+}
+
+/// How many uploads are open in `bucket` (up to 10).
+async fn open_uploads(
+    client: &dfs_client::DfsClient,
+    bucket: &str,
+) -> Result<usize, dfs_common::RpcError> {
+    let req = dfs_common::wire::ListUploadsReq {
+        bucket: dfs_common::names::BucketName::new(bucket.to_owned()).unwrap(),
+        prefix: String::new(),
+        delimiter: None,
+        key_marker: None,
+        upload_id_marker: None,
+        max_uploads: 10,
+    };
+    client
+        .uploads()
+        .list(&req)
+        .await
+        .map(|page| page.uploads.len())
+}

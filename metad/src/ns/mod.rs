@@ -20,6 +20,7 @@
 
 mod bucket;
 mod chunk_map;
+mod closed;
 mod delete;
 pub mod detached;
 mod list_objects;
@@ -35,6 +36,7 @@ mod write;
 #[cfg(test)]
 pub(crate) mod tests;
 
+pub use closed::CLOSED_SESSION_RETENTION;
 pub use session::Sessions;
 
 use crate::nodes::Nodes;

@@ -14,7 +14,7 @@ use crate::store::keys;
 use crate::store::values::{PartTarget, Session, SessionChunk};
 use crate::store::{Cf, IdKind, Reader, Store};
 use dfs_common::auth::unix_now_ms;
-use dfs_common::{ChunkId, ErrorCode, ErrorDetail, NodeId, RpcError, SessionId};
+use dfs_common::{ChunkId, ErrorDetail, NodeId, RpcError, SessionId};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
@@ -33,10 +33,14 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    /// Loads the sessions a previous run left open.
+    /// Loads the sessions a previous run left open. A mirror row whose session was committed
+    /// (its node-local deletion was lost in a crash, see `closed`) is deleted instead: that
+    /// session must never be committed twice.
     pub fn load(store: &Store) -> Result<Sessions, RpcError> {
         let mut map = HashMap::new();
-        store.view().scan_raw(
+        let mut stale = Vec::new();
+        let view = store.view();
+        view.scan_raw(
             Cf::Local,
             keys::local::SESSION_PREFIX,
             None,
@@ -45,6 +49,7 @@ impl Sessions {
                     keys::local::parse_session(key),
                     crate::store::values::Value::decode(value),
                 ) {
+                    (Some(id), Ok(_)) if super::closed::is_closed(&view, id)? => stale.push(id),
                     (Some(id), Ok(record)) => {
                         map.insert(
                             id,
@@ -61,6 +66,11 @@ impl Sessions {
                 Ok(true)
             },
         )?;
+        drop(view);
+        for id in stale {
+            tracing::info!(session = %id, "write session was committed before a crash; its mirror row goes");
+            store.delete_local(&keys::local::session(id))?;
+        }
         Ok(Sessions {
             map: Mutex::new(map),
         })
@@ -252,11 +262,11 @@ fn no_session(id: SessionId) -> RpcError {
     )
 }
 
+/// Retryable: a commit repeated while the first is still being written then gets its outcome.
 fn closing(id: SessionId) -> RpcError {
-    RpcError::new(
-        ErrorCode::Conflict,
-        format!("write session {id} is being committed or aborted"),
-    )
+    RpcError::unavailable(format!(
+        "write session {id} is being committed or aborted; try again"
+    ))
 }
 
 fn foreign_chunk(id: SessionId, chunk: ChunkId) -> RpcError {

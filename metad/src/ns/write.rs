@@ -19,7 +19,7 @@ use dfs_common::wire::{
     AbortReq, AllocChunkReq, AllocChunkResp, BeginWriteReq, CommitReq, CopyReq, Entry, MkdirReq,
     ReplaceReplicaReq, Replica, WriteSession, WrittenChunk,
 };
-use dfs_common::{ChunkId, ErrorCode, NodeId, RpcError, SessionId};
+use dfs_common::{ChunkId, ErrorCode, ErrorDetail, NodeId, RpcError, SessionId};
 use std::collections::{HashMap, HashSet};
 
 /// The chunks of a commit, checked against their session: each with its distinct
@@ -159,8 +159,15 @@ impl Namespace {
     /// Makes a written file visible, replacing any file at its path, in one synced batch. For a
     /// path ending in `/` the data becomes the payload of the directory object `x/` (made
     /// explicit, created if missing), replacing its previous payload.
+    /// A commit repeated after its answer was lost gets the first answer (see `closed`).
     pub fn commit(&self, req: &CommitReq) -> Result<Entry, RpcError> {
-        let session = self.sessions.begin_close(req.session)?;
+        let session = match self.sessions.begin_close(req.session) {
+            Ok(session) => session,
+            Err(e) if e.detail == ErrorDetail::NoSuchSession => {
+                return self.repeated_commit(req)?.ok_or(e);
+            }
+            Err(e) => return Err(e),
+        };
         match self.commit_session(&session, req) {
             Ok(entry) => {
                 self.sessions.finish_close(req.session);
@@ -203,6 +210,8 @@ impl Namespace {
         };
         let entry = target.replace(&mut txn, payload, &slices, &path, now)?;
         self.close_written(&mut txn, req.session, session, &chunks, &owner)?;
+        let closed = super::closed::closed_object(&entry, now);
+        txn.put(Cf::Session, &keys::closed_session(req.session), &closed)?;
         txn.commit(true)?;
         Ok(entry)
     }

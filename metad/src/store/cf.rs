@@ -20,10 +20,11 @@ pub enum Cf {
     NodeChunk,
     /// Registered chunkds.
     Node,
-    /// Open write sessions, up to schema version 6. Since version 7 the session mirror is
-    /// node-local (in [`Cf::Local`]); the opening of an older database moves its rows there,
-    /// and nothing writes this table any more. Kept because RocksDB must open every column
-    /// family a database has.
+    /// Outcomes of committed write sessions, kept a few minutes to answer a repeated commit
+    /// (`keys::closed_session`, values of version 9). Up to schema version 6 the table held
+    /// the open sessions (keyed by the bare session id); since version 7 their mirror is
+    /// node-local (in [`Cf::Local`]) and the opening of an older database moves those rows
+    /// there.
     Session,
     /// Chunks to delete: due ‖ chunk.
     GcQueue,

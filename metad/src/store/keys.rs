@@ -62,6 +62,16 @@ pub mod local {
     }
 }
 
+/// Prefix of the outcomes of committed write sessions in the `session` table (whose rows
+/// before schema 7, the open sessions, were keyed by the bare 8-byte session id).
+pub const CLOSED_SESSION_PREFIX: &[u8] = b"closed/";
+
+/// The outcome of committed write session `session` (`session` table): the prefix ‖ the
+/// session id, so rows sort by id, which grows with time.
+pub fn closed_session(session: dfs_common::SessionId) -> Vec<u8> {
+    [CLOSED_SESSION_PREFIX, &session.to_be_bytes()].concat()
+}
+
 /// The key-form name of a directory entry: a directory's name ends in `/`.
 pub fn entry_name(name: &str, is_dir: bool) -> String {
     if is_dir {

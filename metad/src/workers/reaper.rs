@@ -1,7 +1,10 @@
 //! The session reaper: write sessions idle for longer than the session timeout were abandoned
-//! (a crashed client); their chunks are collected.
+//! (a crashed client); their chunks are collected. It also drops the outcomes of committed
+//! sessions once no client can still be repeating their commit
+//! ([`CLOSED_SESSION_RETENTION`]).
 
 use super::{blocking, Ctx, Step, Worker};
+use crate::ns::CLOSED_SESSION_RETENTION;
 use dfs_common::auth::unix_now_ms;
 use dfs_common::RpcError;
 use std::time::Duration;
@@ -50,6 +53,16 @@ impl Worker for Reaper {
                     return Err(e);
                 }
             }
+        }
+        let retention_ms = CLOSED_SESSION_RETENTION.as_millis() as u64;
+        let before = unix_now_ms().saturating_sub(retention_ms);
+        let ns = self.ctx.ns.clone();
+        let purged = blocking(move || ns.purge_closed_sessions(before)).await?;
+        if purged > 0 {
+            tracing::debug!(
+                purged,
+                "dropped the outcomes of sessions committed long ago"
+            );
         }
         Ok(Step::Idle)
     }

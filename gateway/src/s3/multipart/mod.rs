@@ -243,20 +243,21 @@ pub(super) async fn upload_part(
     Ok(out)
 }
 
-/// `DELETE /bucket/key?uploadId=U`: the parts' data is collected by metad.
+/// `DELETE /bucket/key?uploadId=U`: the parts' data is collected by metad. When metad is away
+/// the client gets a 503 and the gateway sends the abort again once it is back.
 pub(super) async fn abort_multipart_upload(
     ctx: &ReqCtx,
     target: &ObjectPath,
     upload_id: &str,
 ) -> S3Result<Response<Body>> {
-    ctx.client
-        .uploads()
-        .abort(&AbortUploadReq {
-            upload_id: upload_id.to_owned(),
-            path: Some(target.clone()),
-        })
-        .await
-        .map_err(|e| upload_error(e, target, upload_id))?;
+    let req = AbortUploadReq {
+        upload_id: upload_id.to_owned(),
+        path: Some(target.clone()),
+    };
+    if let Err(e) = ctx.client.uploads().abort(&req).await {
+        ctx.aborts.keep(upload_id, target, &e);
+        return Err(upload_error(e, target, upload_id));
+    }
     tracing::debug!("upload {upload_id} of {target} aborted");
     Ok(empty_response(StatusCode::NO_CONTENT))
 }

@@ -136,8 +136,16 @@ impl Namespace {
     }
 
     /// Stores a written part, replacing any part of the same number, in one synced batch.
+    /// A commit repeated after its answer was lost gets the first answer (see `closed`).
     pub fn commit_part(&self, req: &CommitPartReq) -> Result<PartInfo, RpcError> {
-        let session = self.sessions.begin_close(req.session)?;
+        let session = match self.sessions.begin_close(req.session) {
+            Ok(session) => session,
+            Err(e) if e.detail == ErrorDetail::NoSuchSession => {
+                let etag = normalize_etag(&req.etag).unwrap_or_else(|| req.etag.clone());
+                return self.repeated_part_commit(req, &etag)?.ok_or(e);
+            }
+            Err(e) => return Err(e),
+        };
         match self.commit_part_session(&session, req) {
             Ok(info) => {
                 self.sessions.finish_close(req.session);
@@ -190,8 +198,11 @@ impl Namespace {
             slices,
         };
         replace_part(&mut txn, &found, number, &part)?;
+        let info = part_info(number, &part);
+        let closed = super::closed::closed_part(&info, now);
+        txn.put(Cf::Session, &keys::closed_session(req.session), &closed)?;
         txn.commit(true)?;
-        Ok(part_info(number, &part))
+        Ok(info)
     }
 
     /// Aborts an upload that is open (or being completed, or already being aborted): its

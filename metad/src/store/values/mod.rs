@@ -14,7 +14,8 @@
 //! typed the S3 flexible checksums of the directory entry, the upload and the part (see [`v5`]
 //! for how older ones upgrade). Version 6 ([`v6`]) added the persistent work items of the
 //! bounded background jobs. Version 8 ([`v8`]) gave each row of a file's chunk map its offset
-//! in the file ([`ChunkRow`]); a row of an older version decodes with no offset. Every other
+//! in the file ([`ChunkRow`]); a row of an older version decodes with no offset. Version 9
+//! ([`v9`]) added the outcome of a committed write session ([`ClosedSession`]). Every other
 //! type is still written as the version it was born in.
 
 use super::StoreError;
@@ -25,6 +26,7 @@ pub mod v4;
 pub mod v5;
 pub mod v6;
 pub mod v8;
+pub mod v9;
 
 pub use v1::{ChunkLoc, Counter, Node, NodeState, Present, QueueItem, Schema, SessionChunk};
 pub use v2::{AccessKey, BucketRecord, Grant};
@@ -32,6 +34,7 @@ pub use v3::{FileChunk, PartTarget, Session, UploadRef};
 pub use v5::{Checksum, Completion, Dentry, Dir, DirObject, File, Part};
 pub use v6::{DetachedTree, NodeSweep};
 pub use v8::{Assembly, ChunkRow, MapShare, Upload, UploadState};
+pub use v9::{ClosedAnswer, ClosedSession};
 
 /// Largest value we encode or decode; a corrupt length prefix must not allocate gigabytes.
 const MAX_VALUE_BYTES: u64 = 256 * 1024 * 1024;
@@ -361,6 +364,7 @@ versioned!(
     DetachedTree => "detached tree", 6;
     NodeSweep => "node sweep", 6;
     MapShare => "chunk map share", 8;
+    ClosedSession => "closed session", 9;
 );
 
 impl Value for Dentry {
