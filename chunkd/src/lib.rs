@@ -7,6 +7,7 @@
 
 mod format;
 mod heartbeat;
+mod inventory;
 mod layout;
 mod metrics;
 mod replicate;
@@ -58,6 +59,9 @@ pub struct Config {
     pub capacity: Option<u64>,
     /// Seconds over which the scrub re-reads and verifies every chunk once; 0 disables it.
     pub scrub_interval_secs: u64,
+    /// Seconds between two inventory passes, which check that every chunk file is there with
+    /// its size (no read); 0 disables them.
+    pub inventory_interval_secs: u64,
     /// Heartbeat period until metad answers the registration with its own.
     pub heartbeat_interval_ms: u64,
     /// How log lines are written: `text` (the default) or `json`, one object per line. Read by
@@ -76,6 +80,7 @@ impl Default for Config {
             secret: None,
             capacity: None,
             scrub_interval_secs: 24 * 3600,
+            inventory_interval_secs: 300,
             heartbeat_interval_ms: 1000,
             log_format: dfs_common::daemon::LogFormat::Text,
         }
@@ -131,13 +136,15 @@ impl Node {
         *self.node_id.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Handles a chunk that failed a checksum: quarantines it (blocking I/O; call from a blocking
-    /// thread) and reports it to metad in the background so metad repairs it from a good copy.
+    /// Handles a chunk that failed a check (checksum, size, missing or unreadable file):
+    /// quarantines it (blocking I/O; call from a blocking thread) and reports it to metad in the
+    /// background so metad repairs it from a good copy.
     pub fn corrupt_chunk(self: &Arc<Self>, id: dfs_common::ChunkId, err: &StoreError) {
         match self.store.quarantine(id) {
-            Ok(path) => {
+            Ok(Some(path)) => {
                 tracing::error!(%id, error = %err, quarantine = %path.display(), "corrupt chunk quarantined")
             }
+            Ok(None) => tracing::error!(%id, error = %err, "lost chunk forgotten"),
             Err(e) => {
                 tracing::error!(%id, error = %err, quarantine_error = %e, "corrupt chunk cannot be quarantined")
             }
@@ -262,6 +269,11 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
     tasks.push(tokio::spawn(scrub::run(
         Arc::clone(&node),
         Duration::from_secs(config.scrub_interval_secs),
+        shutdown_rx.clone(),
+    )));
+    tasks.push(tokio::spawn(inventory::run(
+        Arc::clone(&node),
+        Duration::from_secs(config.inventory_interval_secs),
         shutdown_rx,
     )));
     tracing::info!(

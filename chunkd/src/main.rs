@@ -20,7 +20,7 @@ use std::process::ExitCode;
 )]
 struct Args {
     /// TOML config file (same field names as the flags, with `_`: data_dir, scrub_interval_secs,
-    /// ...). Flags override its values.
+    /// inventory_interval_secs, ...). Flags override its values.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Address to listen on, host:port (port 0 picks a free one) [default: 127.0.0.1:7800].
@@ -47,6 +47,10 @@ struct Args {
     /// [default: 86400].
     #[arg(long, value_name = "N")]
     scrub_interval_secs: Option<u64>,
+    /// Seconds between two inventory passes, which check that every chunk file is there with
+    /// its size (a stat each, no read); 0 disables them [default: 300].
+    #[arg(long, value_name = "N")]
+    inventory_interval_secs: Option<u64>,
     /// Log line format, `text` or `json`. Overrides `log_format` in the config file
     /// [default: text].
     #[arg(long, value_enum, env = "DFS_LOG_FORMAT", value_name = "FORMAT")]
@@ -109,6 +113,9 @@ fn build_config(args: Args) -> Result<Config, String> {
     }
     if let Some(secs) = args.scrub_interval_secs {
         config.scrub_interval_secs = secs;
+    }
+    if let Some(secs) = args.inventory_interval_secs {
+        config.inventory_interval_secs = secs;
     }
     if let Some(format) = args.log_format {
         config.log_format = format;

@@ -400,7 +400,7 @@ impl Store {
         let path = self.chunk_path(id);
         let file = match File::open(&path) {
             Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::NotFound(id)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(self.missing(id)),
             Err(e) => return Err(io_err("open", &path)(e)),
         };
         let corrupt = |reason: String| StoreError::Corrupt { id, reason };
@@ -431,6 +431,42 @@ impl Store {
             header,
             table: format::decode_table(&table),
         })
+    }
+
+    /// The error for a chunk whose file is not there: lost if the index says this node holds
+    /// it (deleted behind chunkd's back, a failing disk), so that it is quarantined and
+    /// reported like a corrupt copy; not held otherwise. Checked under the index lock, which
+    /// a delete holds while it removes the file, so a chunk deleted meanwhile is not lost.
+    fn missing(&self, id: ChunkId) -> StoreError {
+        if self.contains(id) {
+            StoreError::Corrupt {
+                id,
+                reason: "its file is missing".into(),
+            }
+        } else {
+            StoreError::NotFound(id)
+        }
+    }
+
+    /// Checks, without reading it, that the file of a chunk held is there with its size: the
+    /// inventory pass. A missing or resized file is [`StoreError::Corrupt`].
+    pub fn check_present(&self, id: ChunkId) -> Result<(), StoreError> {
+        let Some(expected) = self.lock().files.get(&id).copied() else {
+            return Err(StoreError::NotFound(id));
+        };
+        let path = self.chunk_path(id);
+        match fs::metadata(&path) {
+            Ok(meta) if meta.len() == expected => Ok(()),
+            Ok(meta) => Err(StoreError::Corrupt {
+                id,
+                reason: format!(
+                    "file is {} bytes, it was written with {expected}",
+                    meta.len()
+                ),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(self.missing(id)),
+            Err(e) => Err(io_err("stat", &path)(e)),
+        }
     }
 
     /// Reads a whole chunk and checks every block CRC and the whole-data CRC (for scrub).
@@ -470,23 +506,24 @@ impl Store {
     }
 
     /// Moves a corrupt chunk out of `chunks/` into `quarantine/`, so it is never served again
-    /// but stays available for inspection.
-    pub fn quarantine(&self, id: ChunkId) -> Result<PathBuf, StoreError> {
+    /// but stays available for inspection, and forgets it. Returns where it went, or `None`
+    /// when there was no file left to move (missing, or moved by a concurrent reader).
+    pub fn quarantine(&self, id: ChunkId) -> Result<Option<PathBuf>, StoreError> {
         let path = self.chunk_path(id);
         let target = self
             .quarantine
             .join(format!("{id}.{}", dfs_common::auth::unix_now_ms()));
         let mut index = self.lock();
-        match fs::rename(&path, &target) {
-            Ok(()) => {}
+        let moved = match fs::rename(&path, &target) {
+            Ok(()) => Some(target),
             // Already quarantined by a concurrent reader, or deleted: nothing left to move.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(io_err("move to quarantine", &path)(e)),
-        }
+        };
         if let Some(len) = index.files.remove(&id) {
             index.used = index.used.saturating_sub(len);
         }
-        Ok(target)
+        Ok(moved)
     }
 
     /// The node id kept in the folder, if metad gave one already.
@@ -558,8 +595,9 @@ impl ChunkReader {
     }
 }
 
-/// Reads exactly `buf.len()` bytes at `offset`; a short file is `Ok(Err(reason))` (corruption),
-/// other failures are I/O errors.
+/// Reads exactly `buf.len()` bytes at `offset`; a short file or a read error of the medium
+/// (EIO: the copy cannot be served, like a corrupt one) is `Ok(Err(reason))`, other failures
+/// are I/O errors.
 fn read_exact_at(
     file: &File,
     buf: &mut [u8],
@@ -572,6 +610,9 @@ fn read_exact_at(
             "file ends before byte {}",
             offset + buf.len() as u64
         ))),
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::IO.raw_os_error()) => {
+            Ok(Err(format!("read error at byte {offset}: {e}")))
+        }
         Err(e) => Err(io_err("read", path)(e)),
     }
 }

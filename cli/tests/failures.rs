@@ -1,7 +1,7 @@
 //! Crashes: a chunkd killed with SIGKILL, metad killed with SIGKILL, too few chunkds left.
 
 use dfs_common::wire::NodeState;
-use dfs_testkit::{test_bytes, Cluster, ClusterOptions};
+use dfs_testkit::{test_bytes, Cluster, ClusterOptions, Role};
 use std::time::Duration;
 
 const MIB: usize = 1 << 20;
@@ -100,6 +100,62 @@ async fn killing_a_chunkd_loses_nothing_and_replicas_are_restored() {
         )
         .await
         .unwrap();
+    assert_reads_back(&cluster, &files);
+}
+
+/// A chunk file deleted on a live chunkd (by hand, a failing disk) is found by the chunkd's
+/// inventory pass without any read touching it, reported, and metad copies the chunk again:
+/// it is back at two live replicas whose files are there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunk_file_deleted_on_a_live_chunkd_is_copied_again() {
+    let cluster = Cluster::start(ClusterOptions {
+        chunkd_args: vec!["--inventory-interval-secs".into(), "1".into()],
+        ..options()
+    })
+    .await
+    .unwrap();
+    let files = put_files(&cluster, 1);
+    let client = cluster.client();
+    let stat = client.stat_chunks(&files[0].0, 0, u64::MAX).await.unwrap();
+    let id = stat.chunks[0].id;
+    let chunkd_dir = |addr: &str| {
+        let index = (0..3)
+            .find(|i| cluster.chunkd_addr(*i) == addr)
+            .expect("a chunkd of the cluster");
+        cluster.dir().join(format!("chunkd-{}", index + 1))
+    };
+    let chunk_file = |addr: &str| {
+        let name = id.to_string();
+        chunkd_dir(addr).join("chunks").join(&name[..2]).join(&name)
+    };
+    let lost_on = stat.chunks[0].replicas[0].addr.clone();
+    std::fs::remove_file(chunk_file(&lost_on)).unwrap();
+
+    let path = files[0].0.clone();
+    let report = format!(
+        "node reported a corrupt copy; repair queued node={}",
+        stat.chunks[0].replicas[0].node
+    );
+    cluster
+        .wait_for(
+            "the loss to be found and the chunk copied again",
+            Duration::from_secs(60),
+            || async {
+                let reported = cluster.log(Role::Metad).contains(&report);
+                let Ok(stat) = client.stat_chunks(&path, 0, u64::MAX).await else {
+                    return false;
+                };
+                let Some(chunk) = stat.chunks.iter().find(|c| c.id == id) else {
+                    return false;
+                };
+                let live: Vec<_> = chunk.replicas.iter().filter(|r| r.live).collect();
+                reported && live.len() == 2 && live.iter().all(|r| chunk_file(&r.addr).exists())
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", cluster.log_tails()));
+    let status = client.status().await.unwrap();
+    assert_eq!(status.under_replicated, 0);
     assert_reads_back(&cluster, &files);
 }
 

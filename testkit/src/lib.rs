@@ -58,6 +58,8 @@ pub struct ClusterOptions {
     pub log_filter: String,
     /// The daemons' `--log-format` [default: text].
     pub log_format: LogFormat,
+    /// Extra flags for every chunkd (for example a short `--inventory-interval-secs`).
+    pub chunkd_args: Vec<String>,
 }
 
 impl Default for ClusterOptions {
@@ -73,6 +75,7 @@ impl Default for ClusterOptions {
             gateway: false,
             log_filter: "info".into(),
             log_format: LogFormat::Text,
+            chunkd_args: Vec::new(),
         }
     }
 }
@@ -151,7 +154,7 @@ impl Cluster {
             let log = cluster.dir.path().join(format!("chunkd-{}.log", index + 1));
             let (mut daemons, mut addrs) =
                 spawn_listening("chunkd", 1, "chunkd listening", |addrs| {
-                    let args = vec![
+                    let mut args = vec![
                         "--listen".into(),
                         addrs[0].clone(),
                         "--data".into(),
@@ -165,6 +168,7 @@ impl Cluster {
                         "--log-format".into(),
                         cluster.options.log_format_arg().into(),
                     ];
+                    args.extend(cluster.options.chunkd_args.iter().cloned());
                     let filter = &cluster.options.log_filter;
                     Ok(vec![Daemon::spawn(&binary, args, log.clone(), filter)?])
                 })

@@ -194,6 +194,51 @@ async fn scrub_finds_corruption() {
     node.daemon.stop().await;
 }
 
+/// A chunk file deleted or truncated behind chunkd's back is lost, not "not held": a read
+/// answers Corrupt, and the scrub and the inventory pass find it; each is quarantined (dropped
+/// from the list) and reported, so metad copies it again from another replica.
+#[tokio::test]
+async fn missing_and_truncated_chunk_files_are_found() {
+    let node = TestNode::start().await;
+    let addr = node.addr();
+    for id in 20..=24 {
+        let bytes = data(3 * BLOCK_SIZE, id as u8);
+        assert_eq!(
+            put(&addr, ChunkId(id), &bytes).await.status,
+            StatusCode::CREATED
+        );
+    }
+    // A read finds a deleted file.
+    std::fs::remove_file(node.chunk_file(ChunkId(20))).unwrap();
+    let answer = get(&addr, ChunkId(20), None).await;
+    assert_eq!(
+        answer.error().code,
+        ErrorCode::Corrupt,
+        "{:?}",
+        answer.error()
+    );
+    // The inventory pass (a stat each) finds a deleted and a truncated file.
+    std::fs::remove_file(node.chunk_file(ChunkId(21))).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(node.chunk_file(ChunkId(22)))
+        .and_then(|f| f.set_len(HEADER_LEN + 10))
+        .unwrap();
+    assert_eq!(crate::inventory::pass(&node.daemon.node), 2);
+    // The scrub finds a deleted file too.
+    std::fs::remove_file(node.chunk_file(ChunkId(23))).unwrap();
+    let (_stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let found = crate::scrub::pass(&node.daemon.node, Duration::ZERO, &mut stop_rx).await;
+    assert_eq!(found, Some(1));
+    assert_eq!(list(&addr).await, vec![ChunkId(24)]);
+    assert_eq!(crate::inventory::pass(&node.daemon.node), 0);
+    // The truncated file was moved to the quarantine; a chunk never held is still not found.
+    assert_eq!(node.quarantined().len(), 1);
+    let answer = get(&addr, ChunkId(99), None).await;
+    assert_eq!(answer.error().code, ErrorCode::NotFound);
+    node.daemon.stop().await;
+}
+
 #[tokio::test]
 async fn background_scrub_runs() {
     let dir = TempDir::new().unwrap();

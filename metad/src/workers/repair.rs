@@ -13,7 +13,7 @@ use crate::store::values::{ChunkLoc, Present};
 use crate::store::{keys, Cf, Reader, StoreError, Txn};
 use dfs_common::auth::{unix_now_ms, NO_CONTENT};
 use dfs_common::wire::REPLICATE_PATH_PREFIX;
-use dfs_common::{ChunkId, NodeId, RpcError};
+use dfs_common::{ChunkId, ErrorCode, NodeId, RpcError};
 use http::Method;
 use rand::seq::SliceRandom;
 use std::collections::HashSet;
@@ -153,6 +153,22 @@ async fn repair(ctx: &Ctx, chunk: ChunkId) -> Outcome {
             }
         };
         if let Err(e) = copy(ctx, chunk, source, target).await {
+            if matches!(e.code, ErrorCode::NotFound | ErrorCode::Corrupt) {
+                // The source has no good copy (its file is gone or damaged): it is a replica
+                // no more, and the next round picks another source instead of this one again.
+                let ctx2 = ctx.clone();
+                let reason = format!("node {source} has no good copy: {e}");
+                match blocking(move || forget_source(&ctx2, chunk, source, &reason)).await {
+                    Ok(()) => {
+                        tracing::warn!(%chunk, %source, error = %e, "repair source has no good copy; it is no longer a replica");
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!(%chunk, %source, error = %e, "cannot forget a bad repair source");
+                        return Outcome::Retry;
+                    }
+                }
+            }
             tracing::warn!(%chunk, %source, %target, error = %e, "chunk copy failed");
             return Outcome::Retry;
         }
@@ -185,6 +201,14 @@ async fn copy(ctx: &Ctx, chunk: ChunkId, source: NodeId, target: NodeId) -> Resu
             COPY_TIMEOUT.as_secs()
         ))),
     }
+}
+
+/// Drops `source` from the chunk's replicas (it answered that it has no good copy).
+fn forget_source(ctx: &Ctx, chunk: ChunkId, source: NodeId, reason: &str) -> Result<(), RpcError> {
+    let mut txn = ctx.store.begin();
+    crate::nodes::forget_replica(&mut txn, source, chunk, reason, unix_now_ms())?;
+    txn.commit(true)?;
+    Ok(())
 }
 
 /// Records a new copy on `target`.
