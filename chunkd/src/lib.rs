@@ -258,6 +258,7 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
     let mut server_stop = shutdown_rx.clone();
     tasks.push(tokio::spawn(dfs_common::http::serve(
         listener,
+        dfs_common::http::ServeLimits::default(),
         move |req| server::handle(Arc::clone(&handler_node), req),
         async move { wait_for_stop(&mut server_stop).await },
     )));

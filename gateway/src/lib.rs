@@ -156,6 +156,15 @@ async fn bind(addr: &str) -> Result<(tokio::net::TcpListener, SocketAddr), Error
     Ok((listener, local))
 }
 
+/// The limits of the S3 port: a connection over the limit is answered as S3 answers an
+/// overload, 503 SlowDown, which SDKs retry with backoff.
+fn s3_limits() -> dfs_common::http::ServeLimits {
+    let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>\
+                <Message>Too many connections to this gateway; please reduce your request rate.\
+                </Message></Error>";
+    dfs_common::http::ServeLimits::with_busy_body("application/xml", body.as_bytes())
+}
+
 /// Binds the S3 and admin ports and starts serving. Nothing is sent to metad before the first
 /// request: the gateway starts even while metad is down (`/health/ready` says so).
 pub async fn start(config: Config) -> Result<Daemon, Error> {
@@ -171,12 +180,14 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
     let s3_app = app.clone();
     let s3 = tokio::spawn(dfs_common::http::serve(
         listener,
+        s3_limits(),
         move |req| server::handle(s3_app.clone(), req),
         stopped(shutdown_rx.clone()),
     ));
     let admin_app = app.clone();
     let admin = tokio::spawn(dfs_common::http::serve(
         admin_listener,
+        dfs_common::http::ServeLimits::default(),
         move |req| server::handle_admin(admin_app.clone(), req),
         stopped(shutdown_rx),
     ));

@@ -327,6 +327,7 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
     let mut server_rx = shutdown_rx.clone();
     let server = tokio::spawn(dfs_common::http::serve(
         listener,
+        dfs_common::http::ServeLimits::default(),
         move |req| server::handle(weak.clone(), req),
         async move {
             let _ = server_rx.wait_for(|stop| *stop).await;

@@ -175,6 +175,7 @@ async fn fake_chunkd() -> FakeChunkd {
     let recorded = calls.clone();
     tokio::spawn(serve(
         listener,
+        dfs_common::http::ServeLimits::default(),
         move |req: http::Request<hyper::body::Incoming>| {
             let recorded = recorded.clone();
             async move {

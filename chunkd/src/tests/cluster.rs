@@ -244,9 +244,14 @@ async fn fake_metad() -> (
         }
     };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(dfs_common::http::serve(listener, handler, async move {
-        let _ = stop_rx.await;
-    }));
+    tokio::spawn(dfs_common::http::serve(
+        listener,
+        dfs_common::http::ServeLimits::default(),
+        handler,
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
     (addr, state, stop_tx)
 }
 

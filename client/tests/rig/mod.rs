@@ -328,6 +328,7 @@ impl Rig {
         let handler_fake = fake.clone();
         tokio::spawn(serve(
             listener,
+            dfs_common::http::ServeLimits::default(),
             move |req| handle(handler_fake.clone(), req),
             std::future::pending(),
         ));

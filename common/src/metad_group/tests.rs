@@ -45,7 +45,12 @@ async fn server(answer: fn() -> Result<StatusResp, RpcError>) -> String {
             Err(err) => error_response(&err),
         }
     };
-    tokio::spawn(serve(listener, handler, std::future::pending()));
+    tokio::spawn(serve(
+        listener,
+        crate::http::ServeLimits::default(),
+        handler,
+        std::future::pending(),
+    ));
     addr
 }
 

@@ -13,12 +13,13 @@ use http_body_util::{BodyExt, Empty, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::future::Future;
 use std::time::Duration;
-use tokio::net::TcpListener;
+
+mod serve;
+pub use serve::{serve, ServeLimits};
 
 /// Error type carried inside bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -132,46 +133,6 @@ pub fn check_signature<B>(secret: &ClusterSecret, req: &Request<B>) -> Result<()
             auth::unix_now(),
         )
         .map_err(|e| RpcError::new(ErrorCode::Unauthorized, e.to_string()))
-}
-
-/// Serves HTTP/1.1 on `listener` until `shutdown` completes. Each connection runs on its own
-/// task; `handler` answers every request.
-pub async fn serve<H, F>(listener: TcpListener, handler: H, shutdown: impl Future<Output = ()>)
-where
-    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = Response<Body>> + Send + 'static,
-{
-    tokio::pin!(shutdown);
-    loop {
-        let accepted = tokio::select! {
-            _ = &mut shutdown => return,
-            accepted = listener.accept() => accepted,
-        };
-        let (stream, _peer) = match accepted {
-            Ok(pair) => pair,
-            Err(e) => {
-                // Running out of file descriptors must not end the server: wait and go on.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let handler = handler.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let handler = handler.clone();
-                async move { Ok::<_, std::convert::Infallible>(handler(req).await) }
-            });
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        });
-    }
 }
 
 /// An HTTP client that signs every request with the cluster secret. Cheap to clone: clones
