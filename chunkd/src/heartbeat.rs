@@ -81,7 +81,7 @@ async fn register(node: &Arc<Node>) -> Result<Duration, RpcError> {
         node_id: old_id,
         addr: node.advertise.clone(),
         capacity: node.capacity,
-        used: node.store.used(),
+        used: node.reported_used(),
         chunks: Vec::new(),
         paged: true,
     };
@@ -175,7 +175,7 @@ async fn heartbeat(node: &Arc<Node>) -> Result<bool, RpcError> {
         node_id,
         addr: node.advertise.clone(),
         capacity: node.capacity,
-        used: node.store.used(),
+        used: node.reported_used(),
     };
     Ok(call_group(&node.client, &node.metad, &req).await?.known)
 }

@@ -13,6 +13,7 @@ mod metrics;
 mod replicate;
 mod scrub;
 mod server;
+mod space;
 mod store;
 mod stream;
 #[cfg(test)]
@@ -120,6 +121,10 @@ pub(crate) struct Node {
     pub advertise: String,
     /// Bytes offered to the cluster.
     pub capacity: u64,
+    /// The data folder, whose filesystem's free space bounds what the node takes.
+    pub data_dir: PathBuf,
+    /// Free space, and whether a write recently found the disk full.
+    pub space: space::Space,
     /// The id metad gave us; `None` until the first registration of a new node.
     pub node_id: Mutex<Option<NodeId>>,
     /// Lets blocking threads (readers, scrub) start async work such as reports to metad.
@@ -131,6 +136,17 @@ pub(crate) struct Node {
 }
 
 impl Node {
+    /// Bytes this node can still take (see `space`): what metad places chunks by.
+    pub fn free_space(&self) -> u64 {
+        self.space
+            .free(&self.data_dir, self.capacity, self.store.used())
+    }
+
+    /// The `used` told to metad: the capacity minus [`free_space`](Self::free_space).
+    pub fn reported_used(&self) -> u64 {
+        self.capacity.saturating_sub(self.free_space())
+    }
+
     /// The node id, once known.
     pub fn node_id(&self) -> Option<NodeId> {
         *self.node_id.lock().unwrap_or_else(|e| e.into_inner())
@@ -247,6 +263,8 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
         metad,
         advertise,
         capacity,
+        data_dir: config.data_dir.clone(),
+        space: space::Space::default(),
         node_id: Mutex::new(node_id),
         runtime: tokio::runtime::Handle::current(),
         registered: std::sync::atomic::AtomicBool::new(false),

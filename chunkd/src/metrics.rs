@@ -73,7 +73,7 @@ impl Metrics {
         let free = gauge(
             &mut registry,
             "dfs_chunkd_free",
-            "Bytes left before the configured capacity is reached",
+            "Bytes this node can still take: capacity left, and no more than the disk has free beyond a reserve",
         );
         let capacity = gauge(
             &mut registry,
@@ -97,7 +97,7 @@ impl Metrics {
         let used = node.store.used();
         let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         self.stored.set(clamp(used));
-        self.free.set(clamp(node.capacity.saturating_sub(used)));
+        self.free.set(clamp(node.free_space()));
         self.capacity.set(clamp(node.capacity));
         dfs_common::metrics::render(&self.registry)
     }

@@ -180,12 +180,14 @@ async fn put_chunk(
             "chunk {id}: {len} bytes is more than the maximum chunk size {MAX_CHUNK_LEN}"
         )));
     }
-    if node.store.used().saturating_add(len) > node.capacity && !node.store.contains(id) {
+    let free = node.free_space();
+    if len > free && !node.store.contains(id) {
         return Err(RpcError::unavailable(format!(
-            "chunkd {} is full: {} of {} bytes used, chunk {id} needs {len}",
+            "chunkd {} is full: {free} bytes free (capacity {}, {} held, a disk reserve kept), \
+             chunk {id} needs {len}",
             node.advertise,
-            node.store.used(),
-            node.capacity
+            node.capacity,
+            node.store.used()
         )));
     }
     let (tx, mut rx) = mpsc::channel::<Piece>(PUT_DEPTH);
@@ -224,6 +226,9 @@ async fn put_chunk(
         .await
         .map_err(|e| RpcError::internal(format!("writer of chunk {id} failed: {e}")))?;
     let (outcome, header) = written.map_err(|e| {
+        if e.is_disk_full() {
+            node.space.mark_full();
+        }
         tracing::warn!(error = %e, "chunk refused");
         e.to_rpc()
     })?;

@@ -89,6 +89,12 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the disk is full (ENOSPC).
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StoreError::Io { source, .. }
+            if source.raw_os_error() == Some(rustix::io::Errno::NOSPC.raw_os_error()))
+    }
+
     /// The error as it goes on the wire.
     pub fn to_rpc(&self) -> RpcError {
         let code = match self {
@@ -99,9 +105,7 @@ impl StoreError {
                 ErrorCode::InvalidArgument
             }
             StoreError::Conflict(_) => ErrorCode::Conflict,
-            StoreError::Io { source, .. }
-                if source.raw_os_error() == Some(rustix::io::Errno::NOSPC.raw_os_error()) =>
-            {
+            StoreError::Io { .. } if self.is_disk_full() => {
                 // A full disk is this node's condition, not a bug: the writer picks another node.
                 ErrorCode::Unavailable
             }

@@ -341,3 +341,28 @@ async fn registers_heartbeats_and_reports() {
     assert_eq!(last, Some(Some(NodeId(7))));
     daemon.stop().await;
 }
+
+/// The free space told to metad (`capacity - used`) is what the disk really has, not what the
+/// configured capacity leaves: a node whose capacity is larger than its disk is not chosen for
+/// chunks it cannot hold.
+#[tokio::test]
+async fn the_free_space_told_to_metad_is_bounded_by_the_disk() {
+    let (metad, state, _stop) = fake_metad().await;
+    let dir = TempDir::new().unwrap();
+    let mut config = config(dir.path(), &metad);
+    config.capacity = Some(1 << 50);
+    let daemon = start(config).await.unwrap();
+    wait_until("registration", || daemon.node_id().is_some()).await;
+    let told = {
+        let state = state.lock().unwrap();
+        let first = &state.registrations[0];
+        first.capacity - first.used
+    };
+    let stat = rustix::fs::statvfs(dir.path()).unwrap();
+    let available = stat.f_bavail * stat.f_frsize;
+    assert!(
+        told > 0 && told <= available,
+        "told {told} bytes free, the disk has {available}"
+    );
+    daemon.stop().await;
+}

@@ -107,7 +107,9 @@ pub struct RegisterReq {
     pub addr: String,
     /// Bytes of disk the node may use.
     pub capacity: u64,
-    /// Bytes in use.
+    /// Bytes the cluster can no longer count on: the capacity minus what the node can still
+    /// take (its chunks, and whatever else fills its filesystem; all of it after a write
+    /// found the disk full). metad places chunks by `capacity - used`.
     pub used: u64,
     /// Every chunk the node holds, so metad can reconcile after an absence. Empty with
     /// `paged`.
@@ -139,7 +141,9 @@ pub struct HeartbeatReq {
     pub addr: String,
     /// Bytes of disk the node may use.
     pub capacity: u64,
-    /// Bytes in use.
+    /// Bytes the cluster can no longer count on: the capacity minus what the node can still
+    /// take (its chunks, and whatever else fills its filesystem; all of it after a write
+    /// found the disk full). metad places chunks by `capacity - used`.
     pub used: u64,
 }
 
