@@ -13,6 +13,8 @@ const FILES: usize = 300;
 async fn renaming_a_directory_is_atomic_and_rm_r_collects_everything() {
     let cluster = Cluster::start(ClusterOptions {
         chunk_size: 1 << 20,
+        // Collected at once, to see the end of the collection.
+        metad_toml: "release_grace_secs = 0\n".into(),
         ..ClusterOptions::default()
     })
     .await

@@ -1,6 +1,7 @@
 //! Files of every boundary size round trip through the `dfs` CLI against a real cluster.
 
 use dfs_testkit::{test_bytes, Cluster, ClusterOptions};
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_of_boundary_sizes_round_trip_byte_for_byte() {
@@ -128,4 +129,56 @@ async fn put_with_a_part_size_writes_a_multipart_object() {
 fn md5_hex(data: &[u8]) -> String {
     use md5::Digest;
     hex::encode(md5::Md5::digest(data))
+}
+
+/// A download that started before the object was overwritten reads the old object whole:
+/// the chunks the overwrite released stay on the chunkds for the release grace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_that_started_before_an_overwrite_reads_the_old_object_whole() {
+    use futures_util::StreamExt;
+    const MIB: usize = 1 << 20;
+    let cluster = Cluster::start(ClusterOptions {
+        chunk_size: MIB as u64,
+        metad_toml: "release_grace_secs = 120\n".into(),
+        ..ClusterOptions::default()
+    })
+    .await
+    .unwrap();
+    let client = cluster.client();
+    client.mkdir("/g", false).await.unwrap();
+    let old = test_bytes(6 * MIB, 1);
+    let local = cluster.dir().join("old");
+    std::fs::write(&local, &old).unwrap();
+    cluster.dfs_ok(&["put", local.to_str().unwrap(), "/g/file"]);
+
+    let reader = client.open("/g/file").await.unwrap();
+    let mut stream = Box::pin(reader.stream(0, u64::MAX));
+    let mut got = stream.next().await.unwrap().unwrap().to_vec();
+
+    let new = test_bytes(6 * MIB, 2);
+    std::fs::write(&local, &new).unwrap();
+    cluster.dfs_ok(&["put", local.to_str().unwrap(), "/g/file"]);
+    // The old chunks are queued for collection; give the collector (which runs every
+    // heartbeat, 200 ms here) many rounds to delete them, as it would without the grace.
+    cluster
+        .wait_for(
+            "the old chunks to be queued",
+            Duration::from_secs(30),
+            || async { client.status().await.is_ok_and(|s| s.gc_queue >= 6) },
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    while let Some(piece) = stream.next().await {
+        match piece {
+            Ok(bytes) => got.extend_from_slice(&bytes),
+            Err(e) => panic!(
+                "the read broke after {} bytes: {e}\n{}",
+                got.len(),
+                cluster.log_tails()
+            ),
+        }
+    }
+    assert!(got == old, "the read mixed in other bytes");
 }

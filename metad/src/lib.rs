@@ -66,6 +66,10 @@ pub struct Config {
     /// replica) are deleted this many seconds after the write ended, so that a chunk write still
     /// in flight cannot recreate a chunk after its deletion.
     pub orphan_grace_secs: u64,
+    /// Chunks an object no longer uses (deleted, overwritten) are deleted from the chunkds at
+    /// least this many seconds later, so that a read that started before sees the old object
+    /// whole instead of failing mid-stream.
+    pub release_grace_secs: u64,
     /// Multipart uploads neither completed nor aborted this many seconds after their creation
     /// are aborted and their parts' chunks collected (S3 clients that crashed mid-upload).
     pub upload_expiry_secs: u64,
@@ -94,6 +98,7 @@ impl Default for Config {
             dead_timeout_ms: 10_000,
             session_timeout_secs: 3_600,
             orphan_grace_secs: 3600,
+            release_grace_secs: 600,
             upload_expiry_secs: 7 * 86_400,
             log_format: dfs_common::daemon::LogFormat::Text,
             id: 1,
@@ -343,6 +348,7 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
         heartbeat_interval: Duration::from_millis(config.heartbeat_interval_ms),
         dead_timeout: Duration::from_millis(config.dead_timeout_ms),
         session_timeout: Duration::from_secs(config.session_timeout_secs),
+        release_grace: Duration::from_secs(config.release_grace_secs),
         upload_expiry: Duration::from_secs(config.upload_expiry_secs),
         leading: {
             let group = raft.clone();

@@ -19,7 +19,7 @@ use std::process::ExitCode;
 struct Args {
     /// TOML configuration file (fields: listen, data_dir, secret_file, replication, chunk_size,
     /// heartbeat_interval_ms, dead_timeout_ms, session_timeout_secs, orphan_grace_secs,
-    /// upload_expiry_secs, log_format, id, peers, and a [raft] table: heartbeat_ms,
+    /// release_grace_secs, upload_expiry_secs, log_format, id, peers, and a [raft] table: heartbeat_ms,
     /// election_min_ms, election_max_ms).
     /// The flags below override it.
     #[arg(long, value_name = "FILE")]

@@ -21,6 +21,7 @@ fn config(dir: &std::path::Path) -> Config {
         heartbeat_interval_ms: 100,
         dead_timeout_ms: 600,
         orphan_grace_secs: 0,
+        release_grace_secs: 0,
         ..Config::default()
     }
 }

@@ -49,9 +49,12 @@ impl Worker for Collector {
 
     async fn step(&mut self) -> Result<Step, RpcError> {
         let store = self.ctx.store.clone();
+        // Every item waits out the release grace past its due time: a read that started before
+        // a delete or an overwrite still finds the old chunks (orphans wait that much longer).
+        let grace_ms = self.ctx.release_grace.as_millis() as u64;
+        let before = unix_now_ms().saturating_sub(grace_ms);
         let items =
-            blocking(move || Ok(queue::due(&store.view(), Queue::Gc, unix_now_ms(), BATCH)?))
-                .await?;
+            blocking(move || Ok(queue::due(&store.view(), Queue::Gc, before, BATCH)?)).await?;
         if items.is_empty() {
             return Ok(Step::Idle);
         }

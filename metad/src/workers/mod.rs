@@ -66,6 +66,8 @@ pub struct Ctx {
     pub dead_timeout: Duration,
     /// Age after which an open write session is reaped.
     pub session_timeout: Duration,
+    /// How long a chunk stays on the chunkds after its last reference went.
+    pub release_grace: Duration,
     /// Age after which an open multipart upload is aborted.
     pub upload_expiry: Duration,
     /// Whether this metad leads its group: workers only work on the leader (their decisions

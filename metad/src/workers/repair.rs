@@ -300,6 +300,7 @@ mod tests {
             heartbeat_interval: Duration::from_secs(1),
             dead_timeout: Duration::from_secs(10),
             session_timeout: Duration::from_secs(60),
+            release_grace: Duration::ZERO,
             upload_expiry: Duration::from_secs(60),
             leading: Arc::new(|| true),
         }
