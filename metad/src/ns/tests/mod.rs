@@ -115,6 +115,12 @@ pub(crate) fn mkdir(ns: &Namespace, path: &str, parents: bool) -> Result<Entry, 
 
 /// Writes a file of `chunks` chunks of 10 bytes each.
 pub(crate) fn put(ns: &Namespace, path: &str, chunks: usize) -> Result<Entry, RpcError> {
+    ns.commit(&open_write(ns, path, chunks)?)
+}
+
+/// Opens a write session on `path` and allocates `chunks` chunks of 10 bytes in it; returns
+/// the commit that ends it (ETag `"e"`).
+pub(crate) fn open_write(ns: &Namespace, path: &str, chunks: usize) -> Result<CommitReq, RpcError> {
     let open = ns.begin_write(&BeginWriteReq {
         path: path.parse().unwrap(),
     })?;
@@ -131,7 +137,7 @@ pub(crate) fn put(ns: &Namespace, path: &str, chunks: usize) -> Result<Entry, Rp
             replicas: alloc.replicas.iter().map(|r| r.node).collect(),
         });
     }
-    ns.commit(&CommitReq {
+    Ok(CommitReq {
         checksum: None,
         session: open.session,
         size: 10 * chunks as u64,

@@ -1,7 +1,7 @@
 //! Commits are idempotent: a commit sent again after its answer was lost gets the first
 //! answer, and a session committed just before a crash is never committed twice.
 
-use super::{fixture, loc, queued, s3_fixture, stat, Fixture};
+use super::{fixture, loc, open_write, queued, s3_fixture, stat, Fixture};
 use crate::ns::multipart::tests::{create, etag};
 use crate::store::queue::Queue;
 use crate::store::values::Session;
@@ -10,34 +10,13 @@ use dfs_common::auth::unix_now_ms;
 use dfs_common::wire::*;
 use dfs_common::{ErrorCode, ErrorDetail, SessionId};
 
-/// Opens a session on `path` with one chunk allocated; returns the commit that ends it.
+/// Opens a session on `path` with one chunk allocated; returns the commit that ends it, with
+/// a content type and metadata, which a repeat must answer too.
 fn open_file(f: &Fixture, path: &str) -> CommitReq {
-    let open =
-        f.ns.begin_write(&BeginWriteReq {
-            path: path.parse().unwrap(),
-        })
-        .unwrap();
-    let alloc =
-        f.ns.alloc_chunk(&AllocChunkReq {
-            session: open.session,
-            exclude: vec![],
-        })
-        .unwrap();
     CommitReq {
-        checksum: None,
-        session: open.session,
-        size: 10,
-        etag: "\"0123456789abcdef0123456789abcdef\"".into(),
         content_type: Some("text/plain".into()),
         meta: vec![("x-amz-meta-k".into(), "v".into())],
-        chunks: vec![WrittenChunk {
-            id: alloc.chunk_id,
-            len: 10,
-            crc32c: 0,
-            replicas: alloc.replicas.iter().map(|r| r.node).collect(),
-        }],
-        if_none_match: false,
-        if_match: None,
+        ..open_write(&f.ns, path, 1).unwrap()
     }
 }
 
