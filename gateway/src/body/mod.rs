@@ -30,6 +30,44 @@ use tokio::task::JoinHandle;
 const HASH_QUEUE: usize = 8;
 /// A body that sends nothing for this long is given up (S3's `RequestTimeout`).
 const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// A body must bring at least [`MIN_BYTES_PER_WINDOW`] per this much time spent waiting for it.
+const PACE_WINDOW: Duration = Duration::from_secs(60);
+/// See [`PACE_WINDOW`]: about 1 KiB/s, far below any real link.
+const MIN_BYTES_PER_WINDOW: u64 = 64 * 1024;
+
+/// The pace of a request body: the time spent waiting for the client (not for the cluster,
+/// which may hold the body back while chunks are stored) and the bytes it brought meanwhile.
+/// A client trickling its body (a byte a second never trips the idle timeout) would hold a
+/// connection, a write session and a chunk buffer for ever; it is cut off with
+/// `RequestTimeout` once a window of waiting brought less than the minimum.
+#[derive(Default)]
+struct Pace {
+    waited: Duration,
+    bytes: u64,
+}
+
+impl Pace {
+    /// Counts one wait for the body and the bytes it brought.
+    fn record(&mut self, waited: Duration, bytes: u64, total: u64) -> S3Result<()> {
+        self.waited += waited;
+        self.bytes += bytes;
+        if self.waited < PACE_WINDOW {
+            return Ok(());
+        }
+        if self.bytes < MIN_BYTES_PER_WINDOW {
+            return Err(
+                S3Error::from_code(S3ErrorCode::RequestTimeout).with_source(format!(
+                    "the body brought {} bytes in {} s (at least {MIN_BYTES_PER_WINDOW} are \
+                     needed), after {total} bytes",
+                    self.bytes,
+                    self.waited.as_secs()
+                )),
+            );
+        }
+        *self = Pace::default();
+        Ok(())
+    }
+}
 
 /// The request body, until a handler takes it. The server drains what is left after an
 /// error, so that a keep-alive connection stays usable.
@@ -251,7 +289,9 @@ where
     let mut body = body;
     let mut ranges = Vec::new();
     let mut len: u64 = 0;
+    let mut pace = Pace::default();
     loop {
+        let asked = tokio::time::Instant::now();
         let frame = match tokio::time::timeout(BODY_IDLE_TIMEOUT, body.frame()).await {
             Err(_) => {
                 return Err(
@@ -273,6 +313,7 @@ where
         let Ok(data) = frame.into_data() else {
             continue;
         };
+        pace.record(asked.elapsed(), data.len() as u64, len)?;
         let pieces: Vec<Bytes> = match decoder.as_mut() {
             None => vec![data],
             Some(decoder) => {

@@ -219,3 +219,29 @@ async fn limits() {
     .unwrap_err();
     assert_eq!(err.code(), S3ErrorCode::MaxMessageLengthExceeded);
 }
+
+#[test]
+fn a_body_trickled_a_byte_a_second_is_cut_off() {
+    let mut pace = Pace::default();
+    let mut total = 0;
+    let err = (0..600)
+        .find_map(|_| {
+            total += 1;
+            pace.record(Duration::from_secs(1), 1, total).err()
+        })
+        .expect("cut off");
+    assert_eq!(err.code(), S3ErrorCode::RequestTimeout);
+    // Within the first window of waiting.
+    assert!(total <= 60, "{total}");
+}
+
+#[test]
+fn a_slow_but_steady_body_is_taken() {
+    // 16 KiB every 10 s of waiting (about 1.6 KiB/s) for 1,000 s; time spent on the cluster
+    // between the waits does not count.
+    let mut pace = Pace::default();
+    for i in 0..100 {
+        pace.record(Duration::from_secs(10), 16 << 10, i * (16 << 10))
+            .unwrap();
+    }
+}
