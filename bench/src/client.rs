@@ -162,7 +162,8 @@ impl S3Client {
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
         let http = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(1024)
-            .pool_idle_timeout(Duration::from_secs(90))
+            // Below the gateway's 30 s idle keep-alive timeout (dfs_common::http::serve).
+            .pool_idle_timeout(Duration::from_secs(20))
             .build(connector);
         Ok(S3Client {
             http,

@@ -149,8 +149,10 @@ impl InternalClient {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        // Idle connections are dropped well before servers close them (`serve::HEADER_TIMEOUT`),
+        // so a request never goes out on a connection the server is closing.
         let http = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_idle_timeout(Duration::from_secs(20))
             .pool_max_idle_per_host(32)
             .build(connector);
         InternalClient { http, secret }
