@@ -9,7 +9,6 @@
 //! (a repeat of a done one answers "no such upload"), so sending it again is always safe.
 
 use dfs_client::DfsClient;
-use dfs_common::names::ObjectPath;
 use dfs_common::wire::{AbortUploadReq, Repeat};
 use dfs_common::{ErrorCode, RpcError};
 use std::time::Duration;
@@ -36,21 +35,18 @@ impl PendingAborts {
         PendingAborts { queue }
     }
 
-    /// Keeps the abort that failed with `err` to send it again, if `err` says metad did not
-    /// take it (an answer such as "no such upload" is final). Returns whether it was kept.
-    pub(crate) fn keep(&self, upload_id: &str, path: &ObjectPath, err: &RpcError) -> bool {
+    /// Keeps the abort `req` that failed with `err` to send it again, if `err` says metad did
+    /// not take it (an answer such as "no such upload" is final). Returns whether it was kept.
+    pub(crate) fn keep(&self, req: AbortUploadReq, err: &RpcError) -> bool {
         if !dfs_client::may_retry(err, Repeat::WithToken) {
             return false;
         }
-        let req = AbortUploadReq {
-            upload_id: upload_id.to_owned(),
-            path: Some(path.clone()),
-        };
+        let (upload_id, path) = (req.upload_id.clone(), target_of(&req));
         match self.queue.try_send(req) {
             Ok(()) => {
                 tracing::warn!(
                     upload_id,
-                    %path,
+                    path,
                     error = %err,
                     "metad did not take an abort; it is sent again in the background"
                 );
@@ -59,7 +55,7 @@ impl PendingAborts {
             Err(_) => {
                 tracing::warn!(
                     upload_id,
-                    %path,
+                    path,
                     "metad did not take an abort and {MAX_PENDING} are already waiting; \
                      the upload is left to its expiry"
                 );
@@ -67,6 +63,14 @@ impl PendingAborts {
             }
         }
     }
+}
+
+/// The `/bucket/key` an abort names, for logs.
+fn target_of(req: &AbortUploadReq) -> String {
+    req.path
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default()
 }
 
 /// Sends each queued abort until metad answers it, one at a time (they wait for the same

@@ -268,10 +268,7 @@ impl Nodes {
     /// A node found a corrupt copy: forget it and re-replicate the chunk.
     pub fn report_bad_chunk(&self, store: &Store, req: &ReportBadChunkReq) -> Result<(), RpcError> {
         let (node, chunk) = (req.node_id, req.chunk_id);
-        let mut txn = store.begin();
-        let reason = format!("corrupt copy on node {node}");
-        forget_replica(&mut txn, node, chunk, &reason, unix_now_ms())?;
-        txn.commit(true)?;
+        forget_bad_copy(store, node, chunk, &format!("corrupt copy on node {node}"))?;
         tracing::warn!(%node, %chunk, "node reported a corrupt copy; repair queued");
         Ok(())
     }
@@ -377,6 +374,20 @@ pub(crate) fn forget_replica(
             queue::push(txn, Queue::Repair, now_ms, chunk, &[], reason)?;
         }
     }
+    Ok(())
+}
+
+/// Forgets `node`'s copy of `chunk` (it has no good one) in a synced transaction of its own,
+/// queueing the chunk for repair: what a node's report and a failed repair source both do.
+pub(crate) fn forget_bad_copy(
+    store: &Store,
+    node: NodeId,
+    chunk: ChunkId,
+    reason: &str,
+) -> Result<(), RpcError> {
+    let mut txn = store.begin();
+    forget_replica(&mut txn, node, chunk, reason, unix_now_ms())?;
+    txn.commit(true)?;
     Ok(())
 }
 

@@ -13,8 +13,7 @@
 //! call, then dropped by the session reaper in bounded batches.
 
 use super::Namespace;
-use crate::store::values::Value;
-use crate::store::values::{ClosedAnswer, ClosedSession};
+use crate::store::values::{ClosedAnswer, ClosedSession, Value};
 use crate::store::{keys, Cf, Reader, StoreError};
 use dfs_common::wire::{CommitPartReq, CommitReq, Entry, EntryKind, PartInfo};
 use dfs_common::{RpcError, SessionId};
@@ -155,7 +154,9 @@ impl Namespace {
                     if closed.closed_ms < before_ms {
                         old.push(key.to_vec());
                     }
-                    last = Some(key.to_vec());
+                    if seen == PURGE_BATCH {
+                        last = Some(key.to_vec());
+                    }
                     Ok(seen < PURGE_BATCH)
                 },
             )?;

@@ -156,9 +156,10 @@ async fn repair(ctx: &Ctx, chunk: ChunkId) -> Outcome {
             if matches!(e.code, ErrorCode::NotFound | ErrorCode::Corrupt) {
                 // The source has no good copy (its file is gone or damaged): it is a replica
                 // no more, and the next round picks another source instead of this one again.
-                let ctx2 = ctx.clone();
+                let store = ctx.store.clone();
                 let reason = format!("node {source} has no good copy: {e}");
-                match blocking(move || forget_source(&ctx2, chunk, source, &reason)).await {
+                let forget = move || crate::nodes::forget_bad_copy(&store, source, chunk, &reason);
+                match blocking(forget).await {
                     Ok(()) => {
                         tracing::warn!(%chunk, %source, error = %e, "repair source has no good copy; it is no longer a replica");
                         continue;
@@ -201,14 +202,6 @@ async fn copy(ctx: &Ctx, chunk: ChunkId, source: NodeId, target: NodeId) -> Resu
             COPY_TIMEOUT.as_secs()
         ))),
     }
-}
-
-/// Drops `source` from the chunk's replicas (it answered that it has no good copy).
-fn forget_source(ctx: &Ctx, chunk: ChunkId, source: NodeId, reason: &str) -> Result<(), RpcError> {
-    let mut txn = ctx.store.begin();
-    crate::nodes::forget_replica(&mut txn, source, chunk, reason, unix_now_ms())?;
-    txn.commit(true)?;
-    Ok(())
 }
 
 /// Records a new copy on `target`.

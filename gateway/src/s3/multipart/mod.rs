@@ -255,7 +255,7 @@ pub(super) async fn abort_multipart_upload(
         path: Some(target.clone()),
     };
     if let Err(e) = ctx.client.uploads().abort(&req).await {
-        ctx.aborts.keep(upload_id, target, &e);
+        ctx.aborts.keep(req, &e);
         return Err(upload_error(e, target, upload_id));
     }
     tracing::debug!("upload {upload_id} of {target} aborted");
