@@ -107,6 +107,14 @@ async fn the_group_outlives_its_leader_and_loses_no_acknowledged_object() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     // Only a write in flight at the kill may fail (its session lived on the dead leader).
     check_acknowledged(&cluster, (&addr, &key), "group", writer.finish(), 1);
+    // The new leader gave every chunkd a dead timeout to find it: none was declared dead.
+    for member in 0..3 {
+        let log = cluster.log(Role::MetadMember(member));
+        assert!(
+            !log.contains("is dead (no heartbeat"),
+            "member {member}:\n{log}"
+        );
+    }
 
     // The dead member comes back and catches up with the new leader's log.
     cluster.restart_metad_member(leader).unwrap();
