@@ -528,3 +528,56 @@ async fn writes_rest_on_their_own_commit_and_reads_on_a_round_of_heartbeats() {
         after_reads - after_writes
     );
 }
+
+/// The heartbeats member `index` has answered (its `/metrics`).
+async fn heartbeats_answered(cluster: &Cluster, index: usize) -> u64 {
+    let metrics = http_get(cluster.metad_member_addr(index), "/metrics")
+        .await
+        .unwrap_or_default();
+    metrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("dfs_metad_rpc_duration_seconds_count{") && l.contains("\"heartbeat\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// Waits until member `index` has answered `n` more heartbeats.
+async fn wait_heartbeats(cluster: &Cluster, index: usize, n: u64) {
+    let from = heartbeats_answered(cluster, index).await;
+    cluster
+        .wait_for("chunkd heartbeats", Duration::from_secs(60), || async {
+            heartbeats_answered(cluster, index).await >= from + n
+        })
+        .await
+        .unwrap();
+}
+
+/// The leader's last log index, as the group reports it.
+async fn leader_log_index(cluster: &Cluster, leader: usize) -> u64 {
+    let status = cluster.client_of(&[leader]).status().await.unwrap();
+    let addr = cluster.metad_member_addr(leader);
+    let member = status.metad.iter().find(|m| m.addr == addr);
+    member.map(|m| m.last_log_index).unwrap()
+}
+
+/// chunkd heartbeats stay in the leader's memory: an idle group answering dozens of them
+/// appends nothing to its log. Were each one proposed, every member would fsync three
+/// entries per heartbeat interval for nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_append_nothing_to_the_log() {
+    let cluster = Cluster::start(group_of_three(false)).await.unwrap();
+    let leader = cluster.metad_leader().await.unwrap();
+    // Let the registrations that follow the start settle (each is written through the log).
+    wait_heartbeats(&cluster, leader, 15).await;
+    let before = leader_log_index(&cluster, leader).await;
+    wait_heartbeats(&cluster, leader, 30).await;
+    assert_eq!(cluster.metad_leader().await.unwrap(), leader);
+    let after = leader_log_index(&cluster, leader).await;
+    assert_eq!(
+        after, before,
+        "30 heartbeats to an idle group appended {} log entries",
+        after - before
+    );
+}

@@ -81,21 +81,33 @@ pub type Leading = Arc<dyn Fn() -> bool + Send + Sync>;
 /// Starts every worker; they stop when `shutdown` turns true.
 pub fn spawn_all(ctx: &Ctx, shutdown: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     vec![
-        spawn(dead::DeadDetector::new(ctx.clone()), ctx, shutdown),
-        spawn(repair::Repairer::new(ctx.clone()), ctx, shutdown),
-        spawn(gc::Collector::new(ctx.clone()), ctx, shutdown),
-        spawn(reaper::Reaper::new(ctx.clone()), ctx, shutdown),
-        spawn(uploads::UploadExpiry::new(ctx.clone()), ctx, shutdown),
-        spawn(detached::TreeDeleter::new(ctx.clone()), ctx, shutdown),
+        spawn(dead::DeadDetector::new(ctx.clone()), &ctx.leading, shutdown),
+        spawn(repair::Repairer::new(ctx.clone()), &ctx.leading, shutdown),
+        spawn(gc::Collector::new(ctx.clone()), &ctx.leading, shutdown),
+        spawn(reaper::Reaper::new(ctx.clone()), &ctx.leading, shutdown),
+        spawn(
+            uploads::UploadExpiry::new(ctx.clone()),
+            &ctx.leading,
+            shutdown,
+        ),
+        spawn(
+            detached::TreeDeleter::new(ctx.clone()),
+            &ctx.leading,
+            shutdown,
+        ),
     ]
 }
 
 /// Runs `worker` while this metad leads, until `shutdown` turns true (or its sender is gone).
 /// A step in progress at shutdown is dropped: queue items are only removed once their work
 /// is done.
-fn spawn<W: Worker>(mut worker: W, ctx: &Ctx, shutdown: &watch::Receiver<bool>) -> JoinHandle<()> {
+fn spawn<W: Worker>(
+    mut worker: W,
+    leading: &Leading,
+    shutdown: &watch::Receiver<bool>,
+) -> JoinHandle<()> {
     let mut shutdown = shutdown.clone();
-    let leading = ctx.leading.clone();
+    let leading = leading.clone();
     // Every line a worker logs carries `worker=<name>`, as request lines carry `request_id`.
     let span = tracing::info_span!("worker", worker = W::NAME);
     let run = async move {
@@ -131,4 +143,82 @@ fn spawn<W: Worker>(mut worker: W, ctx: &Ctx, shutdown: &watch::Receiver<bool>) 
         tracing::debug!("worker stopped");
     };
     tokio::spawn(tracing::Instrument::instrument(run, span))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    /// Counts its steps; always idle.
+    struct Counting(Arc<AtomicUsize>);
+
+    impl Worker for Counting {
+        const NAME: &'static str = "counting";
+
+        fn period(&self) -> Duration {
+            Duration::from_millis(1)
+        }
+
+        async fn step(&mut self) -> Result<Step, RpcError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(Step::Idle)
+        }
+    }
+
+    /// Waits until `count` reaches `at_least` (`what` names it if it never does).
+    async fn reach(count: &AtomicUsize, at_least: usize, what: &str) {
+        let wait = async {
+            while count.load(Ordering::SeqCst) < at_least {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(30), wait)
+            .await
+            .is_err()
+        {
+            panic!("{what} stayed below {at_least}");
+        }
+    }
+
+    /// A worker steps only while its member leads: a follower's workers would decide from a
+    /// state that may lag and propose writes the group refuses (issue 8).
+    #[tokio::test]
+    async fn a_worker_steps_only_while_its_member_leads() {
+        let leads = Arc::new(AtomicBool::new(false));
+        let asked = Arc::new(AtomicUsize::new(0));
+        let leading: Leading = {
+            let (leads, asked) = (leads.clone(), asked.clone());
+            Arc::new(move || {
+                asked.fetch_add(1, Ordering::SeqCst);
+                leads.load(Ordering::SeqCst)
+            })
+        };
+        let steps = Arc::new(AtomicUsize::new(0));
+        let (stop, shutdown) = watch::channel(false);
+        let task = spawn(Counting(steps.clone()), &leading, &shutdown);
+
+        reach(&asked, 5, "the leadership checks").await;
+        assert_eq!(steps.load(Ordering::SeqCst), 0, "stepped while following");
+
+        leads.store(true, Ordering::SeqCst);
+        reach(&steps, 3, "the steps").await;
+
+        leads.store(false, Ordering::SeqCst);
+        // A step whose leadership check came just before the change may still run.
+        let stepped = steps.load(Ordering::SeqCst) + 1;
+        reach(
+            &asked,
+            asked.load(Ordering::SeqCst) + 5,
+            "the leadership checks",
+        )
+        .await;
+        assert!(
+            steps.load(Ordering::SeqCst) <= stepped,
+            "kept stepping after losing the leadership"
+        );
+
+        stop.send(true).unwrap();
+        task.await.unwrap();
+    }
 }
