@@ -127,6 +127,12 @@ pub enum Command {
     },
     /// The cluster's capacity and use (the short form of `status`).
     Df,
+    /// List the files below a path whose data is lost or under-replicated (from metad's
+    /// view of the chunk copies; no data is read). Exit status 1 when a file has lost data.
+    Fsck {
+        /// The file or directory (default: the current directory; `/` for everything).
+        path: Option<String>,
+    },
     /// Manage the S3 access keys: create (shows the secret once), list, delete.
     #[command(subcommand)]
     Key(KeyCommand),
@@ -315,6 +321,7 @@ impl Command {
             Command::Status => "status",
             Command::Du { .. } => "du",
             Command::Df => "df",
+            Command::Fsck { .. } => "fsck",
             Command::Key(_) => "key",
             Command::Bucket(_) => "bucket",
             Command::Uploads(_) => "uploads",

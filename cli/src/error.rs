@@ -41,6 +41,9 @@ pub enum CliError {
     /// The dev cluster could not start or stop.
     #[error("{0}")]
     Dev(String),
+    /// A check found damaged data (`fsck`): what it found is printed, this says how much.
+    #[error("{0}")]
+    Damaged(String),
     /// Ctrl-C stopped the command.
     #[error("interrupted")]
     Interrupted,
@@ -87,10 +90,14 @@ impl From<RpcError> for CliError {
 fn describe(err: &RpcError, path: Option<&str>) -> String {
     let subject = path.unwrap_or(&err.message);
     // metad's own sentence names the bucket or upload that is missing, which says more than
-    // "no such file or directory".
+    // "no such file or directory"; lost data and a full cluster are explained by theirs.
     if matches!(
         err.detail,
-        ErrorDetail::NoSuchBucket | ErrorDetail::NoSuchUpload | ErrorDetail::NoSuchAccessKey
+        ErrorDetail::NoSuchBucket
+            | ErrorDetail::NoSuchUpload
+            | ErrorDetail::NoSuchAccessKey
+            | ErrorDetail::DataLost
+            | ErrorDetail::StorageFull
     ) {
         return err.message.clone();
     }
@@ -154,6 +161,19 @@ mod tests {
                 None
             ),
             "cannot reach metad at 127.0.0.1:7700: connection refused"
+        );
+    }
+
+    #[test]
+    fn a_full_cluster_is_not_called_short_of_chunkds() {
+        let full = RpcError::detailed(
+            ErrorDetail::StorageFull,
+            "the cluster is full: need 2 live chunkds, 3 alive, 3 of them full",
+        );
+        let line = CliError::from(full).line();
+        assert_eq!(
+            line,
+            "the cluster is full: need 2 live chunkds, 3 alive, 3 of them full"
         );
     }
 

@@ -92,6 +92,13 @@ pub const COMMANDS: &[HelpEntry] = &[
         example: "df",
     },
     HelpEntry {
+        name: "fsck",
+        usage: "fsck [PATH]",
+        summary:
+            "list files below PATH with lost or under-replicated chunks; fails if data is lost",
+        example: "fsck /photos",
+    },
+    HelpEntry {
         name: "key",
         usage: "key create NAME",
         summary: "create an S3 access key; prints export AWS_... lines (the secret is shown once)",

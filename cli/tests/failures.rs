@@ -203,3 +203,136 @@ async fn writing_with_fewer_live_chunkds_than_the_factor_fails_clearly() {
         dfs_common::ErrorCode::NotFound
     );
 }
+
+/// Both chunkds holding a file's chunk die (issue 9, item 5): the data is lost until one
+/// returns, and everything says so without retrying: `dfs status` counts the chunk apart,
+/// `dfs fsck` names the file and fails, `dfs get` fails with one line, and an S3 GET answers
+/// 410 DataLost (a status no SDK retries) without naming an internal address. A holder's
+/// return brings the file back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_data_is_reported_as_lost_and_returns_with_its_chunkd() {
+    let mut cluster = Cluster::start(ClusterOptions {
+        gateway: true,
+        ..options()
+    })
+    .await
+    .unwrap();
+    let (gateway, key) = cluster.create_s3_bucket("lost");
+    let data = test_bytes(1000, 7);
+    let put = dfs_testkit::s3_request(&gateway, &key, dfs_testkit::REGION, "PUT", "/lost/k", &data)
+        .unwrap();
+    assert_eq!(put.status, 200, "{}", put.text);
+    let client = cluster.client();
+    let stat = client.stat_chunks("/lost/k", 0, u64::MAX).await.unwrap();
+    let holders: Vec<String> = stat.chunks[0]
+        .replicas
+        .iter()
+        .map(|r| r.addr.clone())
+        .collect();
+    assert_eq!(holders.len(), 2);
+    let indexes: Vec<usize> = (0..3)
+        .filter(|i| holders.iter().any(|a| a == cluster.chunkd_addr(*i)))
+        .collect();
+    for index in &indexes {
+        cluster.kill_chunkd(*index);
+    }
+    cluster
+        .wait_for(
+            "metad to count the chunk as lost",
+            Duration::from_secs(60),
+            || async { client.status().await.is_ok_and(|s| s.lost == 1) },
+        )
+        .await
+        .unwrap();
+
+    let status = cluster.dfs_ok(&["status"]);
+    assert!(status.contains("(1 of them with no live copy)"), "{status}");
+    assert!(status.contains("LOST DATA:"), "{status}");
+    let fsck = cluster.run_dfs(&["fsck", "/lost"]);
+    assert!(!fsck.success, "{}{}", fsck.stdout, fsck.stderr);
+    assert!(
+        fsck.stdout
+            .contains("LOST   /lost/k  1 of 1 chunk(s) have no live copy"),
+        "{}",
+        fsck.stdout
+    );
+    assert!(fsck.stdout.contains("1 with lost data"), "{}", fsck.stdout);
+    assert!(
+        fsck.stderr
+            .contains("error: 1 file(s) below /lost have lost data"),
+        "{}",
+        fsck.stderr
+    );
+    let get = cluster.dfs_err(&["get", "/lost/k", "-"]);
+    assert!(get.contains("has no readable copy"), "{get}");
+    assert_eq!(get.trim().lines().count(), 1, "{get}");
+
+    let answer =
+        dfs_testkit::s3_request(&gateway, &key, dfs_testkit::REGION, "GET", "/lost/k", b"")
+            .unwrap();
+    assert_eq!(answer.status, 410, "{}", answer.text);
+    assert!(
+        answer.body().contains("<Code>DataLost</Code>"),
+        "{}",
+        answer.text
+    );
+    for addr in &holders {
+        assert!(!answer.text.contains(addr.as_str()), "{}", answer.text);
+    }
+
+    cluster.restart_chunkd(indexes[0]).unwrap();
+    cluster
+        .wait_for(
+            "the chunk to be readable again",
+            Duration::from_secs(60),
+            || async { client.status().await.is_ok_and(|s| s.lost == 0) },
+        )
+        .await
+        .unwrap();
+    cluster.dfs_ok(&["fsck", "/lost"]);
+    let answer =
+        dfs_testkit::s3_request(&gateway, &key, dfs_testkit::REGION, "GET", "/lost/k", b"")
+            .unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.text);
+}
+
+/// Every chunkd is alive but has no room (issue 9, item 5): a write fails at once with an
+/// error that says the cluster is full, which no client retries: S3 507 StorageFull, and
+/// `dfs put` one line saying so (not "not enough live chunkds", which sends an operator
+/// looking for dead ones).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_cluster_refuses_writes_as_full() {
+    let cluster = Cluster::start(ClusterOptions {
+        gateway: true,
+        // Less room than one chunk of 1 MiB on every chunkd.
+        chunkd_args: vec!["--capacity".into(), "65536".into()],
+        ..options()
+    })
+    .await
+    .unwrap();
+    let (gateway, key) = cluster.create_s3_bucket("full");
+    let put = dfs_testkit::s3_request(
+        &gateway,
+        &key,
+        dfs_testkit::REGION,
+        "PUT",
+        "/full/k",
+        &test_bytes(1000, 3),
+    )
+    .unwrap();
+    assert_eq!(put.status, 507, "{}", put.text);
+    assert!(
+        put.body().contains("<Code>StorageFull</Code>"),
+        "{}",
+        put.text
+    );
+    assert!(put.body().contains("3 of them full"), "{}", put.text);
+
+    let local = cluster.dir().join("small");
+    std::fs::write(&local, b"small").unwrap();
+    let err = cluster.dfs_err(&["put", local.to_str().unwrap(), "/full/small"]);
+    assert!(err.starts_with("error: the cluster is full: "), "{err}");
+    let listed =
+        dfs_testkit::s3_request(&gateway, &key, dfs_testkit::REGION, "GET", "/full", b"").unwrap();
+    assert!(!listed.body().contains("<Key>"), "{}", listed.text);
+}

@@ -133,11 +133,18 @@ pub enum ErrorDetail {
     /// The metad leader cannot reach a quorum of its group: nothing was done, and nothing can
     /// be until enough members are back. The message names the members it cannot reach.
     NoQuorum,
+    /// Part of a file has no readable copy left: every replica is on a dead chunkd or was
+    /// found missing or corrupt. Sending the request again does not help; the data comes back
+    /// only if a chunkd that held it returns.
+    DataLost,
+    /// Too few live chunkds have room for new data: the cluster is full until space is freed
+    /// or a chunkd is added. Sending the request again does not help.
+    StorageFull,
 }
 
 impl ErrorDetail {
     /// Every detail, for tables and tests.
-    pub const ALL: [ErrorDetail; 17] = [
+    pub const ALL: [ErrorDetail; 19] = [
         ErrorDetail::None,
         ErrorDetail::Unreachable,
         ErrorDetail::NoAnswer,
@@ -155,6 +162,8 @@ impl ErrorDetail {
         ErrorDetail::InvalidRequest,
         ErrorDetail::NotLeader,
         ErrorDetail::NoQuorum,
+        ErrorDetail::DataLost,
+        ErrorDetail::StorageFull,
     ];
 
     /// The code an error with this detail has (`None` has none of its own).
@@ -177,6 +186,8 @@ impl ErrorDetail {
             | ErrorDetail::InvalidPartNumber
             | ErrorDetail::InvalidRange
             | ErrorDetail::InvalidRequest => Some(ErrorCode::InvalidArgument),
+            ErrorDetail::DataLost => Some(ErrorCode::Internal),
+            ErrorDetail::StorageFull => Some(ErrorCode::NotEnoughNodes),
         }
     }
 }
@@ -187,8 +198,9 @@ pub struct RpcError {
     /// What went wrong, by meaning.
     pub code: ErrorCode,
     /// The specific condition, when the daemon knows one. Absent on the wire from older
-    /// senders, which means `None`.
-    #[serde(default)]
+    /// senders, which means `None`; so does a detail this build does not know (from a newer
+    /// sender), so that the error still decodes with its code and message.
+    #[serde(default, deserialize_with = "known_detail_or_none")]
     pub detail: ErrorDetail,
     /// A sentence for a human, naming the path or id involved. Never parsed.
     pub message: String,
@@ -196,6 +208,20 @@ pub struct RpcError {
     /// answered knows it. Clients send the request there next.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leader_hint: Option<String>,
+}
+
+/// Decodes a detail, taking one this build does not know for `None`.
+fn known_detail_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ErrorDetail, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Detail {
+        Known(ErrorDetail),
+        Unknown(serde::de::IgnoredAny),
+    }
+    Ok(match Detail::deserialize(d)? {
+        Detail::Known(detail) => detail,
+        Detail::Unknown(_) => ErrorDetail::None,
+    })
 }
 
 impl RpcError {
@@ -286,6 +312,22 @@ mod tests {
         assert_eq!(err.detail, ErrorDetail::None);
         assert_eq!(err.code, ErrorCode::NotFound);
         assert_eq!(err.leader_hint, None);
+    }
+
+    /// A rolling upgrade has newer daemons send details older ones do not know: the error
+    /// must still decode, by its code.
+    #[test]
+    fn an_unknown_detail_decodes_as_none() {
+        let newer = r#"{"code":"Unavailable","detail":"SomethingNew","message":"m"}"#;
+        let err: RpcError = serde_json::from_str(newer).unwrap();
+        assert_eq!(err.detail, ErrorDetail::None);
+        assert_eq!(err.code, ErrorCode::Unavailable);
+        for detail in ErrorDetail::ALL {
+            let err = RpcError::detailed(detail, "x");
+            let back: RpcError =
+                serde_json::from_str(&serde_json::to_string(&err).unwrap()).unwrap();
+            assert_eq!(back, err);
+        }
     }
 
     #[test]

@@ -41,6 +41,14 @@ pub struct NotEnoughNodes {
     pub full: usize,
 }
 
+impl NotEnoughNodes {
+    /// Whether the shortfall is for want of room: enough live nodes are eligible, but too
+    /// many of them are full. Waiting does not help then, unlike for a node that is down.
+    pub fn is_full(&self) -> bool {
+        self.full > 0 && self.alive - self.excluded >= self.need
+    }
+}
+
 fn excluded_note(excluded: usize, full: usize) -> String {
     let mut note = String::new();
     if excluded > 0 {
@@ -164,5 +172,23 @@ mod tests {
         let err = choose(&nodes, 1, &[], 1000, &mut rng).unwrap_err();
         assert!(err.to_string().contains("1 of them full"), "{err}");
         assert!(choose(&[], 1, &[], 1, &mut rng).is_err());
+    }
+
+    /// A full cluster is told apart from one missing nodes: only the first is final.
+    #[test]
+    fn a_shortfall_of_room_is_full_and_one_of_nodes_is_not() {
+        let mut rng = StdRng::seed_from_u64(4);
+        let full = [
+            node(1, true, 100, 100),
+            node(2, true, 100, 0),
+            node(3, false, 100, 0),
+        ];
+        assert!(choose(&full, 2, &[], 10, &mut rng).unwrap_err().is_full());
+        // One node down, and no other to take its place: not a matter of room.
+        let down = [node(1, true, 100, 0), node(2, false, 100, 0)];
+        assert!(!choose(&down, 2, &[], 10, &mut rng).unwrap_err().is_full());
+        // Too few once the caller's exclusions are out, even with one full: not full either.
+        let err = choose(&full, 2, &[NodeId(2)], 10, &mut rng).unwrap_err();
+        assert!(!err.is_full(), "{err}");
     }
 }

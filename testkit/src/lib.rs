@@ -58,7 +58,8 @@ pub struct ClusterOptions {
     pub log_filter: String,
     /// The daemons' `--log-format` [default: text].
     pub log_format: LogFormat,
-    /// Extra flags for every chunkd (for example a short `--inventory-interval-secs`).
+    /// Extra flags for every chunkd (for example a short `--inventory-interval-secs`; a
+    /// `--capacity` replaces the harness's 64G).
     pub chunkd_args: Vec<String>,
 }
 
@@ -163,11 +164,12 @@ impl Cluster {
                         cluster.metad_addr.clone(),
                         "--secret-file".into(),
                         path_arg(&cluster.secret_file),
-                        "--capacity".into(),
-                        "64G".into(),
                         "--log-format".into(),
                         cluster.options.log_format_arg().into(),
                     ];
+                    if !cluster.options.chunkd_args.iter().any(|a| a == "--capacity") {
+                        args.extend(["--capacity".into(), "64G".into()]);
+                    }
                     args.extend(cluster.options.chunkd_args.iter().cloned());
                     let filter = &cluster.options.log_filter;
                     Ok(vec![Daemon::spawn(&binary, args, log.clone(), filter)?])

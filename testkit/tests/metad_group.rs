@@ -576,7 +576,8 @@ async fn heartbeats_append_nothing_to_the_log() {
     assert_eq!(cluster.metad_leader().await.unwrap(), leader);
     let after = leader_log_index(&cluster, leader).await;
     assert_eq!(
-        after, before,
+        after,
+        before,
         "30 heartbeats to an idle group appended {} log entries",
         after - before
     );

@@ -160,9 +160,19 @@ pub fn format_status(status: &StatusResp) -> String {
     ));
     text.push_str(&format!("replication factor: {}\n", status.replication));
     text.push_str(&format!(
-        "chunks:             {} total, {} under-replicated\n",
+        "chunks:             {} total, {} under-replicated",
         status.chunks, status.under_replicated
     ));
+    if status.lost > 0 {
+        text.push_str(&format!(
+            " ({} of them with no live copy)\n\
+             LOST DATA:          {} chunk(s) have no live copy: their files cannot be read \
+             until a chunkd that held them returns; `dfs fsck` lists the files\n",
+            status.lost, status.lost
+        ));
+    } else {
+        text.push('\n');
+    }
     text.push_str(&format!(
         "queues:             repair {}, gc {}\n",
         status.repair_queue, status.gc_queue
@@ -212,6 +222,7 @@ mod tests {
             replication: 2,
             chunks: 12,
             under_replicated: 3,
+            lost: 1,
             repair_queue: 3,
             gc_queue: 0,
             detached_trees: 2,
@@ -260,7 +271,11 @@ mod tests {
         );
         assert!(text.contains("1 alive, 1 dead"), "{text}");
         assert!(text.contains("replication factor: 2"), "{text}");
-        assert!(text.contains("12 total, 3 under-replicated"), "{text}");
+        assert!(
+            text.contains("12 total, 3 under-replicated (1 of them with no live copy)\n"),
+            "{text}"
+        );
+        assert!(text.contains("LOST DATA:          1 chunk(s)"), "{text}");
         assert!(text.contains("repair 3, gc 0"), "{text}");
         assert!(
             text.contains("background:         2 directory tree(s) being deleted (rm -r), 1 dead"),

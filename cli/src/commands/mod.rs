@@ -1,10 +1,11 @@
 //! The commands, one file per family: `files` (put, get, cp), `parts` (put as a multipart
-//! upload), `ns` (ls, mkdir, rm, mv, stat, show), `space` (du, df), `admin` (status), `keys`
+//! upload), `ns` (ls, mkdir, rm, mv, stat, show), `space` (du, df), `fsck`, `admin` (status), `keys`
 //! (S3 access keys and bucket grants), `uploads` (open multipart uploads). The one-shot command line and the shell both come
 //! through [`run`], so wildcards and defaults behave the same in both.
 
 pub mod admin;
 pub mod files;
+pub mod fsck;
 pub mod keys;
 pub mod ns;
 mod parts;
@@ -42,6 +43,7 @@ pub async fn run(ctx: &mut Context, command: Command) -> Result<(), CliError> {
             interruptible(space::du(ctx, path.as_deref(), human)).await
         }
         Command::Df => interruptible(space::df(ctx)).await,
+        Command::Fsck { path } => interruptible(fsck::fsck(ctx, path.as_deref())).await,
         Command::Key(command) => interruptible(keys::key(ctx, command)).await,
         Command::Bucket(command) => interruptible(keys::bucket(ctx, command)).await,
         Command::Uploads(command) => interruptible(uploads::uploads(ctx, command)).await,

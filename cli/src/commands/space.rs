@@ -231,6 +231,7 @@ mod tests {
             replication: 2,
             chunks: 0,
             under_replicated: 0,
+            lost: 0,
             repair_queue: 0,
             gc_queue: 0,
             detached_trees: 0,

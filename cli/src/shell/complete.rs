@@ -84,7 +84,7 @@ fn slot(done: &[Word], current: &str) -> Slot {
         ("get", _) => Slot::Local { dirs_only: false },
         ("lcd", 0) => Slot::Local { dirs_only: true },
         ("cd", 0) => Slot::Remote { dirs_only: true },
-        ("ls" | "rm" | "mv" | "cp" | "stat" | "show" | "du" | "mkdir", _) => {
+        ("ls" | "rm" | "mv" | "cp" | "stat" | "show" | "du" | "fsck" | "mkdir", _) => {
             Slot::Remote { dirs_only: false }
         }
         _ => Slot::Nothing,

@@ -7,7 +7,7 @@ use dfs_common::auth::NO_CONTENT;
 use dfs_common::checksum::{crc32c, crc_to_hex};
 use dfs_common::http::{empty, error_from_response};
 use dfs_common::wire::{ChunkInfo, Replica, CHUNK_PATH_PREFIX};
-use dfs_common::{ErrorCode, RpcError};
+use dfs_common::{ErrorCode, ErrorDetail, RpcError};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use http_body_util::BodyExt;
 use std::time::Duration;
@@ -28,7 +28,7 @@ pub(super) async fn fetch_piece(
     let mut replicas: Vec<&Replica> = chunk.replicas.iter().collect();
     // Dead replicas last: metad's view may be stale, so they are still worth a try.
     replicas.sort_by_key(|r| !r.live);
-    let mut last: Option<RpcError> = None;
+    let mut failures = Vec::with_capacity(replicas.len());
     for replica in &replicas {
         match fetch_from(client, &replica.addr, chunk, piece).await {
             Ok(bytes) => return Ok(bytes),
@@ -40,25 +40,58 @@ pub(super) async fn fetch_piece(
                     replica.node,
                     replica.addr
                 );
-                last = Some(err);
+                failures.push((*replica, err));
             }
         }
     }
-    let (code, why) = match last {
-        // Missing everywhere is lost data, not a missing file.
-        Some(err) if err.code == ErrorCode::NotFound => (ErrorCode::Unavailable, err.message),
-        Some(err) => (err.code, err.message),
-        None => (ErrorCode::Unavailable, "it has no replica".to_owned()),
+    Err(no_replica_served(path, chunk, &failures))
+}
+
+/// The error of a piece no replica served. The data is lost (an error no client retries) when
+/// no failure could pass: every copy is missing or bad, or on a chunkd metad has declared dead.
+/// Otherwise a live chunkd failed for a reason that may pass (overloaded, restarting, a network
+/// error): its error stands, and a retry may work. The message names nodes by id only: it may
+/// reach an S3 client, which has no business with internal addresses.
+fn no_replica_served(path: &str, chunk: &ChunkInfo, failures: &[(&Replica, RpcError)]) -> RpcError {
+    let where_ = format!("chunk {} (at byte {}) of {path}", chunk.id, chunk.offset);
+    let bad_copy = |err: &RpcError| {
+        matches!(
+            err.code,
+            ErrorCode::NotFound | ErrorCode::Corrupt | ErrorCode::ChecksumMismatch
+        )
     };
-    Err(RpcError::new(
-        code,
+    let transient = failures
+        .iter()
+        .find(|(replica, err)| replica.live && !bad_copy(err));
+    if let Some((replica, err)) = transient {
+        return RpcError {
+            message: format!(
+                "cannot read {where_} from any of its {} replica(s); node {}: {}",
+                failures.len(),
+                replica.node,
+                err.message
+            ),
+            ..err.clone()
+        };
+    }
+    let copies: Vec<String> = failures
+        .iter()
+        .map(|(replica, err)| match bad_copy(err) {
+            true => format!("node {} has no good copy", replica.node),
+            false => format!("node {} is down", replica.node),
+        })
+        .collect();
+    let copies = match copies.is_empty() {
+        true => "no node holds a copy".to_owned(),
+        false => copies.join(", "),
+    };
+    RpcError::detailed(
+        ErrorDetail::DataLost,
         format!(
-            "cannot read chunk {} (at byte {}) of {path} from any of its {} replica(s): {why}",
-            chunk.id,
-            chunk.offset,
-            replicas.len()
+            "{where_} has no readable copy ({copies}); it can be read again only if a \
+             chunkd that held it returns"
         ),
-    ))
+    )
 }
 
 /// `GET /chunk/<id>` from one replica, with a `Range` unless the piece is the whole stored
@@ -158,4 +191,76 @@ async fn read_exact_body(
         )));
     }
     Ok(buf.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dfs_common::{ChunkId, NodeId};
+
+    fn replica(node: u64, live: bool) -> Replica {
+        Replica {
+            node: NodeId(node),
+            addr: format!("10.0.0.{node}:7800"),
+            live,
+        }
+    }
+
+    fn chunk() -> ChunkInfo {
+        ChunkInfo {
+            id: ChunkId(7),
+            offset: 8 << 20,
+            len: 100,
+            crc32c: 0,
+            replicas: Vec::new(),
+            chunk_offset: 0,
+            chunk_len: 0,
+        }
+    }
+
+    fn served(failures: &[(Replica, RpcError)]) -> RpcError {
+        let failures: Vec<(&Replica, RpcError)> =
+            failures.iter().map(|(r, e)| (r, e.clone())).collect();
+        no_replica_served("/b/k", &chunk(), &failures)
+    }
+
+    /// Copies missing or corrupt everywhere, or held only by dead chunkds: lost, named by node
+    /// id and never by address.
+    #[test]
+    fn no_copy_that_may_return_soon_is_lost_data() {
+        let gone = RpcError::not_found("no chunk 7");
+        let refused = RpcError::detailed(ErrorDetail::Unreachable, "connection refused");
+        let cases = [
+            vec![
+                (replica(1, true), gone.clone()),
+                (replica(2, false), refused),
+            ],
+            vec![
+                (replica(1, true), RpcError::new(ErrorCode::Corrupt, "crc")),
+                (replica(2, true), gone),
+            ],
+            vec![],
+        ];
+        for failures in cases {
+            let err = served(&failures);
+            assert!(err.is(ErrorDetail::DataLost), "{failures:?}: {err:?}");
+            assert!(!err.message.contains("10.0.0."), "{}", err.message);
+            let place = format!("chunk {} (at byte 8388608) of /b/k", ChunkId(7));
+            assert!(err.message.contains(&place), "{err}");
+        }
+        let err = served(&[(replica(3, false), RpcError::unavailable("refused"))]);
+        assert!(err.message.contains("node 3 is down"), "{err}");
+    }
+
+    /// A live chunkd that failed for a reason that may pass keeps the error retryable.
+    #[test]
+    fn a_live_replica_that_may_recover_keeps_its_error() {
+        let err = served(&[
+            (replica(1, true), RpcError::not_found("no chunk 7")),
+            (replica(2, true), RpcError::unavailable("overloaded")),
+        ]);
+        assert_eq!(err.code, ErrorCode::Unavailable);
+        assert!(!err.is(ErrorDetail::DataLost));
+        assert!(err.message.contains("node 2: overloaded"), "{err}");
+    }
 }

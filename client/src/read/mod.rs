@@ -184,7 +184,9 @@ impl Fetcher {
         let size = self.entry.size;
         let mut page = self.first.clone();
         let mut pos = start;
-        while pos < end {
+        // Where the chunk list was last read again after a failed piece.
+        let mut refreshed_at = None;
+        'pages: while pos < end {
             if !page.holds(pos, size) {
                 let fetched = tokio::select! {
                     fetched = self.page_at(pos, end) => fetched,
@@ -209,11 +211,27 @@ impl Fetcher {
             };
             for piece in pieces {
                 let chunk = &page.chunks[piece.chunk];
+                let at = chunk.offset + piece.from;
                 let result = tokio::select! {
                     result = fetch::fetch_piece(&self.client, &self.path, chunk, piece) => result,
                     // The consumer went away: stop fetching at once.
                     () = tx.closed() => return,
                 };
+                if result.is_err() && refreshed_at != Some(at) {
+                    // The page may predate a repair that copied the chunk elsewhere, or a
+                    // chunkd's return: read it again from metad, once, before giving up. If
+                    // that fails too, the piece's own error is the one worth reporting.
+                    refreshed_at = Some(at);
+                    let fresh = tokio::select! {
+                        fresh = self.page_at(at, end) => fresh,
+                        () = tx.closed() => return,
+                    };
+                    if let Ok(fresh) = fresh {
+                        page = Arc::new(fresh);
+                        pos = at;
+                        continue 'pages;
+                    }
+                }
                 let failed = result.is_err();
                 if tx.send(result).await.is_err() || failed {
                     return;
@@ -293,10 +311,15 @@ mod tests {
     #[tokio::test]
     async fn unreachable_replicas_end_the_stream_with_an_error() {
         use futures_util::StreamExt;
+        // No metad either: the reader's second look at the chunk list fails fast.
         let client = DfsClient::new(
             "127.0.0.1:1",
             dfs_common::auth::ClusterSecret::new("0123456789abcdef").unwrap(),
-        );
+        )
+        .with_retry_policy(crate::RetryPolicy {
+            deadline: std::time::Duration::from_millis(100),
+            ..Default::default()
+        });
         // A port nothing listens on: bind one, note it, close it.
         let addr = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())

@@ -66,6 +66,7 @@ fn status(replication: u32) -> StatusResp {
         replication,
         chunks: 0,
         under_replicated: 0,
+        lost: 0,
         repair_queue: 0,
         gc_queue: 0,
         detached_trees: 0,

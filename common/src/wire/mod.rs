@@ -180,6 +180,10 @@ pub struct StatusResp {
     pub chunks: u64,
     /// Chunks with fewer live replicas than the replication factor.
     pub under_replicated: u64,
+    /// Of those, the chunks with no live replica at all: their files cannot be read until a
+    /// chunkd that held them returns (0 from a metad that predates the count).
+    #[serde(default)]
+    pub lost: u64,
     /// Chunks waiting in the repair queue.
     pub repair_queue: u64,
     /// Chunks waiting in the garbage-collection queue.

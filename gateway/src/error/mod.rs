@@ -20,7 +20,11 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type S3Result<T> = Result<T, S3Error>;
 
 // One table gives each code its HTTP status and default message, so the three can never drift
-// apart; statuses and wording follow AWS's list of S3 error codes.
+// apart; statuses and wording follow AWS's list of S3 error codes. Two codes are dfs's own, for
+// conditions S3 never reports, with statuses that no SDK retries (AWS SDKs, rclone and
+// minio-go retry 500, 502, 503 and 504), since sending the request again cannot help:
+// `DataLost` (410 Gone: the data is not there to serve) and `StorageFull` (507 Insufficient
+// Storage, as MinIO answers a full cluster).
 macro_rules! s3_error_codes {
     ($($code:ident => $status:literal, $message:literal;)*) => {
         /// An S3 error code, as sent in the `<Code>` element. The doc of each is its default
@@ -69,6 +73,7 @@ s3_error_codes! {
     BucketAlreadyOwnedByYou => 409, "The bucket you tried to create already exists, and you own it.";
     BucketNotEmpty => 409, "The bucket you tried to delete is not empty.";
     ConditionalRequestConflict => 409, "A conflicting operation occurred. Retry the request.";
+    DataLost => 410, "Part of the object's data has no readable copy left in the cluster; retrying does not help.";
     EntityTooLarge => 400, "Your proposed upload exceeds the maximum allowed object size.";
     EntityTooSmall => 400, "Your proposed upload is smaller than the minimum allowed object size.";
     ExpiredToken => 400, "The provided token has expired.";
@@ -118,6 +123,7 @@ s3_error_codes! {
     ServiceUnavailable => 503, "The service is unavailable. Please retry.";
     SignatureDoesNotMatch => 403, "The request signature we calculated does not match the signature you provided. Check your key and signing method.";
     SlowDown => 503, "Please reduce your request rate.";
+    StorageFull => 507, "The cluster has no room for this data: its chunk servers are full.";
     XAmzContentSHA256Mismatch => 400, "The provided 'x-amz-content-sha256' header does not match what was computed.";
 }
 
@@ -471,6 +477,8 @@ pub fn s3_mapping(err: &RpcError, not_found: S3ErrorCode) -> (S3ErrorCode, Shown
             | ErrorCode::Corrupt
             | ErrorCode::Internal => (S3ErrorCode::InternalError, Shown::Default),
         },
+        ErrorDetail::DataLost => (S3ErrorCode::DataLost, Shown::DefaultAndDetail),
+        ErrorDetail::StorageFull => (S3ErrorCode::StorageFull, Shown::DefaultAndDetail),
         // metad is down, between leaders, or without a quorum: the client library already
         // retried for its deadline; nothing was stored, and sending the request later works.
         ErrorDetail::Unreachable

@@ -212,6 +212,8 @@ fn every_metad_error_maps_to_its_s3_code_and_status() {
             ErrorDetail::InvalidPartNumber => (S3ErrorCode::InvalidArgument, 400),
             ErrorDetail::InvalidRange => (S3ErrorCode::InvalidRange, 416),
             ErrorDetail::InvalidRequest => (S3ErrorCode::InvalidRequest, 400),
+            ErrorDetail::DataLost => (S3ErrorCode::DataLost, 410),
+            ErrorDetail::StorageFull => (S3ErrorCode::StorageFull, 507),
         }
     };
     let by_code = |code: ErrorCode| -> (S3ErrorCode, u16) {

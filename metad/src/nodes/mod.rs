@@ -324,7 +324,11 @@ impl Nodes {
             Ok(true)
         })?;
         let health = self.chunk_health(&view, replication)?;
-        let (chunks, under_replicated) = (health.chunks, health.under_replicated);
+        let ChunkHealth {
+            chunks,
+            under_replicated,
+            lost,
+        } = health;
         let mut nodes: Vec<NodeInfo> = self
             .read()
             .iter()
@@ -347,6 +351,7 @@ impl Nodes {
             replication,
             chunks,
             under_replicated,
+            lost,
             repair_queue: queue::len(&view, Queue::Repair)?,
             gc_queue: queue::len(&view, Queue::Gc)?,
             detached_trees: crate::ns::detached::pending(&view)?,

@@ -7,7 +7,7 @@ use crate::ns::tests::{chunk_ids, fixture, loc, put, queued, register, stat, Fix
 use crate::store::queue::Queue;
 use crate::store::{keys, Cf, Reader, Store};
 use dfs_common::wire::*;
-use dfs_common::{ChunkId, ErrorCode, NodeId};
+use dfs_common::{ChunkId, ErrorCode, ErrorDetail, NodeId};
 use std::time::Duration;
 
 /// Runs the sweep of dead nodes, `limit` rows per batch, until none is pending.
@@ -140,6 +140,58 @@ fn dead_nodes_are_skipped_and_their_chunks_queued() {
         used: 0,
     });
     assert!(!hb.known);
+}
+
+/// A chunk whose every replica is dead is counted apart, as lost, and still as
+/// under-replicated.
+#[test]
+fn status_counts_chunks_with_no_live_copy() {
+    let f = fixture();
+    put(&f.ns, "/b/f", 1).unwrap();
+    let chunk = chunk_ids(&f.ns, "/b/f")[0];
+    let replicas = loc(&f.store, chunk).unwrap().replicas;
+    assert!(f
+        .nodes
+        .mark_dead(&f.store, replicas[0], Duration::ZERO)
+        .unwrap());
+    let status = f.nodes.status(&f.store, 2).unwrap();
+    assert_eq!((status.under_replicated, status.lost), (1, 0));
+    assert!(f
+        .nodes
+        .mark_dead(&f.store, replicas[1], Duration::ZERO)
+        .unwrap());
+    let status = f.nodes.status(&f.store, 2).unwrap();
+    assert_eq!((status.under_replicated, status.lost), (1, 1));
+}
+
+/// Every node reports itself full: an allocation fails with `StorageFull`, which clients do
+/// not retry, and not with the `NotEnoughNodes` of a node that is down.
+#[test]
+fn a_full_cluster_refuses_allocations_as_full() {
+    let f = fixture();
+    for id in 1..=3 {
+        let hb = f.nodes.heartbeat(&HeartbeatReq {
+            node_id: NodeId(id),
+            addr: format!("127.0.0.1:{id}"),
+            capacity: 1 << 30,
+            used: (1 << 30) - 1024,
+        });
+        assert!(hb.known);
+    }
+    let open =
+        f.ns.begin_write(&BeginWriteReq {
+            path: "/b/full".parse().unwrap(),
+        })
+        .unwrap();
+    let err =
+        f.ns.alloc_chunk(&AllocChunkReq {
+            session: open.session,
+            exclude: vec![],
+        })
+        .unwrap_err();
+    assert!(err.is(ErrorDetail::StorageFull), "{err:?}");
+    assert_eq!(err.code, ErrorCode::NotEnoughNodes);
+    assert!(err.message.contains("3 of them full"), "{err}");
 }
 
 #[test]

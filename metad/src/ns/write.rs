@@ -153,7 +153,13 @@ impl Namespace {
             self.settings.chunk_size,
             &mut rand::thread_rng(),
         )
-        .map_err(|e| RpcError::new(ErrorCode::NotEnoughNodes, e.to_string()))
+        .map_err(|e| match e.is_full() {
+            true => RpcError::detailed(
+                ErrorDetail::StorageFull,
+                format!("the cluster is full: {e}"),
+            ),
+            false => RpcError::new(ErrorCode::NotEnoughNodes, e.to_string()),
+        })
     }
 
     /// Makes a written file visible, replacing any file at its path, in one synced batch. For a
