@@ -197,8 +197,10 @@ fn clamp(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-/// Why metad is not ready, if it is not: the database must accept a write.
-pub(crate) fn ready(store: &Store) -> Result<(), String> {
+/// Why metad is not ready, if it is not: its group member must not have stopped on a storage
+/// failure, and the database must accept a write.
+pub(crate) fn ready(store: &Store, group: &crate::group::raft::RaftGroup) -> Result<(), String> {
+    group.health()?;
     store
         .check_writable()
         .map_err(|e| format!("the database refuses writes: {e}"))

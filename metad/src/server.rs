@@ -120,7 +120,7 @@ async fn observe(app: Arc<App>, probe: Probe) -> Response<Body> {
             Err(e) => dhttp::error_response(&e),
         };
     }
-    let ready = crate::blocking(move || Ok(crate::metrics::ready(&app.store))).await;
+    let ready = crate::blocking(move || Ok(crate::metrics::ready(&app.store, &app.group))).await;
     dmetrics::ready_response(ready.unwrap_or_else(|e| Err(e.message)))
 }
 

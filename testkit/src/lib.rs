@@ -167,7 +167,12 @@ impl Cluster {
                         "--log-format".into(),
                         cluster.options.log_format_arg().into(),
                     ];
-                    if !cluster.options.chunkd_args.iter().any(|a| a == "--capacity") {
+                    if !cluster
+                        .options
+                        .chunkd_args
+                        .iter()
+                        .any(|a| a == "--capacity")
+                    {
                         args.extend(["--capacity".into(), "64G".into()]);
                     }
                     args.extend(cluster.options.chunkd_args.iter().cloned());

@@ -28,6 +28,10 @@ pub(super) async fn run(shared: Arc<Shared>, on_lead: OnLead) {
     while !shared.is_stopping() {
         let (leading, term, leader) = {
             let m = metrics.borrow();
+            if let Err(fatal) = &m.running_state {
+                shared.fail_stop(&fatal.to_string());
+                return;
+            }
             // A leader that removed itself from the voters keeps the role in openraft until
             // it is stopped; it must not take requests it can no longer commit.
             let voter = m
@@ -62,7 +66,12 @@ pub(super) async fn run(shared: Arc<Shared>, on_lead: OnLead) {
             shared.changed.notify_all();
         }
         tokio::select! {
-            changed = metrics.changed() => if changed.is_err() { return },
+            changed = metrics.changed() => if changed.is_err() {
+                if !shared.is_stopping() {
+                    shared.fail_stop("raft ended on its own");
+                }
+                return;
+            },
             _ = shared.restart.notified() => {}
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
         }

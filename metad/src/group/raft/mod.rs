@@ -102,6 +102,9 @@ pub(crate) struct Shared {
     dir: std::path::PathBuf,
     /// Set at shutdown: the tasks end, releasing the databases.
     stopping: std::sync::atomic::AtomicBool,
+    /// Why Raft stopped, once it has (a log or state write failed): from then on the member
+    /// acknowledges nothing and reports not ready, until it is restarted.
+    failed: OnceLock<String>,
 }
 
 impl Shared {
@@ -131,6 +134,23 @@ impl Shared {
             .get_node(&id)
             .map(|n| n.addr.clone());
         from_membership.or_else(|| self.members.get(&id).cloned())
+    }
+
+    /// Stops this member for good after Raft stopped on a storage failure (fail-stop): a
+    /// write whose fsync failed may or may not be on disk, and the database may hold less
+    /// than was acknowledged to Raft, so nothing more is acknowledged until a restart recovers
+    /// from what is durable. Idempotent.
+    fn fail_stop(&self, cause: &str) {
+        let why = format!(
+            "metad {} stopped after a storage failure ({cause}); it acknowledges nothing until it is restarted once its disk is sound",
+            self.id
+        );
+        if self.failed.set(why.clone()).is_ok() {
+            tracing::error!("{why}");
+            let mut state = self.lock_state();
+            state.end_run(Role::Follower { leader: None }, None);
+            self.changed.notify_all();
+        }
     }
 
     fn not_leader(&self, leader: Option<u64>) -> RpcError {
@@ -281,6 +301,7 @@ impl RaftGroup {
             answers: Arc::default(),
             rejoin,
             stopping: std::sync::atomic::AtomicBool::new(false),
+            failed: OnceLock::new(),
         });
         let config = openraft::Config {
             cluster_name: "dfs-metad".into(),
@@ -337,6 +358,10 @@ impl RaftGroup {
     /// leader cut off from the majority says so at once rather than let writes wait for a
     /// quorum that does not answer.
     pub fn check_leader(&self) -> Result<u64, RpcError> {
+        if let Some(why) = self.shared.failed.get() {
+            // Another member may lead: clients try it.
+            return Err(RpcError::not_leader(None, why.clone()));
+        }
         let generation = {
             let state = self.shared.lock_state();
             match state.role {
@@ -398,6 +423,15 @@ impl RaftGroup {
         self.shared.read_gate.rounds()
     }
 
+    /// `Err` with the reason once this member has stopped on a storage failure: its
+    /// readiness probe then fails, so load balancers and operators see it.
+    pub fn health(&self) -> Result<(), String> {
+        match self.shared.failed.get() {
+            Some(why) => Err(why.clone()),
+            None => Ok(()),
+        }
+    }
+
     /// How many voters the group has now.
     pub fn voters(&self) -> usize {
         leadership::voter_count(&self.shared)
@@ -454,3 +488,6 @@ fn node(addr: &str) -> BasicNode {
         addr: addr.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -39,6 +39,33 @@ type StorageResult<T> = Result<T, StorageError<u64>>;
 pub struct LogStore {
     db: Arc<DB>,
     cache: Arc<std::sync::Mutex<cache::EntryCache>>,
+    /// Its folder (tests make appends under it fail).
+    #[cfg(test)]
+    dir: std::path::PathBuf,
+}
+
+/// Tests of the fail-stop make the appends of the log stores under a folder fail, as a failed
+/// fsync does, while the other tests of the process go on.
+#[cfg(test)]
+pub(crate) mod faults {
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+
+    static FAILING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+    /// Appends to the log stores under `dir` fail (`true`) or work again (`false`).
+    pub(crate) fn fail_appends_under(dir: &Path, fail: bool) {
+        let mut failing = FAILING.lock().unwrap_or_else(|p| p.into_inner());
+        failing.retain(|d| d != dir);
+        if fail {
+            failing.push(dir.to_owned());
+        }
+    }
+
+    pub(super) fn fails(dir: &Path) -> bool {
+        let failing = FAILING.lock().unwrap_or_else(|p| p.into_inner());
+        failing.iter().any(|d| dir.starts_with(d))
+    }
 }
 
 mod cache;
@@ -67,6 +94,8 @@ impl LogStore {
         Ok(LogStore {
             db: Arc::new(db),
             cache: Arc::default(),
+            #[cfg(test)]
+            dir: dir.to_owned(),
         })
     }
 
@@ -144,6 +173,10 @@ impl LogStore {
             let bytes = encode_entry(entry)?;
             sizes.push(bytes.len());
             batch.put_cf(table, entry.log_id.index.to_be_bytes(), bytes);
+        }
+        #[cfg(test)]
+        if faults::fails(&self.dir) {
+            return Err(write_err("fsync failed (injected by a test)"));
         }
         let mut opts = WriteOptions::default();
         opts.set_sync(true);

@@ -1,0 +1,91 @@
+//! The fail-stop of a member whose log append failed (issue 9, item 6), on a real metad of one
+//! with its RPC server, the failure injected where the log's fsync is.
+
+use super::log_store::faults;
+use crate::{start, Config};
+use dfs_common::auth::ClusterSecret;
+use dfs_common::http::{empty, read_body, InternalClient};
+use dfs_common::wire::{MkdirReq, StatReq};
+use dfs_common::{ErrorCode, RpcError};
+use http::{Method, StatusCode};
+use std::time::Duration;
+
+const SECRET: &str = "test-secret-0123456789";
+
+fn client() -> InternalClient {
+    InternalClient::new(ClusterSecret::new(SECRET).unwrap())
+}
+
+async fn mkdir(addr: &str, path: &str) -> Result<(), RpcError> {
+    let req = MkdirReq {
+        path: path.parse().unwrap(),
+        parents: false,
+        object: None,
+    };
+    client().call(addr, &req).await.map(|_| ())
+}
+
+async fn stat(addr: &str, path: &str) -> Result<(), RpcError> {
+    let req = StatReq::entry(path.parse().unwrap());
+    client().call(addr, &req).await.map(|_| ())
+}
+
+/// `/health/ready`: its status and body.
+async fn ready(addr: &str) -> (StatusCode, String) {
+    let resp = client()
+        .send(Method::GET, addr, "/health/ready", "-", empty())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let body = read_body(resp.into_body(), 64 * 1024).await.unwrap();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// A log append fails as a failed fsync does: the write fails, and the member then
+/// acknowledges nothing and reports not ready even once appends work again (it cannot know
+/// what the failed write left on disk), until a restart recovers from what is durable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_log_append_stops_the_member_until_it_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = || Config {
+        listen: "127.0.0.1:0".into(),
+        data_dir: dir.path().join("metad"),
+        secret: Some(SECRET.into()),
+        ..Config::default()
+    };
+    let daemon = start(config()).await.unwrap();
+    let addr = daemon.addr().to_string();
+    mkdir(&addr, "/b").await.unwrap();
+
+    faults::fail_appends_under(&config().data_dir, true);
+    assert!(mkdir(&addr, "/b/x").await.is_err());
+    faults::fail_appends_under(&config().data_dir, false);
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let (status, body) = loop {
+        let (status, body) = ready(&addr).await;
+        if status != StatusCode::OK || tokio::time::Instant::now() > deadline {
+            break (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body.contains("stopped after a storage failure"), "{body}");
+    let err = mkdir(&addr, "/b/y").await.unwrap_err();
+    assert!(
+        err.message.contains("stopped after a storage failure"),
+        "{err}"
+    );
+
+    daemon.stop().await;
+    let daemon = start(config()).await.unwrap();
+    let addr = daemon.addr().to_string();
+    assert_eq!(ready(&addr).await.0, StatusCode::OK);
+    mkdir(&addr, "/b/y").await.unwrap();
+    assert!(stat(&addr, "/b/y").await.is_ok());
+    assert_eq!(
+        stat(&addr, "/b/x").await.unwrap_err().code,
+        ErrorCode::NotFound
+    );
+    daemon.stop().await;
+}
