@@ -172,3 +172,18 @@ def test_key_grants(run_cli, make_client, s3, bucket_factory):
     assert s3.get_object(Bucket=granted, Key="new.txt")["Body"].read() == b"now allowed"
     with expect_error("AccessDenied", 403):
         user.put_object(Bucket=other, Key="new.txt", Body=b"x")
+
+
+def test_a_request_without_host_is_malformed(raw):
+    """HTTP/1.1 requires Host and SigV4 signs it: without one a request is a 400, not a 403."""
+    conn = raw.connection()
+    try:
+        conn.putrequest("GET", "/", skip_host=True, skip_accept_encoding=True)
+        conn.endheaders()
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    assert response.status == 400, body
+    assert b"<Code>InvalidRequest</Code>" in body
+    assert b"Host" in body

@@ -1,6 +1,8 @@
 """Object keys: any UTF-8 up to 1024 bytes, stored verbatim (no normalisation of `//`, `.`,
 `..`), keys that are prefixes of others, `dir/` marker objects, and DeleteObjects."""
 
+import base64
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -190,3 +192,41 @@ def test_delete_objects_1001_is_malformed(s3, bucket):
     with expect_error("MalformedXML", 400):
         s3.delete_objects(Bucket=bucket, Delete={"Objects": objects})
     assert s3.get_object(Bucket=bucket, Key="keep")["Body"].read() == b"x"
+
+
+def _delete_document(keys):
+    objects = "".join(f"<Object><Key>{k}</Key></Object>" for k in keys)
+    return f"<Delete>{objects}</Delete>".encode()
+
+
+def test_delete_objects_needs_content_md5_or_a_checksum(raw, s3, bucket):
+    """As S3: a DeleteObjects document must come with Content-MD5 or a flexible checksum, so a
+    key corrupted on the way can never delete another object; one with either works."""
+    s3.put_object(Bucket=bucket, Key="keep", Body=b"x")
+    doc = _delete_document(["keep"])
+    response = raw.request("POST", bucket, params=[("delete", "")], body=doc)
+    assert response.status == 400, response.body
+    assert b"<Code>InvalidRequest</Code>" in response.body
+    assert b"Content-MD5" in response.body
+    assert s3.get_object(Bucket=bucket, Key="keep")["Body"].read() == b"x"
+
+    md5 = base64.b64encode(hashlib.md5(doc).digest()).decode()
+    response = raw.request(
+        "POST", bucket, params=[("delete", "")], body=doc, headers={"Content-MD5": md5}
+    )
+    assert response.status == 200, response.body
+    with expect_error(status=404):
+        s3.head_object(Bucket=bucket, Key="keep")
+
+    s3.put_object(Bucket=bucket, Key="keep", Body=b"x")
+    sha = base64.b64encode(hashlib.sha256(doc).digest()).decode()
+    response = raw.request(
+        "POST",
+        bucket,
+        params=[("delete", "")],
+        body=doc,
+        headers={"x-amz-checksum-sha256": sha},
+    )
+    assert response.status == 200, response.body
+    with expect_error(status=404):
+        s3.head_object(Bucket=bucket, Key="keep")

@@ -116,3 +116,23 @@ def test_probes_need_no_signature_but_data_does(addresses):
     # Everything else still wants the cluster signature.
     assert requests.post(f"http://{metad}/rpc/status", data=b"{}", timeout=10).status_code == 401
     assert requests.get(f"http://{chunkds[0]}/chunks", timeout=10).status_code == 401
+
+
+@pytest.mark.dfs
+def test_an_unknown_key_id_is_looked_up_once_not_per_request(make_client, bucket, addresses):
+    """The gateway remembers that an access key id is unknown for a few seconds, as it does a
+    known key: requests signed with a wrong key id (no valid signature needed to send them)
+    do not each cost metad a lookup."""
+    import uuid
+
+    _, metad, _ = addresses
+    rpc = "dfs_metad_rpc_duration_seconds"
+    before = total(scrape(metad), rpc, "_count", method="key_get")
+    stranger = make_client(access_key="AKIA" + uuid.uuid4().hex[:16].upper(), secret_key="x" * 40)
+    for _ in range(20):
+        with pytest.raises(Exception) as err:
+            stranger.head_bucket(Bucket=bucket)
+        assert "403" in str(err.value), err.value
+    lookups = total(scrape(metad), rpc, "_count", method="key_get") - before
+    # One lookup, or a few if the host was so slow that the 5 s memory ran out meanwhile.
+    assert 1 <= lookups <= 5, lookups

@@ -142,15 +142,17 @@ async fn write_replica(
             replica.node,
             replica.addr
         );
+        // The error may reach an S3 client, which has no business with internal addresses:
+        // the node is named by id (the log line above has both).
+        let why = naming_node_by_id(&err.message, &replica);
         // A wrong secret fails on every node alike: moving the replica cannot help.
         if err.code == ErrorCode::Unauthorized || replacements >= MAX_REPLACEMENTS {
             return Err(RpcError::new(
                 err.code,
                 format!(
-                    "cannot write chunk {index} of {} (tried {} node(s)): {}",
+                    "cannot write chunk {index} of {} (tried {} node(s)): {why}",
                     ctx.path,
                     replacements + 1,
-                    err.message
                 ),
             ));
         }
@@ -172,8 +174,8 @@ async fn write_replica(
                 RpcError::new(
                     e.code,
                     format!(
-                        "cannot write chunk {index} of {}: node {} failed ({}) and no replacement was found: {}",
-                        ctx.path, replica.node, err.message, e.message
+                        "cannot write chunk {index} of {}: node {} failed ({why}) and no replacement was found: {}",
+                        ctx.path, replica.node, e.message
                     ),
                 )
             })?;
@@ -182,6 +184,14 @@ async fn write_replica(
             Err(poisoned) => poisoned.into_inner().push(replica.node),
         }
     }
+}
+
+/// `message` with the replica's address replaced by its node id.
+pub(crate) fn naming_node_by_id(message: &str, replica: &Replica) -> String {
+    if replica.addr.is_empty() {
+        return message.to_owned();
+    }
+    message.replace(&replica.addr, &format!("node {}", replica.node))
 }
 
 /// `PUT /chunk/<id>` to one chunkd; succeeds only when it acknowledged our length and CRC.
@@ -235,5 +245,20 @@ mod tests {
     fn put_timeout_grows_with_size() {
         assert_eq!(put_timeout(0), Duration::from_secs(30));
         assert_eq!(put_timeout(8 << 20), Duration::from_secs(38));
+    }
+
+    /// What a failed chunk write says may reach an S3 client: never the chunkd's address.
+    #[test]
+    fn write_errors_name_the_node_by_id() {
+        let replica = Replica {
+            node: NodeId(3),
+            addr: "10.0.0.7:7800".into(),
+            live: true,
+        };
+        let message = "cannot reach 10.0.0.7:7800: connection refused";
+        assert_eq!(
+            naming_node_by_id(message, &replica),
+            "cannot reach node 3: connection refused"
+        );
     }
 }

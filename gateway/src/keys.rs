@@ -3,8 +3,12 @@
 //!
 //! Keys live in metad (`KeyGetReq`). Fetching one per request would put a metad round trip on
 //! every S3 call, so answers are kept for a few seconds: a revoked key or grant stops working
-//! within [`KEY_TTL`]. The cache is bounded; when full it first drops expired entries, then
-//! everything (a rare event, cheaper than tracking recency on every hit).
+//! within [`KEY_TTL`]. A key id metad does not know is remembered as unknown just as long, so
+//! requests signed with a wrong or deleted key id (a misconfigured client retrying, or
+//! anyone: they need no valid signature) cost metad one lookup per id every few seconds, not
+//! one each; a key created meanwhile works after at most that long. The cache is bounded;
+//! when full it first drops expired entries, then everything (a rare event, cheaper than
+//! tracking recency on every hit).
 
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::router::Endpoint;
@@ -115,8 +119,11 @@ impl AccessKey {
 #[derive(Debug)]
 pub(crate) struct KeyCache {
     client: DfsClient,
-    entries: Mutex<HashMap<String, (Instant, Arc<AccessKey>)>>,
+    entries: Mutex<HashMap<String, Cached>>,
 }
+
+/// When a key was fetched, and what metad said: the key, or `None` for an unknown id.
+type Cached = (Instant, Option<Arc<AccessKey>>);
 
 impl KeyCache {
     /// An empty cache fetching from metad through `client`.
@@ -127,7 +134,7 @@ impl KeyCache {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Arc<AccessKey>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {
         match self.entries.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
@@ -139,7 +146,10 @@ impl KeyCache {
     pub(crate) async fn get(&self, id: &str) -> S3Result<Arc<AccessKey>> {
         if let Some((fetched, key)) = self.lock().get(id) {
             if fetched.elapsed() < KEY_TTL {
-                return Ok(key.clone());
+                return match key {
+                    Some(key) => Ok(key.clone()),
+                    None => Err(unknown_key(id)),
+                };
             }
         }
         self.fetch(id).await
@@ -148,21 +158,17 @@ impl KeyCache {
     /// The key `id` fresh from metad (after a grant was refused: it may have been given a
     /// moment ago, possibly through another gateway).
     pub(crate) async fn fetch(&self, id: &str) -> S3Result<Arc<AccessKey>> {
-        let unknown = || {
-            S3Error::from_code(S3ErrorCode::InvalidAccessKeyId)
-                .with_source(format!("access key {id:?} is not known to metad"))
-        };
         if id.is_empty()
             || id.len() > MAX_KEY_ID_LEN
             || !id.bytes().all(|b| b.is_ascii_alphanumeric())
         {
-            return Err(unknown());
+            return Err(unknown_key(id));
         }
         let resp = match self.client.keys().get(id).await {
             Ok(resp) => resp,
             Err(e) if e.is(ErrorDetail::NoSuchAccessKey) => {
-                self.invalidate(id);
-                return Err(unknown());
+                self.remember(id, None);
+                return Err(unknown_key(id));
             }
             Err(e) => return Err(S3Error::from_rpc(e, S3ErrorCode::InvalidAccessKeyId)),
         };
@@ -172,6 +178,12 @@ impl KeyCache {
             name: resp.name,
             grants: resp.grants,
         });
+        self.remember(id, Some(key.clone()));
+        Ok(key)
+    }
+
+    /// Keeps what metad said of `id` for [`KEY_TTL`].
+    fn remember(&self, id: &str, key: Option<Arc<AccessKey>>) {
         let mut entries = self.lock();
         if entries.len() >= MAX_CACHED_KEYS {
             entries.retain(|_, (fetched, _)| fetched.elapsed() < KEY_TTL);
@@ -179,14 +191,19 @@ impl KeyCache {
                 entries.clear();
             }
         }
-        entries.insert(id.to_owned(), (Instant::now(), key.clone()));
-        Ok(key)
+        entries.insert(id.to_owned(), (Instant::now(), key));
     }
 
     /// Forgets the key `id` (its grants just changed: bucket created or deleted).
     pub(crate) fn invalidate(&self, id: &str) {
         self.lock().remove(id);
     }
+}
+
+/// `InvalidAccessKeyId` for `id`, with the reason kept for the log.
+fn unknown_key(id: &str) -> S3Error {
+    S3Error::from_code(S3ErrorCode::InvalidAccessKeyId)
+        .with_source(format!("access key {id:?} is not known to metad"))
 }
 
 #[cfg(test)]

@@ -166,6 +166,15 @@ async fn process(
         .get(http::header::HOST)
         .and_then(|v| v.to_str().ok())
         .or_else(|| parts.uri.host());
+    // HTTP/1.1 requires a Host, SigV4 signs it, and virtual-hosted requests name their bucket
+    // in it: a request without one is malformed, not unauthorized.
+    if host.is_none() {
+        let err = S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            "Missing required header for this request: Host.",
+        );
+        return ("Unrouted", Err(err));
+    }
     let raw_query = parts.uri.query().unwrap_or("");
     let routed = route(
         &parts.method,

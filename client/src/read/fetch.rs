@@ -69,7 +69,7 @@ fn no_replica_served(path: &str, chunk: &ChunkInfo, failures: &[(&Replica, RpcEr
                 "cannot read {where_} from any of its {} replica(s); node {}: {}",
                 failures.len(),
                 replica.node,
-                err.message
+                crate::upload::naming_node_by_id(&err.message, replica)
             ),
             ..err.clone()
         };
@@ -257,10 +257,13 @@ mod tests {
     fn a_live_replica_that_may_recover_keeps_its_error() {
         let err = served(&[
             (replica(1, true), RpcError::not_found("no chunk 7")),
-            (replica(2, true), RpcError::unavailable("overloaded")),
+            (
+                replica(2, true),
+                RpcError::unavailable("10.0.0.2:7800 overloaded"),
+            ),
         ]);
         assert_eq!(err.code, ErrorCode::Unavailable);
         assert!(!err.is(ErrorDetail::DataLost));
-        assert!(err.message.contains("node 2: overloaded"), "{err}");
+        assert!(err.message.contains("node 2: node 2 overloaded"), "{err}");
     }
 }

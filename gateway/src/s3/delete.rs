@@ -6,6 +6,7 @@
 
 use super::meta::check_version_id;
 use super::{empty_response, read_small_body, rpc_error, xml_response};
+use crate::auth::checksum::ExpectedChecksums;
 use crate::body::BodySlot;
 use crate::ctx::ReqCtx;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
@@ -56,6 +57,16 @@ pub(super) async fn delete_objects(
     bucket: &BucketName,
     body: &mut BodySlot,
 ) -> S3Result<Response<Body>> {
+    // As S3: a request that deletes up to 1,000 objects must prove its document arrived as
+    // sent, so a corrupted key can never delete the wrong object.
+    let expected = ExpectedChecksums::from_headers(&ctx.headers)?;
+    if expected.content_md5.is_none() && expected.checksum.is_none() {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            "Missing required header for this request: Content-MD5 (or an x-amz-checksum-* \
+             header or trailer).",
+        ));
+    }
     let doc = read_small_body(ctx, body, MAX_DELETE_BODY).await?;
     let request = xml::parse_delete(&doc)?;
     let results: Vec<_> = futures_util::stream::iter(request.objects)
