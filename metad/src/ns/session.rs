@@ -3,6 +3,11 @@
 //! later. Sessions are soft state of the metad that opened them, never replicated: the mirror
 //! is written directly, and deleted in the batch that commits or drops the session.
 //!
+//! The mirror is one row for the session (path, time, part) and one row per chunk
+//! (`keys::local::session_chunk`), so allocating the n-th chunk writes one small row, not the
+//! whole list again (which made a 10,000-chunk upload write about 10,000²/2 chunk records).
+//! A session row written before this holds its chunks itself; later chunk rows extend it.
+//!
 //! A session idle for the session timeout (no chunk allocated, no commit tried) is reaped: an
 //! upload of any size that makes progress is never cut off.
 //!
@@ -11,8 +16,8 @@
 //! read (such a chunk would be neither committed nor collected).
 
 use crate::store::keys;
-use crate::store::values::{PartTarget, Session, SessionChunk};
-use crate::store::{Cf, IdKind, Reader, Store};
+use crate::store::values::{PartTarget, Session, SessionChunk, Value};
+use crate::store::{Cf, IdKind, Reader, Store, StoreError, Txn};
 use dfs_common::auth::unix_now_ms;
 use dfs_common::{ChunkId, ErrorDetail, NodeId, RpcError, SessionId};
 use std::collections::{HashMap, HashSet};
@@ -37,39 +42,63 @@ impl Sessions {
     /// (its node-local deletion was lost in a crash, see `closed`) is deleted instead: that
     /// session must never be committed twice.
     pub fn load(store: &Store) -> Result<Sessions, RpcError> {
-        let mut map = HashMap::new();
-        let mut stale = Vec::new();
+        let mut records: HashMap<SessionId, Session> = HashMap::new();
+        let mut chunk_rows: HashMap<SessionId, Vec<(u32, SessionChunk)>> = HashMap::new();
         let view = store.view();
         view.scan_raw(
             Cf::Local,
             keys::local::SESSION_PREFIX,
             None,
             &mut |key, value| {
-                match (
-                    keys::local::parse_session(key),
-                    crate::store::values::Value::decode(value),
-                ) {
-                    (Some(id), Ok(_)) if super::closed::is_closed(&view, id)? => stale.push(id),
-                    (Some(id), Ok(record)) => {
-                        map.insert(
-                            id,
-                            OpenSession {
-                                record,
-                                closing: false,
-                                active_ms: unix_now_ms(),
-                            },
-                        );
-                    }
-                    (_, Err(e)) => tracing::error!("skipping session {key:02x?}: {e}"),
-                    (None, _) => tracing::error!("skipping malformed session key {key:02x?}"),
+                match keys::local::parse_session_row(key) {
+                    Some((id, None)) => match Session::decode(value) {
+                        Ok(record) => {
+                            records.insert(id, record);
+                        }
+                        Err(e) => tracing::error!(session = %id, "skipping session: {e}"),
+                    },
+                    Some((id, Some(index))) => match SessionChunk::decode(value) {
+                        Ok(chunk) => chunk_rows.entry(id).or_default().push((index, chunk)),
+                        Err(e) => {
+                            tracing::error!(session = %id, index, "skipping session chunk: {e}")
+                        }
+                    },
+                    None => tracing::error!("skipping malformed session key {key:02x?}"),
                 }
                 Ok(true)
             },
         )?;
+        let mut map = HashMap::new();
+        let mut stale = Vec::new();
+        for (id, mut record) in records {
+            let rows = chunk_rows.remove(&id).unwrap_or_default();
+            let rows_len = rows.len();
+            merge_chunk_rows(&mut record, rows);
+            if super::closed::is_closed(&view, id)? {
+                stale.push((id, record.chunks.len().max(rows_len)));
+                continue;
+            }
+            map.insert(
+                id,
+                OpenSession {
+                    record,
+                    closing: false,
+                    active_ms: unix_now_ms(),
+                },
+            );
+        }
         drop(view);
-        for id in stale {
-            tracing::info!(session = %id, "write session was committed before a crash; its mirror row goes");
-            store.delete_local(&keys::local::session(id))?;
+        for (id, chunks) in stale {
+            tracing::info!(session = %id, "write session was committed before a crash; its mirror rows go");
+            delete_mirror_now(store, id, chunks)?;
+        }
+        // Chunk rows whose session row is gone: left by nothing this build does, but harmless
+        // to drop (their session can no longer be committed).
+        for (id, rows) in chunk_rows {
+            tracing::warn!(session = %id, rows = rows.len(), "dropping chunk rows of a session without its row");
+            for (index, _) in rows {
+                store.delete_local(&keys::local::session_chunk(id, index))?;
+            }
         }
         Ok(Sessions {
             map: Mutex::new(map),
@@ -89,8 +118,8 @@ impl Sessions {
             sessions = map.len(),
             "a new leader forgets the open write sessions"
         );
-        for id in map.keys() {
-            store.delete_local(&keys::local::session(*id))?;
+        for (id, open) in map.iter() {
+            delete_mirror_now(store, *id, open.record.chunks.len())?;
         }
         map.clear();
         Ok(())
@@ -128,22 +157,26 @@ impl Sessions {
         Ok(id)
     }
 
-    /// Runs `change` on an open session that is not closing, then persists it.
-    fn update<T>(
+    /// Runs `change` on an open session that is not closing; it returns the index of the one
+    /// chunk it added or changed, whose row is then written.
+    fn update_chunk(
         &self,
         store: &Store,
         id: SessionId,
-        change: impl FnOnce(&mut Session) -> Result<T, RpcError>,
-    ) -> Result<T, RpcError> {
+        change: impl FnOnce(&mut Session) -> Result<usize, RpcError>,
+    ) -> Result<(), RpcError> {
         let mut map = self.lock();
         let open = map.get_mut(&id).ok_or_else(|| no_session(id))?;
         if open.closing {
             return Err(closing(id));
         }
-        let out = change(&mut open.record)?;
-        store.put_local(&keys::local::session(id), &open.record)?;
+        let index = change(&mut open.record)?;
+        let chunk = &open.record.chunks[index];
+        let index = u32::try_from(index)
+            .map_err(|_| RpcError::internal(format!("session {id} has over 2^32 chunks")))?;
+        store.put_local(&keys::local::session_chunk(id, index), chunk)?;
         open.active_ms = unix_now_ms();
-        Ok(out)
+        Ok(())
     }
 
     /// Records a newly allocated chunk; refuses one more than `cap` (`SliceCaps::session`).
@@ -155,7 +188,7 @@ impl Sessions {
         nodes: Vec<NodeId>,
         cap: usize,
     ) -> Result<(), RpcError> {
-        self.update(store, id, |s| {
+        self.update_chunk(store, id, |s| {
             if s.chunks.len() >= cap {
                 return Err(RpcError::detailed(
                     ErrorDetail::EntityTooLarge,
@@ -168,7 +201,7 @@ impl Sessions {
                 ));
             }
             s.chunks.push(SessionChunk { id: chunk, nodes });
-            Ok(())
+            Ok(s.chunks.len() - 1)
         })
     }
 
@@ -192,16 +225,17 @@ impl Sessions {
         chunk: ChunkId,
         node: NodeId,
     ) -> Result<(), RpcError> {
-        self.update(store, id, |s| {
-            let entry = s
+        self.update_chunk(store, id, |s| {
+            let index = s
                 .chunks
-                .iter_mut()
-                .find(|c| c.id == chunk)
+                .iter()
+                .position(|c| c.id == chunk)
                 .ok_or_else(|| foreign_chunk(id, chunk))?;
+            let entry = &mut s.chunks[index];
             if !entry.nodes.contains(&node) {
                 entry.nodes.push(node);
             }
-            Ok(())
+            Ok(index)
         })
     }
 
@@ -253,6 +287,36 @@ impl Sessions {
             .map(|(id, _)| *id)
             .collect()
     }
+}
+
+/// Puts chunk rows (index, chunk) into the session's list: a row replaces the chunk at its
+/// index (a replica added to a chunk a legacy session row holds), or extends the list.
+fn merge_chunk_rows(record: &mut Session, mut rows: Vec<(u32, SessionChunk)>) {
+    rows.sort_by_key(|(index, _)| *index);
+    for (index, chunk) in rows {
+        match record.chunks.get_mut(index as usize) {
+            Some(slot) => *slot = chunk,
+            None => record.chunks.push(chunk),
+        }
+    }
+}
+
+/// Stages the deletion of a session's mirror: its row and its `chunks` chunk rows (in the
+/// batch that commits or drops the session, so both happen or neither).
+pub(crate) fn delete_mirror(txn: &mut Txn<'_>, id: SessionId, chunks: usize) {
+    txn.delete(Cf::Local, &keys::local::session(id));
+    for index in 0..chunks {
+        txn.delete(Cf::Local, &keys::local::session_chunk(id, index as u32));
+    }
+}
+
+/// Deletes a session's mirror at once (unsynced, like every write of it).
+fn delete_mirror_now(store: &Store, id: SessionId, chunks: usize) -> Result<(), StoreError> {
+    store.delete_local(&keys::local::session(id))?;
+    for index in 0..chunks {
+        store.delete_local(&keys::local::session_chunk(id, index as u32))?;
+    }
+    Ok(())
 }
 
 fn no_session(id: SessionId) -> RpcError {

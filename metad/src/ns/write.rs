@@ -272,7 +272,7 @@ impl Namespace {
         chunks: &Written<'_>,
         owner: &str,
     ) -> Result<(), RpcError> {
-        txn.delete(Cf::Local, &keys::local::session(id));
+        super::session::delete_mirror(txn, id, session.chunks.len());
         let used: HashMap<ChunkId, &Vec<NodeId>> = chunks.iter().map(|(c, r)| (c.id, r)).collect();
         let leftovers: Vec<(ChunkId, Vec<NodeId>)> = session
             .chunks
@@ -385,7 +385,7 @@ impl Namespace {
         why: &str,
     ) -> Result<(), RpcError> {
         let mut txn = self.store.begin();
-        txn.delete(Cf::Local, &keys::local::session(id));
+        super::session::delete_mirror(&mut txn, id, session.chunks.len());
         let chunks: Vec<(ChunkId, Vec<NodeId>)> = session
             .chunks
             .iter()

@@ -55,10 +55,28 @@ pub mod local {
         [SESSION_PREFIX, legacy_key].concat()
     }
 
-    /// Reads a session mirror key.
-    pub fn parse_session(key: &[u8]) -> Option<SessionId> {
-        let id = key.strip_prefix(SESSION_PREFIX)?;
-        (id.len() == 8).then(|| SessionId::from_be_slice(id))?
+    /// The mirror of chunk `index` (in allocation order) of open write session `session`:
+    /// its session's key ‖ the index. One row per chunk, so an allocation writes one small
+    /// row instead of the whole session again.
+    pub fn session_chunk(session: SessionId, index: u32) -> Vec<u8> {
+        [
+            session_from_legacy(&session.to_be_bytes()),
+            index.to_be_bytes().to_vec(),
+        ]
+        .concat()
+    }
+
+    /// Reads a key under [`SESSION_PREFIX`]: the session, and the chunk index of a chunk row.
+    pub fn parse_session_row(key: &[u8]) -> Option<(SessionId, Option<u32>)> {
+        let rest = key.strip_prefix(SESSION_PREFIX)?;
+        match rest.len() {
+            8 => Some((SessionId::from_be_slice(rest)?, None)),
+            12 => {
+                let index = u32::from_be_bytes(rest[8..].try_into().ok()?);
+                Some((SessionId::from_be_slice(&rest[..8])?, Some(index)))
+            }
+            _ => None,
+        }
     }
 }
 
@@ -301,7 +319,9 @@ mod tests {
             prop_assert_eq!(parse_node_chunk(&node_chunk(NodeId(a), ChunkId(b))), Some((NodeId(a), ChunkId(b))));
             prop_assert_eq!(chunk_loc(ChunkId(a)), a.to_be_bytes());
             prop_assert_eq!(parse_node(&node(NodeId(a))), Some(NodeId(a)));
-            prop_assert_eq!(local::parse_session(&local::session(SessionId(a))), Some(SessionId(a)));
+            prop_assert_eq!(local::parse_session_row(&local::session(SessionId(a))), Some((SessionId(a), None)));
+            let index = (a % 100_000) as u32;
+            prop_assert_eq!(local::parse_session_row(&local::session_chunk(SessionId(a), index)), Some((SessionId(a), Some(index))));
             prop_assert_eq!(local::session(SessionId(a)), local::session_from_legacy(&a.to_be_bytes()));
             prop_assert_eq!(parse_detached(&detached(InodeId(a))), Some(InodeId(a)));
             prop_assert_eq!(queue(a, ChunkId(c)) < queue(b, ChunkId(c)), a < b);

@@ -188,7 +188,7 @@ fn a_schema_6_database_moves_its_node_local_rows_at_open() {
         let view = store.view();
         let mut moved = Vec::new();
         view.scan_raw(Cf::Local, keys::local::SESSION_PREFIX, None, &mut |k, v| {
-            moved.push((keys::local::parse_session(k).unwrap().0, v.to_vec()));
+            moved.push((keys::local::parse_session_row(k).unwrap().0 .0, v.to_vec()));
             Ok(true)
         })
         .unwrap();

@@ -49,13 +49,24 @@ fn commit(ns: &crate::ns::Namespace, session: SessionId, chunk: WrittenChunk) ->
     .unwrap()
 }
 
-/// The session mirror rows: (session id, raw value).
+/// The session mirror rows of the sessions themselves: (session id, raw value).
 fn mirror(store: &Store) -> Vec<(SessionId, Vec<u8>)> {
+    mirror_rows(store)
+        .into_iter()
+        .filter_map(|((id, index), value)| index.is_none().then_some((id, value)))
+        .collect()
+}
+
+/// A session mirror row: (session id, chunk index of a chunk row), and its raw value.
+type MirrorRow = ((SessionId, Option<u32>), Vec<u8>);
+
+/// Every session mirror row.
+fn mirror_rows(store: &Store) -> Vec<MirrorRow> {
     let mut rows = Vec::new();
     store
         .view()
         .scan_raw(Cf::Local, keys::local::SESSION_PREFIX, None, &mut |k, v| {
-            rows.push((keys::local::parse_session(k).unwrap(), v.to_vec()));
+            rows.push((keys::local::parse_session_row(k).unwrap(), v.to_vec()));
             Ok(true)
         })
         .unwrap();
@@ -72,8 +83,49 @@ fn an_open_session_survives_a_restart_in_the_node_local_table() {
     assert!(!store.view().any_with_prefix(Cf::Session, &[]).unwrap());
     let entry = commit(&ns, session, chunk);
     assert_eq!(stat(&ns, "/b/f").unwrap().entry.inode, entry.inode);
-    // The commit's batch deleted the mirror row.
-    assert!(mirror(&store).is_empty());
+    // The commit's batch deleted the mirror rows, the session's and its chunk's.
+    assert!(mirror_rows(&store).is_empty());
+}
+
+/// Each allocation writes one small row for its chunk, not the session again: the session's
+/// own row keeps its size however many chunks it gets. After a restart the session has every
+/// chunk with its replicas (a replacement node included), and its commit or abort deletes
+/// every row.
+#[test]
+fn a_session_mirrors_one_row_per_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let (session, _) = open_session(dir.path());
+    let (store, nodes, ns) = open_at(dir.path());
+    let row_len = mirror(&store)[0].1.len();
+    let mut allocated = Vec::new();
+    for _ in 0..50 {
+        let alloc = ns
+            .alloc_chunk(&AllocChunkReq {
+                session,
+                exclude: vec![],
+            })
+            .unwrap();
+        allocated.push(alloc.chunk_id);
+    }
+    let replaced = ns
+        .replace_replica(&ReplaceReplicaReq {
+            session,
+            chunk_id: allocated[7],
+            exclude: vec![],
+        })
+        .unwrap();
+    assert_eq!(mirror(&store)[0].1.len(), row_len);
+    let rows = mirror_rows(&store);
+    let chunk_rows: Vec<u32> = rows.iter().filter_map(|((_, i), _)| *i).collect();
+    assert_eq!(chunk_rows, (0..51).collect::<Vec<u32>>());
+    drop((store, nodes, ns));
+
+    let (store, _nodes, ns) = open_at(dir.path());
+    let held = ns.sessions().chunk_nodes(session, allocated[7]).unwrap();
+    assert!(held.contains(&replaced.node), "{held:?}");
+    assert!(ns.sessions().has_chunk(allocated[49]));
+    ns.abort(&AbortReq { session }).unwrap();
+    assert!(mirror_rows(&store).is_empty());
 }
 
 /// Rewrites the session mirror as metad wrote it before schema 7: in the `session` table under

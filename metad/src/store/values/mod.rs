@@ -365,6 +365,7 @@ versioned!(
     NodeSweep => "node sweep", 6;
     MapShare => "chunk map share", 8;
     ClosedSession => "closed session", 9;
+    SessionChunk => "session chunk", 1;
 );
 
 impl Value for Dentry {
