@@ -16,7 +16,6 @@ use crate::registration::{reconcile_range, Scope, Tally};
 use crate::store::queue::{self, Queue};
 use crate::store::values::{ChunkLoc, Node, NodeState as StoredState};
 use crate::store::{keys, Cf, IdKind, Reader, Store, StoreError, Txn};
-use dfs_common::auth::unix_now_ms;
 use dfs_common::wire::{
     HeartbeatReq, HeartbeatResp, NodeInfo, NodeState, RegisterReq, Replica, ReportBadChunkReq,
     StatusResp,
@@ -251,7 +250,7 @@ impl Nodes {
         let mut record = known.record.clone();
         record.state = StoredState::Dead;
         txn.put(Cf::Node, &keys::node(id), &record)?;
-        sweep::start(&mut txn, id, unix_now_ms())?;
+        sweep::start(&mut txn, id, crate::clock::steady_ms())?;
         txn.commit(true)?;
         known.record = record;
         tracing::warn!(
@@ -391,7 +390,7 @@ pub(crate) fn forget_bad_copy(
     reason: &str,
 ) -> Result<(), RpcError> {
     let mut txn = store.begin();
-    forget_replica(&mut txn, node, chunk, reason, unix_now_ms())?;
+    forget_replica(&mut txn, node, chunk, reason, crate::clock::steady_ms())?;
     txn.commit(true)?;
     Ok(())
 }

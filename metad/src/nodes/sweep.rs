@@ -14,7 +14,6 @@ use super::Nodes;
 use crate::store::queue::{self, Queue};
 use crate::store::values::{NodeSweep, Value};
 use crate::store::{keys, Cf, Reader, Store, StoreError, Txn};
-use dfs_common::auth::unix_now_ms;
 use dfs_common::{NodeId, RpcError};
 
 /// Most rows one sweep batch writes: the repair items and the sweep's own item.
@@ -98,7 +97,7 @@ impl Nodes {
             NodeSweep {
                 after: None,
                 queued: 0,
-                started_ms: unix_now_ms(),
+                started_ms: crate::clock::steady_ms(),
             }
         });
         // One row is kept for the sweep's own item.
@@ -122,7 +121,7 @@ impl Nodes {
                 Ok(true)
             },
         )?;
-        let now = unix_now_ms();
+        let now = crate::clock::steady_ms();
         let reason = format!("node {node} dead");
         for chunk in &chunks {
             queue::push(&mut txn, Queue::Repair, now, *chunk, &[], &reason)?;

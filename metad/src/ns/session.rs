@@ -18,18 +18,18 @@
 use crate::store::keys;
 use crate::store::values::{PartTarget, Session, SessionChunk, Value};
 use crate::store::{Cf, IdKind, Reader, Store, StoreError, Txn};
-use dfs_common::auth::unix_now_ms;
 use dfs_common::{ChunkId, ErrorDetail, NodeId, RpcError, SessionId};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 struct OpenSession {
     record: Session,
     closing: bool,
-    /// Unix milliseconds of the session's last step (opened, a chunk or a replica added, a
-    /// commit that failed), or of this process's start for a session loaded from the mirror:
-    /// an upload expires when idle this long, not when old.
-    active_ms: u64,
+    /// When the session last made a step (opened, a chunk or a replica added, a commit that
+    /// failed), or this process started for a session loaded from the mirror: an upload
+    /// expires when idle, not when old. Monotonic: a step of the wall clock reaps nothing.
+    active: Instant,
 }
 
 /// The open write sessions.
@@ -83,7 +83,7 @@ impl Sessions {
                 OpenSession {
                     record,
                     closing: false,
-                    active_ms: unix_now_ms(),
+                    active: Instant::now(),
                 },
             );
         }
@@ -151,7 +151,7 @@ impl Sessions {
             OpenSession {
                 record,
                 closing: false,
-                active_ms: unix_now_ms(),
+                active: Instant::now(),
             },
         );
         Ok(id)
@@ -175,7 +175,7 @@ impl Sessions {
         let index = u32::try_from(index)
             .map_err(|_| RpcError::internal(format!("session {id} has over 2^32 chunks")))?;
         store.put_local(&keys::local::session_chunk(id, index), chunk)?;
-        open.active_ms = unix_now_ms();
+        open.active = Instant::now();
         Ok(())
     }
 
@@ -260,7 +260,7 @@ impl Sessions {
     pub fn cancel_close(&self, id: SessionId) {
         if let Some(open) = self.lock().get_mut(&id) {
             open.closing = false;
-            open.active_ms = unix_now_ms();
+            open.active = Instant::now();
         }
     }
 
@@ -279,11 +279,11 @@ impl Sessions {
             .any(|s| s.record.chunks.iter().any(|c| c.id == chunk))
     }
 
-    /// Sessions idle since before `before_ms` (Unix milliseconds) that are not being closed.
-    pub fn expired(&self, before_ms: u64) -> Vec<SessionId> {
+    /// Sessions idle for longer than `idle` that are not being closed.
+    pub fn expired(&self, idle: Duration) -> Vec<SessionId> {
         self.lock()
             .iter()
-            .filter(|(_, s)| !s.closing && s.active_ms < before_ms)
+            .filter(|(_, s)| !s.closing && s.active.elapsed() > idle)
             .map(|(id, _)| *id)
             .collect()
     }

@@ -16,7 +16,6 @@ use crate::nodes::{forget_replica, Nodes};
 use crate::ns::Sessions;
 use crate::store::values::{ChunkLoc, Present};
 use crate::store::{keys, Cf, IdKind, Reader, Store, Txn};
-use dfs_common::auth::unix_now_ms;
 use dfs_common::wire::{ReconcileReq, ReconcileResp, MAX_RECONCILE_PAGE};
 use dfs_common::{ChunkId, ErrorDetail, NodeId, RpcError};
 use std::collections::{HashMap, HashSet};
@@ -113,7 +112,10 @@ pub(crate) fn reconcile_range(
             Ok(true)
         },
     )?;
-    let (now_ms, reason) = (unix_now_ms(), format!("node {id} lost its copy"));
+    let (now_ms, reason) = (
+        crate::clock::steady_ms(),
+        format!("node {id} lost its copy"),
+    );
     for chunk in missing {
         forget_replica(txn, id, chunk, &reason, now_ms)?;
         tally.lost += 1;

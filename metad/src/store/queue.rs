@@ -134,6 +134,49 @@ pub fn due(
     Ok(out)
 }
 
+/// How far ahead of now an item may be due: the longest backoff, with room to spare. One due
+/// later was queued by a clock that was ahead (a member's, or this one's before a step back).
+pub const MAX_AHEAD: Duration = Duration::from_secs(600);
+
+/// Moves up to `limit` items due more than [`MAX_AHEAD`] after `now_ms` to `now_ms`, in one
+/// synced batch; returns how many. Without this, a wall clock stepped back by an hour would
+/// leave the work queued before the step waiting an hour.
+pub fn rebase_future(
+    store: &super::Store,
+    queue: Queue,
+    now_ms: u64,
+    limit: usize,
+) -> Result<usize, StoreError> {
+    let horizon = now_ms.saturating_add(MAX_AHEAD.as_millis() as u64);
+    let after = keys::queue(horizon, ChunkId(u64::MAX));
+    let mut future = Vec::new();
+    store
+        .view()
+        .scan_raw(queue.cf(), &[], Some(&after), &mut |key, value| {
+            future.push((key.to_vec(), value.to_vec()));
+            Ok(future.len() < limit)
+        })?;
+    if future.is_empty() {
+        return Ok(0);
+    }
+    let mut txn = store.begin();
+    for (key, value) in &future {
+        let Some((due_ms, chunk)) = keys::parse_queue(key) else {
+            continue;
+        };
+        tracing::warn!(
+            ?queue,
+            %chunk,
+            ahead_ms = due_ms - now_ms,
+            "queue item due far in the future (queued by a clock that was ahead); due now"
+        );
+        txn.put_raw(queue.cf(), &keys::queue(now_ms, chunk), value);
+        txn.delete(queue.cf(), key);
+    }
+    txn.commit(true)?;
+    Ok(future.len())
+}
+
 /// Number of items in a queue (for `status`).
 pub fn len(reader: &impl Reader, queue: Queue) -> Result<u64, StoreError> {
     let mut count = 0u64;
@@ -142,4 +185,52 @@ pub fn len(reader: &impl Reader, queue: Queue) -> Result<u64, StoreError> {
         Ok(true)
     })?;
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_util::temp_store;
+
+    fn chunks_due(store: &super::super::Store, now_ms: u64) -> Vec<ChunkId> {
+        due(&store.view(), Queue::Repair, now_ms, 100)
+            .unwrap()
+            .into_iter()
+            .map(|w| w.chunk)
+            .collect()
+    }
+
+    /// Work queued by a clock an hour ahead (a member's, or this one's before it was stepped
+    /// back) is due now, not in an hour; work due within the longest backoff stays put.
+    #[test]
+    fn work_queued_by_a_clock_that_was_ahead_is_due_now() {
+        let (_dir, store) = temp_store();
+        let now = 1_800_000_000_000;
+        let mut txn = store.begin();
+        push(
+            &mut txn,
+            Queue::Repair,
+            now + 3_600_000,
+            ChunkId(1),
+            &[],
+            "ahead",
+        )
+        .unwrap();
+        push(
+            &mut txn,
+            Queue::Repair,
+            now + 60_000,
+            ChunkId(2),
+            &[],
+            "backoff",
+        )
+        .unwrap();
+        txn.commit(true).unwrap();
+        assert!(chunks_due(&store, now).is_empty());
+
+        assert_eq!(rebase_future(&store, Queue::Repair, now, 100).unwrap(), 1);
+        assert_eq!(chunks_due(&store, now), [ChunkId(1)]);
+        assert_eq!(len(&store.view(), Queue::Repair).unwrap(), 2);
+        assert_eq!(rebase_future(&store, Queue::Repair, now, 100).unwrap(), 0);
+    }
 }

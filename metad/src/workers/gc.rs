@@ -10,7 +10,7 @@ use super::{blocking, Ctx, Step, Worker};
 use crate::store::queue::{self, Queue, Work};
 use crate::store::values::ChunkLoc;
 use crate::store::{keys, Cf, Reader};
-use dfs_common::auth::{unix_now_ms, NO_CONTENT};
+use dfs_common::auth::NO_CONTENT;
 use dfs_common::wire::CHUNK_PATH_PREFIX;
 use dfs_common::{ErrorCode, NodeId, RpcError};
 use http::Method;
@@ -52,9 +52,17 @@ impl Worker for Collector {
         // Every item waits out the release grace past its due time: a read that started before
         // a delete or an overwrite still finds the old chunks (orphans wait that much longer).
         let grace_ms = self.ctx.release_grace.as_millis() as u64;
-        let before = unix_now_ms().saturating_sub(grace_ms);
-        let items =
-            blocking(move || Ok(queue::due(&store.view(), Queue::Gc, before, BATCH)?)).await?;
+        let items = blocking(move || {
+            let now = crate::clock::steady_ms();
+            queue::rebase_future(&store, Queue::Gc, now, BATCH)?;
+            Ok(queue::due(
+                &store.view(),
+                Queue::Gc,
+                now.saturating_sub(grace_ms),
+                BATCH,
+            )?)
+        })
+        .await?;
         if items.is_empty() {
             return Ok(Step::Idle);
         }
@@ -138,7 +146,7 @@ async fn collect(ctx: Ctx, work: Work) -> Result<Outcome, RpcError> {
 
 /// Records the outcomes in one batch: finished chunks leave the tables, failures back off.
 fn finish(ctx: &Ctx, outcomes: Vec<Outcome>) -> Result<(), RpcError> {
-    let now = unix_now_ms();
+    let now = crate::clock::steady_ms();
     let mut txn = ctx.store.begin();
     for Outcome { work, failed } in outcomes {
         if !failed.is_empty() {

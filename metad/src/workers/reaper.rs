@@ -5,7 +5,6 @@
 
 use super::{blocking, Ctx, Step, Worker};
 use crate::ns::CLOSED_SESSION_RETENTION;
-use dfs_common::auth::unix_now_ms;
 use dfs_common::RpcError;
 use std::time::Duration;
 
@@ -29,9 +28,7 @@ impl Worker for Reaper {
     }
 
     async fn step(&mut self) -> Result<Step, RpcError> {
-        let timeout_ms = self.ctx.session_timeout.as_millis() as u64;
-        let before = unix_now_ms().saturating_sub(timeout_ms);
-        for id in self.ctx.sessions.expired(before) {
+        for id in self.ctx.sessions.expired(self.ctx.session_timeout) {
             let Ok(session) = self.ctx.sessions.begin_close(id) else {
                 continue; // committed or aborted meanwhile
             };
@@ -55,7 +52,7 @@ impl Worker for Reaper {
             }
         }
         let retention_ms = CLOSED_SESSION_RETENTION.as_millis() as u64;
-        let before = unix_now_ms().saturating_sub(retention_ms);
+        let before = crate::clock::steady_ms().saturating_sub(retention_ms);
         let ns = self.ctx.ns.clone();
         let purged = blocking(move || ns.purge_closed_sessions(before)).await?;
         if purged > 0 {

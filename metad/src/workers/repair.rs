@@ -11,7 +11,7 @@ use crate::placement;
 use crate::store::queue::{self, Queue, Work};
 use crate::store::values::{ChunkLoc, Present};
 use crate::store::{keys, Cf, Reader, StoreError, Txn};
-use dfs_common::auth::{unix_now_ms, NO_CONTENT};
+use dfs_common::auth::NO_CONTENT;
 use dfs_common::wire::REPLICATE_PATH_PREFIX;
 use dfs_common::{ChunkId, ErrorCode, NodeId, RpcError};
 use http::Method;
@@ -55,10 +55,12 @@ impl Worker for Repairer {
     async fn step(&mut self) -> Result<Step, RpcError> {
         let store = self.ctx.store.clone();
         let due = blocking(move || {
+            let now = crate::clock::steady_ms();
+            queue::rebase_future(&store, Queue::Repair, now, CONCURRENCY * 4)?;
             Ok(queue::due(
                 &store.view(),
                 Queue::Repair,
-                unix_now_ms(),
+                now,
                 CONCURRENCY * 4,
             )?)
         })
@@ -221,7 +223,7 @@ fn add_replica(ctx: &Ctx, chunk: ChunkId, target: NodeId) -> Result<(), RpcError
         _ => queue::push(
             &mut txn,
             Queue::Gc,
-            unix_now_ms(),
+            crate::clock::steady_ms(),
             chunk,
             &[target],
             "copied while released",
@@ -258,7 +260,13 @@ fn finish(ctx: &Ctx, work: &Work, outcome: Outcome) -> Result<(), RpcError> {
             prune_dead(ctx, &mut txn, work.chunk)?;
         }
         Outcome::Retry => {
-            queue::retry_later(&mut txn, Queue::Repair, work, Vec::new(), unix_now_ms())?;
+            queue::retry_later(
+                &mut txn,
+                Queue::Repair,
+                work,
+                Vec::new(),
+                crate::clock::steady_ms(),
+            )?;
         }
     }
     txn.commit(true)?;

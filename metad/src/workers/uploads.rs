@@ -4,7 +4,6 @@
 //! through the garbage collector as usual.
 
 use super::{blocking, Ctx, Step, Worker};
-use dfs_common::auth::unix_now_ms;
 use dfs_common::RpcError;
 use std::time::Duration;
 
@@ -36,9 +35,10 @@ impl Worker for UploadExpiry {
         let ns = self.ctx.ns.clone();
         let open_ttl = self.ctx.upload_expiry.as_millis() as u64;
         let completed_ttl = COMPLETED_RETENTION.as_millis() as u64;
-        let removed =
-            blocking(move || ns.expire_uploads(unix_now_ms(), open_ttl, completed_ttl, BATCH))
-                .await?;
+        let removed = blocking(move || {
+            ns.expire_uploads(crate::clock::steady_ms(), open_ttl, completed_ttl, BATCH)
+        })
+        .await?;
         Ok(if removed == BATCH {
             Step::Busy
         } else {
