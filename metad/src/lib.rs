@@ -315,6 +315,16 @@ pub async fn start(config: Config) -> Result<Daemon, Error> {
     if alone && !raft.wait_leading(Duration::from_secs(10)).await {
         tracing::warn!("a metad alone did not become the leader of its group within 10 s");
     }
+    if raft.adopted_a_state() {
+        let ids = store.clone();
+        let first = blocking(move || Ok(ids.raise_ids_after_adoption()?))
+            .await
+            .map_err(|e| store_error(e.message))?;
+        tracing::info!(
+            first = %dfs_common::ChunkId(first),
+            "this state began outside the group's log (a restored backup, or an earlier release): new chunk ids start above any the original metad may have handed out"
+        );
+    }
     let app = Arc::new(server::App {
         group: raft.clone(),
         secret: secret.clone(),

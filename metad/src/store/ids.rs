@@ -18,6 +18,14 @@ use std::sync::Mutex;
 /// Ids reserved per synced counter write.
 pub(super) const BLOCK: u64 = 1000;
 
+/// The lowest chunk id a state restored at `now_secs` (Unix seconds) hands out: the time in
+/// the high bits, room for 2^24 ids per second of time below. The metad a backup was taken
+/// from handed out its ids from a lower floor (its own restore's, or 1) at well under 2^24
+/// chunks a second, so a later restore's floor is above all of them.
+pub(crate) fn restore_floor(now_secs: u64) -> u64 {
+    now_secs.saturating_mul(1 << 24)
+}
+
 /// The kinds of ids metad hands out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IdKind {

@@ -241,6 +241,17 @@ impl Store {
         txn::take_commit_mark()
     }
 
+    /// Moves the chunk id counter to at least [`ids::restore_floor`] of now. A state restored
+    /// from a backup has the counter of the backup's time, while the metad it was taken from
+    /// went on handing out chunk ids whose files may still be on chunkds: a new chunk under
+    /// one of them would meet a stale copy. Returns the first id it will hand out.
+    pub(crate) fn raise_ids_after_adoption(&self) -> Result<u64, StoreError> {
+        let floor = ids::restore_floor(dfs_common::auth::unix_now());
+        self.ids
+            .reserve_up_to(self, IdKind::Chunk, floor.saturating_sub(1))?;
+        Ok(floor)
+    }
+
     /// Forgets the id ranges held in memory and starts again from the stored bounds: a new
     /// leader must not continue ranges from before another leader's reservations.
     pub(crate) fn reload_ids(&self) -> Result<(), StoreError> {

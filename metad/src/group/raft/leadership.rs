@@ -308,6 +308,9 @@ pub(super) async fn form(
         let never_purged = raft.metrics().borrow().purged.is_none();
         if never_purged && !state_is_empty(&shared.db) {
             snapshot_the_first_state(shared).await?;
+            shared
+                .adopted
+                .store(true, std::sync::atomic::Ordering::Release);
         }
         return Ok(());
     }

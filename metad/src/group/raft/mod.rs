@@ -102,6 +102,9 @@ pub(crate) struct Shared {
     dir: std::path::PathBuf,
     /// Set at shutdown: the tasks end, releasing the databases.
     stopping: std::sync::atomic::AtomicBool,
+    /// Set when the group formed around a state that no log entry made (a restored backup,
+    /// or the data folder of an earlier release): see [`RaftGroup::adopted_a_state`].
+    adopted: std::sync::atomic::AtomicBool,
     /// Why Raft stopped, once it has (a log or state write failed): from then on the member
     /// acknowledges nothing and reports not ready, until it is restarted.
     failed: OnceLock<String>,
@@ -302,6 +305,7 @@ impl RaftGroup {
             rejoin,
             stopping: std::sync::atomic::AtomicBool::new(false),
             failed: OnceLock::new(),
+            adopted: std::sync::atomic::AtomicBool::new(false),
         });
         let config = openraft::Config {
             cluster_name: "dfs-metad".into(),
@@ -421,6 +425,15 @@ impl RaftGroup {
     /// writes that committed nothing), shared with the metrics registry.
     pub fn leadership_rounds(&self) -> dfs_common::metrics::Counter {
         self.shared.read_gate.rounds()
+    }
+
+    /// Whether this start formed the group around a state no log entry made (a restored
+    /// backup, or an earlier release's folder): the caller then moves the id counters past
+    /// anything the original may have handed out after the backup.
+    pub fn adopted_a_state(&self) -> bool {
+        self.shared
+            .adopted
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// `Err` with the reason once this member has stopped on a storage failure: its
