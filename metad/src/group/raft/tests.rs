@@ -5,7 +5,7 @@ use super::log_store::faults;
 use crate::{start, Config};
 use dfs_common::auth::ClusterSecret;
 use dfs_common::http::{empty, read_body, InternalClient};
-use dfs_common::wire::{MkdirReq, StatReq};
+use dfs_common::wire::{DeleteReq, MkdirReq, StatReq};
 use dfs_common::{ErrorCode, RpcError};
 use http::{Method, StatusCode};
 use std::time::Duration;
@@ -87,5 +87,67 @@ async fn a_failed_log_append_stops_the_member_until_it_restarts() {
         stat(&addr, "/b/x").await.unwrap_err().code,
         ErrorCode::NotFound
     );
+    daemon.stop().await;
+}
+
+async fn delete(addr: &str, path: &str) -> Result<(), RpcError> {
+    let req = DeleteReq {
+        path: path.parse().unwrap(),
+        recursive: false,
+        object: false,
+    };
+    client().call(addr, &req).await.map(|_| ())
+}
+
+/// An answer that rests on a write not yet durable waits for it (issue 9, item 9): while the
+/// log append of a delete stalls, a second delete of the same path, which finds nothing to
+/// delete in the pending state, is not answered (a crash now would bring the path back, so
+/// "not found" would be a lie); once the append is durable both are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_resting_on_a_pending_write_waits_until_it_is_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("metad");
+    let daemon = start(Config {
+        listen: "127.0.0.1:0".into(),
+        data_dir: data_dir.clone(),
+        secret: Some(SECRET.into()),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let addr = daemon.addr().to_string();
+    mkdir(&addr, "/b").await.unwrap();
+    mkdir(&addr, "/b/d").await.unwrap();
+
+    faults::stall_appends_under(&data_dir, true);
+    // Released on every way out, a failed assertion included: a stalled log never ends.
+    struct Release<'a>(&'a std::path::Path);
+    impl Drop for Release<'_> {
+        fn drop(&mut self) {
+            faults::stall_appends_under(self.0, false);
+        }
+    }
+    let release = Release(&data_dir);
+    let first = tokio::spawn({
+        let addr = addr.clone();
+        async move { delete(&addr, "/b/d").await }
+    });
+    // The first delete is evaluated (its batch pending) before the second is sent.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut second = tokio::spawn({
+        let addr = addr.clone();
+        async move { delete(&addr, "/b/d").await }
+    });
+    let early = tokio::time::timeout(Duration::from_millis(500), &mut second).await;
+    assert!(
+        early.is_err(),
+        "answered before the delete it rests on was durable: {early:?}"
+    );
+    assert!(!first.is_finished());
+
+    drop(release);
+    first.await.unwrap().unwrap();
+    let err = second.await.unwrap().unwrap_err();
+    assert_eq!(err.code, ErrorCode::NotFound, "{err}");
     daemon.stop().await;
 }

@@ -52,6 +52,28 @@ pub(crate) mod faults {
     use std::sync::Mutex;
 
     static FAILING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    static STALLED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+    /// Appends to the log stores under `dir` wait (`true`), as on a disk whose fsync stalls,
+    /// until released (`false`).
+    pub(crate) fn stall_appends_under(dir: &Path, stall: bool) {
+        let mut stalled = STALLED.lock().unwrap_or_else(|p| p.into_inner());
+        stalled.retain(|d| d != dir);
+        if stall {
+            stalled.push(dir.to_owned());
+        }
+    }
+
+    /// Waits while appends under `dir` are stalled.
+    pub(super) fn wait_while_stalled(dir: &Path) {
+        let stalled = || {
+            let stalled = STALLED.lock().unwrap_or_else(|p| p.into_inner());
+            stalled.iter().any(|d| dir.starts_with(d))
+        };
+        while stalled() {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
 
     /// Appends to the log stores under `dir` fail (`true`) or work again (`false`).
     pub(crate) fn fail_appends_under(dir: &Path, fail: bool) {
@@ -174,6 +196,8 @@ impl LogStore {
             sizes.push(bytes.len());
             batch.put_cf(table, entry.log_id.index.to_be_bytes(), bytes);
         }
+        #[cfg(test)]
+        faults::wait_while_stalled(&self.dir);
         #[cfg(test)]
         if faults::fails(&self.dir) {
             return Err(write_err("fsync failed (injected by a test)"));
