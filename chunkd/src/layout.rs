@@ -1,6 +1,6 @@
 //! The data folder's marker and the durable small-file helpers of the store.
 
-use crate::store::{io_err, StoreError};
+use crate::error::{io_err, StoreError};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};

@@ -5,6 +5,7 @@
 //! metad, heartbeats and the background scrub run as tasks until [`Daemon::stop`]. metad does not
 //! need to be up: chunks are served immediately and registration keeps retrying.
 
+mod error;
 mod format;
 mod heartbeat;
 mod inventory;
