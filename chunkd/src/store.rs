@@ -4,7 +4,8 @@
 //! ```text
 //! chunkd.marker                  written at first start; without it a non-empty folder is refused
 //! node_id                        the NodeId metad gave at first registration
-//! chunks/<first 2 hex>/<16 hex>  one file per chunk (see format.rs)
+//! chunks/<last 2 hex>/<16 hex>   one file per chunk (see format.rs); the low digits spread
+//!                                sequential ids over 256 folders (layout 2, see layout.rs)
 //! tmp/                           chunks being written; cleared at start
 //! quarantine/                    chunks that failed a checksum, kept for inspection
 //! ```
@@ -16,7 +17,8 @@
 use crate::error::io_err;
 pub use crate::error::StoreError;
 use crate::format::{self, Header, HEADER_LEN, MAX_CHUNK_LEN};
-use crate::layout::{check_marker, sync_dir, write_durable, RemoveOnDrop};
+use crate::layout::{check_marker, folder_of, sync_dir, upgrade, write_durable};
+use crate::layout::{RemoveOnDrop, LAYOUT_VERSION};
 use bytes::Bytes;
 use dfs_common::checksum::{crc32c, crc32c_append, crc_to_hex, BLOCK_SIZE};
 use dfs_common::metrics::{latency_histogram, observe_since, Histogram};
@@ -69,10 +71,11 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (or initialises) the data folder: checks the marker, clears `tmp/`, indexes chunks.
+    /// Opens (or initialises) the data folder: checks the marker, upgrades an older layout,
+    /// clears `tmp/`, indexes chunks.
     pub fn open(root: &Path) -> Result<Store, StoreError> {
         fs::create_dir_all(root).map_err(io_err("create data folder", root))?;
-        check_marker(root)?;
+        let version = check_marker(root)?;
         let store = Store {
             root: root.to_owned(),
             chunks: root.join("chunks"),
@@ -83,6 +86,9 @@ impl Store {
         };
         for dir in [&store.chunks, &store.tmp, &store.quarantine] {
             fs::create_dir_all(dir).map_err(io_err("create folder", dir))?;
+        }
+        if version < LAYOUT_VERSION {
+            upgrade(root, &store.chunks)?;
         }
         // Whatever is in tmp/ was being written when the process stopped: never acknowledged.
         let leftovers = fs::read_dir(&store.tmp).map_err(io_err("list", &store.tmp))?;
@@ -123,7 +129,7 @@ impl Store {
                 let file = file.map_err(io_err("list", &prefix_path))?;
                 let name = file.file_name().to_string_lossy().into_owned();
                 let id = ChunkId::parse_hex(&name)
-                    .filter(|id| id.to_string() == name && name[..2] == prefix_name);
+                    .filter(|id| id.to_string() == name && folder_of(&name) == prefix_name);
                 let Some(id) = id else {
                     tracing::warn!("ignoring unexpected file {}", file.path().display());
                     continue;
@@ -139,7 +145,7 @@ impl Store {
     /// Path of a chunk's file. The id's fixed 16-hex form cannot contain `/` or `..`.
     fn chunk_path(&self, id: ChunkId) -> PathBuf {
         let name = id.to_string();
-        self.chunks.join(&name[..2]).join(name)
+        self.chunks.join(folder_of(&name)).join(name)
     }
 
     /// Ids of every chunk held, sorted.
