@@ -28,9 +28,28 @@ fn v1_folder_of(name: &str) -> &str {
 
 /// Flushes a directory's entries (new names, renames) to disk.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    #[cfg(test)]
+    SYNCED.with(|synced| synced.borrow_mut().push(dir.to_owned()));
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err("sync folder", dir))
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Folders [`sync_dir`] flushed on this thread, in order: fsyncs leave nothing a test could
+    /// observe otherwise.
+    pub(crate) static SYNCED: std::cell::RefCell<Vec<PathBuf>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Makes a rename of a file out of `from_dir` into `to_dir` durable. The source folder goes
+/// first: once its fsync returns, no crash can bring the name back in `from_dir` (for the
+/// quarantine: a corrupt file served again from `chunks/`). A crash before the second fsync
+/// may at worst lose the new name, which only costs the copy kept for inspection.
+pub(crate) fn sync_rename(from_dir: &Path, to_dir: &Path) -> Result<(), StoreError> {
+    sync_dir(from_dir)?;
+    sync_dir(to_dir)
 }
 
 /// Writes `root/name` atomically and durably: temp file, fsync, rename, fsync the folder.

@@ -17,13 +17,13 @@
 use crate::error::io_err;
 pub use crate::error::StoreError;
 use crate::format::{self, Header, HEADER_LEN, MAX_CHUNK_LEN};
-use crate::layout::{check_marker, folder_of, sync_dir, upgrade, write_durable};
+use crate::layout::{check_marker, folder_of, sync_dir, sync_rename, upgrade, write_durable};
 use crate::layout::{RemoveOnDrop, LAYOUT_VERSION};
 use bytes::Bytes;
 use dfs_common::checksum::{crc32c, crc32c_append, crc_to_hex, BLOCK_SIZE};
 use dfs_common::metrics::{latency_histogram, observe_since, Histogram};
 use dfs_common::{ChunkId, NodeId};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
@@ -144,8 +144,12 @@ impl Store {
 
     /// Path of a chunk's file. The id's fixed 16-hex form cannot contain `/` or `..`.
     fn chunk_path(&self, id: ChunkId) -> PathBuf {
-        let name = id.to_string();
-        self.chunks.join(folder_of(&name)).join(name)
+        self.folder_path(id).join(id.to_string())
+    }
+
+    /// The folder of a chunk's file.
+    fn folder_path(&self, id: ChunkId) -> PathBuf {
+        self.chunks.join(folder_of(&id.to_string()))
     }
 
     /// Ids of every chunk held, sorted.
@@ -411,8 +415,38 @@ impl Store {
         Ok(())
     }
 
-    /// Removes a chunk; `false` if it was not held.
+    /// Removes a chunk durably; `false` if it was not held.
     pub fn delete(&self, id: ChunkId) -> Result<bool, StoreError> {
+        let removed = self.remove(id)?;
+        if removed {
+            // Without it a power cut may bring the file back: a copy metad has forgotten,
+            // kept and counted as used until a reconciliation deletes it again.
+            sync_dir(&self.folder_path(id))?;
+        }
+        Ok(removed)
+    }
+
+    /// Removes many chunks, like [`delete`](Self::delete) each but syncing each folder once at
+    /// the end instead of once per chunk: deletions come by the thousand after a
+    /// reconciliation. Returns the failures.
+    pub fn delete_many(&self, ids: &[ChunkId]) -> Vec<StoreError> {
+        let mut errors = Vec::new();
+        let mut folders = BTreeSet::new();
+        for &id in ids {
+            match self.remove(id) {
+                Ok(true) => {
+                    folders.insert(self.folder_path(id));
+                }
+                Ok(false) => {}
+                Err(e) => errors.push(e),
+            }
+        }
+        errors.extend(folders.iter().filter_map(|folder| sync_dir(folder).err()));
+        errors
+    }
+
+    /// Removes a chunk's file without syncing its folder; `false` if it was not there.
+    fn remove(&self, id: ChunkId) -> Result<bool, StoreError> {
         let path = self.chunk_path(id);
         let mut index = self.lock();
         let removed = match fs::remove_file(&path) {
@@ -434,15 +468,23 @@ impl Store {
         let target = self
             .quarantine
             .join(format!("{id}.{}", dfs_common::auth::unix_now_ms()));
-        let mut index = self.lock();
-        let moved = match fs::rename(&path, &target) {
-            Ok(()) => Some(target),
-            // Already quarantined by a concurrent reader, or deleted: nothing left to move.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(io_err("move to quarantine", &path)(e)),
+        let moved = {
+            let mut index = self.lock();
+            let moved = match fs::rename(&path, &target) {
+                Ok(()) => Some(target),
+                // Already quarantined by a concurrent reader, or deleted: nothing left to move.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                Err(e) => return Err(io_err("move to quarantine", &path)(e)),
+            };
+            if let Some(len) = index.files.remove(&id) {
+                index.used = index.used.saturating_sub(len);
+            }
+            moved
         };
-        if let Some(len) = index.files.remove(&id) {
-            index.used = index.used.saturating_sub(len);
+        // Outside the lock: reads need not wait for the disk. Without the syncs a power cut
+        // could put the corrupt file back in `chunks/`, where the next start would index it.
+        if moved.is_some() {
+            sync_rename(&self.folder_path(id), &self.quarantine)?;
         }
         Ok(moved)
     }

@@ -1,7 +1,8 @@
-//! The store alone, without a daemon: the folder layout and its upgrade.
+//! The store alone, without a daemon: the folder layout and its upgrade, and the folder syncs
+//! of deletes and quarantines.
 
 use super::{data, names};
-use crate::layout::MARKER_FILE;
+use crate::layout::{MARKER_FILE, SYNCED};
 use crate::store::{Piece, Store};
 use bytes::Bytes;
 use dfs_common::checksum::{crc32c, BLOCK_SIZE};
@@ -128,4 +129,40 @@ fn an_interrupted_upgrade_completes_at_the_next_open() {
     to_layout_1(dir.path(), chunks.iter().step_by(2).map(|(id, _)| *id));
     assert!(marker(dir.path()).contains("format = 1"));
     assert_all_served(dir.path(), &chunks);
+}
+
+/// The folders synced on this thread since the last call.
+fn synced() -> Vec<PathBuf> {
+    SYNCED.with(|synced| std::mem::take(&mut *synced.borrow_mut()))
+}
+
+#[test]
+fn deletes_and_quarantines_sync_their_folders() {
+    let dir = TempDir::new().unwrap();
+    let chunks = dir.path().join("chunks");
+    let store = Store::open(dir.path()).unwrap();
+    for id in [1, 0x101, 2, 3, 4] {
+        put(&store, ChunkId(id), b"some bytes");
+    }
+    synced();
+
+    assert!(store.delete(ChunkId(1)).unwrap());
+    assert_eq!(synced(), [chunks.join("01")]);
+    assert!(!store.delete(ChunkId(1)).unwrap());
+    assert_eq!(synced(), Vec::<PathBuf>::new());
+
+    // A batch syncs each folder once.
+    let errors = store.delete_many(&[ChunkId(0x101), ChunkId(2), ChunkId(3), ChunkId(99)]);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(
+        synced(),
+        [chunks.join("01"), chunks.join("02"), chunks.join("03")]
+    );
+
+    // The chunk's folder first, so that the corrupt file cannot come back into it.
+    let moved = store.quarantine(ChunkId(4)).unwrap().unwrap();
+    assert_eq!(synced(), [chunks.join("04"), dir.path().join("quarantine")]);
+    assert!(moved.is_file());
+    assert!(store.list().is_empty());
+    assert_eq!(store.used(), 0);
 }
