@@ -12,6 +12,7 @@ mod inventory;
 mod layout;
 mod metrics;
 mod replicate;
+mod scan;
 mod scrub;
 mod server;
 mod space;

@@ -7,7 +7,8 @@
 //! chunks/<last 2 hex>/<16 hex>   one file per chunk (see format.rs); the low digits spread
 //!                                sequential ids over 256 folders (layout 2, see layout.rs)
 //! tmp/                           chunks being written; cleared at start
-//! quarantine/                    chunks that failed a checksum, kept for inspection
+//! quarantine/                    chunks that failed a check, and entries of chunks/ the start
+//!                                could not inspect (see scan.rs), kept for inspection
 //! ```
 //! Chunk ids reach this module only as [`ChunkId`] (parsed by `ChunkId::parse_hex`), and every
 //! path is built from their 16-hex-digit form, so no request can name a file outside the folder.
@@ -101,8 +102,9 @@ impl Store {
             };
             removed.map_err(io_err("remove leftover temporary file", &path))?;
         }
-        let index = store.scan()?;
-        *store.lock() = index;
+        let files = crate::scan::scan(&store.chunks, &store.quarantine)?;
+        let used = files.values().sum();
+        *store.lock() = Index { files, used };
         Ok(store)
     }
 
@@ -110,36 +112,6 @@ impl Store {
         // The index stays consistent even if a thread panicked while holding the lock: every
         // update is a single insert/remove plus the matching `used` change.
         self.index.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Reads `chunks/` into an index.
-    fn scan(&self) -> Result<Index, StoreError> {
-        let mut index = Index::default();
-        let prefixes = fs::read_dir(&self.chunks).map_err(io_err("list", &self.chunks))?;
-        for prefix in prefixes {
-            let prefix = prefix.map_err(io_err("list", &self.chunks))?;
-            let prefix_path = prefix.path();
-            let prefix_name = prefix.file_name().to_string_lossy().into_owned();
-            if !prefix_path.is_dir() {
-                tracing::warn!("ignoring unexpected file {}", prefix_path.display());
-                continue;
-            }
-            let files = fs::read_dir(&prefix_path).map_err(io_err("list", &prefix_path))?;
-            for file in files {
-                let file = file.map_err(io_err("list", &prefix_path))?;
-                let name = file.file_name().to_string_lossy().into_owned();
-                let id = ChunkId::parse_hex(&name)
-                    .filter(|id| id.to_string() == name && folder_of(&name) == prefix_name);
-                let Some(id) = id else {
-                    tracing::warn!("ignoring unexpected file {}", file.path().display());
-                    continue;
-                };
-                let len = file.metadata().map_err(io_err("stat", &file.path()))?.len();
-                index.files.insert(id, len);
-                index.used += len;
-            }
-        }
-        Ok(index)
     }
 
     /// Path of a chunk's file. The id's fixed 16-hex form cannot contain `/` or `..`.

@@ -1,7 +1,8 @@
-//! The store alone, without a daemon: the folder layout and its upgrade, and the folder syncs
-//! of deletes and quarantines.
+//! The store alone, without a daemon: the folder layout and its upgrade, the start-up scan
+//! and the folder syncs of deletes and quarantines.
 
 use super::{data, names};
+use crate::format::HEADER_LEN;
 use crate::layout::{MARKER_FILE, SYNCED};
 use crate::store::{Piece, Store};
 use bytes::Bytes;
@@ -129,6 +130,47 @@ fn an_interrupted_upgrade_completes_at_the_next_open() {
     to_layout_1(dir.path(), chunks.iter().step_by(2).map(|(id, _)| *id));
     assert!(marker(dir.path()).contains("format = 1"));
     assert_all_served(dir.path(), &chunks);
+}
+
+#[test]
+fn one_bad_entry_does_not_stop_the_start() {
+    let (dir, chunks) = filled_folder();
+    let root = dir.path();
+    let file = |id: u64| {
+        let name = ChunkId(id).to_string();
+        chunk_file(root, &name[14..], ChunkId(id))
+    };
+    // stat fails: a symlink to nothing (ENOENT) and one to itself (ELOOP).
+    fs::remove_file(file(IDS[1])).unwrap();
+    std::os::unix::fs::symlink(root.join("nowhere"), file(IDS[1])).unwrap();
+    fs::remove_file(file(IDS[2])).unwrap();
+    std::os::unix::fs::symlink(file(IDS[2]), file(IDS[2])).unwrap();
+    // Not a file a read could serve.
+    fs::remove_file(file(IDS[3])).unwrap();
+    fs::create_dir(file(IDS[3])).unwrap();
+    // Shorter than a header: indexed and left for the reads, scrub and inventory to report.
+    fs::OpenOptions::new()
+        .write(true)
+        .open(file(IDS[4]))
+        .and_then(|f| f.set_len(HEADER_LEN - 1))
+        .unwrap();
+
+    let store = Store::open(root).unwrap();
+    assert_eq!(store.list(), [IDS[0], IDS[5], IDS[4]].map(ChunkId));
+    assert_eq!(read(&store, ChunkId(IDS[0])), chunks[0].1);
+    assert!(file(IDS[4]).is_file());
+    let quarantined: Vec<String> = names(&root.join("quarantine"))
+        .into_iter()
+        .map(|name| name[..16].to_string())
+        .collect();
+    let expected: Vec<String> = IDS[1..4]
+        .iter()
+        .map(|&id| ChunkId(id).to_string())
+        .collect();
+    assert_eq!(quarantined, expected);
+    for id in &IDS[1..4] {
+        assert!(fs::symlink_metadata(file(*id)).is_err(), "chunk {id:x}");
+    }
 }
 
 /// The folders synced on this thread since the last call.
