@@ -154,10 +154,8 @@ async fn reconcile(
 async fn delete_orphans(node: &Arc<Node>, ids: Vec<ChunkId>) {
     let store_node = Arc::clone(node);
     let result = tokio::task::spawn_blocking(move || {
-        for id in ids {
-            if let Err(e) = store_node.store.delete(id) {
-                tracing::warn!(chunk = %id, error = %e, "cannot delete an unreferenced chunk");
-            }
+        for e in store_node.store.delete_many(&ids) {
+            tracing::warn!(error = %e, "cannot delete an unreferenced chunk");
         }
     })
     .await;

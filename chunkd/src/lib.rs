@@ -5,12 +5,14 @@
 //! metad, heartbeats and the background scrub run as tasks until [`Daemon::stop`]. metad does not
 //! need to be up: chunks are served immediately and registration keeps retrying.
 
+mod error;
 mod format;
 mod heartbeat;
 mod inventory;
 mod layout;
 mod metrics;
 mod replicate;
+mod scan;
 mod scrub;
 mod server;
 mod space;

@@ -4,22 +4,27 @@
 //! ```text
 //! chunkd.marker                  written at first start; without it a non-empty folder is refused
 //! node_id                        the NodeId metad gave at first registration
-//! chunks/<first 2 hex>/<16 hex>  one file per chunk (see format.rs)
+//! chunks/<last 2 hex>/<16 hex>   one file per chunk (see format.rs); the low digits spread
+//!                                sequential ids over 256 folders (layout 2, see layout.rs)
 //! tmp/                           chunks being written; cleared at start
-//! quarantine/                    chunks that failed a checksum, kept for inspection
+//! quarantine/                    chunks that failed a check, and entries of chunks/ the start
+//!                                could not inspect (see scan.rs), kept for inspection
 //! ```
 //! Chunk ids reach this module only as [`ChunkId`] (parsed by `ChunkId::parse_hex`), and every
 //! path is built from their 16-hex-digit form, so no request can name a file outside the folder.
 //!
 //! All functions here do blocking I/O: call them from `spawn_blocking`.
 
+use crate::error::io_err;
+pub use crate::error::StoreError;
 use crate::format::{self, Header, HEADER_LEN, MAX_CHUNK_LEN};
-use crate::layout::{check_marker, sync_dir, write_durable, RemoveOnDrop};
+use crate::layout::{check_marker, folder_of, sync_dir, sync_rename, upgrade, write_durable};
+use crate::layout::{RemoveOnDrop, LAYOUT_VERSION};
 use bytes::Bytes;
 use dfs_common::checksum::{crc32c, crc32c_append, crc_to_hex, BLOCK_SIZE};
 use dfs_common::metrics::{latency_histogram, observe_since, Histogram};
-use dfs_common::{ChunkId, ErrorCode, NodeId, RpcError};
-use std::collections::HashMap;
+use dfs_common::{ChunkId, NodeId};
+use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
@@ -29,97 +34,6 @@ use std::time::Instant;
 
 /// Largest block size a chunk file may declare; bounds the memory of one block read.
 const MAX_BLOCK_SIZE: u32 = 16 << 20;
-
-/// What can go wrong with the local chunk store.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The chunk is not held here.
-    #[error("chunk {0} is not stored on this node")]
-    NotFound(ChunkId),
-    /// The stored copy failed a check; it must be quarantined.
-    #[error("chunk {id} is corrupt: {reason}")]
-    Corrupt {
-        /// The chunk.
-        id: ChunkId,
-        /// What failed.
-        reason: String,
-    },
-    /// The data received does not have the CRC the writer announced.
-    #[error("chunk {id}: received data has CRC32C {actual}, the request announced {expected}")]
-    ChecksumMismatch {
-        /// The chunk.
-        id: ChunkId,
-        /// CRC announced in `x-dfs-content` (hex).
-        expected: String,
-        /// CRC of the bytes received (hex).
-        actual: String,
-    },
-    /// The request body was cut short or longer than its announced length.
-    #[error("chunk {id}: request body does not match its announced length ({expected} bytes announced, {got} received)")]
-    LengthMismatch {
-        /// The chunk.
-        id: ChunkId,
-        /// Announced length.
-        expected: u64,
-        /// Bytes received.
-        got: u64,
-    },
-    /// A chunk with this id is already stored with other content (chunks are immutable).
-    #[error("chunk {0} is already stored with different content")]
-    Conflict(ChunkId),
-    /// The announced length exceeds what a chunk may hold.
-    #[error("chunk {id}: {len} bytes is more than the maximum chunk size {MAX_CHUNK_LEN}")]
-    TooLarge {
-        /// The chunk.
-        id: ChunkId,
-        /// Announced length.
-        len: u64,
-    },
-    /// A local I/O failure.
-    #[error("{context}: {source}")]
-    Io {
-        /// What was being done, naming the path.
-        context: String,
-        /// The cause.
-        source: io::Error,
-    },
-    /// The data folder is not usable (missing marker, unknown version, bad node_id file).
-    #[error("{0}")]
-    Layout(String),
-}
-
-impl StoreError {
-    /// Whether the disk is full (ENOSPC).
-    pub fn is_disk_full(&self) -> bool {
-        matches!(self, StoreError::Io { source, .. }
-            if source.raw_os_error() == Some(rustix::io::Errno::NOSPC.raw_os_error()))
-    }
-
-    /// The error as it goes on the wire.
-    pub fn to_rpc(&self) -> RpcError {
-        let code = match self {
-            StoreError::NotFound(_) => ErrorCode::NotFound,
-            StoreError::Corrupt { .. } => ErrorCode::Corrupt,
-            StoreError::ChecksumMismatch { .. } => ErrorCode::ChecksumMismatch,
-            StoreError::LengthMismatch { .. } | StoreError::TooLarge { .. } => {
-                ErrorCode::InvalidArgument
-            }
-            StoreError::Conflict(_) => ErrorCode::Conflict,
-            StoreError::Io { .. } if self.is_disk_full() => {
-                // A full disk is this node's condition, not a bug: the writer picks another node.
-                ErrorCode::Unavailable
-            }
-            StoreError::Io { .. } | StoreError::Layout(_) => ErrorCode::Internal,
-        };
-        RpcError::new(code, self.to_string())
-    }
-}
-
-/// Builds an [`StoreError::Io`] naming the path.
-pub(crate) fn io_err(what: &str, path: &Path) -> impl FnOnce(io::Error) -> StoreError {
-    let context = format!("cannot {what} {}", path.display());
-    move |source| StoreError::Io { context, source }
-}
 
 /// One piece of a chunk body on its way from the network to the writer thread.
 #[derive(Debug)]
@@ -158,10 +72,11 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (or initialises) the data folder: checks the marker, clears `tmp/`, indexes chunks.
+    /// Opens (or initialises) the data folder: checks the marker, upgrades an older layout,
+    /// clears `tmp/`, indexes chunks.
     pub fn open(root: &Path) -> Result<Store, StoreError> {
         fs::create_dir_all(root).map_err(io_err("create data folder", root))?;
-        check_marker(root)?;
+        let version = check_marker(root)?;
         let store = Store {
             root: root.to_owned(),
             chunks: root.join("chunks"),
@@ -172,6 +87,9 @@ impl Store {
         };
         for dir in [&store.chunks, &store.tmp, &store.quarantine] {
             fs::create_dir_all(dir).map_err(io_err("create folder", dir))?;
+        }
+        if version < LAYOUT_VERSION {
+            upgrade(root, &store.chunks)?;
         }
         // Whatever is in tmp/ was being written when the process stopped: never acknowledged.
         let leftovers = fs::read_dir(&store.tmp).map_err(io_err("list", &store.tmp))?;
@@ -184,8 +102,9 @@ impl Store {
             };
             removed.map_err(io_err("remove leftover temporary file", &path))?;
         }
-        let index = store.scan()?;
-        *store.lock() = index;
+        let files = crate::scan::scan(&store.chunks, &store.quarantine)?;
+        let used = files.values().sum();
+        *store.lock() = Index { files, used };
         Ok(store)
     }
 
@@ -195,40 +114,14 @@ impl Store {
         self.index.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Reads `chunks/` into an index.
-    fn scan(&self) -> Result<Index, StoreError> {
-        let mut index = Index::default();
-        let prefixes = fs::read_dir(&self.chunks).map_err(io_err("list", &self.chunks))?;
-        for prefix in prefixes {
-            let prefix = prefix.map_err(io_err("list", &self.chunks))?;
-            let prefix_path = prefix.path();
-            let prefix_name = prefix.file_name().to_string_lossy().into_owned();
-            if !prefix_path.is_dir() {
-                tracing::warn!("ignoring unexpected file {}", prefix_path.display());
-                continue;
-            }
-            let files = fs::read_dir(&prefix_path).map_err(io_err("list", &prefix_path))?;
-            for file in files {
-                let file = file.map_err(io_err("list", &prefix_path))?;
-                let name = file.file_name().to_string_lossy().into_owned();
-                let id = ChunkId::parse_hex(&name)
-                    .filter(|id| id.to_string() == name && name[..2] == prefix_name);
-                let Some(id) = id else {
-                    tracing::warn!("ignoring unexpected file {}", file.path().display());
-                    continue;
-                };
-                let len = file.metadata().map_err(io_err("stat", &file.path()))?.len();
-                index.files.insert(id, len);
-                index.used += len;
-            }
-        }
-        Ok(index)
-    }
-
     /// Path of a chunk's file. The id's fixed 16-hex form cannot contain `/` or `..`.
     fn chunk_path(&self, id: ChunkId) -> PathBuf {
-        let name = id.to_string();
-        self.chunks.join(&name[..2]).join(name)
+        self.folder_path(id).join(id.to_string())
+    }
+
+    /// The folder of a chunk's file.
+    fn folder_path(&self, id: ChunkId) -> PathBuf {
+        self.chunks.join(folder_of(&id.to_string()))
     }
 
     /// Ids of every chunk held, sorted.
@@ -494,8 +387,38 @@ impl Store {
         Ok(())
     }
 
-    /// Removes a chunk; `false` if it was not held.
+    /// Removes a chunk durably; `false` if it was not held.
     pub fn delete(&self, id: ChunkId) -> Result<bool, StoreError> {
+        let removed = self.remove(id)?;
+        if removed {
+            // Without it a power cut may bring the file back: a copy metad has forgotten,
+            // kept and counted as used until a reconciliation deletes it again.
+            sync_dir(&self.folder_path(id))?;
+        }
+        Ok(removed)
+    }
+
+    /// Removes many chunks, like [`delete`](Self::delete) each but syncing each folder once at
+    /// the end instead of once per chunk: deletions come by the thousand after a
+    /// reconciliation. Returns the failures.
+    pub fn delete_many(&self, ids: &[ChunkId]) -> Vec<StoreError> {
+        let mut errors = Vec::new();
+        let mut folders = BTreeSet::new();
+        for &id in ids {
+            match self.remove(id) {
+                Ok(true) => {
+                    folders.insert(self.folder_path(id));
+                }
+                Ok(false) => {}
+                Err(e) => errors.push(e),
+            }
+        }
+        errors.extend(folders.iter().filter_map(|folder| sync_dir(folder).err()));
+        errors
+    }
+
+    /// Removes a chunk's file without syncing its folder; `false` if it was not there.
+    fn remove(&self, id: ChunkId) -> Result<bool, StoreError> {
         let path = self.chunk_path(id);
         let mut index = self.lock();
         let removed = match fs::remove_file(&path) {
@@ -517,15 +440,23 @@ impl Store {
         let target = self
             .quarantine
             .join(format!("{id}.{}", dfs_common::auth::unix_now_ms()));
-        let mut index = self.lock();
-        let moved = match fs::rename(&path, &target) {
-            Ok(()) => Some(target),
-            // Already quarantined by a concurrent reader, or deleted: nothing left to move.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(io_err("move to quarantine", &path)(e)),
+        let moved = {
+            let mut index = self.lock();
+            let moved = match fs::rename(&path, &target) {
+                Ok(()) => Some(target),
+                // Already quarantined by a concurrent reader, or deleted: nothing left to move.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                Err(e) => return Err(io_err("move to quarantine", &path)(e)),
+            };
+            if let Some(len) = index.files.remove(&id) {
+                index.used = index.used.saturating_sub(len);
+            }
+            moved
         };
-        if let Some(len) = index.files.remove(&id) {
-            index.used = index.used.saturating_sub(len);
+        // Outside the lock: reads need not wait for the disk. Without the syncs a power cut
+        // could put the corrupt file back in `chunks/`, where the next start would index it.
+        if moved.is_some() {
+            sync_rename(&self.folder_path(id), &self.quarantine)?;
         }
         Ok(moved)
     }

@@ -125,8 +125,10 @@ async fn a_chunk_file_deleted_on_a_live_chunkd_is_copied_again() {
         cluster.dir().join(format!("chunkd-{}", index + 1))
     };
     let chunk_file = |addr: &str| {
+        // chunkd's layout 2: the folder is named after the id's last two hex digits.
         let name = id.to_string();
-        chunkd_dir(addr).join("chunks").join(&name[..2]).join(&name)
+        let folder = &name[name.len() - 2..];
+        chunkd_dir(addr).join("chunks").join(folder).join(&name)
     };
     let lost_on = stat.chunks[0].replicas[0].addr.clone();
     std::fs::remove_file(chunk_file(&lost_on)).unwrap();

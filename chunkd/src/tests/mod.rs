@@ -4,6 +4,7 @@
 
 mod cluster;
 mod faults;
+mod store;
 
 use crate::{start, Config, Daemon};
 use bytes::Bytes;
@@ -66,7 +67,8 @@ impl TestNode {
 
     pub fn chunk_file(&self, id: ChunkId) -> PathBuf {
         let name = id.to_string();
-        self.dir.path().join("chunks").join(&name[..2]).join(name)
+        let folder = crate::layout::folder_of(&name);
+        self.dir.path().join("chunks").join(folder).join(&name)
     }
 
     pub fn quarantined(&self) -> Vec<String> {
