@@ -16,13 +16,23 @@ use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::{Body as _, Incoming};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
 /// Body pieces buffered between the network and the writer thread (each at most a few hundred
 /// KiB, as hyper reads them).
 const PUT_DEPTH: usize = 8;
+
+/// How long a chunk body may go without a byte before the write is given up: a client that
+/// vanished mid-body must not hold a blocking thread and a temp file until a restart. Far
+/// above any pause of a live writer (the client's own timeout for a whole chunk is 30 s
+/// plus a second per MiB).
+const BODY_IDLE_TIMEOUT: Duration = if cfg!(test) {
+    Duration::from_secs(1)
+} else {
+    Duration::from_secs(60)
+};
 
 /// Answers one request, inside a span with the operation, the chunk and, when the caller sent
 /// one, the id of the S3 request that caused it ([`request_id`]): every line logged while
@@ -202,7 +212,18 @@ async fn put_chunk(
     });
     let mut body = req.into_body();
     loop {
-        match body.frame().await {
+        let Ok(frame) = tokio::time::timeout(BODY_IDLE_TIMEOUT, body.frame()).await else {
+            // Dropping the sender without `End` makes the writer discard the temp file;
+            // the answer waits for that, so nothing is left once it is sent.
+            drop(tx);
+            let _ = writer.await;
+            tracing::warn!(%id, "chunk body stalled; write abandoned");
+            return Err(RpcError::unavailable(format!(
+                "the body of chunk {id} brought no data for {} s; nothing was stored",
+                BODY_IDLE_TIMEOUT.as_secs()
+            )));
+        };
+        match frame {
             None => {
                 let _ = tx.send(Piece::End).await;
                 break;

@@ -161,7 +161,15 @@ async fn signed_body(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let body = dhttp::read_body(req.into_body(), dhttp::MAX_RPC_BODY).await?;
+    let read = dhttp::read_body(req.into_body(), dhttp::MAX_RPC_BODY);
+    let body = tokio::time::timeout(BODY_TIMEOUT, read)
+        .await
+        .map_err(|_| {
+            RpcError::unavailable(format!(
+                "the body of the {what} request did not arrive within {} s",
+                BODY_TIMEOUT.as_secs()
+            ))
+        })??;
     if !auth::constant_time_eq(content.as_bytes(), auth::sha256_content(&body).as_bytes()) {
         return Err(RpcError::new(
             ErrorCode::Unauthorized,
@@ -170,6 +178,15 @@ async fn signed_body(
     }
     Ok(body)
 }
+
+/// How long a request body may take to arrive whole: a client that vanished mid-body must
+/// not hold a connection and its task forever. Bodies are small (a snapshot piece, the largest,
+/// is 4 MiB), so a minute is plenty on any working link.
+const BODY_TIMEOUT: std::time::Duration = if cfg!(test) {
+    std::time::Duration::from_secs(1)
+} else {
+    std::time::Duration::from_secs(60)
+};
 
 /// Runs one RPC, one line per method. Every operation runs on a blocking thread ([`call`],
 /// RocksDB calls block) except the heartbeat, which only touches memory ([`call_inline`]).

@@ -46,6 +46,54 @@ impl hyper::body::Body for Unsized {
     }
 }
 
+/// A body that sends its first piece, then nothing, forever (a client that vanished).
+struct Stalls(Option<Bytes>, u64);
+
+impl hyper::body::Body for Stalls {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        match self.0.take() {
+            Some(first) => Poll::Ready(Some(Ok(Frame::data(first)))),
+            None => Poll::Pending,
+        }
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact(self.1)
+    }
+}
+
+/// A PUT whose body stops coming is given up after the idle timeout (1 s in tests): it is
+/// answered, and leaves no temp file and no chunk (issue 9, item 2).
+#[tokio::test]
+async fn a_stalled_put_body_is_given_up_and_leaves_nothing() {
+    let node = TestNode::start().await;
+    let addr = node.addr();
+    let path = "/chunk/0000000000000005";
+    let data = vec![7u8; 4096];
+    let content = format!("crc32c={}", crc_to_hex(crc32c(&data)));
+    let headers = signing_headers(SECRET, &Method::PUT, path, auth::unix_now(), &content);
+    let body = Stalls(
+        Some(Bytes::copy_from_slice(&data[..100])),
+        data.len() as u64,
+    );
+    let answer = raw_body(Method::PUT, &addr, path, &headers, body).await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        answer.error().message.contains("brought no data"),
+        "{}",
+        answer.error()
+    );
+    assert!(names(&node.dir.path().join("tmp")).is_empty());
+    assert!(list(&addr).await.is_empty());
+    node.daemon.stop().await;
+}
+
 #[tokio::test]
 async fn put_needs_checksum_and_length() {
     let node = TestNode::start().await;

@@ -151,3 +151,43 @@ async fn an_answer_resting_on_a_pending_write_waits_until_it_is_durable() {
     assert_eq!(err.code, ErrorCode::NotFound, "{err}");
     daemon.stop().await;
 }
+
+/// An RPC whose body stops coming is answered 503 after the body timeout (1 s in tests) rather
+/// than holding its connection and task forever (issue 9, item 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rpc_whose_body_stalls_is_answered() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(Config {
+        listen: "127.0.0.1:0".into(),
+        data_dir: dir.path().join("metad"),
+        secret: Some(SECRET.into()),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let addr = daemon.addr().to_string();
+    let path = "/rpc/stat";
+    let time = dfs_common::auth::unix_now();
+    let content = "0".repeat(64);
+    let signature = ClusterSecret::new(SECRET)
+        .unwrap()
+        .sign("POST", path, time, &content);
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-length: 100\r\n{}: {time}\r\n{}: {content}\r\n{}: {signature}\r\n\r\n{{\"path\":",
+        dfs_common::auth::TIME_HEADER,
+        dfs_common::auth::CONTENT_HEADER,
+        dfs_common::auth::SIGNATURE_HEADER,
+    );
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(30), stream.read(&mut answer))
+        .await
+        .expect("an answer")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("did not arrive"), "{answer}");
+    daemon.stop().await;
+}
