@@ -473,19 +473,22 @@ async fn members_are_added_and_removed_under_load() {
     );
 }
 
-/// The leadership rounds member `index` has run (its `/metrics`).
-async fn leadership_rounds(cluster: &Cluster, index: usize) -> u64 {
+/// The sum of the samples of member `index`'s `/metrics` whose line starts with `prefix`
+/// and contains `label` (0 when there is none).
+async fn metric_sum(cluster: &Cluster, index: usize, prefix: &str, label: &str) -> u64 {
     let metrics = http_get(cluster.metad_member_addr(index), "/metrics")
         .await
         .unwrap_or_default();
     metrics
         .lines()
-        .find_map(|l| {
-            l.strip_prefix("dfs_metad_leadership_rounds_total ")?
-                .parse()
-                .ok()
-        })
-        .unwrap_or_else(|| panic!("no leadership rounds in the metrics:\n{metrics}"))
+        .filter(|l| l.starts_with(prefix) && l.contains(label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// The leadership rounds member `index` has run.
+async fn leadership_rounds(cluster: &Cluster, index: usize) -> u64 {
+    metric_sum(cluster, index, "dfs_metad_leadership_rounds_total ", "").await
 }
 
 /// A write whose batch the group accepted is answered without another round of heartbeats
@@ -529,18 +532,10 @@ async fn writes_rest_on_their_own_commit_and_reads_on_a_round_of_heartbeats() {
     );
 }
 
-/// The heartbeats member `index` has answered (its `/metrics`).
+/// The heartbeats member `index` has answered.
 async fn heartbeats_answered(cluster: &Cluster, index: usize) -> u64 {
-    let metrics = http_get(cluster.metad_member_addr(index), "/metrics")
-        .await
-        .unwrap_or_default();
-    metrics
-        .lines()
-        .filter(|l| {
-            l.starts_with("dfs_metad_rpc_duration_seconds_count{") && l.contains("\"heartbeat\"")
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
+    let prefix = "dfs_metad_rpc_duration_seconds_count{";
+    metric_sum(cluster, index, prefix, "\"heartbeat\"").await
 }
 
 /// Waits until member `index` has answered `n` more heartbeats.

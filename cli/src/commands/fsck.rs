@@ -11,10 +11,11 @@
 
 use super::emit;
 use super::ns::stat_prefer_dir;
+use super::walk::TreeWalk;
 use crate::output::escape;
 use crate::paths;
 use crate::{CliError, Context};
-use dfs_client::{DfsClient, MAX_LIST_PAGE};
+use dfs_client::DfsClient;
 use dfs_common::wire::{ChunkInfo, Entry, EntryKind};
 use futures_util::{stream, StreamExt, TryStreamExt};
 
@@ -96,40 +97,24 @@ async fn walk(
     replication: u32,
     totals: &mut Totals,
 ) -> Result<(), CliError> {
-    let mut pending = vec![dir.to_owned()];
-    while let Some(dir) = pending.pop() {
-        let mut start_after = None;
-        loop {
-            let page = client
-                .list(&dir, start_after.take(), MAX_LIST_PAGE)
-                .await
-                .map_err(CliError::at(&dir))?;
-            let mut with_data: Vec<String> = Vec::new();
-            for entry in &page.entries {
-                let path = paths::join(&dir, &entry.name);
-                if entry.kind == EntryKind::Dir {
-                    pending.push(paths::dir_form(&path));
-                }
-                // A directory object `x/` can hold data too.
-                if has_data(entry) {
-                    with_data.push(path);
-                }
-            }
-            let checked: Vec<(String, FileHealth)> = stream::iter(with_data)
-                .map(|path| async move {
-                    let health = file_health(client, &path, replication).await?;
-                    Ok::<_, CliError>((path, health))
-                })
-                .buffered(CONCURRENT_FILES)
-                .try_collect()
-                .await?;
-            for (path, health) in checked {
-                report(totals, &path, health)?;
-            }
-            match page.entries.last() {
-                Some(last) if page.truncated => start_after = Some(last.name.clone()),
-                _ => break,
-            }
+    let mut walk = TreeWalk::new(dir);
+    while let Some((dir, entries)) = walk.next_page(client).await? {
+        // A directory object `x/` can hold data too.
+        let with_data: Vec<String> = entries
+            .iter()
+            .filter(|entry| has_data(entry))
+            .map(|entry| paths::join(&dir, &entry.name))
+            .collect();
+        let checked: Vec<(String, FileHealth)> = stream::iter(with_data)
+            .map(|path| async move {
+                let health = file_health(client, &path, replication).await?;
+                Ok::<_, CliError>((path, health))
+            })
+            .buffered(CONCURRENT_FILES)
+            .try_collect()
+            .await?;
+        for (path, health) in checked {
+            report(totals, &path, health)?;
         }
     }
     Ok(())

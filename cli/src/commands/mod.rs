@@ -11,6 +11,7 @@ pub mod ns;
 mod parts;
 pub mod space;
 pub mod uploads;
+mod walk;
 
 use crate::args::Command;
 use crate::{CliError, Context};

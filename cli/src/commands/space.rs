@@ -9,6 +9,7 @@
 
 use super::emit;
 use super::ns::stat_prefer_dir;
+use super::walk::TreeWalk;
 use crate::output::{escape, format_size, format_table, Align};
 use crate::paths;
 use crate::{CliError, Context};
@@ -131,26 +132,12 @@ async fn bucket_usage(client: &DfsClient, bucket: &str, prefix: &str) -> Result<
 /// depth first.
 async fn tree_usage(client: &DfsClient, dir: &str) -> Result<Usage, CliError> {
     let mut total = Usage::default();
-    let mut pending = vec![dir.to_owned()];
-    while let Some(dir) = pending.pop() {
-        let mut start_after = None;
-        loop {
-            let page = client
-                .list(&dir, start_after.take(), MAX_LIST_PAGE)
-                .await
-                .map_err(CliError::at(&dir))?;
-            for entry in &page.entries {
-                total.bytes += entry.size;
-                match entry.kind {
-                    EntryKind::File => total.objects += 1,
-                    EntryKind::Dir => {
-                        pending.push(paths::dir_form(&paths::join(&dir, &entry.name)))
-                    }
-                }
-            }
-            match page.entries.last() {
-                Some(last) if page.truncated => start_after = Some(last.name.clone()),
-                _ => break,
+    let mut walk = TreeWalk::new(dir);
+    while let Some((_, entries)) = walk.next_page(client).await? {
+        for entry in &entries {
+            total.bytes += entry.size;
+            if entry.kind == EntryKind::File {
+                total.objects += 1;
             }
         }
     }
