@@ -224,8 +224,23 @@ async fn a_frozen_leader_acknowledges_nothing_the_group_lacks() {
         .expect("the write to the old leader never ended")
         .unwrap();
 
-    // Whatever the old leader answered must be what the group holds.
-    let entries = names(&cluster.client(), "/base").await;
+    // Whatever the old leader answered must be what the group holds. The thawed member may
+    // still believe it leads for a moment (and answer NoQuorum, which a client retries for
+    // 5 s only): on a loaded host the listing is tried until the group has settled.
+    let client = cluster.client();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let entries = loop {
+        match client.list_all("/base").await {
+            Ok(entries) => break entries.into_iter().map(|e| e.name).collect::<Vec<_>>(),
+            Err(e) if std::time::Instant::now() > deadline => {
+                panic!(
+                    "the group never answered after the thaw: {e}\n{}",
+                    cluster.log_tails()
+                )
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    };
     assert!(
         entries.contains(&"via-new-leader/".to_owned()),
         "{entries:?}"
