@@ -31,25 +31,15 @@ async fn checksum_mismatch_on_put_stores_nothing() {
     node.daemon.stop().await;
 }
 
-/// A body of unknown length, sent with chunked transfer encoding.
-struct Unsized(Option<Bytes>);
-
-impl hyper::body::Body for Unsized {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        Poll::Ready(self.0.take().map(|b| Ok(Frame::data(b))))
-    }
+/// A test body: one piece, then the end, or nothing more for ever with `declared` set (a
+/// client that vanished mid-body). Without `declared` its length is unknown, so it goes with
+/// chunked transfer encoding; with it, a Content-Length of that many bytes.
+struct OnePiece {
+    piece: Option<Bytes>,
+    declared: Option<u64>,
 }
 
-/// A body that sends its first piece, then nothing, forever (a client that vanished).
-struct Stalls(Option<Bytes>, u64);
-
-impl hyper::body::Body for Stalls {
+impl hyper::body::Body for OnePiece {
     type Data = Bytes;
     type Error = std::convert::Infallible;
 
@@ -57,14 +47,18 @@ impl hyper::body::Body for Stalls {
         mut self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        match self.0.take() {
-            Some(first) => Poll::Ready(Some(Ok(Frame::data(first)))),
-            None => Poll::Pending,
+        match (self.piece.take(), self.declared) {
+            (Some(piece), _) => Poll::Ready(Some(Ok(Frame::data(piece)))),
+            (None, Some(_)) => Poll::Pending,
+            (None, None) => Poll::Ready(None),
         }
     }
 
     fn size_hint(&self) -> hyper::body::SizeHint {
-        hyper::body::SizeHint::with_exact(self.1)
+        match self.declared {
+            Some(len) => hyper::body::SizeHint::with_exact(len),
+            None => hyper::body::SizeHint::default(),
+        }
     }
 }
 
@@ -78,10 +72,10 @@ async fn a_stalled_put_body_is_given_up_and_leaves_nothing() {
     let data = vec![7u8; 4096];
     let content = format!("crc32c={}", crc_to_hex(crc32c(&data)));
     let headers = signing_headers(SECRET, &Method::PUT, path, auth::unix_now(), &content);
-    let body = Stalls(
-        Some(Bytes::copy_from_slice(&data[..100])),
-        data.len() as u64,
-    );
+    let body = OnePiece {
+        piece: Some(Bytes::copy_from_slice(&data[..100])),
+        declared: Some(data.len() as u64),
+    };
     let answer = raw_body(Method::PUT, &addr, path, &headers, body).await;
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(
@@ -103,7 +97,10 @@ async fn put_needs_checksum_and_length() {
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     let content = format!("crc32c={}", crc_to_hex(crc32c(b"abc")));
     let headers = signing_headers(SECRET, &Method::PUT, path, auth::unix_now(), &content);
-    let body = Unsized(Some(Bytes::from_static(b"abc")));
+    let body = OnePiece {
+        piece: Some(Bytes::from_static(b"abc")),
+        declared: None,
+    };
     let answer = raw_body(Method::PUT, &addr, path, &headers, body).await;
     assert_eq!(answer.status, StatusCode::LENGTH_REQUIRED);
     assert!(list(&addr).await.is_empty());
