@@ -6,6 +6,7 @@
 
 use crate::sign::{Signer, UNSIGNED_PAYLOAD};
 use bytes::Bytes;
+use dfs_common::http::error_chain;
 use dfs_s3auth::sigv4::{sha256_hex, uri_encode, EMPTY_SHA256};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
@@ -377,19 +378,6 @@ impl S3Client {
 /// `/bucket/key`, the key URI-encoded with its `/` kept.
 fn object_path(bucket: &str, key: &str) -> String {
     format!("/{bucket}/{}", uri_encode(key.as_bytes(), true))
-}
-
-/// The error and its sources, `: `-separated (hyper's own message alone is often just
-/// "client error (Connect)").
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The unescaped text of the first `<name>…</name>` element of `xml`.

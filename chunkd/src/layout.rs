@@ -43,6 +43,12 @@ thread_local! {
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// Where a file named `name` goes in the quarantine folder `quarantine`: its name and the
+/// time, so that copies set aside at different times never overwrite each other.
+pub(crate) fn quarantine_target(quarantine: &Path, name: &str) -> PathBuf {
+    quarantine.join(format!("{name}.{}", dfs_common::auth::unix_now_ms()))
+}
+
 /// Makes a rename of a file out of `from_dir` into `to_dir` durable. The source folder goes
 /// first: once its fsync returns, no crash can bring the name back in `from_dir` (for the
 /// quarantine: a corrupt file served again from `chunks/`). A crash before the second fsync

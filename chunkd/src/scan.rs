@@ -5,7 +5,7 @@
 //! here and copies them again from other replicas.
 
 use crate::error::{io_err, StoreError};
-use crate::layout::{folder_of, sync_rename};
+use crate::layout::{folder_of, quarantine_target, sync_rename};
 use dfs_common::ChunkId;
 use std::collections::HashMap;
 use std::fs;
@@ -65,7 +65,7 @@ pub(crate) fn scan(chunks: &Path, quarantine: &Path) -> Result<HashMap<ChunkId, 
 
 /// Moves an entry that cannot be served into `quarantine`, or leaves it with a warning.
 fn set_aside(path: &Path, quarantine: &Path, name: &str, problem: &str) {
-    let target = quarantine.join(format!("{name}.{}", dfs_common::auth::unix_now_ms()));
+    let target = quarantine_target(quarantine, name);
     let moved = fs::rename(path, &target)
         .map_err(io_err("move to quarantine", path))
         .and_then(|()| sync_rename(path.parent().unwrap_or(path), quarantine));

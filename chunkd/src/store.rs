@@ -19,7 +19,7 @@ use crate::error::io_err;
 pub use crate::error::StoreError;
 use crate::format::{self, Header, HEADER_LEN, MAX_CHUNK_LEN};
 use crate::layout::{check_marker, folder_of, sync_dir, sync_rename, upgrade, write_durable};
-use crate::layout::{RemoveOnDrop, LAYOUT_VERSION};
+use crate::layout::{quarantine_target, RemoveOnDrop, LAYOUT_VERSION};
 use bytes::Bytes;
 use dfs_common::checksum::{crc32c, crc32c_append, crc_to_hex, BLOCK_SIZE};
 use dfs_common::metrics::{latency_histogram, observe_since, Histogram};
@@ -437,9 +437,7 @@ impl Store {
     /// when there was no file left to move (missing, or moved by a concurrent reader).
     pub fn quarantine(&self, id: ChunkId) -> Result<Option<PathBuf>, StoreError> {
         let path = self.chunk_path(id);
-        let target = self
-            .quarantine
-            .join(format!("{id}.{}", dfs_common::auth::unix_now_ms()));
+        let target = quarantine_target(&self.quarantine, &id.to_string());
         let moved = {
             let mut index = self.lock();
             let moved = match fs::rename(&path, &target) {

@@ -159,9 +159,12 @@ async fn bind(addr: &str) -> Result<(tokio::net::TcpListener, SocketAddr), Error
 /// The limits of the S3 port: a connection over the limit is answered as S3 answers an
 /// overload, 503 SlowDown, which SDKs retry with backoff.
 fn s3_limits() -> dfs_common::http::ServeLimits {
-    let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>\
-                <Message>Too many connections to this gateway; please reduce your request rate.\
-                </Message></Error>";
+    let refusal = error::S3Error::new(
+        error::S3ErrorCode::SlowDown,
+        "Too many connections to this gateway; please reduce your request rate.",
+    );
+    // Refused before any request is read: there is no request id to name.
+    let body = refusal.to_xml("");
     dfs_common::http::ServeLimits::with_busy_body("application/xml", body.as_bytes())
 }
 

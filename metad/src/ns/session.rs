@@ -32,6 +32,17 @@ struct OpenSession {
     active: Instant,
 }
 
+impl OpenSession {
+    /// A session active now and not closing.
+    fn new(record: Session) -> OpenSession {
+        OpenSession {
+            record,
+            closing: false,
+            active: Instant::now(),
+        }
+    }
+}
+
 /// The open write sessions.
 pub struct Sessions {
     map: Mutex<HashMap<SessionId, OpenSession>>,
@@ -72,20 +83,12 @@ impl Sessions {
         let mut stale = Vec::new();
         for (id, mut record) in records {
             let rows = chunk_rows.remove(&id).unwrap_or_default();
-            let rows_len = rows.len();
             merge_chunk_rows(&mut record, rows);
             if super::closed::is_closed(&view, id)? {
-                stale.push((id, record.chunks.len().max(rows_len)));
+                stale.push((id, record.chunks.len()));
                 continue;
             }
-            map.insert(
-                id,
-                OpenSession {
-                    record,
-                    closing: false,
-                    active: Instant::now(),
-                },
-            );
+            map.insert(id, OpenSession::new(record));
         }
         drop(view);
         for (id, chunks) in stale {
@@ -146,14 +149,7 @@ impl Sessions {
         };
         let mut map = self.lock();
         store.put_local(&keys::local::session(id), &record)?;
-        map.insert(
-            id,
-            OpenSession {
-                record,
-                closing: false,
-                active: Instant::now(),
-            },
-        );
+        map.insert(id, OpenSession::new(record));
         Ok(id)
     }
 

@@ -59,11 +59,9 @@ pub mod local {
     /// its session's key ‖ the index. One row per chunk, so an allocation writes one small
     /// row instead of the whole session again.
     pub fn session_chunk(session: SessionId, index: u32) -> Vec<u8> {
-        [
-            session_from_legacy(&session.to_be_bytes()),
-            index.to_be_bytes().to_vec(),
-        ]
-        .concat()
+        let mut key = self::session(session);
+        key.extend_from_slice(&index.to_be_bytes());
+        key
     }
 
     /// Reads a key under [`SESSION_PREFIX`]: the session, and the chunk index of a chunk row.
