@@ -68,6 +68,17 @@ impl ServeLimits {
     }
 }
 
+/// Whether a warning logged at most once a second, last at `last_ms`, is due at `now_ms`;
+/// records `now_ms` when it is. Only a warning given moves the mark: a refusal every few
+/// milliseconds must still be logged once a second, not never again.
+fn warning_due(last_ms: &AtomicU64, now_ms: u64) -> bool {
+    last_ms
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+            (now_ms.saturating_sub(last) >= 1000).then_some(now_ms)
+        })
+        .is_ok()
+}
+
 /// The soft limit on open descriptors, if the system tells.
 fn descriptor_limit() -> Option<usize> {
     let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
@@ -105,8 +116,7 @@ pub async fn serve<H, F>(
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
             // The answer is small enough for the socket's buffer: written without waiting.
             let _ = stream.try_write(&limits.busy);
-            let now = crate::auth::unix_now_ms();
-            if now.saturating_sub(last_warning_ms.swap(now, Ordering::Relaxed)) >= 1000 {
+            if warning_due(&last_warning_ms, crate::auth::unix_now_ms()) {
                 tracing::warn!(
                     %peer,
                     limit = limits.max_connections,
@@ -164,6 +174,18 @@ mod tests {
             .expect("the server closes the connection")
             .unwrap();
         String::from_utf8_lossy(&text).into_owned()
+    }
+
+    /// Under a steady flood of refusals the warning still comes once a second.
+    #[test]
+    fn a_steady_flood_is_still_logged_once_a_second() {
+        let last = AtomicU64::new(0);
+        let start = 1_800_000_000_000;
+        let warned: Vec<u64> = (0..3_000u64)
+            .map(|ms| start + ms)
+            .filter(|now| warning_due(&last, *now))
+            .collect();
+        assert_eq!(warned, [start, start + 1_000, start + 2_000]);
     }
 
     fn short_timeout() -> ServeLimits {
